@@ -1,0 +1,27 @@
+//! landfall-parsers: carrier signaling from capture bytes to normalized [`Signal`]s.
+//!
+//! Layers, each a module with a typed view over bytes and a `Repr` with symmetric
+//! `parse`/`emit` (the encoders build the project's fixtures and round-trip tests):
+//! [`capture`] (pcap/pcapng files, merged by time) → [`link`] → [`ip`] (with fragment
+//! reassembly) → [`udp`] | [`tcp`] (stream reassembly) | [`sctp`] (chunks, fragmented user
+//! messages) → [`diameter`] (S6a/S6d, request/answer correlation) → [`signal::Signal`].
+//! [`decode`] wires the layers into one pass over a capture.
+
+pub mod capture;
+pub mod decode;
+pub mod diameter;
+pub mod e212;
+pub mod error;
+pub mod flow;
+pub mod ip;
+pub mod link;
+pub mod record;
+pub mod sctp;
+pub mod signal;
+pub mod tcp;
+pub mod types;
+pub mod udp;
+
+pub use error::{DecodeError, Layer};
+pub use signal::{Location, Proto, Provenance, Signal, SignalKind, TimestampUs};
+pub use types::{Country, Imsi, Msisdn, Plmn};

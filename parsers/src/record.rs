@@ -1,0 +1,134 @@
+//! The `landfall inspect` record: one decoded signaling message, in exactly the schema of
+//! the tshark oracle (shared/conformance/README.md). Absent keys are left out, never null.
+
+use serde::Serialize;
+
+use crate::signal::Proto;
+
+/// A location element as the oracle prints it: PLMN exactly as encoded plus its codes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PlmnCode {
+    pub plmn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tac: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eci: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lac: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sac: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rac: Option<u32>,
+}
+
+/// One decoded message. Field order follows the oracle so diffs read naturally.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Record {
+    pub frame: u64,
+    pub ts_us: i64,
+    pub proto: Proto,
+    // Diameter
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hbh: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e2e: Option<u32>,
+    // GTP
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub msg_type: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teid: Option<u32>,
+    // MAP
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opcode: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtid: Option<String>,
+    // Subscriber and location
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imsi: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msisdn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plmn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rat: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ulr_flags: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tai: Option<PlmnCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ecgi: Option<PlmnCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lai: Option<PlmnCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgi: Option<PlmnCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sai: Option<PlmnCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rai: Option<PlmnCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msc: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sgsn: Option<String>,
+}
+
+impl Record {
+    /// An empty record of `proto` for frame `frame` at `ts_us`; decoders fill the rest.
+    pub fn new(proto: Proto, frame: u64, ts_us: i64) -> Record {
+        Record {
+            frame,
+            ts_us,
+            proto,
+            app: None,
+            code: None,
+            request: None,
+            hbh: None,
+            e2e: None,
+            msg_type: None,
+            seq: None,
+            teid: None,
+            component: None,
+            opcode: None,
+            error: None,
+            otid: None,
+            dtid: None,
+            imsi: None,
+            msisdn: None,
+            plmn: None,
+            rat: None,
+            ulr_flags: None,
+            result: None,
+            cause: None,
+            tai: None,
+            ecgi: None,
+            lai: None,
+            cgi: None,
+            sai: None,
+            rai: None,
+            vlr: None,
+            msc: None,
+            sgsn: None,
+        }
+    }
+}

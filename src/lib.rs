@@ -1,0 +1,1 @@
+//! landfall service library (in progress)
