@@ -116,9 +116,12 @@ pub struct Signal {
     pub kind: SignalKind,
     /// The subscriber's home network (IMSI prefix split with the E.212 MNC length).
     pub home: Option<Plmn>,
+    /// The home network's country (E.212 MCC → ISO 3166; test MCCs map to themselves).
+    pub home_country: Option<Country>,
     /// The network serving the subscriber (Visited-PLMN-Id, Serving Network, …).
     pub serving: Option<Plmn>,
-    /// The serving country when known without a PLMN (MAP: VLR number's country code).
+    /// The serving country: from the serving PLMN's MCC (E.212), or for MAP from the VLR
+    /// number's E.164 country code.
     pub serving_country: Option<Country>,
     pub location: Option<Location>,
     /// RAT type as the protocol encodes it (S6a RAT-Type 1004 = EUTRAN, …).
