@@ -1,1 +1,111 @@
-//! landfall-dataflows (in progress)
+//! landfall-dataflows: differential-dataflow operators that maintain *who is newly where*
+//! and emit arrival [`Moment`]s from normalized [`Signal`]s (see `DESIGN.md`, "Areas and
+//! moments").
+//!
+//! # What is computed
+//!
+//! Two area levels: [`Level::Country`] (area = `Signal::serving_country`) and
+//! [`Level::Network`] (area = `Signal::serving`, the serving PLMN).
+//!
+//! Per subscriber (IMSI), signals are processed in order of `(at, source)` (`source` is the
+//! [`Provenance`](landfall_parsers::Provenance), which orders by file, frame, protocol,
+//! message; any remaining tie falls back to the full `Signal` order), which makes the
+//! result deterministic.
+//!
+//! * A **location** signal (`kind.is_location()`: attach, location update, cell change,
+//!   session start) sets the subscriber's *current area* at each level for which it has an
+//!   area (a signal with a serving PLMN but no country only affects the network level, and
+//!   vice versa). A **departure** signal (`kind.is_departure()`: purge, cancel, detach)
+//!   sets the current area to none at every level. Every other kind (rejected, auth,
+//!   session end) changes nothing.
+//! * **arrival** into `A` at `t` (the signal's `at`): the current area becomes `A` (it was
+//!   another area or none) *and* the subscriber had no location signal in `A` during
+//!   `[t - reentry_gap, t)` ([`PresenceConfig::reentry_gap_us`], default 12 h). A first
+//!   sighting counts. `from` = the previous current area at that level (None if none).
+//! * **departure** from `A` at `t`: the current area changes away from `A` (`to` = the new
+//!   area) or a departure signal arrives while the current area is `A` (`to` = None).
+//! * **roaming** (country level, relative to the signal's `home_country`; skipped when that
+//!   is unknown): when a location signal's country `C` differs from the subscriber's *last
+//!   known* country `L` (departure signals do not reset it; None if never seen):
+//!   `roaming-on` if `C != home` and (`L` is None or `L == home`);
+//!   `roaming-change-country` if `C != home` and `L` is another foreign country;
+//!   `roaming-off` if `C == home` and `L` is foreign. Not gated by the re-entry gap;
+//!   `from` = `L`.
+//! * Each moment carries the causing signal's `at`, provenance, MSISDN, home network and
+//!   country and RAT, `expires_at = at + ttl` ([`PresenceConfig::ttl_us`], default 2 h),
+//!   and a deterministic [`MomentId`] (SHA-256 over `(imsi, kind, level, area, at)`, see
+//!   [`MomentId::derive`]). Canonical output order is `(at, id)` ([`sort_moments`]).
+//!   Edge case of the half-open gap window: a ping-pong `A → B → A` whose signals share
+//!   one `at` yields two arrivals into `A` at that `at`, with equal ids (different `from`
+//!   and `source`).
+//!
+//! Incremental and out-of-order input: the operator's output collection, accumulated up to
+//! any time, equals the moments a batch run over the signals accumulated so far would
+//! produce; a late signal retracts the moments it invalidates and adds the corrected ones
+//! (`examples/presence.rs` shows one).
+//!
+//! # Modules
+//!
+//! * [`presence`]: the differential operator [`moments`], built from [`relevant_signals`]
+//!   → [`key_by_imsi`] → [`subscriber_moments`] (a per-IMSI `reduce`). Correct under
+//!   incremental and out-of-order input; per-IMSI history grows (see the module docs for
+//!   the cost and the planned bounded-state design).
+//! * [`reference`](mod@reference): [`reference_moments`], a plain sequential implementation — the oracle of
+//!   the property tests and the hash-map baseline of benchmarks.
+//! * [`runner`]: [`run_moments`] / [`run_moments_with`] execute the operator on a local
+//!   timely cluster over a slice of signals (replay path, tests).
+//!
+//! # Using the operator in your own dataflow
+//!
+//! [`moments`] takes any `VecCollection<'scope, T, Signal>` whose timestamp is a lattice
+//! (a `u64` batch number, a µs event time, …) and returns a `VecCollection<'scope, T,
+//! Moment>` to join, filter or capture further. `examples/presence.rs` is a complete
+//! program; in short:
+//!
+//! ```
+//! use differential_dataflow::input::Input;
+//! use landfall_dataflows::{moments, MomentKind, PresenceConfig};
+//! use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
+//!
+//! let signal = Signal {
+//!     at: 1_000_000,
+//!     imsi: Imsi::parse("001020000000064").unwrap(),
+//!     msisdn: None,
+//!     kind: SignalKind::Attach,
+//!     home: Some(Plmn::new(1, 2, 2)),
+//!     home_country: Country::new("001"),
+//!     serving: Some(Plmn::new(1, 1, 2)),
+//!     serving_country: Country::new("001"),
+//!     location: None,
+//!     rat: Some(1004),
+//!     source: Provenance { file: 0, frame: 1, proto: Proto::Diameter, message: 316 },
+//! };
+//!
+//! timely::execute_directly(move |worker| {
+//!     let mut input = worker.dataflow::<u64, _, _>(|scope| {
+//!         let (input, signals) = scope.new_collection();
+//!         moments(signals, PresenceConfig::default())
+//!             .filter(|m| m.kind == MomentKind::Arrival)
+//!             .inspect(|(m, time, diff)| println!("{time} {diff:+} {} {} {}", m.id, m.kind.as_str(), m.area));
+//!         input
+//!     });
+//!     input.insert(signal);
+//!     input.advance_to(1);
+//! });
+//! ```
+
+pub mod moment;
+pub mod presence;
+pub mod reference;
+pub mod runner;
+
+pub use landfall_parsers::Signal;
+pub use moment::{
+    sort_moments, Area, Level, Moment, MomentId, MomentKind, PresenceConfig, HOUR_US,
+};
+pub use presence::{is_relevant, key_by_imsi, moments, relevant_signals, subscriber_moments};
+pub use reference::reference_moments;
+pub use runner::{run_moments, run_moments_with, Feed, RunOptions};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,590 @@
+//! Capture files: pcap and pcapng read as a stream of [`Frame`]s.
+//!
+//! Reading is streaming (a bounded buffer through `pcap-parser`'s readers), so a capture of
+//! any size replays in constant memory. A damaged file yields exactly one [`CaptureError`]
+//! and then the iterator ends: a tester sees where the file broke, and a run never spins.
+//! [`MergedCaptures`] replays several probes' files in capture-time order; the writers build
+//! fixtures.
+
+mod merge;
+mod write;
+
+pub use merge::MergedCaptures;
+pub use write::{PcapNgWriter, PcapWriter, TsResolution};
+
+use std::borrow::Cow;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Cursor, Read};
+use std::path::Path;
+
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{Block, LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+
+use crate::flow::PacketMeta;
+
+/// One captured frame, copied out of the reader's buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// File index, 1-based frame number within the file, capture time (µs, truncated).
+    pub meta: PacketMeta,
+    /// The frame's link type (LINKTYPE_* value, see [`crate::link::LinkType`]).
+    pub linktype: u32,
+    /// Captured bytes (may be shorter than `orig_len` when the capture used a snap length).
+    pub data: Vec<u8>,
+    /// Length of the packet on the wire.
+    pub orig_len: u32,
+}
+
+/// What kind of failure a [`CaptureError`] is, for counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CaptureErrorKind {
+    /// The file could not be opened or read.
+    Io,
+    /// The first bytes are neither a pcap nor a pcapng magic number.
+    NotACapture,
+    /// The file ends in the middle of a header or record.
+    Truncated,
+    /// A header or block is malformed.
+    Corrupt,
+}
+
+/// A capture file that cannot be read (further): which file, where, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {reason} (byte offset {offset})", frame_suffix(*.frame))]
+pub struct CaptureError {
+    /// The file's name (path as given, or the name passed to [`CaptureReader::from_reader`]).
+    pub file: String,
+    pub file_index: u16,
+    /// The 1-based number of the frame being read when the error occurred, if past the header.
+    pub frame: Option<u64>,
+    /// Byte offset in the file of the header or record that failed.
+    pub offset: u64,
+    pub kind: CaptureErrorKind,
+    pub reason: Cow<'static, str>,
+}
+
+fn frame_suffix(frame: Option<u64>) -> String {
+    frame.map_or_else(String::new, |f| format!(" frame {f}"))
+}
+
+impl CaptureError {
+    pub fn file_index(&self) -> u16 {
+        self.file_index
+    }
+}
+
+/// Start size of the read buffer; it grows (up to [`MAX_RECORD`]) for larger records.
+const INITIAL_BUFFER: usize = 128 * 1024;
+/// Largest pcap record / pcapng block accepted: bounds memory on corrupt length fields.
+pub const MAX_RECORD: usize = 16 * 1024 * 1024;
+
+const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
+const PCAPNG_OBSOLETE_PB: u32 = 2;
+const OPT_IF_TSRESOL: u16 = 9;
+const OPT_IF_TSOFFSET: u16 = 14;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Pcap { big_endian: bool, modified: bool },
+    PcapNg,
+}
+
+/// Interface parameters from a pcapng IDB, needed to interpret its packets.
+#[derive(Clone, Copy, Debug)]
+struct Iface {
+    linktype: u32,
+    snaplen: u32,
+    /// Timestamp units per second.
+    units_per_sec: u128,
+    /// Seconds added to every timestamp (if_tsoffset).
+    offset_s: i64,
+}
+
+/// Per-file decoding state, kept apart from the reader so a block borrowed from the reader's
+/// buffer can be interpreted while the reader is borrowed.
+#[derive(Debug, Default)]
+struct State {
+    file_index: u16,
+    frames: u64,
+    /// Classic pcap: link type and whether the fractional timestamp is in ns.
+    legacy: Option<(u32, bool)>,
+    ifaces: Vec<Iface>,
+    big_endian: bool,
+}
+
+type Failure = (CaptureErrorKind, &'static str);
+
+impl State {
+    fn next_meta(&mut self, ts_us: i64) -> PacketMeta {
+        self.frames += 1;
+        PacketMeta {
+            file: self.file_index,
+            frame: self.frames,
+            ts_us,
+        }
+    }
+
+    /// Interpret one block; data blocks become frames, others update the state.
+    fn handle(&mut self, block: PcapBlockOwned<'_>) -> Result<Option<Frame>, Failure> {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                // Upper bits of the link-type field carry FCS information, not the type.
+                let linktype = (h.network.0 as u32) & 0xFFFF;
+                self.legacy = Some((linktype, h.is_nanosecond_precision()));
+                Ok(None)
+            }
+            PcapBlockOwned::Legacy(b) => {
+                let (linktype, nanos) = self
+                    .legacy
+                    .ok_or((CaptureErrorKind::Corrupt, "record before file header"))?;
+                let frac = if nanos {
+                    i64::from(b.ts_usec) / 1000
+                } else {
+                    i64::from(b.ts_usec)
+                };
+                let ts_us = i64::from(b.ts_sec) * 1_000_000 + frac;
+                let meta = self.next_meta(ts_us);
+                Ok(Some(Frame {
+                    meta,
+                    linktype,
+                    data: b.data.to_vec(),
+                    orig_len: b.origlen,
+                }))
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                // Interface ids are scoped to their section.
+                self.ifaces.clear();
+                self.big_endian = shb.big_endian();
+                Ok(None)
+            }
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                let mut tsresol = 6u8;
+                let mut offset_s = 0i64;
+                for opt in &idb.options {
+                    let v = opt.value();
+                    if opt.code.0 == OPT_IF_TSRESOL {
+                        if let Some(&r) = v.first() {
+                            tsresol = r;
+                        }
+                    } else if opt.code.0 == OPT_IF_TSOFFSET {
+                        if let Some(b) = v.get(..8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+                            offset_s = if self.big_endian {
+                                i64::from_be_bytes(b)
+                            } else {
+                                i64::from_le_bytes(b)
+                            };
+                        }
+                    }
+                }
+                let units_per_sec = ts_units_per_sec(tsresol)
+                    .ok_or((CaptureErrorKind::Corrupt, "invalid if_tsresol"))?;
+                self.ifaces.push(Iface {
+                    linktype: u32::from(idb.linktype.0 as u16),
+                    snaplen: idb.snaplen,
+                    units_per_sec,
+                    offset_s,
+                });
+                Ok(None)
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                let iface = *usize::try_from(epb.if_id)
+                    .ok()
+                    .and_then(|i| self.ifaces.get(i))
+                    .ok_or((
+                        CaptureErrorKind::Corrupt,
+                        "packet on an undeclared interface",
+                    ))?;
+                let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let ts_us = ts_to_us(units, &iface)?;
+                let caplen = (epb.caplen as usize).min(epb.data.len());
+                let data = epb.data.get(..caplen).unwrap_or(epb.data).to_vec();
+                let meta = self.next_meta(ts_us);
+                Ok(Some(Frame {
+                    meta,
+                    linktype: iface.linktype,
+                    data,
+                    orig_len: epb.origlen,
+                }))
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                let iface = *self.ifaces.first().ok_or((
+                    CaptureErrorKind::Corrupt,
+                    "simple packet without an interface",
+                ))?;
+                // An SPB's captured length is implicit: the wire length, capped by the snap length.
+                let mut caplen = (spb.origlen as usize).min(spb.data.len());
+                if iface.snaplen != 0 {
+                    caplen = caplen.min(iface.snaplen as usize);
+                }
+                let data = spb.data.get(..caplen).unwrap_or(spb.data).to_vec();
+                // SPBs carry no timestamp; like Wireshark, report time 0.
+                let meta = self.next_meta(0);
+                Ok(Some(Frame {
+                    meta,
+                    linktype: iface.linktype,
+                    data,
+                    orig_len: spb.origlen,
+                }))
+            }
+            PcapBlockOwned::NG(Block::Unknown(u))
+                if u.block_type == PCAPNG_OBSOLETE_PB
+                    || u.block_type.swap_bytes() == PCAPNG_OBSOLETE_PB =>
+            {
+                self.obsolete_packet(u.data).map(Some)
+            }
+            PcapBlockOwned::NG(_) => Ok(None),
+        }
+    }
+
+    /// The obsolete Packet Block (type 2): like an EPB with a 16-bit interface id and a drops
+    /// count. `pcap-parser` leaves it unparsed; its body layout is fixed, so read it here.
+    fn obsolete_packet(&mut self, body: &[u8]) -> Result<Frame, Failure> {
+        const BAD: Failure = (CaptureErrorKind::Corrupt, "malformed obsolete packet block");
+        let be = self.big_endian;
+        let u16_at = |o: usize| -> Option<u16> {
+            let b: [u8; 2] = body.get(o..o + 2)?.try_into().ok()?;
+            Some(if be {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            })
+        };
+        let u32_at = |o: usize| -> Option<u32> {
+            let b: [u8; 4] = body.get(o..o + 4)?.try_into().ok()?;
+            Some(if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
+        };
+        let if_id = u16_at(0).ok_or(BAD)?;
+        let ts_high = u32_at(4).ok_or(BAD)?;
+        let ts_low = u32_at(8).ok_or(BAD)?;
+        let caplen = u32_at(12).ok_or(BAD)? as usize;
+        let orig_len = u32_at(16).ok_or(BAD)?;
+        let data = body
+            .get(20..20usize.saturating_add(caplen))
+            .ok_or(BAD)?
+            .to_vec();
+        let iface = *self.ifaces.get(usize::from(if_id)).ok_or((
+            CaptureErrorKind::Corrupt,
+            "packet on an undeclared interface",
+        ))?;
+        let ts_us = ts_to_us((u64::from(ts_high) << 32) | u64::from(ts_low), &iface)?;
+        let meta = self.next_meta(ts_us);
+        Ok(Frame {
+            meta,
+            linktype: iface.linktype,
+            data,
+            orig_len,
+        })
+    }
+}
+
+/// if_tsresol: bit 7 clear = 10^-n s units, set = 2^-n s units.
+fn ts_units_per_sec(tsresol: u8) -> Option<u128> {
+    let n = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 {
+        10u128.checked_pow(n).filter(|_| n <= 19)
+    } else {
+        2u128.checked_pow(n).filter(|_| n <= 63)
+    }
+}
+
+/// Interface time units to µs since the epoch, truncated (as tshark shows them).
+fn ts_to_us(units: u64, iface: &Iface) -> Result<i64, Failure> {
+    let us = i128::from(units) * 1_000_000 / (iface.units_per_sec.max(1) as i128);
+    let total = us + i128::from(iface.offset_s) * 1_000_000;
+    i64::try_from(total).map_err(|_| (CaptureErrorKind::Corrupt, "timestamp out of range"))
+}
+
+/// A `Read` whose `read` fills the buffer unless at end of input. `pcap-parser` takes a short
+/// read of 0 bytes as end of file and parses its first header from one read, so pipes and
+/// other short-reading sources must not reach it raw.
+struct FillingReader<R>(R);
+
+impl<R: Read> Read for FillingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.0.read(buf.get_mut(n..).unwrap_or_default()) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Report what was read; the error recurs on the next call.
+                Err(_) if n > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A streaming reader over one pcap or pcapng file, yielding its frames in file order.
+pub struct CaptureReader {
+    name: String,
+    inner: Box<dyn PcapReaderIterator>,
+    format: Format,
+    capacity: usize,
+    state: State,
+    done: bool,
+}
+
+impl fmt::Debug for CaptureReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaptureReader")
+            .field("name", &self.name)
+            .field("file_index", &self.state.file_index)
+            .field("format", &self.format)
+            .field("frames", &self.state.frames)
+            .finish()
+    }
+}
+
+impl CaptureReader {
+    /// Open a capture file; `file_index` is its position in the run (it goes into every
+    /// frame's [`PacketMeta`]).
+    pub fn open(path: &Path, file_index: u16) -> Result<Self, CaptureError> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| CaptureError {
+            file: name.clone(),
+            file_index,
+            frame: None,
+            offset: 0,
+            kind: CaptureErrorKind::Io,
+            reason: Cow::Owned(format!("cannot open: {e}")),
+        })?;
+        Self::from_reader(file, &name, file_index)
+    }
+
+    /// Read a capture from any byte stream (a file, stdin, a test buffer).
+    pub fn from_reader(
+        reader: impl Read + 'static,
+        name: &str,
+        file_index: u16,
+    ) -> Result<Self, CaptureError> {
+        let err = |kind, reason: Cow<'static, str>| CaptureError {
+            file: name.to_string(),
+            file_index,
+            frame: None,
+            offset: 0,
+            kind,
+            reason,
+        };
+        let mut reader = FillingReader(reader);
+        let mut magic = [0u8; 4];
+        let got = reader
+            .read(&mut magic)
+            .map_err(|e| err(CaptureErrorKind::Io, Cow::Owned(format!("read error: {e}"))))?;
+        if got < 4 {
+            return Err(err(
+                CaptureErrorKind::Truncated,
+                Cow::Borrowed("file shorter than a capture header"),
+            ));
+        }
+        let format = match (u32::from_le_bytes(magic), u32::from_be_bytes(magic)) {
+            (PCAPNG_SHB, _) => Format::PcapNg,
+            (_, 0xa1b2_c3d4 | 0xa1b2_3c4d) => Format::Pcap {
+                big_endian: true,
+                modified: false,
+            },
+            (0xa1b2_c3d4 | 0xa1b2_3c4d, _) => Format::Pcap {
+                big_endian: false,
+                modified: false,
+            },
+            (_, 0xa1b2_cd34) => Format::Pcap {
+                big_endian: true,
+                modified: true,
+            },
+            (0xa1b2_cd34, _) => Format::Pcap {
+                big_endian: false,
+                modified: true,
+            },
+            _ => {
+                return Err(err(
+                    CaptureErrorKind::NotACapture,
+                    Cow::Borrowed("not a pcap or pcapng file (unknown magic)"),
+                ))
+            }
+        };
+        // Hand the magic back to the parser in front of the rest of the stream.
+        let stream = FillingReader(Cursor::new(magic).chain(reader));
+        let map_open = |e: PcapError<&'static [u8]>| match e {
+            PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => err(
+                CaptureErrorKind::Truncated,
+                Cow::Borrowed("truncated file header"),
+            ),
+            PcapError::ReadError => err(CaptureErrorKind::Io, Cow::Borrowed("read error")),
+            _ => err(
+                CaptureErrorKind::Corrupt,
+                Cow::Borrowed("malformed file header"),
+            ),
+        };
+        let inner: Box<dyn PcapReaderIterator> = match format {
+            Format::PcapNg => {
+                Box::new(PcapNGReader::new(INITIAL_BUFFER, stream).map_err(map_open)?)
+            }
+            Format::Pcap { .. } => {
+                Box::new(LegacyPcapReader::new(INITIAL_BUFFER, stream).map_err(map_open)?)
+            }
+        };
+        Ok(CaptureReader {
+            name: name.to_string(),
+            inner,
+            format,
+            capacity: INITIAL_BUFFER,
+            state: State {
+                file_index,
+                ..State::default()
+            },
+            done: false,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn file_index(&self) -> u16 {
+        self.state.file_index
+    }
+
+    /// Frames yielded so far.
+    pub fn frames_read(&self) -> u64 {
+        self.state.frames
+    }
+
+    /// True for pcapng input, false for classic pcap.
+    pub fn is_pcapng(&self) -> bool {
+        self.format == Format::PcapNg
+    }
+
+    fn fail(&mut self, kind: CaptureErrorKind, reason: &'static str) -> CaptureError {
+        self.done = true;
+        CaptureError {
+            file: self.name.clone(),
+            file_index: self.state.file_index,
+            frame: Some(self.state.frames + 1),
+            offset: self.inner.consumed() as u64,
+            kind,
+            reason: Cow::Borrowed(reason),
+        }
+    }
+
+    /// Length of the record/block starting at the head of the buffer, once its header is in.
+    fn head_len(&self, data: &[u8]) -> Option<usize> {
+        let rd = |o: usize, be: bool| -> Option<u32> {
+            let b: [u8; 4] = data.get(o..o + 4)?.try_into().ok()?;
+            Some(if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
+        };
+        match self.format {
+            Format::Pcap {
+                big_endian,
+                modified,
+            } => {
+                // Before the first record the head is the 24-byte file header, already parsed.
+                let hdr = if modified { 24 } else { 16 };
+                let caplen = rd(8, big_endian)? as usize;
+                Some(hdr + caplen)
+            }
+            Format::PcapNg => {
+                let be = if rd(0, false)? == PCAPNG_SHB {
+                    // A new section declares its own byte order.
+                    rd(8, false)? != 0x1A2B_3C4D
+                } else {
+                    self.state.big_endian
+                };
+                Some(rd(4, be)? as usize)
+            }
+        }
+    }
+}
+
+enum Step {
+    Consumed(usize, Result<Option<Frame>, Failure>),
+    Eof,
+    NeedMore,
+    Fail(Failure),
+}
+
+impl Iterator for CaptureReader {
+    type Item = Result<Frame, CaptureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Refills that brought no new bytes in a row; guards against a stuck reader.
+        let mut stalls = 0u32;
+        while !self.done {
+            let step = match self.inner.next() {
+                Ok((len, block)) => Step::Consumed(len, self.state.handle(block)),
+                Err(PcapError::Eof) => Step::Eof,
+                Err(PcapError::Incomplete(_) | PcapError::BufferTooSmall) => Step::NeedMore,
+                Err(PcapError::UnexpectedEof) => {
+                    Step::Fail((CaptureErrorKind::Truncated, "file ends inside a record"))
+                }
+                Err(PcapError::ReadError) => Step::Fail((CaptureErrorKind::Io, "read error")),
+                Err(_) => Step::Fail((CaptureErrorKind::Corrupt, "malformed record or block")),
+            };
+            match step {
+                Step::Consumed(len, Ok(frame)) => {
+                    self.inner.consume(len);
+                    if let Some(frame) = frame {
+                        return Some(Ok(frame));
+                    }
+                }
+                Step::Consumed(_, Err((kind, reason))) | Step::Fail((kind, reason)) => {
+                    return Some(Err(self.fail(kind, reason)));
+                }
+                Step::Eof => self.done = true,
+                Step::NeedMore => {
+                    let avail = self.inner.data().len();
+                    match self.head_len(self.inner.data()) {
+                        Some(n) if n > MAX_RECORD => {
+                            return Some(Err(self.fail(
+                                CaptureErrorKind::Corrupt,
+                                "record length exceeds the limit",
+                            )));
+                        }
+                        // The whole record is buffered yet does not parse: its inside is bad.
+                        Some(n) if n <= avail && n > 0 => {
+                            return Some(Err(
+                                self.fail(CaptureErrorKind::Corrupt, "malformed record or block")
+                            ));
+                        }
+                        Some(n) if n >= self.capacity => {
+                            let want = n.saturating_add(1).next_power_of_two().min(MAX_RECORD + 64);
+                            if self.inner.grow(want) {
+                                self.capacity = want;
+                            }
+                        }
+                        _ => {}
+                    }
+                    if self.inner.refill().is_err() {
+                        return Some(Err(self.fail(CaptureErrorKind::Io, "read error")));
+                    }
+                    if self.inner.data().len() == avail && !self.inner.reader_exhausted() {
+                        stalls += 1;
+                        let want = self.capacity.saturating_mul(2);
+                        if stalls > 2 || want > MAX_RECORD + 64 || !self.inner.grow(want) {
+                            return Some(Err(self.fail(
+                                CaptureErrorKind::Corrupt,
+                                "record does not fit the read buffer",
+                            )));
+                        }
+                        self.capacity = want;
+                    } else {
+                        stalls = 0;
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;
