@@ -1,1 +1,8 @@
-//! landfall service library (in progress)
+//! The `landfall` binary's library: command-line interface, capture ingest, moment
+//! output. Decoders live in `landfall-parsers`, the dataflow in `landfall-dataflows`.
+
+pub mod cli;
+pub mod cmd;
+pub mod ingest;
+pub mod output;
+pub mod summary;

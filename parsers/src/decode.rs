@@ -1,1 +1,333 @@
-//! (in progress)
+//! One pass over capture frames: link → IP (reassembly) → UDP | TCP (stream reassembly) |
+//! SCTP (user messages) → Diameter → request/answer correlation → [`Signal`]s.
+//!
+//! The [`Decoder`] never stops on bad input: every problem is counted in [`DecodeStats`]
+//! with its layer, reason and the first frames it was seen in, and decoding goes on.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::capture::{CaptureError, Frame};
+use crate::diameter;
+use crate::diameter::correlate::{CorrelatorConfig, DiameterCorrelator};
+use crate::e212::E212;
+use crate::error::{DecodeError, Layer};
+use crate::flow::{Endpoint, FlowKey, PacketMeta, Transport};
+use crate::ip::{IpDatagram, IpLayer};
+use crate::link::{parse_link, Network};
+use crate::record::Record;
+use crate::sctp::{Chunk, SctpMessage, SctpPacket, SctpReassembler};
+use crate::signal::{Proto, Signal, SignalKind};
+use crate::tcp::{Framer, Framing, TcpEvent, TcpReassembler, TcpRepr};
+use crate::udp::UdpRepr;
+
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_SCTP: u8 = 132;
+/// SCTP payload protocol identifiers for Diameter (RFC 6733 §2.1): clear and DTLS.
+const PPID_DIAMETER: u32 = 46;
+const PPID_DIAMETER_DTLS: u32 = 47;
+const DIAMETER_PORT: u16 = 3868;
+
+/// How many example locations are kept per error reason.
+const ERROR_EXAMPLES: usize = 5;
+
+/// Decoder settings.
+#[derive(Clone, Debug)]
+pub struct DecoderConfig {
+    /// TCP ports whose payload is Diameter (3868, and 3871 for Rx in some labs).
+    pub diameter_tcp_ports: Vec<u16>,
+    /// MCC → MNC length and country, for the home network of IMSIs.
+    pub e212: E212,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        DecoderConfig { diameter_tcp_ports: vec![DIAMETER_PORT, 3871], e212: E212::default() }
+    }
+}
+
+/// A decoded application message, borrowed from the frame for the sink to look at.
+pub enum AppMessage<'a, 'b> {
+    Diameter(&'b diameter::Message<'a>),
+}
+
+impl AppMessage<'_, '_> {
+    /// The message as an inspect record (the conformance schema).
+    pub fn record(&self, meta: &PacketMeta) -> Record {
+        match self {
+            AppMessage::Diameter(m) => diameter::record(m, meta),
+        }
+    }
+}
+
+/// Receives what the decoder finds. Both methods default to ignoring it.
+pub trait Sink {
+    fn message(&mut self, _meta: &PacketMeta, _msg: &AppMessage<'_, '_>) {}
+    fn signal(&mut self, _signal: Signal) {}
+}
+
+/// Where an error was seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ErrorSite {
+    pub file: u16,
+    pub frame: u64,
+    pub offset: usize,
+}
+
+/// Occurrences of one error reason.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ErrorCount {
+    pub count: u64,
+    /// The first few places it was seen.
+    pub examples: Vec<ErrorSite>,
+}
+
+/// A message type for counting: protocol, application/command or message type, direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct MessageType {
+    pub proto: Proto,
+    /// Diameter application id (0 elsewhere).
+    pub app: u32,
+    /// Diameter command code, GTP message type, MAP operation.
+    pub code: u32,
+    pub request: bool,
+}
+
+/// Everything a run counted.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DecodeStats {
+    pub frames: u64,
+    pub bytes: u64,
+    pub messages: BTreeMap<MessageType, u64>,
+    pub signals: BTreeMap<SignalKind, u64>,
+    /// Decode errors by (layer, reason).
+    pub errors: BTreeMap<(Layer, &'static str), ErrorCount>,
+    /// Traffic recognised and deliberately not decoded (not errors), by what it was.
+    pub skipped: BTreeMap<&'static str, u64>,
+}
+
+impl DecodeStats {
+    pub fn error_total(&self) -> u64 {
+        self.errors.values().map(|e| e.count).sum()
+    }
+
+    pub fn message_total(&self) -> u64 {
+        self.messages.values().sum()
+    }
+
+    pub fn signal_total(&self) -> u64 {
+        self.signals.values().sum()
+    }
+
+    fn error(&mut self, meta: &PacketMeta, e: DecodeError) {
+        let entry = self.errors.entry((e.layer, e.reason)).or_default();
+        entry.count += 1;
+        if entry.examples.len() < ERROR_EXAMPLES {
+            entry.examples.push(ErrorSite { file: meta.file, frame: meta.frame, offset: e.offset });
+        }
+    }
+
+    fn skip(&mut self, what: &'static str) {
+        *self.skipped.entry(what).or_default() += 1;
+    }
+
+    /// Count a capture-file error (truncated file, bad block) at its frame.
+    pub fn capture_error(&mut self, e: &CaptureError) {
+        let meta = PacketMeta { file: e.file_index, frame: e.frame.unwrap_or(0), ts_us: 0 };
+        let offset = usize::try_from(e.offset).unwrap_or(usize::MAX);
+        self.error(&meta, DecodeError::new(Layer::Capture, e.kind.as_str(), offset));
+    }
+}
+
+/// Frames Diameter messages in a TCP byte stream: 4-byte header with a 24-bit length.
+struct DiameterFramer;
+
+impl Framer for DiameterFramer {
+    fn frame(&self, buf: &[u8]) -> Framing {
+        match diameter::framing::message_length(buf) {
+            None => Framing::Incomplete,
+            Some(_) if !diameter::framing::plausible_header(buf) && buf.len() >= diameter::HEADER_LEN => {
+                Framing::Invalid
+            }
+            Some(len) if len < diameter::HEADER_LEN => Framing::Invalid,
+            Some(len) if buf.len() < len => Framing::Incomplete,
+            Some(len) => Framing::Message(len),
+        }
+    }
+
+    fn resync(&self, buf: &[u8]) -> Option<usize> {
+        diameter::framing::find_header(buf)
+    }
+}
+
+/// The decoding state of one run (IP fragments, TCP streams, SCTP messages, pending
+/// Diameter requests). Feed it frames in capture order.
+pub struct Decoder {
+    cfg: DecoderConfig,
+    ip: IpLayer,
+    tcp: TcpReassembler,
+    sctp: SctpReassembler,
+    diameter: DiameterCorrelator,
+    pub stats: DecodeStats,
+}
+
+impl Decoder {
+    pub fn new(cfg: DecoderConfig) -> Decoder {
+        let diameter = DiameterCorrelator::new(CorrelatorConfig::default(), cfg.e212.clone());
+        Decoder {
+            cfg,
+            ip: IpLayer::default(),
+            tcp: TcpReassembler::default(),
+            sctp: SctpReassembler::default(),
+            diameter,
+            stats: DecodeStats::default(),
+        }
+    }
+
+    /// Decode one frame; messages and signals go to `sink`, problems to `self.stats`.
+    pub fn push(&mut self, frame: &Frame, sink: &mut dyn Sink) {
+        let meta = frame.meta;
+        self.stats.frames += 1;
+        self.stats.bytes += frame.data.len() as u64;
+        let net = match parse_link(frame.linktype, &frame.data) {
+            Ok(n) => n,
+            Err(e) => return self.stats.error(&meta, e),
+        };
+        let dgram = match self.ip.push(&meta, net) {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                if let Network::Other { .. } = net {
+                    self.stats.skip("non-IP frame");
+                }
+                return;
+            }
+            Err(e) => return self.stats.error(&meta, e),
+        };
+        self.transport(&meta, &dgram, sink);
+    }
+
+    fn transport(&mut self, meta: &PacketMeta, d: &IpDatagram<'_>, sink: &mut dyn Sink) {
+        match d.protocol {
+            IPPROTO_TCP => self.tcp_segment(meta, d.src, d.dst, &d.payload, sink),
+            IPPROTO_SCTP => self.sctp_packet(meta, d.src, d.dst, &d.payload, sink),
+            IPPROTO_UDP => match UdpRepr::parse(&d.payload) {
+                Ok(_) => self.stats.skip("udp (not decoded yet)"),
+                Err(e) => self.stats.error(meta, e),
+            },
+            _ => self.stats.skip("other IP protocol"),
+        }
+    }
+
+    fn tcp_segment(&mut self, meta: &PacketMeta, src: IpAddr, dst: IpAddr, bytes: &[u8], sink: &mut dyn Sink) {
+        let (seg, payload) = match TcpRepr::parse(bytes) {
+            Ok(x) => x,
+            Err(e) => return self.stats.error(meta, e),
+        };
+        let ports = &self.cfg.diameter_tcp_ports;
+        if !ports.contains(&seg.src_port) && !ports.contains(&seg.dst_port) {
+            return self.stats.skip("tcp (other port)");
+        }
+        let flow = FlowKey {
+            src: Endpoint { addr: src, port: seg.src_port },
+            dst: Endpoint { addr: dst, port: seg.dst_port },
+        };
+        let Decoder { tcp, diameter, stats, .. } = self;
+        tcp.push(meta, flow, &seg, payload, &DiameterFramer, &mut |ev| tcp_event(diameter, stats, ev, sink));
+    }
+
+    fn sctp_packet(&mut self, meta: &PacketMeta, src: IpAddr, dst: IpAddr, bytes: &[u8], sink: &mut dyn Sink) {
+        let (header, chunks) = match SctpPacket::parse(bytes) {
+            Ok(x) => x,
+            Err(e) => return self.stats.error(meta, e),
+        };
+        let flow = FlowKey {
+            src: Endpoint { addr: src, port: header.src_port },
+            dst: Endpoint { addr: dst, port: header.dst_port },
+        };
+        let Decoder { sctp, diameter, stats, .. } = self;
+        for chunk in chunks {
+            let data = match chunk {
+                Ok(Chunk::Data(d)) => d,
+                Ok(_) => continue,
+                Err(e) => {
+                    stats.error(meta, e);
+                    break;
+                }
+            };
+            sctp.push(meta, flow, header.vtag, &data, &mut |m: SctpMessage<'_>| {
+                let diameter_port = m.flow.src.port == DIAMETER_PORT || m.flow.dst.port == DIAMETER_PORT;
+                match m.ppid {
+                    PPID_DIAMETER | PPID_DIAMETER_DTLS => {}
+                    0 if diameter_port => {}
+                    _ => return stats.skip("sctp (other payload protocol)"),
+                }
+                let transport = Transport::Sctp { stream: m.stream, ppid: m.ppid };
+                diameter_message(diameter, stats, &m.meta, m.flow, transport, m.data, sink);
+            });
+        }
+    }
+
+    /// End of input: requests still waiting for an answer are counted.
+    pub fn finish(&mut self, sink: &mut dyn Sink) {
+        let Decoder { tcp, diameter, stats, .. } = self;
+        tcp.finish(&DiameterFramer, &mut |ev| tcp_event(diameter, stats, ev, sink));
+        diameter.flush();
+        let c = diameter.stats();
+        for (what, n) in [
+            ("diameter request without answer", c.unanswered),
+            ("diameter answer without request", c.unmatched_answers),
+        ] {
+            if n > 0 {
+                stats.skipped.insert(what, n);
+            }
+        }
+    }
+}
+
+fn tcp_event(diameter: &mut DiameterCorrelator, stats: &mut DecodeStats, ev: TcpEvent<'_>, sink: &mut dyn Sink) {
+    match ev {
+        TcpEvent::Message { flow, meta, data } => diameter_message(diameter, stats, &meta, flow, Transport::Tcp, data, sink),
+        TcpEvent::Gap { meta, .. } => stats.error(&meta, DecodeError::new(Layer::Tcp, "stream gap (bytes never captured)", 0)),
+        TcpEvent::Skipped { meta, .. } => {
+            stats.error(&meta, DecodeError::new(Layer::Diameter, "unframeable bytes skipped in TCP stream", 0))
+        }
+    }
+}
+
+/// Decode the Diameter messages of one transport unit (an SCTP user message may carry
+/// several back to back) and correlate them.
+fn diameter_message(
+    correlator: &mut DiameterCorrelator,
+    stats: &mut DecodeStats,
+    meta: &PacketMeta,
+    flow: FlowKey,
+    _transport: Transport,
+    mut data: &[u8],
+    sink: &mut dyn Sink,
+) {
+    let mut base = 0;
+    while !data.is_empty() {
+        let msg = match diameter::Message::parse(data) {
+            Ok(m) => m,
+            Err(e) => return stats.error(meta, e.shifted(base)),
+        };
+        let len = msg.header.length as usize;
+        let key = MessageType {
+            proto: Proto::Diameter,
+            app: msg.header.app_id,
+            code: msg.header.code,
+            request: msg.is_request(),
+        };
+        *stats.messages.entry(key).or_default() += 1;
+        sink.message(meta, &AppMessage::Diameter(&msg));
+        if let Some(signal) = correlator.push(meta, flow, &msg) {
+            *stats.signals.entry(signal.kind).or_default() += 1;
+            sink.signal(signal);
+        }
+        data = data.get(len..).unwrap_or_default();
+        base += len;
+    }
+}

@@ -49,6 +49,18 @@ pub enum CaptureErrorKind {
     Corrupt,
 }
 
+impl CaptureErrorKind {
+    /// A short static reason, for counting errors by kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureErrorKind::Io => "capture file read error",
+            CaptureErrorKind::NotACapture => "not a pcap or pcapng file",
+            CaptureErrorKind::Truncated => "capture file truncated",
+            CaptureErrorKind::Corrupt => "corrupt capture record",
+        }
+    }
+}
+
 /// A capture file that cannot be read (further): which file, where, and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{file}{}: {reason} (byte offset {offset})", frame_suffix(*.frame))]

@@ -1,0 +1,76 @@
+//! Command-line interface.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "landfall", version, about = "Carrier signaling in, arrival moments out")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay captures through the decoders and the dataflow; print moments as JSON Lines.
+    Replay(ReplayArgs),
+    /// Print every decoded signaling message as JSON Lines (the conformance schema).
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// pcap or pcapng files; several files (probes) are merged by timestamp.
+    #[arg(required = true)]
+    pub captures: Vec<PathBuf>,
+    /// Write moments here instead of standard output.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Timely worker threads.
+    #[arg(long, short, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub workers: u32,
+    /// A subscriber seen in an area within this gap before does not arrive there again.
+    #[arg(long, default_value = "12h", value_parser = parse_duration)]
+    pub reentry_gap: Duration,
+    /// How long a moment stays valid (its expires_at).
+    #[arg(long, default_value = "2h", value_parser = parse_duration)]
+    pub ttl: Duration,
+    /// Print no summary on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// pcap or pcapng files, each decoded on its own.
+    #[arg(required = true)]
+    pub captures: Vec<PathBuf>,
+    /// Print per-protocol counts and decode errors (with frame numbers) instead of records.
+    #[arg(long)]
+    pub stats: bool,
+    /// Write one `<capture file name>.jsonl` per capture into this directory.
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+/// Decoder settings shared by the commands.
+#[derive(Debug, Args, Clone)]
+pub struct DecodeArgs {
+    /// TCP ports carrying Diameter (besides SCTP PPID 46).
+    #[arg(long, value_delimiter = ',', default_value = "3868,3871")]
+    pub diameter_tcp_ports: Vec<u16>,
+    /// MNC length for an MCC absent from the E.212 table or overriding it: MCC=LEN[:COUNTRY],
+    /// e.g. 001=2:001.
+    #[arg(long = "mcc", value_name = "MCC=LEN[:COUNTRY]")]
+    pub mcc_overrides: Vec<String>,
+}
+
+/// "12h", "90s", "1h 30m" (humantime syntax).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
+}

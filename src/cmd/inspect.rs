@@ -1,0 +1,98 @@
+//! `landfall inspect`: every decoded signaling message as JSON Lines in the conformance
+//! schema, or (`--stats`) counts per protocol and message type and decode errors.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use landfall_parsers::decode::{AppMessage, Sink};
+use landfall_parsers::flow::PacketMeta;
+
+use crate::cli::InspectArgs;
+use crate::ingest;
+use crate::summary::stats_report;
+
+/// Writes each message's record as a line; remembers the first write error.
+struct RecordSink<W: Write> {
+    out: W,
+    /// Name added to each record when several captures share one output.
+    file: Option<String>,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> Sink for RecordSink<W> {
+    fn message(&mut self, meta: &PacketMeta, msg: &AppMessage<'_, '_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let rec = msg.record(meta);
+        let res = match &self.file {
+            None => serde_json::to_writer(&mut self.out, &rec).map_err(io::Error::from),
+            Some(f) => {
+                let mut v = serde_json::to_value(&rec).map_err(io::Error::from);
+                if let Ok(serde_json::Value::Object(o)) = &mut v {
+                    o.insert("file".into(), f.clone().into());
+                }
+                v.and_then(|v| serde_json::to_writer(&mut self.out, &v).map_err(io::Error::from))
+            }
+        };
+        if let Err(e) = res.and_then(|_| self.out.write_all(b"\n")) {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Counts only.
+struct NullSink;
+impl Sink for NullSink {}
+
+pub fn run(args: InspectArgs) -> Result<ExitCode> {
+    let cfg = ingest::decoder_config(&args.decode)?;
+    if let Some(dir) = &args.out_dir {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let several = args.captures.len() > 1;
+    let stdout = io::stdout();
+    for path in &args.captures {
+        let name = ingest::display_name(path);
+        let readers = ingest::open_all(std::slice::from_ref(path))?;
+        let pb = ingest::progress(&name);
+        let files = [name.clone()];
+        if args.stats {
+            let decoder = ingest::decode_into(readers, cfg.clone(), &mut NullSink, &pb);
+            pb.finish_and_clear();
+            let mut out = stdout.lock();
+            writeln!(out, "== {name}")?;
+            write!(out, "{}", stats_report(&decoder.stats, &files))?;
+            continue;
+        }
+        let decoder = if let Some(dir) = &args.out_dir {
+            let p = dir.join(format!("{name}.jsonl"));
+            let f = File::create(&p).with_context(|| format!("creating {}", p.display()))?;
+            let mut sink = RecordSink { out: BufWriter::new(f), file: None, error: None };
+            let d = ingest::decode_into(readers, cfg.clone(), &mut sink, &pb);
+            finish(sink).with_context(|| format!("writing {}", p.display()))?;
+            d
+        } else {
+            let file = several.then(|| name.clone());
+            let mut sink = RecordSink { out: BufWriter::new(stdout.lock()), file, error: None };
+            let d = ingest::decode_into(readers, cfg.clone(), &mut sink, &pb);
+            finish(sink).context("writing standard output")?;
+            d
+        };
+        pb.finish_and_clear();
+        let s = &decoder.stats;
+        if s.error_total() > 0 {
+            eprintln!("{name}: {} decode errors (run with --stats for details)", s.error_total());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn finish<W: Write>(mut sink: RecordSink<W>) -> io::Result<()> {
+    if let Some(e) = sink.error.take() {
+        return Err(e);
+    }
+    sink.out.flush()
+}
