@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "landfall", version, about = "Carrier signaling in, arrival moments out")]
+#[command(
+    name = "landfall",
+    version,
+    about = "Carrier signaling in, arrival moments out"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -17,22 +17,34 @@ use crate::cli::DecodeArgs;
 pub fn decoder_config(args: &DecodeArgs) -> Result<DecoderConfig> {
     let mut e212 = E212::default();
     for o in &args.mcc_overrides {
-        let (prefix, rest) = o.split_once('=').with_context(|| format!("--mcc {o:?}: expected MCC=LEN[:COUNTRY]"))?;
+        let (prefix, rest) = o
+            .split_once('=')
+            .with_context(|| format!("--mcc {o:?}: expected MCC=LEN[:COUNTRY]"))?;
         let (len, country) = match rest.split_once(':') {
             Some((l, c)) => (l, Some(c)),
             None => (rest, None),
         };
-        let len: u8 = len.parse().with_context(|| format!("--mcc {o:?}: MNC length is not a number"))?;
-        if !(2..=3).contains(&len) || !(3..=6).contains(&prefix.len()) || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+        let len: u8 = len
+            .parse()
+            .with_context(|| format!("--mcc {o:?}: MNC length is not a number"))?;
+        if !(2..=3).contains(&len)
+            || !(3..=6).contains(&prefix.len())
+            || !prefix.bytes().all(|b| b.is_ascii_digit())
+        {
             bail!("--mcc {o:?}: the prefix must be an MCC (3 digits) or MCC+MNC, the MNC length 2 or 3");
         }
         let country = match country {
-            Some(c) => Some(Country::new(c).with_context(|| format!("--mcc {o:?}: bad country code"))?),
+            Some(c) => {
+                Some(Country::new(c).with_context(|| format!("--mcc {o:?}: bad country code"))?)
+            }
             None => None,
         };
         e212 = e212.with_override(prefix, Some(len), country);
     }
-    Ok(DecoderConfig { diameter_tcp_ports: args.diameter_tcp_ports.clone(), e212 })
+    Ok(DecoderConfig {
+        diameter_tcp_ports: args.diameter_tcp_ports.clone(),
+        e212,
+    })
 }
 
 /// Open every capture, failing early with the file name if one cannot be read.
@@ -43,7 +55,9 @@ pub fn open_all(paths: &[PathBuf]) -> Result<Vec<CaptureReader>> {
     paths
         .iter()
         .enumerate()
-        .map(|(i, p)| CaptureReader::open(p, i as u16).with_context(|| format!("opening {}", p.display())))
+        .map(|(i, p)| {
+            CaptureReader::open(p, i as u16).with_context(|| format!("opening {}", p.display()))
+        })
         .collect()
 }
 
@@ -63,7 +77,12 @@ pub fn progress(label: &str) -> ProgressBar {
 }
 
 /// Run `frames` through a decoder into `sink`; capture-file errors are counted, not fatal.
-pub fn decode_into(readers: Vec<CaptureReader>, cfg: DecoderConfig, sink: &mut dyn Sink, pb: &ProgressBar) -> Decoder {
+pub fn decode_into(
+    readers: Vec<CaptureReader>,
+    cfg: DecoderConfig,
+    sink: &mut dyn Sink,
+    pb: &ProgressBar,
+) -> Decoder {
     let mut decoder = Decoder::new(cfg);
     for (n, item) in MergedCaptures::new(readers).enumerate() {
         match item {
@@ -92,5 +111,8 @@ impl Sink for SignalSink {
 
 /// The file name shown in moments' provenance and in summaries.
 pub fn display_name(p: &Path) -> String {
-    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

@@ -18,7 +18,9 @@ pub fn rfc3339_us(us: i64) -> String {
 
 /// Seconds since the epoch now, for summaries.
 pub fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 pub fn kind_name(k: MomentKind) -> &'static str {
@@ -91,7 +93,9 @@ pub fn write_moment(w: &mut impl Write, m: &Moment, files: &[String]) -> io::Res
         at: rfc3339_us(m.at),
         expires_at: rfc3339_us(m.expires_at),
         source: Source {
-            file: files.get(usize::from(m.source.file)).map_or("?", |s| s.as_str()),
+            file: files
+                .get(usize::from(m.source.file))
+                .map_or("?", |s| s.as_str()),
             frame: m.source.frame,
             proto: m.source.proto.as_str(),
         },
@@ -106,7 +110,10 @@ mod tests {
 
     #[test]
     fn timestamps_have_microseconds() {
-        assert_eq!(rfc3339_us(1_620_245_311_835_967), "2021-05-05T20:08:31.835967Z");
+        assert_eq!(
+            rfc3339_us(1_620_245_311_835_967),
+            "2021-05-05T20:08:31.835967Z"
+        );
         assert_eq!(rfc3339_us(0), "1970-01-01T00:00:00.000000Z");
     }
 }

@@ -62,7 +62,12 @@ pub fn stats_report(stats: &DecodeStats, files: &[String]) -> String {
                 t.app,
                 diameter_command_name(t.code, t.request)
             ),
-            p => format!("{} type {}{}", p.as_str(), t.code, if t.request { "" } else { " answer" }),
+            p => format!(
+                "{} type {}{}",
+                p.as_str(),
+                t.code,
+                if t.request { "" } else { " answer" }
+            ),
         };
         let _ = writeln!(s, "  {name:<44} {n:>10}");
     }
@@ -86,7 +91,13 @@ pub fn stats_report(stats: &DecodeStats, files: &[String]) -> String {
                 format!("{file}#{}+{}", x.frame, x.offset)
             })
             .collect();
-        let _ = writeln!(s, "  {:<44} {:>10}  e.g. {}", format!("{}: {reason}", layer.as_str()), e.count, sites.join(", "));
+        let _ = writeln!(
+            s,
+            "  {:<44} {:>10}  e.g. {}",
+            format!("{}: {reason}", layer.as_str()),
+            e.count,
+            sites.join(", ")
+        );
     }
     s
 }

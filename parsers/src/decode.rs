@@ -45,7 +45,10 @@ pub struct DecoderConfig {
 
 impl Default for DecoderConfig {
     fn default() -> Self {
-        DecoderConfig { diameter_tcp_ports: vec![DIAMETER_PORT, 3871], e212: E212::default() }
+        DecoderConfig {
+            diameter_tcp_ports: vec![DIAMETER_PORT, 3871],
+            e212: E212::default(),
+        }
     }
 }
 
@@ -126,7 +129,11 @@ impl DecodeStats {
         let entry = self.errors.entry((e.layer, e.reason)).or_default();
         entry.count += 1;
         if entry.examples.len() < ERROR_EXAMPLES {
-            entry.examples.push(ErrorSite { file: meta.file, frame: meta.frame, offset: e.offset });
+            entry.examples.push(ErrorSite {
+                file: meta.file,
+                frame: meta.frame,
+                offset: e.offset,
+            });
         }
     }
 
@@ -136,9 +143,16 @@ impl DecodeStats {
 
     /// Count a capture-file error (truncated file, bad block) at its frame.
     pub fn capture_error(&mut self, e: &CaptureError) {
-        let meta = PacketMeta { file: e.file_index, frame: e.frame.unwrap_or(0), ts_us: 0 };
+        let meta = PacketMeta {
+            file: e.file_index,
+            frame: e.frame.unwrap_or(0),
+            ts_us: 0,
+        };
         let offset = usize::try_from(e.offset).unwrap_or(usize::MAX);
-        self.error(&meta, DecodeError::new(Layer::Capture, e.kind.as_str(), offset));
+        self.error(
+            &meta,
+            DecodeError::new(Layer::Capture, e.kind.as_str(), offset),
+        );
     }
 }
 
@@ -149,7 +163,10 @@ impl Framer for DiameterFramer {
     fn frame(&self, buf: &[u8]) -> Framing {
         match diameter::framing::message_length(buf) {
             None => Framing::Incomplete,
-            Some(_) if !diameter::framing::plausible_header(buf) && buf.len() >= diameter::HEADER_LEN => {
+            Some(_)
+                if !diameter::framing::plausible_header(buf)
+                    && buf.len() >= diameter::HEADER_LEN =>
+            {
                 Framing::Invalid
             }
             Some(len) if len < diameter::HEADER_LEN => Framing::Invalid,
@@ -221,7 +238,14 @@ impl Decoder {
         }
     }
 
-    fn tcp_segment(&mut self, meta: &PacketMeta, src: IpAddr, dst: IpAddr, bytes: &[u8], sink: &mut dyn Sink) {
+    fn tcp_segment(
+        &mut self,
+        meta: &PacketMeta,
+        src: IpAddr,
+        dst: IpAddr,
+        bytes: &[u8],
+        sink: &mut dyn Sink,
+    ) {
         let (seg, payload) = match TcpRepr::parse(bytes) {
             Ok(x) => x,
             Err(e) => return self.stats.error(meta, e),
@@ -231,23 +255,54 @@ impl Decoder {
             return self.stats.skip("tcp (other port)");
         }
         let flow = FlowKey {
-            src: Endpoint { addr: src, port: seg.src_port },
-            dst: Endpoint { addr: dst, port: seg.dst_port },
+            src: Endpoint {
+                addr: src,
+                port: seg.src_port,
+            },
+            dst: Endpoint {
+                addr: dst,
+                port: seg.dst_port,
+            },
         };
-        let Decoder { tcp, diameter, stats, .. } = self;
-        tcp.push(meta, flow, &seg, payload, &DiameterFramer, &mut |ev| tcp_event(diameter, stats, ev, sink));
+        let Decoder {
+            tcp,
+            diameter,
+            stats,
+            ..
+        } = self;
+        tcp.push(meta, flow, &seg, payload, &DiameterFramer, &mut |ev| {
+            tcp_event(diameter, stats, ev, sink)
+        });
     }
 
-    fn sctp_packet(&mut self, meta: &PacketMeta, src: IpAddr, dst: IpAddr, bytes: &[u8], sink: &mut dyn Sink) {
+    fn sctp_packet(
+        &mut self,
+        meta: &PacketMeta,
+        src: IpAddr,
+        dst: IpAddr,
+        bytes: &[u8],
+        sink: &mut dyn Sink,
+    ) {
         let (header, chunks) = match SctpPacket::parse(bytes) {
             Ok(x) => x,
             Err(e) => return self.stats.error(meta, e),
         };
         let flow = FlowKey {
-            src: Endpoint { addr: src, port: header.src_port },
-            dst: Endpoint { addr: dst, port: header.dst_port },
+            src: Endpoint {
+                addr: src,
+                port: header.src_port,
+            },
+            dst: Endpoint {
+                addr: dst,
+                port: header.dst_port,
+            },
         };
-        let Decoder { sctp, diameter, stats, .. } = self;
+        let Decoder {
+            sctp,
+            diameter,
+            stats,
+            ..
+        } = self;
         for chunk in chunks {
             let data = match chunk {
                 Ok(Chunk::Data(d)) => d,
@@ -258,13 +313,17 @@ impl Decoder {
                 }
             };
             sctp.push(meta, flow, header.vtag, &data, &mut |m: SctpMessage<'_>| {
-                let diameter_port = m.flow.src.port == DIAMETER_PORT || m.flow.dst.port == DIAMETER_PORT;
+                let diameter_port =
+                    m.flow.src.port == DIAMETER_PORT || m.flow.dst.port == DIAMETER_PORT;
                 match m.ppid {
                     PPID_DIAMETER | PPID_DIAMETER_DTLS => {}
                     0 if diameter_port => {}
                     _ => return stats.skip("sctp (other payload protocol)"),
                 }
-                let transport = Transport::Sctp { stream: m.stream, ppid: m.ppid };
+                let transport = Transport::Sctp {
+                    stream: m.stream,
+                    ppid: m.ppid,
+                };
                 diameter_message(diameter, stats, &m.meta, m.flow, transport, m.data, sink);
             });
         }
@@ -272,8 +331,15 @@ impl Decoder {
 
     /// End of input: requests still waiting for an answer are counted.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
-        let Decoder { tcp, diameter, stats, .. } = self;
-        tcp.finish(&DiameterFramer, &mut |ev| tcp_event(diameter, stats, ev, sink));
+        let Decoder {
+            tcp,
+            diameter,
+            stats,
+            ..
+        } = self;
+        tcp.finish(&DiameterFramer, &mut |ev| {
+            tcp_event(diameter, stats, ev, sink)
+        });
         diameter.flush();
         let c = diameter.stats();
         for (what, n) in [
@@ -287,13 +353,28 @@ impl Decoder {
     }
 }
 
-fn tcp_event(diameter: &mut DiameterCorrelator, stats: &mut DecodeStats, ev: TcpEvent<'_>, sink: &mut dyn Sink) {
+fn tcp_event(
+    diameter: &mut DiameterCorrelator,
+    stats: &mut DecodeStats,
+    ev: TcpEvent<'_>,
+    sink: &mut dyn Sink,
+) {
     match ev {
-        TcpEvent::Message { flow, meta, data } => diameter_message(diameter, stats, &meta, flow, Transport::Tcp, data, sink),
-        TcpEvent::Gap { meta, .. } => stats.error(&meta, DecodeError::new(Layer::Tcp, "stream gap (bytes never captured)", 0)),
-        TcpEvent::Skipped { meta, .. } => {
-            stats.error(&meta, DecodeError::new(Layer::Diameter, "unframeable bytes skipped in TCP stream", 0))
+        TcpEvent::Message { flow, meta, data } => {
+            diameter_message(diameter, stats, &meta, flow, Transport::Tcp, data, sink)
         }
+        TcpEvent::Gap { meta, .. } => stats.error(
+            &meta,
+            DecodeError::new(Layer::Tcp, "stream gap (bytes never captured)", 0),
+        ),
+        TcpEvent::Skipped { meta, .. } => stats.error(
+            &meta,
+            DecodeError::new(
+                Layer::Diameter,
+                "unframeable bytes skipped in TCP stream",
+                0,
+            ),
+        ),
     }
 }
 

@@ -36,7 +36,12 @@ fn prefix_of(digits: &[u8]) -> Option<Prefix> {
     if !(3..=6).contains(&digits.len()) || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some((digits.len() as u8, digits.iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0'))))
+    Some((
+        digits.len() as u8,
+        digits
+            .iter()
+            .fold(0u32, |a, c| a * 10 + u32::from(c - b'0')),
+    ))
 }
 
 fn parse_table(text: &str) -> HashMap<Prefix, Entry> {
@@ -46,8 +51,12 @@ fn parse_table(text: &str) -> HashMap<Prefix, Entry> {
             continue;
         }
         let mut cols = line.split('\t');
-        let (Some(p), Some(len), Some(cc)) = (cols.next(), cols.next(), cols.next()) else { continue };
-        let Some(prefix) = prefix_of(p.as_bytes()) else { continue };
+        let (Some(p), Some(len), Some(cc)) = (cols.next(), cols.next(), cols.next()) else {
+            continue;
+        };
+        let Some(prefix) = prefix_of(p.as_bytes()) else {
+            continue;
+        };
         let mnc_len = match len {
             "2" => Some(2),
             "3" => Some(3),
@@ -73,7 +82,12 @@ pub struct E212 {
 impl E212 {
     /// Override the MNC length and/or country for `prefix`: an MCC ("001") or an
     /// MCC+MNC prefix ("40502", "310260"). Invalid prefixes are ignored.
-    pub fn with_override(mut self, prefix: &str, mnc_len: Option<u8>, country: Option<Country>) -> E212 {
+    pub fn with_override(
+        mut self,
+        prefix: &str,
+        mnc_len: Option<u8>,
+        country: Option<Country>,
+    ) -> E212 {
         if let Some(p) = prefix_of(prefix.as_bytes()) {
             let mnc_len = mnc_len.filter(|l| (2..=3).contains(l));
             self.overrides.insert(p, Entry { mnc_len, country });
@@ -87,7 +101,11 @@ impl E212 {
         [6usize, 5, 4, 3]
             .into_iter()
             .filter_map(move |n| digits.get(..n).and_then(prefix_of))
-            .flat_map(move |p| [self.overrides.get(&p), table().get(&p)].into_iter().flatten())
+            .flat_map(move |p| {
+                [self.overrides.get(&p), table().get(&p)]
+                    .into_iter()
+                    .flatten()
+            })
     }
 
     /// What the table says about the MCC alone.
@@ -126,7 +144,9 @@ impl E212 {
             return None;
         }
         let mcc = imsi.prefix_value(3)? as u16;
-        let mnc = d[3..3 + usize::from(len)].iter().fold(0u16, |a, c| a * 10 + u16::from(c - b'0'));
+        let mnc = d[3..3 + usize::from(len)]
+            .iter()
+            .fold(0u16, |a, c| a * 10 + u16::from(c - b'0'));
         Some(Plmn::new(mcc, mnc, len))
     }
 
@@ -181,7 +201,11 @@ mod tests {
             (901, "901", 2),
         ] {
             let l = e.lookup(mcc).unwrap_or_else(|| panic!("{mcc}"));
-            assert_eq!(l.country.map(|c| c.to_string()).as_deref(), Some(cc), "{mcc}");
+            assert_eq!(
+                l.country.map(|c| c.to_string()).as_deref(),
+                Some(cc),
+                "{mcc}"
+            );
             assert_eq!(l.mnc_len, Some(len), "{mcc}");
         }
         assert_eq!(e.country(0), None);
@@ -191,22 +215,58 @@ mod tests {
     #[test]
     fn home_plmn_splits_by_mnc_length() {
         let e = E212::default();
-        assert_eq!(e.home_plmn(&imsi("001020000000064")), Some(Plmn::new(1, 2, 2)));
-        assert_eq!(e.home_plmn(&imsi("999700000000001")), Some(Plmn::new(999, 70, 2)));
-        assert_eq!(e.home_plmn(&imsi("310260123456789")), Some(Plmn::new(310, 260, 3)));
-        assert_eq!(e.home_plmn(&imsi("208150123456789")), Some(Plmn::new(208, 15, 2)));
+        assert_eq!(
+            e.home_plmn(&imsi("001020000000064")),
+            Some(Plmn::new(1, 2, 2))
+        );
+        assert_eq!(
+            e.home_plmn(&imsi("999700000000001")),
+            Some(Plmn::new(999, 70, 2))
+        );
+        assert_eq!(
+            e.home_plmn(&imsi("310260123456789")),
+            Some(Plmn::new(310, 260, 3))
+        );
+        assert_eq!(
+            e.home_plmn(&imsi("208150123456789")),
+            Some(Plmn::new(208, 15, 2))
+        );
         // India 405: 2-digit networks next to 3-digit ones.
-        assert_eq!(e.home_plmn(&imsi("405037027451342")), Some(Plmn::new(405, 37, 3)));
-        assert_eq!(e.home_plmn(&imsi("405010000000001")), Some(Plmn::new(405, 1, 2)));
-        assert_eq!(e.home_plmn(&imsi("502153000000001")), Some(Plmn::new(502, 153, 3)));
-        assert_eq!(e.home_plmn(&imsi("502120000000001")), Some(Plmn::new(502, 12, 2)));
+        assert_eq!(
+            e.home_plmn(&imsi("405037027451342")),
+            Some(Plmn::new(405, 37, 3))
+        );
+        assert_eq!(
+            e.home_plmn(&imsi("405010000000001")),
+            Some(Plmn::new(405, 1, 2))
+        );
+        assert_eq!(
+            e.home_plmn(&imsi("502153000000001")),
+            Some(Plmn::new(502, 153, 3))
+        );
+        assert_eq!(
+            e.home_plmn(&imsi("502120000000001")),
+            Some(Plmn::new(502, 12, 2))
+        );
         assert_eq!(e.home_plmn(&imsi("00101")), Some(Plmn::new(1, 1, 2)));
         assert_eq!(e.home_plmn(&imsi("0010")), None);
-        assert_eq!(e.imsi_country(&imsi("001020000000064")).unwrap().as_str(), "001");
-        assert_eq!(e.imsi_country(&imsi("255000000000001")).unwrap().as_str(), "MD");
-        assert_eq!(e.imsi_country(&imsi("255010000000001")).unwrap().as_str(), "UA");
+        assert_eq!(
+            e.imsi_country(&imsi("001020000000064")).unwrap().as_str(),
+            "001"
+        );
+        assert_eq!(
+            e.imsi_country(&imsi("255000000000001")).unwrap().as_str(),
+            "MD"
+        );
+        assert_eq!(
+            e.imsi_country(&imsi("255010000000001")).unwrap().as_str(),
+            "UA"
+        );
         assert_eq!(e.plmn_country(&Plmn::new(1, 1, 2)).unwrap().as_str(), "001");
-        assert_eq!(e.plmn_country(&Plmn::new(310, 410, 3)).unwrap().as_str(), "US");
+        assert_eq!(
+            e.plmn_country(&Plmn::new(310, 410, 3)).unwrap().as_str(),
+            "US"
+        );
     }
 
     #[test]
@@ -216,18 +276,39 @@ mod tests {
             .with_override("99970", None, Country::new("FR"))
             .with_override("3101", Some(2), None)
             .with_override("12x", Some(3), None);
-        assert_eq!(e.home_plmn(&imsi("001001000000001")), Some(Plmn::new(1, 1, 3)));
+        assert_eq!(
+            e.home_plmn(&imsi("001001000000001")),
+            Some(Plmn::new(1, 1, 3))
+        );
         assert_eq!(e.country(1).unwrap().as_str(), "001");
-        assert_eq!(e.imsi_country(&imsi("999700000000001")).unwrap().as_str(), "FR");
-        assert_eq!(e.imsi_country(&imsi("999710000000001")).unwrap().as_str(), "999");
-        assert_eq!(e.home_plmn(&imsi("999700000000001")), Some(Plmn::new(999, 70, 2)));
-        assert_eq!(e.home_plmn(&imsi("310150000000001")), Some(Plmn::new(310, 15, 2)));
+        assert_eq!(
+            e.imsi_country(&imsi("999700000000001")).unwrap().as_str(),
+            "FR"
+        );
+        assert_eq!(
+            e.imsi_country(&imsi("999710000000001")).unwrap().as_str(),
+            "999"
+        );
+        assert_eq!(
+            e.home_plmn(&imsi("999700000000001")),
+            Some(Plmn::new(999, 70, 2))
+        );
+        assert_eq!(
+            e.home_plmn(&imsi("310150000000001")),
+            Some(Plmn::new(310, 15, 2))
+        );
         // An MCC the table does not know: 2-digit MNC, no country.
         let e = E212::default();
-        assert_eq!(e.home_plmn(&imsi("123450000000001")), Some(Plmn::new(123, 45, 2)));
+        assert_eq!(
+            e.home_plmn(&imsi("123450000000001")),
+            Some(Plmn::new(123, 45, 2))
+        );
         assert_eq!(e.country(123), None);
         let e = e.with_override("123", Some(3), Country::new("ZZ"));
-        assert_eq!(e.home_plmn(&imsi("123450000000001")), Some(Plmn::new(123, 450, 3)));
+        assert_eq!(
+            e.home_plmn(&imsi("123450000000001")),
+            Some(Plmn::new(123, 450, 3))
+        );
         assert_eq!(e.country(123).unwrap().as_str(), "ZZ");
     }
 }

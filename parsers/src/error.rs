@@ -54,7 +54,11 @@ pub struct DecodeError {
 
 impl DecodeError {
     pub const fn new(layer: Layer, reason: &'static str, offset: usize) -> Self {
-        DecodeError { layer, reason, offset }
+        DecodeError {
+            layer,
+            reason,
+            offset,
+        }
     }
 
     /// The same error seen from an enclosing unit that starts `base` bytes earlier.
@@ -66,7 +70,13 @@ impl DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} at offset {}", self.layer.as_str(), self.reason, self.offset)
+        write!(
+            f,
+            "{}: {} at offset {}",
+            self.layer.as_str(),
+            self.reason,
+            self.offset
+        )
     }
 }
 

@@ -28,7 +28,10 @@ pub struct FlowKey {
 
 impl FlowKey {
     pub fn reversed(&self) -> FlowKey {
-        FlowKey { src: self.dst, dst: self.src }
+        FlowKey {
+            src: self.dst,
+            dst: self.src,
+        }
     }
 
     /// The same key for both directions (lower endpoint first): a connection id.
@@ -47,5 +50,8 @@ pub enum Transport {
     Udp,
     Tcp,
     /// SCTP user message: stream id and payload protocol identifier.
-    Sctp { stream: u16, ppid: u32 },
+    Sctp {
+        stream: u16,
+        ppid: u32,
+    },
 }

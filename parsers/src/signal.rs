@@ -35,13 +35,19 @@ impl SignalKind {
     pub fn is_location(self) -> bool {
         matches!(
             self,
-            SignalKind::Attach | SignalKind::LocationUpdate | SignalKind::CellChange | SignalKind::SessionStart
+            SignalKind::Attach
+                | SignalKind::LocationUpdate
+                | SignalKind::CellChange
+                | SignalKind::SessionStart
         )
     }
 
     /// Does it end the subscriber's presence at the serving node?
     pub fn is_departure(self) -> bool {
-        matches!(self, SignalKind::Cancel | SignalKind::Purge | SignalKind::Detach)
+        matches!(
+            self,
+            SignalKind::Cancel | SignalKind::Purge | SignalKind::Detach
+        )
     }
 
     pub fn as_str(self) -> &'static str {

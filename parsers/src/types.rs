@@ -32,9 +32,12 @@ mod serde_digits {
         s.serialize_bytes(v)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
         let v: Vec<u8> = Deserialize::deserialize(d)?;
-        v.try_into().map_err(|_| D::Error::custom("wrong digit array length"))
+        v.try_into()
+            .map_err(|_| D::Error::custom("wrong digit array length"))
     }
 }
 
@@ -58,7 +61,10 @@ impl<const N: usize> Digits<N> {
             }
             ascii[i] = c;
         }
-        Ok(Digits { len: s.len() as u8, ascii })
+        Ok(Digits {
+            len: s.len() as u8,
+            ascii,
+        })
     }
 
     /// Telephony BCD (TBCD, 3GPP TS 29.002): low nibble first, stopping at an `F` filler.
@@ -83,7 +89,10 @@ impl<const N: usize> Digits<N> {
         if len == 0 {
             return Err(DigitsError::Empty);
         }
-        Ok(Digits { len: len as u8, ascii })
+        Ok(Digits {
+            len: len as u8,
+            ascii,
+        })
     }
 
     /// The TBCD encoding of these digits (odd counts padded with an `F` nibble).
@@ -191,7 +200,11 @@ impl Plmn {
         if mcc.len() != 3 || !(2..=3).contains(&mnc.len()) {
             return None;
         }
-        Some(Plmn { mcc: mcc.parse().ok()?, mnc: mnc.parse().ok()?, mnc_len: mnc.len() as u8 })
+        Some(Plmn {
+            mcc: mcc.parse().ok()?,
+            mnc: mnc.parse().ok()?,
+            mnc_len: mnc.len() as u8,
+        })
     }
 }
 
@@ -226,7 +239,10 @@ impl Country {
         }
         let mut out = [b' '; 3];
         out[..b.len()].copy_from_slice(b);
-        Some(Country { len: b.len() as u8, code: out })
+        Some(Country {
+            len: b.len() as u8,
+            code: out,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -268,6 +284,9 @@ mod tests {
         assert_eq!(m.as_str(), "0015102000064");
         assert_eq!(Msisdn::from_tbcd(&m.to_tbcd()).unwrap(), m);
         assert!(Imsi::from_tbcd(&[0x1a]).is_err());
-        assert_eq!(Imsi::parse("001020000000064").unwrap().prefix_value(3), Some(1));
+        assert_eq!(
+            Imsi::parse("001020000000064").unwrap().prefix_value(3),
+            Some(1)
+        );
     }
 }

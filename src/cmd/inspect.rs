@@ -70,13 +70,21 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
         let decoder = if let Some(dir) = &args.out_dir {
             let p = dir.join(format!("{name}.jsonl"));
             let f = File::create(&p).with_context(|| format!("creating {}", p.display()))?;
-            let mut sink = RecordSink { out: BufWriter::new(f), file: None, error: None };
+            let mut sink = RecordSink {
+                out: BufWriter::new(f),
+                file: None,
+                error: None,
+            };
             let d = ingest::decode_into(readers, cfg.clone(), &mut sink, &pb);
             finish(sink).with_context(|| format!("writing {}", p.display()))?;
             d
         } else {
             let file = several.then(|| name.clone());
-            let mut sink = RecordSink { out: BufWriter::new(stdout.lock()), file, error: None };
+            let mut sink = RecordSink {
+                out: BufWriter::new(stdout.lock()),
+                file,
+                error: None,
+            };
             let d = ingest::decode_into(readers, cfg.clone(), &mut sink, &pb);
             finish(sink).context("writing standard output")?;
             d
@@ -84,7 +92,10 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
         pb.finish_and_clear();
         let s = &decoder.stats;
         if s.error_total() > 0 {
-            eprintln!("{name}: {} decode errors (run with --stats for details)", s.error_total());
+            eprintln!(
+                "{name}: {} decode errors (run with --stats for details)",
+                s.error_total()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

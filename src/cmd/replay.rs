@@ -22,10 +22,18 @@ const BATCH_US: i64 = 1_000_000;
 
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let files: Vec<String> = args.captures.iter().map(|p| ingest::display_name(p)).collect();
+    let files: Vec<String> = args
+        .captures
+        .iter()
+        .map(|p| ingest::display_name(p))
+        .collect();
     let cfg = ingest::decoder_config(&args.decode)?;
     let readers = ingest::open_all(&args.captures)?;
-    let pb = if args.quiet { indicatif::ProgressBar::hidden() } else { ingest::progress("decoding") };
+    let pb = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        ingest::progress("decoding")
+    };
     let mut sink = SignalSink::default();
     let decoder = ingest::decode_into(readers, cfg, &mut sink, &pb);
     pb.finish_and_clear();
@@ -36,10 +44,17 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         ttl_us: args.ttl.as_micros() as i64,
     };
     let signals = Arc::new(sink.signals);
-    let moments = run_moments(Arc::clone(&signals), args.workers as usize, BATCH_US, presence);
+    let moments = run_moments(
+        Arc::clone(&signals),
+        args.workers as usize,
+        BATCH_US,
+        presence,
+    );
 
     let mut out: Box<dyn Write> = match &args.out {
-        Some(p) => Box::new(BufWriter::new(File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        Some(p) => Box::new(BufWriter::new(
+            File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
     for m in &moments {
@@ -52,7 +67,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         eprint!("{}", stats_report(stats, &files));
         eprintln!("moments {}", moments.len());
         eprintln!("decode {}", rate_line(stats, decoded));
-        eprintln!("total elapsed {:.3} s ({} workers)", started.elapsed().as_secs_f64(), args.workers);
+        eprintln!(
+            "total elapsed {:.3} s ({} workers)",
+            started.elapsed().as_secs_f64(),
+            args.workers
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

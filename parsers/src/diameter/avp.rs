@@ -104,7 +104,12 @@ fn err(reason: &'static str, offset: usize) -> DecodeError {
 impl<'a> AvpIter<'a> {
     /// Iterate the AVPs in `buf`, which starts `base` bytes into the message.
     pub fn new(buf: &'a [u8], base: usize) -> AvpIter<'a> {
-        AvpIter { buf, pos: 0, base, done: false }
+        AvpIter {
+            buf,
+            pos: 0,
+            base,
+            done: false,
+        }
     }
 
     /// The first AVP matching `code`/`vendor` at this level.
@@ -143,7 +148,10 @@ impl<'a> AvpIter<'a> {
             if rest.len() < 12 {
                 return Err(err("truncated AVP vendor id", at));
             }
-            (Some(u32::from_be_bytes([rest[8], rest[9], rest[10], rest[11]])), 12)
+            (
+                Some(u32::from_be_bytes([rest[8], rest[9], rest[10], rest[11]])),
+                12,
+            )
         } else {
             (None, 8)
         };
@@ -156,7 +164,13 @@ impl<'a> AvpIter<'a> {
         // Padding to 4; the padding of the last AVP may be missing (lenient, as Wireshark).
         let padded = (len + 3) & !3;
         self.pos += padded.min(rest.len());
-        Ok(Avp { code, flags, vendor, data: &rest[hlen..len], offset: at })
+        Ok(Avp {
+            code,
+            flags,
+            vendor,
+            data: &rest[hlen..len],
+            offset: at,
+        })
     }
 }
 

@@ -16,18 +16,27 @@ pub enum Outcome {
 impl Outcome {
     pub const SUCCESS: Outcome = Outcome::Result(result::DIAMETER_SUCCESS);
     /// Experimental-Result 5004 DIAMETER_ERROR_ROAMING_NOT_ALLOWED (vendor 10415).
-    pub const ROAMING_NOT_ALLOWED: Outcome =
-        Outcome::Experimental { vendor: VENDOR_3GPP, code: result::DIAMETER_ERROR_ROAMING_NOT_ALLOWED };
+    pub const ROAMING_NOT_ALLOWED: Outcome = Outcome::Experimental {
+        vendor: VENDOR_3GPP,
+        code: result::DIAMETER_ERROR_ROAMING_NOT_ALLOWED,
+    };
     /// Experimental-Result 5001 DIAMETER_ERROR_USER_UNKNOWN (vendor 10415).
-    pub const USER_UNKNOWN: Outcome =
-        Outcome::Experimental { vendor: VENDOR_3GPP, code: result::DIAMETER_ERROR_USER_UNKNOWN };
+    pub const USER_UNKNOWN: Outcome = Outcome::Experimental {
+        vendor: VENDOR_3GPP,
+        code: result::DIAMETER_ERROR_USER_UNKNOWN,
+    };
     /// Experimental-Result 5420 DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION (vendor 10415).
-    pub const UNKNOWN_EPS_SUBSCRIPTION: Outcome =
-        Outcome::Experimental { vendor: VENDOR_3GPP, code: result::DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION };
+    pub const UNKNOWN_EPS_SUBSCRIPTION: Outcome = Outcome::Experimental {
+        vendor: VENDOR_3GPP,
+        code: result::DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION,
+    };
 
     /// A 3GPP experimental result code.
     pub fn experimental(code: u32) -> Outcome {
-        Outcome::Experimental { vendor: VENDOR_3GPP, code }
+        Outcome::Experimental {
+            vendor: VENDOR_3GPP,
+            code,
+        }
     }
 
     pub fn code(self) -> u32 {
@@ -46,7 +55,10 @@ impl Outcome {
             Outcome::Experimental { vendor, code } => AvpRepr::grouped(
                 avp::EXPERIMENTAL_RESULT,
                 0,
-                vec![AvpRepr::u32(avp::VENDOR_ID, 0, vendor), AvpRepr::u32(avp::EXPERIMENTAL_RESULT_CODE, 0, code)],
+                vec![
+                    AvpRepr::u32(avp::VENDOR_ID, 0, vendor),
+                    AvpRepr::u32(avp::EXPERIMENTAL_RESULT_CODE, 0, code),
+                ],
             ),
         }
     }
@@ -85,7 +97,14 @@ impl S6aSession {
         }
     }
 
-    fn request(&self, code: u32, hbh: u32, e2e: u32, user: &str, specific: Vec<AvpRepr>) -> MessageRepr {
+    fn request(
+        &self,
+        code: u32,
+        hbh: u32,
+        e2e: u32,
+        user: &str,
+        specific: Vec<AvpRepr>,
+    ) -> MessageRepr {
         let mut m = MessageRepr::request(app::S6A, code, hbh, e2e)
             .with(AvpRepr::utf8(avp::SESSION_ID, 0, &self.session_id))
             .with(AvpRepr::utf8(avp::ORIGIN_HOST, 0, &self.mme_host))
@@ -93,7 +112,9 @@ impl S6aSession {
         if let Some(s) = self.origin_state_id {
             m = m.with(AvpRepr::u32(avp::ORIGIN_STATE_ID, 0, s));
         }
-        m = m.with(AvpRepr::utf8(avp::USER_NAME, 0, user)).with(AvpRepr::u32(avp::AUTH_SESSION_STATE, 0, 1));
+        m = m
+            .with(AvpRepr::utf8(avp::USER_NAME, 0, user))
+            .with(AvpRepr::u32(avp::AUTH_SESSION_STATE, 0, 1));
         m.avps.extend(specific);
         m = m.with(AvpRepr::utf8(avp::DESTINATION_REALM, 0, &self.hss_realm));
         if let Some(h) = &self.hss_host {
@@ -103,10 +124,21 @@ impl S6aSession {
     }
 
     /// A request from the HSS to the MME (CLR, IDR).
-    fn hss_request(&self, code: u32, hbh: u32, e2e: u32, user: &str, specific: Vec<AvpRepr>) -> MessageRepr {
+    fn hss_request(
+        &self,
+        code: u32,
+        hbh: u32,
+        e2e: u32,
+        user: &str,
+        specific: Vec<AvpRepr>,
+    ) -> MessageRepr {
         let mut m = MessageRepr::request(app::S6A, code, hbh, e2e)
             .with(AvpRepr::utf8(avp::SESSION_ID, 0, &self.session_id))
-            .with(AvpRepr::utf8(avp::ORIGIN_HOST, 0, self.hss_host.as_deref().unwrap_or(&self.hss_realm)))
+            .with(AvpRepr::utf8(
+                avp::ORIGIN_HOST,
+                0,
+                self.hss_host.as_deref().unwrap_or(&self.hss_realm),
+            ))
             .with(AvpRepr::utf8(avp::ORIGIN_REALM, 0, &self.hss_realm))
             .with(AvpRepr::utf8(avp::DESTINATION_HOST, 0, &self.mme_host))
             .with(AvpRepr::utf8(avp::DESTINATION_REALM, 0, &self.mme_realm))
@@ -116,9 +148,18 @@ impl S6aSession {
         m
     }
 
-    fn answer(&self, req: &MessageRepr, outcome: Outcome, from_hss: bool, specific: Vec<AvpRepr>) -> MessageRepr {
+    fn answer(
+        &self,
+        req: &MessageRepr,
+        outcome: Outcome,
+        from_hss: bool,
+        specific: Vec<AvpRepr>,
+    ) -> MessageRepr {
         let (host, realm) = if from_hss {
-            (self.hss_host.as_deref().unwrap_or(&self.hss_realm), self.hss_realm.as_str())
+            (
+                self.hss_host.as_deref().unwrap_or(&self.hss_realm),
+                self.hss_realm.as_str(),
+            )
         } else {
             (self.mme_host.as_str(), self.mme_realm.as_str())
         };
@@ -137,7 +178,15 @@ impl S6aSession {
     }
 
     /// Update-Location-Request (TS 29.272 §7.2.3).
-    pub fn ulr(&self, hbh: u32, e2e: u32, imsi: &str, visited: Plmn, rat: u32, ulr_flags: u32) -> MessageRepr {
+    pub fn ulr(
+        &self,
+        hbh: u32,
+        e2e: u32,
+        imsi: &str,
+        visited: Plmn,
+        rat: u32,
+        ulr_flags: u32,
+    ) -> MessageRepr {
         self.request(
             cmd::UPDATE_LOCATION,
             hbh,
@@ -227,7 +276,11 @@ impl S6aSession {
             hbh,
             e2e,
             imsi,
-            vec![AvpRepr::u32(avp::CANCELLATION_TYPE_3GPP, VENDOR_3GPP, cancellation_type)],
+            vec![AvpRepr::u32(
+                avp::CANCELLATION_TYPE_3GPP,
+                VENDOR_3GPP,
+                cancellation_type,
+            )],
         )
     }
 
@@ -238,7 +291,13 @@ impl S6aSession {
 
     /// Notify-Request (NOR-Flags: single registration indication).
     pub fn nor(&self, hbh: u32, e2e: u32, imsi: &str) -> MessageRepr {
-        self.request(cmd::NOTIFY, hbh, e2e, imsi, vec![AvpRepr::u32(avp::NOR_FLAGS_3GPP, VENDOR_3GPP, 1)])
+        self.request(
+            cmd::NOTIFY,
+            hbh,
+            e2e,
+            imsi,
+            vec![AvpRepr::u32(avp::NOR_FLAGS_3GPP, VENDOR_3GPP, 1)],
+        )
     }
 
     pub fn noa(&self, nor: &MessageRepr, outcome: Outcome) -> MessageRepr {
@@ -247,7 +306,13 @@ impl S6aSession {
 
     /// Insert-Subscriber-Data-Request with a Subscription-Data (sent by the HSS).
     pub fn idr(&self, hbh: u32, e2e: u32, imsi: &str, msisdn: Option<&str>) -> MessageRepr {
-        self.hss_request(cmd::INSERT_SUBSCRIBER_DATA, hbh, e2e, imsi, vec![subscription_data(msisdn)])
+        self.hss_request(
+            cmd::INSERT_SUBSCRIBER_DATA,
+            hbh,
+            e2e,
+            imsi,
+            vec![subscription_data(msisdn)],
+        )
     }
 }
 
@@ -256,7 +321,10 @@ pub fn vendor_specific_app(app_id: u32) -> AvpRepr {
     AvpRepr::grouped(
         avp::VENDOR_SPECIFIC_APPLICATION_ID,
         0,
-        vec![AvpRepr::u32(avp::VENDOR_ID, 0, VENDOR_3GPP), AvpRepr::u32(avp::AUTH_APPLICATION_ID, 0, app_id)],
+        vec![
+            AvpRepr::u32(avp::VENDOR_ID, 0, VENDOR_3GPP),
+            AvpRepr::u32(avp::AUTH_APPLICATION_ID, 0, app_id),
+        ],
     )
 }
 
@@ -268,11 +336,17 @@ pub fn subscription_data(msisdn: Option<&str>) -> AvpRepr {
         AvpRepr::grouped(
             avp::AMBR_3GPP,
             VENDOR_3GPP,
-            vec![t(avp::MAX_REQUESTED_BANDWIDTH_UL_3GPP, 50_000_000), t(avp::MAX_REQUESTED_BANDWIDTH_DL_3GPP, 100_000_000)],
+            vec![
+                t(avp::MAX_REQUESTED_BANDWIDTH_UL_3GPP, 50_000_000),
+                t(avp::MAX_REQUESTED_BANDWIDTH_DL_3GPP, 100_000_000),
+            ],
         )
     };
     let mut children = vec![t(avp::SUBSCRIBER_STATUS_3GPP, 0)];
-    if let Some(tbcd) = msisdn.and_then(|m| Msisdn::parse(m).ok()).map(|m| m.to_tbcd()) {
+    if let Some(tbcd) = msisdn
+        .and_then(|m| Msisdn::parse(m).ok())
+        .map(|m| m.to_tbcd())
+    {
         children.push(AvpRepr::tgpp(avp::MSISDN_3GPP, tbcd));
     }
     children.extend([
@@ -343,7 +417,10 @@ pub fn ccr(hbh: u32, e2e: u32, session_id: &str, imsi: &str, msisdn: &str) -> Me
         AvpRepr::grouped(
             avp::SUBSCRIPTION_ID,
             0,
-            vec![AvpRepr::u32(avp::SUBSCRIPTION_ID_TYPE, 0, ty), AvpRepr::utf8(avp::SUBSCRIPTION_ID_DATA, 0, data)],
+            vec![
+                AvpRepr::u32(avp::SUBSCRIPTION_ID_TYPE, 0, ty),
+                AvpRepr::utf8(avp::SUBSCRIPTION_ID_DATA, 0, data),
+            ],
         )
     };
     MessageRepr::request(app::CREDIT_CONTROL, cmd::CREDIT_CONTROL, hbh, e2e)
@@ -351,7 +428,11 @@ pub fn ccr(hbh: u32, e2e: u32, session_id: &str, imsi: &str, msisdn: &str) -> Me
         .with(AvpRepr::utf8(avp::ORIGIN_HOST, 0, "pgw01.example.org"))
         .with(AvpRepr::utf8(avp::ORIGIN_REALM, 0, "example.org"))
         .with(AvpRepr::utf8(avp::DESTINATION_REALM, 0, "ocs.example.org"))
-        .with(AvpRepr::u32(avp::AUTH_APPLICATION_ID, 0, app::CREDIT_CONTROL))
+        .with(AvpRepr::u32(
+            avp::AUTH_APPLICATION_ID,
+            0,
+            app::CREDIT_CONTROL,
+        ))
         .with(AvpRepr::utf8(avp::SERVICE_CONTEXT_ID, 0, "32251@3gpp.org"))
         .with(AvpRepr::u32(avp::CC_REQUEST_TYPE, 0, 1))
         .with(AvpRepr::u32(avp::CC_REQUEST_NUMBER, 0, 0))
@@ -366,7 +447,11 @@ pub fn cca(ccr: &MessageRepr, session_id: &str, outcome: Outcome) -> MessageRepr
         .with(outcome.avp())
         .with(AvpRepr::utf8(avp::ORIGIN_HOST, 0, "ocs01.ocs.example.org"))
         .with(AvpRepr::utf8(avp::ORIGIN_REALM, 0, "ocs.example.org"))
-        .with(AvpRepr::u32(avp::AUTH_APPLICATION_ID, 0, app::CREDIT_CONTROL))
+        .with(AvpRepr::u32(
+            avp::AUTH_APPLICATION_ID,
+            0,
+            app::CREDIT_CONTROL,
+        ))
         .with(AvpRepr::u32(avp::CC_REQUEST_TYPE, 0, 1))
         .with(AvpRepr::u32(avp::CC_REQUEST_NUMBER, 0, 0))
 }

@@ -38,7 +38,11 @@ pub struct CorrelatorConfig {
 
 impl Default for CorrelatorConfig {
     fn default() -> Self {
-        CorrelatorConfig { timeout_us: 30_000_000, max_pending: 1 << 20, max_msisdns: 50_000_000 }
+        CorrelatorConfig {
+            timeout_us: 30_000_000,
+            max_pending: 1 << 20,
+            max_msisdns: 50_000_000,
+        }
     }
 }
 
@@ -112,7 +116,10 @@ impl Default for DiameterCorrelator {
 fn tracked(code: u32) -> bool {
     matches!(
         code,
-        cmd::UPDATE_LOCATION | cmd::CANCEL_LOCATION | cmd::AUTHENTICATION_INFORMATION | cmd::PURGE_UE
+        cmd::UPDATE_LOCATION
+            | cmd::CANCEL_LOCATION
+            | cmd::AUTHENTICATION_INFORMATION
+            | cmd::PURGE_UE
     )
 }
 
@@ -225,7 +232,8 @@ impl DiameterCorrelator {
         }
         if self.order.len() > 2 * self.config.max_pending + 1024 {
             let pending = &self.pending;
-            self.order.retain(|(_, seq, k)| pending.get(k).is_some_and(|p| p.seq == *seq));
+            self.order
+                .retain(|(_, seq, k)| pending.get(k).is_some_and(|p| p.seq == *seq));
         }
     }
 
@@ -306,7 +314,12 @@ impl DiameterCorrelator {
             serving_country: req.serving.and_then(|p| self.e212.plmn_country(&p)),
             location: None,
             rat: req.rat,
-            source: Provenance { file: req.meta.file, frame: req.meta.frame, proto: Proto::Diameter, message: req.code },
+            source: Provenance {
+                file: req.meta.file,
+                frame: req.meta.frame,
+                proto: Proto::Diameter,
+                message: req.code,
+            },
         };
         self.stats.signals += 1;
         if kind == SignalKind::Rejected {

@@ -22,11 +22,13 @@ pub fn message_length(buf: &[u8]) -> Option<usize> {
 /// 1, 20 <= length < 1 MiB, length a multiple of 4, reserved command flags zero, and not
 /// both R and E (RFC 6733 §3: the E bit is never set in requests).
 pub fn plausible_header(buf: &[u8]) -> bool {
-    let Some(h) = Header::peek(buf) else { return false };
+    let Some(h) = Header::peek(buf) else {
+        return false;
+    };
     let len = h.length as usize;
     h.version == 1
         && (HEADER_LEN..MAX_PLAUSIBLE_LEN).contains(&len)
-        && len % 4 == 0
+        && len.is_multiple_of(4)
         && h.flags.reserved() == 0
         && !(h.flags.request() && h.flags.error())
         && h.code != 0
@@ -42,10 +44,32 @@ pub fn find_header(buf: &[u8]) -> Option<usize> {
             return false;
         }
         match message_length(rest) {
-            Some(len) if len <= rest.len() => Message::parse(rest).is_ok_and(|m| m.avps().all(|a| a.is_ok())),
-            _ => true,
+            Some(len) if len <= rest.len() => {
+                Message::parse(rest).is_ok_and(|m| m.avps().all(|a| a.is_ok()))
+            }
+            Some(len) => avp_headers_plausible(&rest[HEADER_LEN..], len - HEADER_LEN),
+            None => true,
         }
     })
+}
+
+/// For a message not yet complete in the buffer: do the AVP headers that are present
+/// chain correctly (reserved flag bits zero, length >= 8, inside the message)? Bytes of
+/// ordinary AVP data rarely pass this, so a resync does not lock onto a false header and
+/// wait for megabytes that never come.
+fn avp_headers_plausible(mut avps: &[u8], mut remaining: usize) -> bool {
+    while avps.len() >= 8 && remaining > 0 {
+        let flags = avps[4];
+        let len = (usize::from(avps[5]) << 16) | (usize::from(avps[6]) << 8) | usize::from(avps[7]);
+        let min = if flags & 0x80 != 0 { 12 } else { 8 };
+        if flags & 0x1f != 0 || len < min || len > remaining {
+            return false;
+        }
+        let padded = (len + 3) & !3;
+        avps = avps.get(padded..).unwrap_or_default();
+        remaining = remaining.saturating_sub(padded);
+    }
+    true
 }
 
 /// Is the R bit set in a plausible header? (Convenience for stream statistics.)

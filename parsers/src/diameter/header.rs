@@ -125,7 +125,10 @@ impl<'a> Message<'a> {
     /// [`Message::avps`]; call [`Message::validate`] to check them all up front.
     pub fn parse(buf: &'a [u8]) -> Result<Message<'a>, DecodeError> {
         let header = Header::parse(buf)?;
-        Ok(Message { header, bytes: &buf[..header.length as usize] })
+        Ok(Message {
+            header,
+            bytes: &buf[..header.length as usize],
+        })
     }
 
     /// Parse and check that every AVP, at every grouped level known to the dictionary,

@@ -36,13 +36,25 @@ pub struct MessageRepr {
 
 impl AvpRepr {
     fn flags_for(vendor: Option<u32>) -> AvpFlags {
-        AvpFlags(AvpFlags::MANDATORY | if vendor.is_some() { AvpFlags::VENDOR } else { 0 })
+        AvpFlags(
+            AvpFlags::MANDATORY
+                | if vendor.is_some() {
+                    AvpFlags::VENDOR
+                } else {
+                    0
+                },
+        )
     }
 
     /// A mandatory AVP with raw data; `vendor` 0 means no vendor id.
     pub fn bytes(code: u32, vendor: u32, data: impl Into<Vec<u8>>) -> AvpRepr {
         let vendor = (vendor != 0).then_some(vendor);
-        AvpRepr { code, flags: Self::flags_for(vendor), vendor, value: AvpValue::Bytes(data.into()) }
+        AvpRepr {
+            code,
+            flags: Self::flags_for(vendor),
+            vendor,
+            value: AvpValue::Bytes(data.into()),
+        }
     }
 
     pub fn u32(code: u32, vendor: u32, v: u32) -> AvpRepr {
@@ -59,7 +71,12 @@ impl AvpRepr {
 
     pub fn grouped(code: u32, vendor: u32, children: Vec<AvpRepr>) -> AvpRepr {
         let vendor = (vendor != 0).then_some(vendor);
-        AvpRepr { code, flags: Self::flags_for(vendor), vendor, value: AvpValue::Grouped(children) }
+        AvpRepr {
+            code,
+            flags: Self::flags_for(vendor),
+            vendor,
+            value: AvpValue::Grouped(children),
+        }
     }
 
     /// A 3GPP (vendor 10415) AVP with raw data.
@@ -106,7 +123,12 @@ impl AvpRepr {
     /// Append the AVP (with padding) to `out`.
     pub fn emit_into(&self, out: &mut Vec<u8>) {
         let len = self.len() as u32;
-        let flags = (self.flags.0 & !AvpFlags::VENDOR) | if self.vendor.is_some() { AvpFlags::VENDOR } else { 0 };
+        let flags = (self.flags.0 & !AvpFlags::VENDOR)
+            | if self.vendor.is_some() {
+                AvpFlags::VENDOR
+            } else {
+                0
+            };
         out.extend_from_slice(&self.code.to_be_bytes());
         out.push(flags);
         out.extend_from_slice(&len.to_be_bytes()[1..]);
@@ -156,7 +178,12 @@ fn parse_level(it: AvpIter<'_>, depth: usize) -> Result<Vec<AvpRepr>, DecodeErro
         } else {
             AvpValue::Bytes(a.data.to_vec())
         };
-        out.push(AvpRepr { code: a.code, flags: a.flags, vendor: a.vendor, value });
+        out.push(AvpRepr {
+            code: a.code,
+            flags: a.flags,
+            vendor: a.vendor,
+            value,
+        });
     }
     Ok(out)
 }
@@ -164,7 +191,14 @@ fn parse_level(it: AvpIter<'_>, depth: usize) -> Result<Vec<AvpRepr>, DecodeErro
 impl MessageRepr {
     /// A request (R and P set) with no AVPs yet.
     pub fn request(app_id: u32, code: u32, hbh: u32, e2e: u32) -> MessageRepr {
-        MessageRepr { flags: Flags(Flags::REQUEST | Flags::PROXIABLE), code, app_id, hbh, e2e, avps: vec![] }
+        MessageRepr {
+            flags: Flags(Flags::REQUEST | Flags::PROXIABLE),
+            code,
+            app_id,
+            hbh,
+            e2e,
+            avps: vec![],
+        }
     }
 
     /// The answer skeleton for `req`: same code, application and identifiers, R cleared.

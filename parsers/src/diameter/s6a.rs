@@ -44,7 +44,9 @@ impl<'a> S6aFields<'a> {
                     f.visited_plmn_raw = Some(a.data)
                 }
                 (avp::RAT_TYPE_3GPP, VENDOR_3GPP) if f.rat.is_none() => f.rat = a.u32(),
-                (avp::ULR_FLAGS_3GPP, VENDOR_3GPP) if f.ulr_flags.is_none() => f.ulr_flags = a.u32(),
+                (avp::ULR_FLAGS_3GPP, VENDOR_3GPP) if f.ulr_flags.is_none() => {
+                    f.ulr_flags = a.u32()
+                }
                 (avp::CANCELLATION_TYPE_3GPP, VENDOR_3GPP) if f.cancellation_type.is_none() => {
                     f.cancellation_type = a.u32()
                 }
@@ -94,7 +96,9 @@ impl<'a> S6aFields<'a> {
 
     /// MSISDN digits as text for the inspect record (TBCD up to 32 digits).
     pub fn msisdn_digits(&self) -> Option<String> {
-        Digits::<32>::from_tbcd(self.msisdn_raw?).ok().map(|d| d.as_str().to_owned())
+        Digits::<32>::from_tbcd(self.msisdn_raw?)
+            .ok()
+            .map(|d| d.as_str().to_owned())
     }
 
     /// Result-Code, or the Experimental-Result-Code when there is no Result-Code.
@@ -109,6 +113,7 @@ impl<'a> S6aFields<'a> {
 
     /// ULR-Flags bit 5, initial-attach indicator.
     pub fn initial_attach(&self) -> bool {
-        self.ulr_flags.is_some_and(|f| f & ulr_flags::INITIAL_ATTACH_INDICATOR != 0)
+        self.ulr_flags
+            .is_some_and(|f| f & ulr_flags::INITIAL_ATTACH_INDICATOR != 0)
     }
 }

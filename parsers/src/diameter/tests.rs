@@ -13,7 +13,10 @@ use crate::signal::{Proto, SignalKind};
 use crate::types::{Imsi, Msisdn, Plmn};
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// magma-inbound-roaming-01, frame 28: S6a ULR (SCTP payload as captured).
@@ -28,7 +31,11 @@ const ORACLE_ULA: &str = r#"{"frame":29,"ts_us":1620245311836178,"proto":"diamet
 const ORACLE_AIA: &str = r#"{"frame":116,"ts_us":1598111550181222,"proto":"diameter","app":16777251,"code":318,"request":false,"hbh":2089448134,"e2e":4091023085,"result":5001}"#;
 
 fn meta(frame: u64, ts_us: i64) -> PacketMeta {
-    PacketMeta { file: 0, frame, ts_us }
+    PacketMeta {
+        file: 0,
+        frame,
+        ts_us,
+    }
 }
 
 fn json(msg: &[u8], m: PacketMeta) -> String {
@@ -49,9 +56,18 @@ fn magma_session() -> S6aSession {
 
 #[test]
 fn real_ulr_ula_records_match_oracle() {
-    assert_eq!(json(&hex(MAGMA_ULR), meta(28, 1620245311835967)), ORACLE_ULR);
-    assert_eq!(json(&hex(MAGMA_ULA), meta(29, 1620245311836178)), ORACLE_ULA);
-    assert_eq!(json(&hex(OPEN5GS_AIA_5001), meta(116, 1598111550181222)), ORACLE_AIA);
+    assert_eq!(
+        json(&hex(MAGMA_ULR), meta(28, 1620245311835967)),
+        ORACLE_ULR
+    );
+    assert_eq!(
+        json(&hex(MAGMA_ULA), meta(29, 1620245311836178)),
+        ORACLE_ULA
+    );
+    assert_eq!(
+        json(&hex(OPEN5GS_AIA_5001), meta(116, 1598111550181222)),
+        ORACLE_AIA
+    );
 }
 
 #[test]
@@ -65,13 +81,23 @@ fn real_messages_parse_strictly_and_round_trip() {
     }
     let ula = MessageRepr::parse(&hex(MAGMA_ULA)).unwrap();
     let sd = ula.find(avp::SUBSCRIPTION_DATA_3GPP, VENDOR_3GPP).unwrap();
-    assert!(matches!(sd.value, AvpValue::Grouped(ref c) if c.len() == 8), "{sd:?}");
+    assert!(
+        matches!(sd.value, AvpValue::Grouped(ref c) if c.len() == 8),
+        "{sd:?}"
+    );
 }
 
 #[test]
 fn builder_reproduces_real_ulr_and_oracle_records() {
     let s = magma_session();
-    let ulr = s.ulr(0xb80e2177, 0xe6ec4c37, "001020000000064", Plmn::new(1, 1, 2), 1004, 0x22);
+    let ulr = s.ulr(
+        0xb80e2177,
+        0xe6ec4c37,
+        "001020000000064",
+        Plmn::new(1, 1, 2),
+        1004,
+        0x22,
+    );
     assert_eq!(ulr.emit(), hex(MAGMA_ULR));
     let mut ula = s.ula(&ulr, Outcome::SUCCESS, Some("0015102000064"));
     ula.flags = Flags(Flags::PROXIABLE);
@@ -84,7 +110,10 @@ fn header_fields_and_errors() {
     let b = hex(MAGMA_ULR);
     let m = Message::parse(&b).unwrap();
     let h = m.header;
-    assert_eq!((h.version, h.length, h.code, h.app_id), (1, 260, 316, app::S6A));
+    assert_eq!(
+        (h.version, h.length, h.code, h.app_id),
+        (1, 260, 316, app::S6A)
+    );
     assert!(h.flags.request() && h.flags.proxiable() && !h.flags.error() && !h.flags.retransmit());
     assert_eq!((h.hbh, h.e2e), (3087933815, 3874245687));
     assert_eq!(Header::peek(&h.emit()), Some(h));
@@ -94,14 +123,26 @@ fn header_fields_and_errors() {
     assert_eq!(Message::parse(&longer).unwrap().as_bytes(), &b[..]);
 
     let e = Message::parse(&b[..19]).unwrap_err();
-    assert_eq!((e.layer, e.reason), (crate::Layer::Diameter, "truncated header"));
-    assert_eq!(Message::parse(&b[..100]).unwrap_err().reason, "truncated message");
+    assert_eq!(
+        (e.layer, e.reason),
+        (crate::Layer::Diameter, "truncated header")
+    );
+    assert_eq!(
+        Message::parse(&b[..100]).unwrap_err().reason,
+        "truncated message"
+    );
     let mut v2 = b.clone();
     v2[0] = 2;
-    assert_eq!(Message::parse(&v2).unwrap_err().reason, "unsupported version");
+    assert_eq!(
+        Message::parse(&v2).unwrap_err().reason,
+        "unsupported version"
+    );
     let mut short = b.clone();
     short[1..4].copy_from_slice(&[0, 0, 8]);
-    assert_eq!(Message::parse(&short).unwrap_err().reason, "length shorter than header");
+    assert_eq!(
+        Message::parse(&short).unwrap_err().reason,
+        "length shorter than header"
+    );
 }
 
 #[test]
@@ -109,12 +150,18 @@ fn avp_iteration_and_malformed_avp_offsets() {
     let b = hex(MAGMA_ULR);
     let m = Message::parse(&b).unwrap();
     let codes: Vec<u32> = m.avps().map(|a| a.unwrap().code).collect();
-    assert_eq!(codes, [263, 264, 296, 278, 1, 277, 1032, 1405, 1407, 283, 293]);
+    assert_eq!(
+        codes,
+        [263, 264, 296, 278, 1, 277, 1032, 1405, 1407, 283, 293]
+    );
     let plmn = m.find(avp::VISITED_PLMN_ID_3GPP, VENDOR_3GPP).unwrap();
     assert_eq!(plmn.data, [0x00, 0xf1, 0x10]);
     assert_eq!(plmn.vendor, Some(VENDOR_3GPP));
     assert!(plmn.flags.vendor() && plmn.flags.mandatory() && !plmn.flags.protected());
-    assert_eq!(m.find(avp::USER_NAME, 0).unwrap().utf8(), Some("001020000000064"));
+    assert_eq!(
+        m.find(avp::USER_NAME, 0).unwrap().utf8(),
+        Some("001020000000064")
+    );
     // Vendor matters: User-Name with a vendor id is another AVP.
     assert!(m.find(avp::USER_NAME, VENDOR_3GPP).is_none());
 
@@ -127,11 +174,19 @@ fn avp_iteration_and_malformed_avp_offsets() {
     let items: Vec<_> = m.avps().collect();
     assert_eq!(items.len(), 3);
     let e = items[2].unwrap_err();
-    assert_eq!((e.reason, e.offset), ("AVP length shorter than its header", off + 5));
+    assert_eq!(
+        (e.reason, e.offset),
+        ("AVP length shorter than its header", off + 5)
+    );
     assert_eq!(Message::parse_strict(&bad).unwrap_err().offset, off + 5);
     // Length beyond the message.
     bad[off + 5..off + 8].copy_from_slice(&[0, 1, 0]);
-    let e = Message::parse(&bad).unwrap().avps().nth(2).unwrap().unwrap_err();
+    let e = Message::parse(&bad)
+        .unwrap()
+        .avps()
+        .nth(2)
+        .unwrap()
+        .unwrap_err();
     assert_eq!(e.reason, "AVP length beyond the enclosing data");
 
     // Grouped: errors inside carry message offsets too.
@@ -142,8 +197,14 @@ fn avp_iteration_and_malformed_avp_offsets() {
     assert_eq!(first.offset, sd.offset + 12);
     assert_eq!(first.code, avp::SUBSCRIBER_STATUS_3GPP);
     let msisdn = m.find_deep(avp::MSISDN_3GPP, VENDOR_3GPP).unwrap();
-    assert_eq!(Msisdn::from_tbcd(msisdn.data).unwrap().as_str(), "0015102000064");
-    assert!(m.find(avp::MSISDN_3GPP, VENDOR_3GPP).is_none(), "MSISDN is not top level");
+    assert_eq!(
+        Msisdn::from_tbcd(msisdn.data).unwrap().as_str(),
+        "0015102000064"
+    );
+    assert!(
+        m.find(avp::MSISDN_3GPP, VENDOR_3GPP).is_none(),
+        "MSISDN is not top level"
+    );
 }
 
 #[test]
@@ -168,11 +229,20 @@ fn s6a_fields_rules() {
     let b = ula.emit();
     let f = S6aFields::extract(&Message::parse(&b).unwrap());
     assert_eq!(f.result(), Some(5004));
-    assert_eq!(f.experimental, Some(ExperimentalResult { vendor: Some(VENDOR_3GPP), code: 5004 }));
+    assert_eq!(
+        f.experimental,
+        Some(ExperimentalResult {
+            vendor: Some(VENDOR_3GPP),
+            code: 5004
+        })
+    );
     assert_eq!(f.success(), Some(false));
     let both = ula.clone().with(AvpRepr::u32(avp::RESULT_CODE, 0, 2001));
     let b = both.emit();
-    assert_eq!(S6aFields::extract(&Message::parse(&b).unwrap()).result(), Some(2001));
+    assert_eq!(
+        S6aFields::extract(&Message::parse(&b).unwrap()).result(),
+        Some(2001)
+    );
     // A non-numeric User-Name is no IMSI (NAI-style user names exist in SWx/S6b).
     let mut nai = s.pur(3, 4, "user@example.org");
     nai.flags = Flags(Flags::REQUEST);
@@ -182,8 +252,18 @@ fn s6a_fields_rules() {
     assert_eq!((f.imsi(), f.user_name_digits()), (None, None));
     assert_eq!(record(&m, &meta(1, 1)).imsi, None);
     // CLR carries Cancellation-Type.
-    let b = s.clr(5, 6, "001010000000001", dictionary::cancellation_type::SUBSCRIPTION_WITHDRAWAL).emit();
-    assert_eq!(S6aFields::extract(&Message::parse(&b).unwrap()).cancellation_type, Some(2));
+    let b = s
+        .clr(
+            5,
+            6,
+            "001010000000001",
+            dictionary::cancellation_type::SUBSCRIPTION_WITHDRAWAL,
+        )
+        .emit();
+    assert_eq!(
+        S6aFields::extract(&Message::parse(&b).unwrap()).cancellation_type,
+        Some(2)
+    );
 }
 
 #[test]
@@ -227,7 +307,10 @@ fn builders_emit_valid_messages() {
     let e = all[2].emit();
     assert!(Message::parse(&e).unwrap().header.flags.error());
     let r = record(&Message::parse(&all[0].emit()).unwrap(), &meta(1, 1));
-    assert_eq!((r.msisdn.as_deref(), r.result), (Some("33612345678"), Some(2001)));
+    assert_eq!(
+        (r.msisdn.as_deref(), r.result),
+        (Some("33612345678"), Some(2001))
+    );
     let r = record(&Message::parse(&all[1].emit()).unwrap(), &meta(1, 1));
     assert_eq!(r.result, Some(5001));
 }
@@ -254,7 +337,9 @@ fn framing_length_plausibility_resync() {
     assert!(!framing::plausible_header(&bad));
 
     // Garbage, then a message, then the start of another: resync finds the first.
-    let mut stream = vec![0x01, 0x00, 0x00, 0x07, 0xff, 0x13, 0x37, 0x00, 0x01, 0x00, 0x00];
+    let mut stream = vec![
+        0x01, 0x00, 0x00, 0x07, 0xff, 0x13, 0x37, 0x00, 0x01, 0x00, 0x00,
+    ];
     let at = stream.len();
     stream.extend_from_slice(&ulr);
     stream.extend_from_slice(&hex(MAGMA_ULA)[..30]);
@@ -272,8 +357,14 @@ fn framing_length_plausibility_resync() {
 // Correlation
 
 fn flow() -> FlowKey {
-    let ep = |last, port| Endpoint { addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port };
-    FlowKey { src: ep(1, 38868), dst: ep(2, 3868) }
+    let ep = |last, port| Endpoint {
+        addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+        port,
+    };
+    FlowKey {
+        src: ep(1, 38868),
+        dst: ep(2, 3868),
+    }
 }
 
 struct Feed {
@@ -288,8 +379,13 @@ impl Feed {
     fn push(&mut self, ts_us: i64, m: &MessageRepr) -> Option<crate::Signal> {
         self.frame += 1;
         let b = m.emit();
-        let f = if m.flags.request() == (m.code != cmd::CANCEL_LOCATION) { flow() } else { flow().reversed() };
-        self.c.push(&meta(self.frame, ts_us), f, &Message::parse(&b).unwrap())
+        let f = if m.flags.request() == (m.code != cmd::CANCEL_LOCATION) {
+            flow()
+        } else {
+            flow().reversed()
+        };
+        self.c
+            .push(&meta(self.frame, ts_us), f, &Message::parse(&b).unwrap())
     }
 }
 
@@ -299,9 +395,21 @@ const T0: i64 = 1_620_245_311_835_967;
 fn ulr_ula_success_is_attach_with_msisdn_and_later_signals_carry_it() {
     let s = magma_session();
     let mut f = Feed::new(DiameterCorrelator::default());
-    let ulr = s.ulr(0xb80e2177, 0xe6ec4c37, "001020000000064", Plmn::new(1, 1, 2), 1004, 0x22);
+    let ulr = s.ulr(
+        0xb80e2177,
+        0xe6ec4c37,
+        "001020000000064",
+        Plmn::new(1, 1, 2),
+        1004,
+        0x22,
+    );
     assert_eq!(f.push(T0, &ulr), None);
-    let sig = f.push(T0 + 211, &s.ula(&ulr, Outcome::SUCCESS, Some("0015102000064"))).unwrap();
+    let sig = f
+        .push(
+            T0 + 211,
+            &s.ula(&ulr, Outcome::SUCCESS, Some("0015102000064")),
+        )
+        .unwrap();
     assert_eq!(sig.kind, SignalKind::Attach);
     assert_eq!(sig.at, T0);
     assert_eq!(sig.imsi.as_str(), "001020000000064");
@@ -312,22 +420,40 @@ fn ulr_ula_success_is_attach_with_msisdn_and_later_signals_carry_it() {
     assert_eq!(sig.serving_country.unwrap().as_str(), "001");
     assert_eq!(sig.rat, Some(1004));
     assert_eq!(sig.location, None);
-    assert_eq!((sig.source.file, sig.source.frame, sig.source.proto, sig.source.message), (0, 1, Proto::Diameter, 316));
+    assert_eq!(
+        (
+            sig.source.file,
+            sig.source.frame,
+            sig.source.proto,
+            sig.source.message
+        ),
+        (0, 1, Proto::Diameter, 316)
+    );
 
     // A later location update (no initial-attach flag) and a PUR carry the learned MSISDN.
     let ulr2 = s.ulr(10, 11, "001020000000064", Plmn::new(1, 1, 2), 1004, 0x02);
     f.push(T0 + 1_000_000, &ulr2);
-    let sig = f.push(T0 + 1_000_100, &s.ula(&ulr2, Outcome::SUCCESS, None)).unwrap();
+    let sig = f
+        .push(T0 + 1_000_100, &s.ula(&ulr2, Outcome::SUCCESS, None))
+        .unwrap();
     assert_eq!(sig.kind, SignalKind::LocationUpdate);
     assert_eq!(sig.msisdn.unwrap().as_str(), "0015102000064");
     let pur = s.pur(12, 13, "001020000000064");
     f.push(T0 + 2_000_000, &pur);
-    let sig = f.push(T0 + 2_000_100, &s.pua(&pur, Outcome::SUCCESS)).unwrap();
-    assert_eq!((sig.kind, sig.at, sig.source.message), (SignalKind::Purge, T0 + 2_000_000, 321));
+    let sig = f
+        .push(T0 + 2_000_100, &s.pua(&pur, Outcome::SUCCESS))
+        .unwrap();
+    assert_eq!(
+        (sig.kind, sig.at, sig.source.message),
+        (SignalKind::Purge, T0 + 2_000_000, 321)
+    );
     assert_eq!(sig.msisdn.unwrap().as_str(), "0015102000064");
     assert_eq!(sig.serving, None);
     let st = f.c.stats();
-    assert_eq!((st.signals, st.requests, st.answers, st.pending_check()), (3, 3, 3, 0));
+    assert_eq!(
+        (st.signals, st.requests, st.answers, st.pending_check()),
+        (3, 3, 3, 0)
+    );
 }
 
 trait PendingCheck {
@@ -358,7 +484,9 @@ fn error_answers_reject_ulr_only() {
     {
         let ulr = s.ulr(100 + i as u32, 7, imsi, visited, 1004, 0x20);
         f.push(T0 + i as i64, &ulr);
-        let sig = f.push(T0 + i as i64 + 50, &s.ula(&ulr, outcome, None)).unwrap();
+        let sig = f
+            .push(T0 + i as i64 + 50, &s.ula(&ulr, outcome, None))
+            .unwrap();
         assert_eq!(sig.kind, SignalKind::Rejected, "{outcome:?}");
         assert_eq!(sig.serving_country.unwrap().as_str(), "FR");
         assert_eq!(sig.home_country.unwrap().as_str(), "GB");
@@ -400,7 +528,10 @@ fn notify_noise_and_answers_without_request_are_counted() {
     f.push(T0 + 5, &builder::cca(&cc, "x", Outcome::SUCCESS));
     // Capture started after the ULR.
     let ulr = s.ulr(4, 4, "001010000000001", Plmn::new(1, 1, 2), 1004, 0x20);
-    assert_eq!(f.push(T0 + 6, &s.ula(&ulr, Outcome::SUCCESS, Some("123"))), None);
+    assert_eq!(
+        f.push(T0 + 6, &s.ula(&ulr, Outcome::SUCCESS, Some("123"))),
+        None
+    );
     // IDR teaches the MSISDN.
     f.push(T0 + 7, &s.idr(5, 5, "001010000000001", Some("4477")));
     let st = f.c.stats();
@@ -412,7 +543,12 @@ fn notify_noise_and_answers_without_request_are_counted() {
     assert_eq!(st.by_app.get(&app::CREDIT_CONTROL), Some(&2));
     assert_eq!(st.by_app.get(&app::S6A), Some(&4));
     assert_eq!(st.signals, 0);
-    assert_eq!(f.c.msisdn_of(&Imsi::parse("001010000000001").unwrap()).unwrap().as_str(), "4477");
+    assert_eq!(
+        f.c.msisdn_of(&Imsi::parse("001010000000001").unwrap())
+            .unwrap()
+            .as_str(),
+        "4477"
+    );
     assert_eq!(dictionary::app_name(app::GX), Some("gx"));
     assert_eq!(dictionary::app_name(12345), None);
 }
@@ -420,7 +556,11 @@ fn notify_noise_and_answers_without_request_are_counted() {
 #[test]
 fn pending_requests_expire_and_are_bounded() {
     let s = S6aSession::new(Plmn::new(1, 1, 2), Plmn::new(1, 1, 2), 1);
-    let config = CorrelatorConfig { timeout_us: 30_000_000, max_pending: 3, ..Default::default() };
+    let config = CorrelatorConfig {
+        timeout_us: 30_000_000,
+        max_pending: 3,
+        ..Default::default()
+    };
     let mut f = Feed::new(DiameterCorrelator::new(config, E212::default()));
     let ulr = s.ulr(1, 1, "001010000000001", Plmn::new(1, 1, 2), 1004, 0x20);
     f.push(T0, &ulr);
@@ -435,7 +575,10 @@ fn pending_requests_expire_and_are_bounded() {
     f.push(T0 + 30_000_001, &s.pur(3, 3, "001010000000001"));
     assert_eq!(f.c.pending(), 2);
     assert_eq!(f.c.stats().unanswered, 1);
-    assert_eq!(f.push(T0 + 30_000_002, &s.ula(&ulr, Outcome::SUCCESS, None)), None);
+    assert_eq!(
+        f.push(T0 + 30_000_002, &s.ula(&ulr, Outcome::SUCCESS, None)),
+        None
+    );
     assert_eq!(f.c.stats().unmatched_answers, 1);
     // The count bound drops the oldest.
     for i in 10..14 {
@@ -444,9 +587,17 @@ fn pending_requests_expire_and_are_bounded() {
     assert_eq!(f.c.pending(), 3);
     assert_eq!(f.c.stats().evicted, 3);
     // The PUR answered after eviction gives nothing; a recent one is still matched.
-    assert_eq!(f.push(T0 + 30_000_004, &s.pua(&other, Outcome::SUCCESS)), None);
+    assert_eq!(
+        f.push(T0 + 30_000_004, &s.pua(&other, Outcome::SUCCESS)),
+        None
+    );
     let recent = s.pur(13, 13, "001010000000001");
-    assert_eq!(f.push(T0 + 30_000_005, &s.pua(&recent, Outcome::SUCCESS)).unwrap().kind, SignalKind::Purge);
+    assert_eq!(
+        f.push(T0 + 30_000_005, &s.pua(&recent, Outcome::SUCCESS))
+            .unwrap()
+            .kind,
+        SignalKind::Purge
+    );
     f.c.flush();
     assert_eq!(f.c.pending(), 0);
     assert_eq!(f.c.stats().unanswered, 1 + 3 + 2);
@@ -462,8 +613,21 @@ fn correlation_is_per_connection() {
     let mut other = flow();
     other.src.port = 1;
     let a = s.ula(&ulr, Outcome::SUCCESS, None).emit();
-    assert_eq!(c.push(&meta(2, T0 + 1), other.reversed(), &Message::parse(&a).unwrap()), None);
-    assert!(c.push(&meta(3, T0 + 2), flow().reversed(), &Message::parse(&a).unwrap()).is_some());
+    assert_eq!(
+        c.push(
+            &meta(2, T0 + 1),
+            other.reversed(),
+            &Message::parse(&a).unwrap()
+        ),
+        None
+    );
+    assert!(c
+        .push(
+            &meta(3, T0 + 2),
+            flow().reversed(),
+            &Message::parse(&a).unwrap()
+        )
+        .is_some());
 }
 
 // ---------------------------------------------------------------------------------
@@ -484,21 +648,38 @@ fn leaf() -> impl Strategy<Value = AvpRepr> {
         prop::sample::select(vec![0u8, 0x40, 0x20, 0x60, 0x1f]),
         prop::collection::vec(any::<u8>(), 0..40),
     )
-        .prop_filter_map("leaf codes are not grouped", |(vendor, code, flags, data)| {
-            if dictionary::is_grouped(code, vendor) {
-                return None;
-            }
-            let vendor = (vendor != 0).then_some(vendor);
-            let flags = AvpFlags(flags | if vendor.is_some() { AvpFlags::VENDOR } else { 0 });
-            Some(AvpRepr { code, flags, vendor, value: AvpValue::Bytes(data) })
-        })
+        .prop_filter_map(
+            "leaf codes are not grouped",
+            |(vendor, code, flags, data)| {
+                if dictionary::is_grouped(code, vendor) {
+                    return None;
+                }
+                let vendor = (vendor != 0).then_some(vendor);
+                let flags = AvpFlags(
+                    flags
+                        | if vendor.is_some() {
+                            AvpFlags::VENDOR
+                        } else {
+                            0
+                        },
+                );
+                Some(AvpRepr {
+                    code,
+                    flags,
+                    vendor,
+                    value: AvpValue::Bytes(data),
+                })
+            },
+        )
 }
 
 fn tree() -> impl Strategy<Value = AvpRepr> {
     leaf().prop_recursive(4, 48, 6, |inner| {
-        (prop::sample::select(GROUPED.to_vec()), prop::collection::vec(inner, 0..6)).prop_map(
-            |((code, vendor), children)| AvpRepr::grouped(code, vendor, children),
+        (
+            prop::sample::select(GROUPED.to_vec()),
+            prop::collection::vec(inner, 0..6),
         )
+            .prop_map(|((code, vendor), children)| AvpRepr::grouped(code, vendor, children))
     })
 }
 
