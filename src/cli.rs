@@ -21,6 +21,15 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Print every decoded signaling message as JSON Lines (the conformance schema).
     Inspect(InspectArgs),
+    /// Write the bundled roaming scenario capture (built by landfall's own encoders).
+    Scenario(ScenarioArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    /// Where to write the pcap.
+    #[arg(long, short)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -5,4 +5,5 @@ pub mod cli;
 pub mod cmd;
 pub mod ingest;
 pub mod output;
+pub mod scenario;
 pub mod summary;

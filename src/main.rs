@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => landfall::cmd::replay::run(args),
         Command::Inspect(args) => landfall::cmd::inspect::run(args),
+        Command::Scenario(args) => landfall::cmd::scenario::run(args),
     };
     match result {
         Ok(code) => code,
