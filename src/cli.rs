@@ -23,6 +23,19 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write the bundled roaming scenario capture (built by landfall's own encoders).
     Scenario(ScenarioArgs),
+    /// Replicate a capture N times as distinct flows, shifted in time (load for benchmarks).
+    Replicate(ReplicateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplicateArgs {
+    /// The capture to replicate.
+    pub input: PathBuf,
+    /// Where to write the pcapng.
+    pub output: PathBuf,
+    /// How many copies.
+    #[arg(long, short = 'n', default_value_t = 25)]
+    pub copies: u32,
 }
 
 #[derive(Debug, Args)]

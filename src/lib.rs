@@ -5,5 +5,6 @@ pub mod cli;
 pub mod cmd;
 pub mod ingest;
 pub mod output;
+pub mod replicate;
 pub mod scenario;
 pub mod summary;

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => landfall::cmd::replay::run(args),
         Command::Inspect(args) => landfall::cmd::inspect::run(args),
         Command::Scenario(args) => landfall::cmd::scenario::run(args),
+        Command::Replicate(args) => landfall::cmd::replicate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,4 +2,5 @@
 
 pub mod inspect;
 pub mod replay;
+pub mod replicate;
 pub mod scenario;
