@@ -29,18 +29,24 @@ impl Sink for Count {
 
 /// Decode a whole in-memory capture; returns (frames, messages, signals).
 fn decode(bytes: &[u8]) -> (u64, u64, u64) {
-    let reader = CaptureReader::from_reader(Cursor::new(bytes.to_vec()), "bench", 0).expect("capture");
+    let reader =
+        CaptureReader::from_reader(Cursor::new(bytes.to_vec()), "bench", 0).expect("capture");
     let mut decoder = Decoder::new(DecoderConfig::default());
     let mut sink = Count::default();
     for frame in reader {
         decoder.push(&frame.expect("frame"), &mut sink);
     }
     decoder.finish(&mut sink);
-    (decoder.stats.frames, decoder.stats.message_total(), sink.signals)
+    (
+        decoder.stats.frames,
+        decoder.stats.message_total(),
+        sink.signals,
+    )
 }
 
 fn bench(c: &mut Criterion) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/captures/magma-gx-gy-s6a-32ue.pcapng");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/captures/magma-gx-gy-s6a-32ue.pcapng");
     let Ok(original) = std::fs::read(&path) else {
         eprintln!("skipping decode benchmark: {} is absent", path.display());
         return;
@@ -50,8 +56,16 @@ fn bench(c: &mut Criterion) {
     // Check once, outside the timed loop, that the benchmark measures real decoding.
     let (n_frames, messages, signals) = decode(&big);
     assert_eq!(n_frames, 4070 * u64::from(COPIES));
-    assert_eq!(messages, 1288 * u64::from(COPIES), "every Diameter message decoded");
-    assert_eq!(signals, 96 * u64::from(COPIES), "ULR, AIR and PUR of 32 UEs per copy");
+    assert_eq!(
+        messages,
+        1288 * u64::from(COPIES),
+        "every Diameter message decoded"
+    );
+    assert_eq!(
+        signals,
+        96 * u64::from(COPIES),
+        "ULR, AIR and PUR of 32 UEs per copy"
+    );
 
     let mut g = c.benchmark_group("decode-magma-32ue-x25");
     g.sample_size(10);

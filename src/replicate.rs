@@ -50,7 +50,9 @@ fn relocate(data: &mut [u8], linktype: u32, copy: u32) {
         Ok(Network::Ipv4(ip)) => ip.as_ptr() as usize - data.as_ptr() as usize,
         _ => return,
     };
-    let Some(ip) = data.get_mut(offset..) else { return };
+    let Some(ip) = data.get_mut(offset..) else {
+        return;
+    };
     if ip.len() < 20 {
         return;
     }

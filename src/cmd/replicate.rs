@@ -12,6 +12,7 @@ pub fn run(args: ReplicateArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.input).with_context(|| format!("reading {name}"))?;
     let frames = read_frames(bytes, &name)?;
     let out = replicate(&frames, args.copies)?;
-    std::fs::write(&args.output, out).with_context(|| format!("writing {}", args.output.display()))?;
+    std::fs::write(&args.output, out)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     Ok(ExitCode::SUCCESS)
 }
