@@ -225,6 +225,55 @@ impl Ids {
     }
 }
 
+/// One update-location exchange: who, where, how it is answered.
+struct Attach<'a> {
+    session: &'a S6aSession,
+    imsi: &'a str,
+    visited: Plmn,
+    ulr_flags: u32,
+    outcome: Outcome,
+    msisdn: Option<&'a str>,
+}
+
+impl Attach<'_> {
+    fn messages(&self, ids: &mut Ids) -> (MessageRepr, MessageRepr) {
+        let (h, e) = ids.next();
+        let ulr = self
+            .session
+            .ulr(h, e, self.imsi, self.visited, RAT_EUTRAN, self.ulr_flags);
+        let ula = self.session.ula(&ulr, self.outcome, self.msisdn);
+        (ulr, ula)
+    }
+
+    /// ULR and its answer over MME A's SCTP association, `delay_us` apart.
+    fn over_sctp(
+        &self,
+        w: &mut Wire,
+        ids: &mut Ids,
+        paths: &mut (SctpPath, SctpPath),
+        t: i64,
+        delay_us: i64,
+    ) -> io::Result<()> {
+        let (ulr, ula) = self.messages(ids);
+        w.sctp(t, &mut paths.0, &[&ulr], true)?;
+        w.sctp(t + delay_us, &mut paths.1, &[&ula], true)
+    }
+
+    /// ULR and its answer over MME B's TCP connection, `delay_us` apart.
+    fn over_tcp(
+        &self,
+        w: &mut Wire,
+        ids: &mut Ids,
+        paths: &mut (TcpPath, TcpPath),
+        t: i64,
+        delay_us: i64,
+    ) -> io::Result<()> {
+        let (ulr, ula) = self.messages(ids);
+        w.tcp(t, &mut paths.0, &ulr.emit())?;
+        w.tcp(t + delay_us, &mut paths.1, &ula.emit())
+    }
+}
+
 /// The roaming scenario as pcap bytes (Ethernet, µs). Deterministic.
 pub fn roaming_scenario() -> Vec<u8> {
     build().expect("writing into a Vec cannot fail")
@@ -245,36 +294,40 @@ fn build() -> io::Result<Vec<u8>> {
     let hss = Ipv4Addr::new(10, 20, 0, 10);
     let mme_b = Ipv4Addr::new(10, 20, 1, 1);
     let dra = Ipv4Addr::new(10, 20, 0, 20);
-    let mut a_up = SctpPath {
-        src: mme_a,
-        dst: hss,
-        vtag: 0x1a2b_3c4d,
-        tsn: 1000,
-        ssn: 0,
-    };
-    let mut a_down = SctpPath {
-        src: hss,
-        dst: mme_a,
-        vtag: 0x4d3c_2b1a,
-        tsn: 5000,
-        ssn: 0,
-    };
-    let mut b_up = TcpPath {
-        src: mme_b,
-        dst: dra,
-        src_port: 40001,
-        dst_port: DIAMETER_PORT,
-        seq: 7_000_000,
-        ack: 0,
-    };
-    let mut b_down = TcpPath {
-        src: dra,
-        dst: mme_b,
-        src_port: DIAMETER_PORT,
-        dst_port: 40001,
-        seq: 9_000_000,
-        ack: 0,
-    };
+    let mut a = (
+        SctpPath {
+            src: mme_a,
+            dst: hss,
+            vtag: 0x1a2b_3c4d,
+            tsn: 1000,
+            ssn: 0,
+        },
+        SctpPath {
+            src: hss,
+            dst: mme_a,
+            vtag: 0x4d3c_2b1a,
+            tsn: 5000,
+            ssn: 0,
+        },
+    );
+    let mut b = (
+        TcpPath {
+            src: mme_b,
+            dst: dra,
+            src_port: 40001,
+            dst_port: DIAMETER_PORT,
+            seq: 7_000_000,
+            ack: 0,
+        },
+        TcpPath {
+            src: dra,
+            dst: mme_b,
+            src_port: DIAMETER_PORT,
+            dst_port: 40001,
+            seq: 9_000_000,
+            ack: 0,
+        },
+    );
 
     let fr_mme = S6aSession::new(ORANGE_FR, ORANGE_FR, 1);
     let (mme_host, mme_realm) = (fr_mme.mme_host.clone(), fr_mme.mme_realm.clone());
@@ -283,27 +336,21 @@ fn build() -> io::Result<Vec<u8>> {
 
     // TCP three-way handshake for MME B's connection.
     let t = T0_US;
-    w.tcp_at(t, &b_up, b_up.seq, TcpFlags::SYN, &[])?;
-    b_up.seq += 1;
-    b_down.ack = b_up.seq;
-    w.tcp_at(
-        t + 200,
-        &b_down,
-        b_down.seq,
-        TcpFlags::SYN | TcpFlags::ACK,
-        &[],
-    )?;
-    b_down.seq += 1;
-    b_up.ack = b_down.seq;
-    w.tcp_at(t + 400, &b_up, b_up.seq, TcpFlags::ACK, &[])?;
+    w.tcp_at(t, &b.0, b.0.seq, TcpFlags::SYN, &[])?;
+    b.0.seq += 1;
+    b.1.ack = b.0.seq;
+    w.tcp_at(t + 200, &b.1, b.1.seq, TcpFlags::SYN | TcpFlags::ACK, &[])?;
+    b.1.seq += 1;
+    b.0.ack = b.1.seq;
+    w.tcp_at(t + 400, &b.0, b.0.seq, TcpFlags::ACK, &[])?;
 
     // Watchdogs on both connections (noise: recognised, no signal).
     let (h, e) = ids.next();
     let q = dwr(h, e, &mme_host, &mme_realm);
-    w.sctp(t + SECOND, &mut a_up, &[&q], false)?;
+    w.sctp(t + SECOND, &mut a.0, &[&q], false)?;
     w.sctp(
         t + SECOND + 300,
-        &mut a_down,
+        &mut a.1,
         &[&dwa(&q, &hss_host, &hss_realm)],
         true,
     )?;
@@ -314,19 +361,19 @@ fn build() -> io::Result<Vec<u8>> {
     let t = T0_US + 2 * SECOND;
     let (h, e) = ids.next();
     let air = de.air(h, e, anna, ORANGE_FR, 1);
-    w.sctp(t, &mut a_up, &[&air], false)?;
+    w.sctp(t, &mut a.0, &[&air], false)?;
     w.sctp(
         t + 5_000,
-        &mut a_down,
+        &mut a.1,
         &[&de.aia(&air, Outcome::Result(2001))],
         true,
     )?;
     let (h, e) = ids.next();
     let ulr = de.ulr(h, e, anna, ORANGE_FR, RAT_EUTRAN, ULR_INITIAL_ATTACH);
-    w.sctp(t + SECOND, &mut a_up, &[&ulr], true)?;
+    w.sctp(t + SECOND, &mut a.0, &[&ulr], true)?;
     w.sctp(
         t + SECOND + 7_000,
-        &mut a_down,
+        &mut a.1,
         &[&de.ula(&ulr, Outcome::Result(2001), Some("4915112345678"))],
         true,
     )?;
@@ -341,79 +388,81 @@ fn build() -> io::Result<Vec<u8>> {
     // The ULR is split over three segments; the middle one arrives first (out of order).
     let (p1, rest) = bytes.split_at(16);
     let (p2, p3) = rest.split_at(rest.len() / 2);
-    let s1 = b_up.seq;
+    let s1 = b.0.seq;
     let s2 = s1.wrapping_add(p1.len() as u32);
     let s3 = s2.wrapping_add(p2.len() as u32);
     let push = TcpFlags::ACK | TcpFlags::PSH;
-    w.tcp_at(t, &b_up, s2, push, p2)?;
-    w.tcp_at(t + 100, &b_up, s1, push, p1)?;
-    w.tcp_at(t + 200, &b_up, s3, push, p3)?;
-    b_up.seq = s3.wrapping_add(p3.len() as u32);
+    w.tcp_at(t, &b.0, s2, push, p2)?;
+    w.tcp_at(t + 100, &b.0, s1, push, p1)?;
+    w.tcp_at(t + 200, &b.0, s3, push, p3)?;
+    b.0.seq = s3.wrapping_add(p3.len() as u32);
     let ula = es
         .ula(&ulr, Outcome::Result(2001), Some("33612000001"))
         .emit();
-    let resend_seq = b_down.seq;
-    w.tcp(t + 9_000, &mut b_down, &ula)?;
+    let resend_seq = b.1.seq;
+    w.tcp(t + 9_000, &mut b.1, &ula)?;
     // The same ULA segment captured again: a retransmission, decoded once.
-    w.tcp_at(t + 209_000, &b_down, resend_seq, push, &ula)?;
+    w.tcp_at(t + 209_000, &b.1, resend_seq, push, &ula)?;
 
     // Case: attach rejected by steering of roaming (5004 ROAMING_NOT_ALLOWED).
-    let chen = "460001234567890";
     let cn = S6aSession::new(Plmn::new(460, 0, 2), ORANGE_FR, 4);
-    let t = T0_US + 20 * MINUTE;
-    let (h, e) = ids.next();
-    let ulr = cn.ulr(h, e, chen, ORANGE_FR, RAT_EUTRAN, ULR_INITIAL_ATTACH);
-    w.sctp(t, &mut a_up, &[&ulr], true)?;
-    w.sctp(
-        t + 30_000,
-        &mut a_down,
-        &[&cn.ula(&ulr, Outcome::experimental(5004), None)],
-        true,
-    )?;
+    let chen = Attach {
+        session: &cn,
+        imsi: "460001234567890",
+        visited: ORANGE_FR,
+        ulr_flags: ULR_INITIAL_ATTACH,
+        outcome: Outcome::experimental(5004),
+        msisdn: None,
+    };
+    chen.over_sctp(&mut w, &mut ids, &mut a, T0_US + 20 * MINUTE, 30_000)?;
 
     // Case: attach rejected with a Result-Code (5003 DIAMETER_AUTHORIZATION_REJECTED).
-    let dora = "234150000000001";
     let gb = S6aSession::new(Plmn::new(234, 15, 2), ORANGE_FR, 5);
-    let t = T0_US + 25 * MINUTE;
-    let (h, e) = ids.next();
-    let ulr = gb.ulr(h, e, dora, ORANGE_FR, RAT_EUTRAN, ULR_INITIAL_ATTACH);
-    w.tcp(t, &mut b_up, &ulr.emit())?;
-    w.tcp(
-        t + 25_000,
-        &mut b_down,
-        &gb.ula(&ulr, Outcome::Result(5003), None).emit(),
-    )?;
+    let dora = Attach {
+        session: &gb,
+        imsi: "234150000000001",
+        visited: ORANGE_FR,
+        ulr_flags: ULR_INITIAL_ATTACH,
+        outcome: Outcome::Result(5003),
+        msisdn: None,
+    };
+    dora.over_tcp(&mut w, &mut ids, &mut b, T0_US + 25 * MINUTE, 25_000)?;
 
     // Case: re-entry inside the gap. Home subscriber in 208-01 …
     let emil = "208015000000002";
     let home = S6aSession::new(ORANGE_FR, ORANGE_FR, 6);
     let t = T0_US + 30 * MINUTE;
-    let (h, e) = ids.next();
-    let ulr = home.ulr(h, e, emil, ORANGE_FR, RAT_EUTRAN, ULR_INITIAL_ATTACH);
+    let emil_home = Attach {
+        session: &home,
+        imsi: emil,
+        visited: ORANGE_FR,
+        ulr_flags: ULR_INITIAL_ATTACH,
+        outcome: Outcome::Result(2001),
+        msisdn: Some("33612000002"),
+    };
+    let (ulr, ula) = emil_home.messages(&mut ids);
     // … its ULR bundled with a watchdog in one SCTP packet (two DATA chunks).
-    let (h2, e2) = ids.next();
-    let q = dwr(h2, e2, &mme_host, &mme_realm);
-    w.sctp(t, &mut a_up, &[&q, &ulr], true)?;
-    let ula = home.ula(&ulr, Outcome::Result(2001), Some("33612000002"));
+    let (h, e) = ids.next();
+    let q = dwr(h, e, &mme_host, &mme_realm);
+    w.sctp(t, &mut a.0, &[&q, &ulr], true)?;
     w.sctp(
         t + 4_000,
-        &mut a_down,
+        &mut a.1,
         &[&dwa(&q, &hss_host, &hss_realm), &ula],
         true,
     )?;
 
     // Case: re-entry outside the gap, first visit to 208-01.
     let fay = "208016000000003";
-    let t = T0_US + HOUR;
-    let (h, e) = ids.next();
-    let ulr = home.ulr(h, e, fay, ORANGE_FR, RAT_EUTRAN, ULR_INITIAL_ATTACH);
-    w.sctp(t, &mut a_up, &[&ulr], true)?;
-    w.sctp(
-        t + 4_000,
-        &mut a_down,
-        &[&home.ula(&ulr, Outcome::Result(2001), None)],
-        true,
-    )?;
+    let fay_home = Attach {
+        session: &home,
+        imsi: fay,
+        visited: ORANGE_FR,
+        ulr_flags: ULR_INITIAL_ATTACH,
+        outcome: Outcome::Result(2001),
+        msisdn: None,
+    };
+    fay_home.over_sctp(&mut w, &mut ids, &mut a, T0_US + HOUR, 4_000)?;
 
     // Noise: a Gy credit-control exchange and a watchdog, two messages in one TCP segment.
     let t = T0_US + HOUR + 10 * MINUTE;
@@ -424,106 +473,72 @@ fn build() -> io::Result<Vec<u8>> {
     let q = dwr(h, e, &mme_host, &mme_realm);
     let mut both = c.emit();
     both.extend_from_slice(&q.emit());
-    w.tcp(t, &mut b_up, &both)?;
+    w.tcp(t, &mut b.0, &both)?;
     let mut both = cca(&c, &session, Outcome::Result(2001)).emit();
     both.extend_from_slice(&dwa(&q, &hss_host, &hss_realm).emit());
-    w.tcp(t + 3_000, &mut b_down, &both)?;
+    w.tcp(t + 3_000, &mut b.1, &both)?;
 
     // Fay moves to Bouygues (national roaming), 30 minutes later.
-    let t = T0_US + HOUR + 30 * MINUTE;
-    let fay_b = S6aSession::new(ORANGE_FR, BOUYGUES_FR, 7);
-    let (h, e) = ids.next();
-    let ulr = fay_b.ulr(h, e, fay, BOUYGUES_FR, RAT_EUTRAN, ULR_UPDATE);
-    w.tcp(t, &mut b_up, &ulr.emit())?;
-    w.tcp(
-        t + 8_000,
-        &mut b_down,
-        &fay_b.ula(&ulr, Outcome::Result(2001), None).emit(),
+    let bouygues = S6aSession::new(ORANGE_FR, BOUYGUES_FR, 7);
+    let update = |session, imsi, visited| Attach {
+        session,
+        imsi,
+        visited,
+        ulr_flags: ULR_UPDATE,
+        outcome: Outcome::Result(2001),
+        msisdn: None,
+    };
+    update(&bouygues, fay, BOUYGUES_FR).over_tcp(
+        &mut w,
+        &mut ids,
+        &mut b,
+        T0_US + HOUR + 30 * MINUTE,
+        8_000,
     )?;
 
     // Emil moves to SFR two hours in …
-    let t = T0_US + 2 * HOUR;
-    let emil_sfr = S6aSession::new(ORANGE_FR, SFR_FR, 8);
-    let (h, e) = ids.next();
-    let ulr = emil_sfr.ulr(h, e, emil, SFR_FR, RAT_EUTRAN, ULR_UPDATE);
-    w.tcp(t, &mut b_up, &ulr.emit())?;
-    w.tcp(
-        t + 8_000,
-        &mut b_down,
-        &emil_sfr.ula(&ulr, Outcome::Result(2001), None).emit(),
-    )?;
+    let sfr = S6aSession::new(ORANGE_FR, SFR_FR, 8);
+    update(&sfr, emil, SFR_FR).over_tcp(&mut w, &mut ids, &mut b, T0_US + 2 * HOUR, 8_000)?;
 
     // Inbound roamer purged three hours in (PUR/PUA): departures.
     let t = T0_US + 3 * HOUR;
     let (h, e) = ids.next();
     let pur = de.pur(h, e, anna);
-    w.sctp(t, &mut a_up, &[&pur], true)?;
+    w.sctp(t, &mut a.0, &[&pur], true)?;
     w.sctp(
         t + 2_000,
-        &mut a_down,
+        &mut a.1,
         &[&de.pua(&pur, Outcome::Result(2001))],
         true,
     )?;
 
     // … and Emil returns to 208-01 at four hours: inside the gap, no second arrival.
-    let t = T0_US + 4 * HOUR;
-    let (h, e) = ids.next();
-    let ulr = home.ulr(h, e, emil, ORANGE_FR, RAT_EUTRAN, ULR_UPDATE);
-    w.sctp(t, &mut a_up, &[&ulr], true)?;
-    w.sctp(
-        t + 4_000,
-        &mut a_down,
-        &[&home.ula(&ulr, Outcome::Result(2001), None)],
-        true,
-    )?;
+    update(&home, emil, ORANGE_FR).over_sctp(&mut w, &mut ids, &mut a, T0_US + 4 * HOUR, 4_000)?;
 
     // Bruno crosses from Spain into Switzerland five hours in.
-    let t = T0_US + 5 * HOUR;
     let ch = S6aSession::new(ORANGE_FR, SWISSCOM_CH, 9);
-    let (h, e) = ids.next();
-    let ulr = ch.ulr(h, e, bruno, SWISSCOM_CH, RAT_EUTRAN, ULR_INITIAL_ATTACH);
-    w.tcp(t, &mut b_up, &ulr.emit())?;
-    w.tcp(
-        t + 40_000,
-        &mut b_down,
-        &ch.ula(&ulr, Outcome::Result(2001), None).emit(),
-    )?;
+    let bruno_ch = Attach {
+        ulr_flags: ULR_INITIAL_ATTACH,
+        ..update(&ch, bruno, SWISSCOM_CH)
+    };
+    bruno_ch.over_tcp(&mut w, &mut ids, &mut b, T0_US + 5 * HOUR, 40_000)?;
 
     // Bruno comes home nine hours in.
-    let t = T0_US + 9 * HOUR;
-    let (h, e) = ids.next();
-    let ulr = home.ulr(h, e, bruno, ORANGE_FR, RAT_EUTRAN, ULR_INITIAL_ATTACH);
-    w.sctp(t, &mut a_up, &[&ulr], true)?;
-    w.sctp(
-        t + 4_000,
-        &mut a_down,
-        &[&home.ula(&ulr, Outcome::Result(2001), None)],
-        true,
-    )?;
+    let bruno_home = Attach {
+        ulr_flags: ULR_INITIAL_ATTACH,
+        ..update(&home, bruno, ORANGE_FR)
+    };
+    bruno_home.over_sctp(&mut w, &mut ids, &mut a, T0_US + 9 * HOUR, 4_000)?;
 
     // Fay returns to 208-01 sixteen hours in: 15 h after her last 208-01 signal, a new arrival.
-    let t = T0_US + 16 * HOUR;
-    let (h, e) = ids.next();
-    let ulr = home.ulr(h, e, fay, ORANGE_FR, RAT_EUTRAN, ULR_UPDATE);
-    w.sctp(t, &mut a_up, &[&ulr], true)?;
-    w.sctp(
-        t + 4_000,
-        &mut a_down,
-        &[&home.ula(&ulr, Outcome::Result(2001), None)],
-        true,
-    )?;
+    update(&home, fay, ORANGE_FR).over_sctp(&mut w, &mut ids, &mut a, T0_US + 16 * HOUR, 4_000)?;
 
     // A last watchdog a day later closes the capture.
     let t = T0_US + 25 * HOUR;
     let (h, e) = ids.next();
     let q = dwr(h, e, &mme_host, &mme_realm);
-    w.sctp(t, &mut a_up, &[&q], true)?;
-    w.sctp(
-        t + 300,
-        &mut a_down,
-        &[&dwa(&q, &hss_host, &hss_realm)],
-        true,
-    )?;
+    w.sctp(t, &mut a.0, &[&q], true)?;
+    w.sctp(t + 300, &mut a.1, &[&dwa(&q, &hss_host, &hss_realm)], true)?;
 
     w.pcap.into_inner()
 }
