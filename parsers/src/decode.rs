@@ -14,7 +14,8 @@ use crate::diameter;
 use crate::diameter::correlate::{CorrelatorConfig, DiameterCorrelator};
 use crate::e212::E212;
 use crate::error::{DecodeError, Layer};
-use crate::flow::{Endpoint, FlowKey, PacketMeta, Transport};
+use crate::flow::{FlowKey, PacketMeta, Transport};
+use crate::gtpv2::{self, Gtpv2Message};
 use crate::ip::{IpDatagram, IpLayer};
 use crate::link::{parse_link, Network};
 use crate::record::Record;
@@ -55,6 +56,7 @@ impl Default for DecoderConfig {
 /// A decoded application message, borrowed from the frame for the sink to look at.
 pub enum AppMessage<'a, 'b> {
     Diameter(&'b diameter::Message<'a>),
+    Gtpv2(&'b Gtpv2Message<'a>),
 }
 
 impl AppMessage<'_, '_> {
@@ -62,6 +64,7 @@ impl AppMessage<'_, '_> {
     pub fn record(&self, meta: &PacketMeta) -> Record {
         match self {
             AppMessage::Diameter(m) => diameter::record(m, meta),
+            AppMessage::Gtpv2(m) => gtpv2::record(m, meta),
         }
     }
 }
@@ -186,6 +189,8 @@ pub struct Decoder {
     cfg: DecoderConfig,
     ip: IpLayer,
     tcp: TcpReassembler,
+    /// GTP-C over TCP (port 2123) has its own framing, so its own streams.
+    tcp_gtp: TcpReassembler,
     sctp: SctpReassembler,
     diameter: DiameterCorrelator,
     pub stats: DecodeStats,
@@ -198,6 +203,7 @@ impl Decoder {
             cfg,
             ip: IpLayer::default(),
             tcp: TcpReassembler::default(),
+            tcp_gtp: TcpReassembler::default(),
             sctp: SctpReassembler::default(),
             diameter,
             stats: DecodeStats::default(),
@@ -231,7 +237,16 @@ impl Decoder {
             IPPROTO_TCP => self.tcp_segment(meta, d.src, d.dst, &d.payload, sink),
             IPPROTO_SCTP => self.sctp_packet(meta, d.src, d.dst, &d.payload, sink),
             IPPROTO_UDP => match UdpRepr::parse(&d.payload) {
-                Ok(_) => self.stats.skip("udp (not decoded yet)"),
+                Ok((udp, payload))
+                    if udp.src_port == gtpv2::PORT || udp.dst_port == gtpv2::PORT =>
+                {
+                    if gtpv2::is_gtpv2(payload) {
+                        gtpv2_messages(&mut self.stats, meta, payload, sink);
+                    } else {
+                        self.stats.skip("gtp-c version 0/1 (not decoded yet)");
+                    }
+                }
+                Ok(_) => self.stats.skip("udp (other port)"),
                 Err(e) => self.stats.error(meta, e),
             },
             _ => self.stats.skip("other IP protocol"),
@@ -250,20 +265,18 @@ impl Decoder {
             Ok(x) => x,
             Err(e) => return self.stats.error(meta, e),
         };
+        if seg.src_port == gtpv2::PORT || seg.dst_port == gtpv2::PORT {
+            let flow = FlowKey::new(src, seg.src_port, dst, seg.dst_port);
+            let Decoder { tcp_gtp, stats, .. } = self;
+            return tcp_gtp.push(meta, flow, &seg, payload, &GtpFramer, &mut |ev| {
+                gtp_tcp_event(stats, ev, sink)
+            });
+        }
         let ports = &self.cfg.diameter_tcp_ports;
         if !ports.contains(&seg.src_port) && !ports.contains(&seg.dst_port) {
             return self.stats.skip("tcp (other port)");
         }
-        let flow = FlowKey {
-            src: Endpoint {
-                addr: src,
-                port: seg.src_port,
-            },
-            dst: Endpoint {
-                addr: dst,
-                port: seg.dst_port,
-            },
-        };
+        let flow = FlowKey::new(src, seg.src_port, dst, seg.dst_port);
         let Decoder {
             tcp,
             diameter,
@@ -287,16 +300,7 @@ impl Decoder {
             Ok(x) => x,
             Err(e) => return self.stats.error(meta, e),
         };
-        let flow = FlowKey {
-            src: Endpoint {
-                addr: src,
-                port: header.src_port,
-            },
-            dst: Endpoint {
-                addr: dst,
-                port: header.dst_port,
-            },
-        };
+        let flow = FlowKey::new(src, header.src_port, dst, header.dst_port);
         let Decoder {
             sctp,
             diameter,
@@ -333,10 +337,12 @@ impl Decoder {
     pub fn finish(&mut self, sink: &mut dyn Sink) {
         let Decoder {
             tcp,
+            tcp_gtp,
             diameter,
             stats,
             ..
         } = self;
+        tcp_gtp.finish(&GtpFramer, &mut |ev| gtp_tcp_event(stats, ev, sink));
         tcp.finish(&DiameterFramer, &mut |ev| {
             tcp_event(diameter, stats, ev, sink)
         });
@@ -375,6 +381,69 @@ fn tcp_event(
                 0,
             ),
         ),
+    }
+}
+
+/// Frames GTPv2 messages in a TCP byte stream: length at octets 3-4.
+struct GtpFramer;
+
+impl Framer for GtpFramer {
+    fn frame(&self, buf: &[u8]) -> Framing {
+        if buf.len() < 4 {
+            return Framing::Incomplete;
+        }
+        if !gtpv2::is_gtpv2(buf) {
+            return Framing::Invalid;
+        }
+        let len = 4 + usize::from(u16::from_be_bytes([buf[2], buf[3]]));
+        if len < 8 {
+            Framing::Invalid
+        } else if buf.len() < len {
+            Framing::Incomplete
+        } else {
+            Framing::Message(len)
+        }
+    }
+
+    fn resync(&self, buf: &[u8]) -> Option<usize> {
+        buf.iter().position(|&b| b >> 5 == 2 && b & 0x07 == 0)
+    }
+}
+
+fn gtp_tcp_event(stats: &mut DecodeStats, ev: TcpEvent<'_>, sink: &mut dyn Sink) {
+    match ev {
+        TcpEvent::Message { meta, data, .. } => gtpv2_messages(stats, &meta, data, sink),
+        TcpEvent::Gap { meta, .. } => stats.error(
+            &meta,
+            DecodeError::new(Layer::Tcp, "stream gap (bytes never captured)", 0),
+        ),
+        TcpEvent::Skipped { meta, .. } => stats.error(
+            &meta,
+            DecodeError::new(Layer::Gtpv2, "unframeable bytes skipped in TCP stream", 0),
+        ),
+    }
+}
+
+/// A GTPv2-C datagram: the message and any piggybacked one after it.
+fn gtpv2_messages(stats: &mut DecodeStats, meta: &PacketMeta, data: &[u8], sink: &mut dyn Sink) {
+    let mut next = Some(Gtpv2Message::parse(data));
+    while let Some(parsed) = next.take() {
+        let msg = match parsed {
+            Ok(m) => m,
+            Err(e) => return stats.error(meta, e),
+        };
+        let key = MessageType {
+            proto: Proto::Gtpv2,
+            app: 0,
+            code: u32::from(msg.header.msg_type),
+            request: true,
+        };
+        *stats.messages.entry(key).or_default() += 1;
+        if let Some(Err(e)) = msg.ies().find(Result::is_err) {
+            stats.error(meta, e);
+        }
+        sink.message(meta, &AppMessage::Gtpv2(&msg));
+        next = msg.piggybacked();
     }
 }
 

@@ -27,6 +27,19 @@ pub struct FlowKey {
 }
 
 impl FlowKey {
+    pub fn new(src: IpAddr, src_port: u16, dst: IpAddr, dst_port: u16) -> FlowKey {
+        FlowKey {
+            src: Endpoint {
+                addr: src,
+                port: src_port,
+            },
+            dst: Endpoint {
+                addr: dst,
+                port: dst_port,
+            },
+        }
+    }
+
     pub fn reversed(&self) -> FlowKey {
         FlowKey {
             src: self.dst,
