@@ -3,19 +3,24 @@
 //! moment is known in advance. `landfall scenario --out F` writes it; the golden moments
 //! live beside it in `fixtures/`.
 //!
-//! The operator is Orange France (208-01). Each case is one subscriber:
+//! The operator is Orange France (208-01). MME A talks SCTP (port 3868, PPID 46) to the
+//! HSS, MME B talks TCP (port 3868) to the DRA. Each case is one subscriber:
 //! | subscriber | case | expected moments |
 //! |---|---|---|
 //! | 262011234567890 (DE) | inbound roamer attaches in 208-01, later purged | arrival 208-01 + FR, roaming-on; departures on purge |
 //! | 208011000000001 (FR) | outbound roamer: ES (214-07) → CH (228-01) → home | arrivals, roaming-on, roaming-change-country, roaming-off |
 //! | 460001234567890 (CN) | attach rejected, Experimental-Result 5004 roaming not allowed | none |
-//! | 234150000000001 (GB) | attach rejected, Result-Code 5003 authorization rejected | none |
+//! | 234150000000001 (GB) | attach rejected, Result-Code 5001 | none |
 //! | 208015000000002 (FR) | 208-01 → 208-10 → back to 208-01 within the 12 h gap | no second arrival into 208-01 |
-//! | 208016000000003 (FR) | 208-01 → 208-20 → back to 208-01 after 14 h | a second arrival into 208-01 |
+//! | 208016000000003 (FR) | 208-01 → 208-20 → back to 208-01 after 15 h | a second arrival into 208-01 |
 //!
-//! Transport edge cases ride along: SCTP packets with several DATA chunks (and a SACK),
-//! a ULR split over three TCP segments delivered out of order, two Diameter messages in
-//! one TCP segment, and a retransmitted TCP segment.
+//! Noise that yields no moment: AIR/AIA, DWR/DWA, a Gy CCR/CCA (application 4).
+//! Transport edge cases ride along: an SCTP association set up with INIT/INIT-ACK/
+//! COOKIE-ECHO/COOKIE-ACK, consecutive TSNs and stream sequence numbers per direction and
+//! SACKs acknowledging the peer's last TSN; SCTP packets with several DATA chunks; a TCP
+//! three-way handshake with consistent sequence and acknowledgement numbers; a ULR split
+//! over three TCP segments, one of them delivered out of order; two Diameter messages in
+//! one TCP segment; a retransmitted TCP segment.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -38,10 +43,23 @@ const HOUR: i64 = 60 * MINUTE;
 
 const DIAMETER_PORT: u16 = 3868;
 const PPID_DIAMETER: u32 = 46;
-/// S6a RAT-Type EUTRAN and ULR-Flags (S6a indicator + initial attach).
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_SCTP: u8 = 132;
+/// S6a RAT-Type EUTRAN and ULR-Flags (S6a indicator + initial attach, or S6a indicator).
 const RAT_EUTRAN: u32 = 1004;
 const ULR_INITIAL_ATTACH: u32 = 0x22;
 const ULR_UPDATE: u32 = 0x02;
+
+/// SCTP chunk types of the association setup and acknowledgements (RFC 9260 §3.2).
+const SCTP_INIT: u8 = 1;
+const SCTP_INIT_ACK: u8 = 2;
+const SCTP_SACK: u8 = 3;
+const SCTP_COOKIE_ECHO: u8 = 10;
+const SCTP_COOKIE_ACK: u8 = 11;
+/// Advertised receiver window (SCTP a_rwnd, bytes).
+const A_RWND: u32 = 106_496;
+/// The HSS's opaque State Cookie, echoed back by the MME.
+const STATE_COOKIE: [u8; 16] = *b"landfall-cookie!";
 
 const ORANGE_FR: Plmn = Plmn {
     mcc: 208,
@@ -73,24 +91,71 @@ const SWISSCOM_CH: Plmn = Plmn {
     mnc: 1,
     mnc_len: 2,
 };
+const CHINA_MOBILE: Plmn = Plmn {
+    mcc: 460,
+    mnc: 0,
+    mnc_len: 2,
+};
+const VODAFONE_GB: Plmn = Plmn {
+    mcc: 234,
+    mnc: 15,
+    mnc_len: 2,
+};
 
-/// One SCTP association direction: addresses, ports, verification tag, next TSN.
+/// Which way a packet travels: from the MME (requests) or towards it (answers).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Up,
+    Down,
+}
+
+/// One SCTP association direction: sender's address, the verification tag its packets
+/// carry (the receiver's Initiate Tag), its next TSN and stream sequence number, the last
+/// TSN it received from the peer (what its SACKs acknowledge) and whether that is not
+/// acknowledged yet.
 struct SctpPath {
     src: Ipv4Addr,
-    dst: Ipv4Addr,
     vtag: u32,
     tsn: u32,
     ssn: u16,
+    cum_ack: u32,
+    unacked: bool,
 }
 
-/// One TCP connection direction: addresses, ports, next sequence number.
+/// MME A ↔ HSS over SCTP, stream 0.
+struct SctpAssoc {
+    up: SctpPath,
+    down: SctpPath,
+}
+
+/// One TCP connection direction: sender's address and port, its next sequence number.
 struct TcpPath {
     src: Ipv4Addr,
-    dst: Ipv4Addr,
-    src_port: u16,
-    dst_port: u16,
+    port: u16,
     seq: u32,
-    ack: u32,
+}
+
+/// MME B ↔ DRA over TCP. Every segment acknowledges all the peer has sent so far.
+struct TcpConn {
+    up: TcpPath,
+    down: TcpPath,
+}
+
+impl TcpConn {
+    /// (sender, receiver) for `dir`.
+    fn ends(&self, dir: Dir) -> (&TcpPath, &TcpPath) {
+        match dir {
+            Dir::Up => (&self.up, &self.down),
+            Dir::Down => (&self.down, &self.up),
+        }
+    }
+
+    fn sender(&mut self, dir: Dir) -> &mut TcpPath {
+        match dir {
+            Dir::Up => &mut self.up,
+            Dir::Down => &mut self.down,
+        }
+    }
 }
 
 /// Writes Ethernet/IPv4 frames into a pcap, one timestamp at a time.
@@ -138,22 +203,58 @@ impl Wire {
             .write_packet(at * 1000, &frame, frame.len() as u32)
     }
 
-    /// One SCTP packet carrying `messages` as bundled DATA chunks (plus a SACK if asked).
+    /// One SCTP packet of control chunks only, with an explicit verification tag.
+    fn sctp_control(
+        &mut self,
+        at: i64,
+        assoc: &SctpAssoc,
+        dir: Dir,
+        vtag: u32,
+        kind: u8,
+        value: &[u8],
+    ) -> io::Result<()> {
+        let (from, to) = match dir {
+            Dir::Up => (&assoc.up, &assoc.down),
+            Dir::Down => (&assoc.down, &assoc.up),
+        };
+        let repr = SctpRepr {
+            src_port: DIAMETER_PORT,
+            dst_port: DIAMETER_PORT,
+            vtag,
+            chunks: vec![Chunk::Other {
+                kind,
+                flags: 0,
+                value,
+            }],
+        };
+        self.ip(at, from.src, to.src, IPPROTO_SCTP, &repr.emit())
+    }
+
+    /// One SCTP packet carrying `messages` as bundled DATA chunks (consecutive TSNs and
+    /// SSNs on stream 0), preceded by a SACK when the peer sent data not acknowledged yet.
     fn sctp(
         &mut self,
         at: i64,
-        path: &mut SctpPath,
+        assoc: &mut SctpAssoc,
+        dir: Dir,
         messages: &[&MessageRepr],
-        sack: bool,
     ) -> io::Result<()> {
+        let (from, to) = match dir {
+            Dir::Up => (&mut assoc.up, &mut assoc.down),
+            Dir::Down => (&mut assoc.down, &mut assoc.up),
+        };
         let bodies: Vec<Vec<u8>> = messages.iter().map(|m| m.emit()).collect();
+        // SACK: cumulative TSN ack, a_rwnd, no gap blocks, no duplicate TSNs.
+        let mut sack_value = Vec::with_capacity(12);
+        sack_value.extend_from_slice(&from.cum_ack.to_be_bytes());
+        sack_value.extend_from_slice(&A_RWND.to_be_bytes());
+        sack_value.extend_from_slice(&[0, 0, 0, 0]);
         let mut chunks = Vec::new();
-        if sack {
-            // cumulative TSN ack, a_rwnd, no gap blocks, no duplicates
+        if std::mem::take(&mut from.unacked) {
             chunks.push(Chunk::Other {
-                kind: 3,
+                kind: SCTP_SACK,
                 flags: 0,
-                value: &SACK_VALUE,
+                value: &sack_value,
             });
         }
         for body in &bodies {
@@ -162,58 +263,66 @@ impl Wire {
                 begin: true,
                 end: true,
                 immediate: false,
-                tsn: path.tsn,
+                tsn: from.tsn,
                 stream_id: 0,
-                ssn: path.ssn,
+                ssn: from.ssn,
                 ppid: PPID_DIAMETER,
                 i_data: None,
                 payload: body,
             }));
-            path.tsn = path.tsn.wrapping_add(1);
-            path.ssn = path.ssn.wrapping_add(1);
+            to.cum_ack = from.tsn;
+            to.unacked = true;
+            from.tsn = from.tsn.wrapping_add(1);
+            from.ssn = from.ssn.wrapping_add(1);
         }
         let repr = SctpRepr {
             src_port: DIAMETER_PORT,
             dst_port: DIAMETER_PORT,
-            vtag: path.vtag,
+            vtag: from.vtag,
             chunks,
         };
         let bytes = repr.emit();
-        self.ip(at, path.src, path.dst, 132, &bytes)
+        self.ip(at, from.src, to.src, IPPROTO_SCTP, &bytes)
     }
 
-    /// A TCP segment of `payload` at the path's next sequence number (not advanced).
+    /// A TCP segment of `payload` at sequence number `seq` (the path is not advanced),
+    /// acknowledging everything the peer has sent.
     fn tcp_at(
         &mut self,
         at: i64,
-        path: &TcpPath,
+        conn: &TcpConn,
+        dir: Dir,
         seq: u32,
         flags: TcpFlags,
         payload: &[u8],
     ) -> io::Result<()> {
+        let (from, to) = conn.ends(dir);
         let seg = TcpRepr {
-            src_port: path.src_port,
-            dst_port: path.dst_port,
+            src_port: from.port,
+            dst_port: to.port,
             seq,
-            ack: path.ack,
+            ack: if flags.0 & TcpFlags::ACK.0 != 0 {
+                to.seq
+            } else {
+                0
+            },
             flags,
             window: 65535,
             urgent: 0,
         };
-        let bytes = seg.emit(IpAddr::V4(path.src), IpAddr::V4(path.dst), payload);
-        self.ip(at, path.src, path.dst, 6, &bytes)
+        let bytes = seg.emit(IpAddr::V4(from.src), IpAddr::V4(to.src), payload);
+        self.ip(at, from.src, to.src, IPPROTO_TCP, &bytes)
     }
 
-    /// Send `payload` in one segment and advance the sequence number.
-    fn tcp(&mut self, at: i64, path: &mut TcpPath, payload: &[u8]) -> io::Result<()> {
-        self.tcp_at(at, path, path.seq, TcpFlags::ACK | TcpFlags::PSH, payload)?;
-        path.seq = path.seq.wrapping_add(payload.len() as u32);
+    /// Send `payload` in one segment at the next sequence number and advance it.
+    fn tcp(&mut self, at: i64, conn: &mut TcpConn, dir: Dir, payload: &[u8]) -> io::Result<()> {
+        let seq = conn.sender(dir).seq;
+        self.tcp_at(at, conn, dir, seq, TcpFlags::ACK | TcpFlags::PSH, payload)?;
+        let from = conn.sender(dir);
+        from.seq = from.seq.wrapping_add(payload.len() as u32);
         Ok(())
     }
 }
-
-/// SACK chunk value: cumulative TSN ack 0x1000, a_rwnd 106496, no gaps, no duplicates.
-const SACK_VALUE: [u8; 12] = [0x00, 0x00, 0x10, 0x00, 0x00, 0x01, 0xa0, 0x00, 0, 0, 0, 0];
 
 /// Hop-by-hop and end-to-end identifiers, unique within the scenario.
 struct Ids(u32);
@@ -225,7 +334,26 @@ impl Ids {
     }
 }
 
-/// One update-location exchange: who, where, how it is answered.
+/// Everything on the wire: the pcap, the two MMEs' transports, the Diameter identifiers.
+struct Net {
+    w: Wire,
+    ids: Ids,
+    /// MME A ↔ HSS.
+    a: SctpAssoc,
+    /// MME B ↔ DRA.
+    b: TcpConn,
+}
+
+/// Which MME carries an exchange.
+#[derive(Clone, Copy)]
+enum Via {
+    /// MME A, SCTP.
+    Sctp,
+    /// MME B, TCP.
+    Tcp,
+}
+
+/// One update-location exchange: who, where, how the HSS answers.
 struct Attach<'a> {
     session: &'a S6aSession,
     imsi: &'a str,
@@ -235,42 +363,48 @@ struct Attach<'a> {
     msisdn: Option<&'a str>,
 }
 
-impl Attach<'_> {
-    fn messages(&self, ids: &mut Ids) -> (MessageRepr, MessageRepr) {
-        let (h, e) = ids.next();
-        let ulr = self
-            .session
-            .ulr(h, e, self.imsi, self.visited, RAT_EUTRAN, self.ulr_flags);
-        let ula = self.session.ula(&ulr, self.outcome, self.msisdn);
+impl Net {
+    /// A request at `t` and its answer `delay_us` later, each in a packet of its own.
+    fn exchange(
+        &mut self,
+        via: Via,
+        t: i64,
+        request: &MessageRepr,
+        answer: &MessageRepr,
+        delay_us: i64,
+    ) -> io::Result<()> {
+        match via {
+            Via::Sctp => {
+                self.w.sctp(t, &mut self.a, Dir::Up, &[request])?;
+                self.w.sctp(t + delay_us, &mut self.a, Dir::Down, &[answer])
+            }
+            Via::Tcp => {
+                self.w.tcp(t, &mut self.b, Dir::Up, &request.emit())?;
+                self.w
+                    .tcp(t + delay_us, &mut self.b, Dir::Down, &answer.emit())
+            }
+        }
+    }
+
+    /// The ULR and ULA of `attach`.
+    fn update_location(&mut self, attach: &Attach<'_>) -> (MessageRepr, MessageRepr) {
+        let (h, e) = self.ids.next();
+        let ulr = attach.session.ulr(
+            h,
+            e,
+            attach.imsi,
+            attach.visited,
+            RAT_EUTRAN,
+            attach.ulr_flags,
+        );
+        let ula = attach.session.ula(&ulr, attach.outcome, attach.msisdn);
         (ulr, ula)
     }
 
-    /// ULR and its answer over MME A's SCTP association, `delay_us` apart.
-    fn over_sctp(
-        &self,
-        w: &mut Wire,
-        ids: &mut Ids,
-        paths: &mut (SctpPath, SctpPath),
-        t: i64,
-        delay_us: i64,
-    ) -> io::Result<()> {
-        let (ulr, ula) = self.messages(ids);
-        w.sctp(t, &mut paths.0, &[&ulr], true)?;
-        w.sctp(t + delay_us, &mut paths.1, &[&ula], true)
-    }
-
-    /// ULR and its answer over MME B's TCP connection, `delay_us` apart.
-    fn over_tcp(
-        &self,
-        w: &mut Wire,
-        ids: &mut Ids,
-        paths: &mut (TcpPath, TcpPath),
-        t: i64,
-        delay_us: i64,
-    ) -> io::Result<()> {
-        let (ulr, ula) = self.messages(ids);
-        w.tcp(t, &mut paths.0, &ulr.emit())?;
-        w.tcp(t + delay_us, &mut paths.1, &ula.emit())
+    /// ULR at `t`, ULA `delay_us` later.
+    fn attach(&mut self, via: Via, t: i64, attach: Attach<'_>, delay_us: i64) -> io::Result<()> {
+        let (ulr, ula) = self.update_location(&attach);
+        self.exchange(via, t, &ulr, &ula, delay_us)
     }
 }
 
@@ -286,259 +420,379 @@ pub fn write_roaming_scenario(path: &Path) -> io::Result<()> {
 
 fn build() -> io::Result<Vec<u8>> {
     let pcap = PcapWriter::new(Vec::new(), LinkType::ETHERNET, TsResolution::Micro)?;
-    let mut w = Wire { pcap, ident: 0 };
-    let mut ids = Ids(0);
-
-    // Network elements: MME A talks SCTP to the HSS/DRA, MME B talks TCP to the DRA.
+    // Network elements: MME A talks SCTP to the HSS, MME B talks TCP to the DRA.
     let mme_a = Ipv4Addr::new(10, 20, 0, 1);
     let hss = Ipv4Addr::new(10, 20, 0, 10);
     let mme_b = Ipv4Addr::new(10, 20, 1, 1);
     let dra = Ipv4Addr::new(10, 20, 0, 20);
-    let mut a = (
-        SctpPath {
-            src: mme_a,
-            dst: hss,
-            vtag: 0x1a2b_3c4d,
-            tsn: 1000,
-            ssn: 0,
+    let mut net = Net {
+        w: Wire { pcap, ident: 0 },
+        ids: Ids(0),
+        a: SctpAssoc {
+            // MME A's packets carry the HSS's Initiate Tag and vice versa.
+            up: SctpPath {
+                src: mme_a,
+                vtag: 0x1a2b_3c4d,
+                tsn: 1000,
+                ssn: 0,
+                cum_ack: 4999,
+                unacked: false,
+            },
+            down: SctpPath {
+                src: hss,
+                vtag: 0x4d3c_2b1a,
+                tsn: 5000,
+                ssn: 0,
+                cum_ack: 999,
+                unacked: false,
+            },
         },
-        SctpPath {
-            src: hss,
-            dst: mme_a,
-            vtag: 0x4d3c_2b1a,
-            tsn: 5000,
-            ssn: 0,
+        b: TcpConn {
+            up: TcpPath {
+                src: mme_b,
+                port: 40001,
+                seq: 7_000_000,
+            },
+            down: TcpPath {
+                src: dra,
+                port: DIAMETER_PORT,
+                seq: 9_000_000,
+            },
         },
-    );
-    let mut b = (
-        TcpPath {
-            src: mme_b,
-            dst: dra,
-            src_port: 40001,
-            dst_port: DIAMETER_PORT,
-            seq: 7_000_000,
-            ack: 0,
-        },
-        TcpPath {
-            src: dra,
-            dst: mme_b,
-            src_port: DIAMETER_PORT,
-            dst_port: 40001,
-            seq: 9_000_000,
-            ack: 0,
-        },
-    );
+    };
+    let push = TcpFlags::ACK | TcpFlags::PSH;
 
     let fr_mme = S6aSession::new(ORANGE_FR, ORANGE_FR, 1);
     let (mme_host, mme_realm) = (fr_mme.mme_host.clone(), fr_mme.mme_realm.clone());
     let hss_host = fr_mme.hss_host.clone().unwrap_or_default();
     let hss_realm = fr_mme.hss_realm.clone();
 
-    // TCP three-way handshake for MME B's connection.
+    // Transport: SCTP association setup for MME A (INIT, INIT-ACK with the State Cookie,
+    // COOKIE-ECHO, COOKIE-ACK). INIT/INIT-ACK announce each side's Initiate Tag and
+    // initial TSN; the INIT travels with verification tag 0.
     let t = T0_US;
-    w.tcp_at(t, &b.0, b.0.seq, TcpFlags::SYN, &[])?;
-    b.0.seq += 1;
-    b.1.ack = b.0.seq;
-    w.tcp_at(t + 200, &b.1, b.1.seq, TcpFlags::SYN | TcpFlags::ACK, &[])?;
-    b.1.seq += 1;
-    b.0.ack = b.1.seq;
-    w.tcp_at(t + 400, &b.0, b.0.seq, TcpFlags::ACK, &[])?;
-
-    // Watchdogs on both connections (noise: recognised, no signal).
-    let (h, e) = ids.next();
-    let q = dwr(h, e, &mme_host, &mme_realm);
-    w.sctp(t + SECOND, &mut a.0, &[&q], false)?;
-    w.sctp(
-        t + SECOND + 300,
-        &mut a.1,
-        &[&dwa(&q, &hss_host, &hss_realm)],
-        true,
+    let init = |tag: u32, tsn: u32, cookie: Option<&[u8]>| {
+        let mut v = Vec::new();
+        v.extend_from_slice(&tag.to_be_bytes());
+        v.extend_from_slice(&A_RWND.to_be_bytes());
+        v.extend_from_slice(&2u16.to_be_bytes()); // outbound streams
+        v.extend_from_slice(&2u16.to_be_bytes()); // maximum inbound streams
+        v.extend_from_slice(&tsn.to_be_bytes());
+        if let Some(c) = cookie {
+            // State Cookie parameter (type 7)
+            v.extend_from_slice(&7u16.to_be_bytes());
+            v.extend_from_slice(&(4 + c.len() as u16).to_be_bytes());
+            v.extend_from_slice(c);
+        }
+        v
+    };
+    let (a_up_tag, a_down_tag) = (net.a.up.vtag, net.a.down.vtag);
+    let init_chunk = init(a_down_tag, net.a.up.tsn, None);
+    net.w
+        .sctp_control(t, &net.a, Dir::Up, 0, SCTP_INIT, &init_chunk)?;
+    let init_ack = init(a_up_tag, net.a.down.tsn, Some(&STATE_COOKIE));
+    net.w.sctp_control(
+        t + 150,
+        &net.a,
+        Dir::Down,
+        a_down_tag,
+        SCTP_INIT_ACK,
+        &init_ack,
     )?;
+    net.w.sctp_control(
+        t + 300,
+        &net.a,
+        Dir::Up,
+        a_up_tag,
+        SCTP_COOKIE_ECHO,
+        &STATE_COOKIE,
+    )?;
+    net.w
+        .sctp_control(t + 450, &net.a, Dir::Down, a_down_tag, SCTP_COOKIE_ACK, &[])?;
 
-    // Case: inbound roamer from Germany attaches in 208-01 (AIR, then ULR initial attach).
+    // Transport: TCP three-way handshake for MME B's connection.
+    let t = T0_US + 1_000;
+    net.w
+        .tcp_at(t, &net.b, Dir::Up, net.b.up.seq, TcpFlags::SYN, &[])?;
+    net.b.up.seq += 1;
+    net.w.tcp_at(
+        t + 200,
+        &net.b,
+        Dir::Down,
+        net.b.down.seq,
+        TcpFlags::SYN | TcpFlags::ACK,
+        &[],
+    )?;
+    net.b.down.seq += 1;
+    net.w
+        .tcp_at(t + 400, &net.b, Dir::Up, net.b.up.seq, TcpFlags::ACK, &[])?;
+
+    // Noise: a watchdog on the SCTP association (recognised, no signal).
+    let t = T0_US + SECOND;
+    let (h, e) = net.ids.next();
+    let q = dwr(h, e, &mme_host, &mme_realm);
+    net.exchange(Via::Sctp, t, &q, &dwa(&q, &hss_host, &hss_realm), 300)?;
+
+    // Case: inbound roamer from Germany attaches in 208-01. Noise first: AIR/AIA (auth),
+    // then the ULR with initial attach, answered 2001 with the MSISDN in Subscription-Data
+    // → network arrival 208-01, country arrival FR, roaming-on FR.
     let anna = "262011234567890";
     let de = S6aSession::new(TELEKOM_DE, ORANGE_FR, 2);
     let t = T0_US + 2 * SECOND;
-    let (h, e) = ids.next();
+    let (h, e) = net.ids.next();
     let air = de.air(h, e, anna, ORANGE_FR, 1);
-    w.sctp(t, &mut a.0, &[&air], false)?;
-    w.sctp(
-        t + 5_000,
-        &mut a.1,
-        &[&de.aia(&air, Outcome::Result(2001))],
-        true,
-    )?;
-    let (h, e) = ids.next();
-    let ulr = de.ulr(h, e, anna, ORANGE_FR, RAT_EUTRAN, ULR_INITIAL_ATTACH);
-    w.sctp(t + SECOND, &mut a.0, &[&ulr], true)?;
-    w.sctp(
-        t + SECOND + 7_000,
-        &mut a.1,
-        &[&de.ula(&ulr, Outcome::Result(2001), Some("4915112345678"))],
-        true,
+    net.exchange(Via::Sctp, t, &air, &de.aia(&air, Outcome::SUCCESS), 5_000)?;
+    net.attach(
+        Via::Sctp,
+        t + SECOND,
+        Attach {
+            session: &de,
+            imsi: anna,
+            visited: ORANGE_FR,
+            ulr_flags: ULR_INITIAL_ATTACH,
+            outcome: Outcome::SUCCESS,
+            msisdn: Some("4915112345678"),
+        },
+        7_000,
     )?;
 
-    // Case: outbound roamer, our subscriber, attaches in Spain (foreign MME via the DRA).
+    // Case: outbound roamer, our subscriber, attaches in Spain (214-07) through the DRA
+    // → arrivals 214-07 and ES, roaming-on ES.
+    // Transport: the ULR is split over three TCP segments and the middle one is captured
+    // first (out of order); the ULA segment is captured twice (a retransmission).
     let bruno = "208011000000001";
     let es = S6aSession::new(ORANGE_FR, ORANGE_ES, 3);
     let t = T0_US + 10 * MINUTE;
-    let (h, e) = ids.next();
-    let ulr = es.ulr(h, e, bruno, ORANGE_ES, RAT_EUTRAN, ULR_INITIAL_ATTACH);
+    let (ulr, ula) = net.update_location(&Attach {
+        session: &es,
+        imsi: bruno,
+        visited: ORANGE_ES,
+        ulr_flags: ULR_INITIAL_ATTACH,
+        outcome: Outcome::SUCCESS,
+        msisdn: Some("33612000001"),
+    });
     let bytes = ulr.emit();
-    // The ULR is split over three segments; the middle one arrives first (out of order).
     let (p1, rest) = bytes.split_at(16);
     let (p2, p3) = rest.split_at(rest.len() / 2);
-    let s1 = b.0.seq;
+    let s1 = net.b.up.seq;
     let s2 = s1.wrapping_add(p1.len() as u32);
     let s3 = s2.wrapping_add(p2.len() as u32);
-    let push = TcpFlags::ACK | TcpFlags::PSH;
-    w.tcp_at(t, &b.0, s2, push, p2)?;
-    w.tcp_at(t + 100, &b.0, s1, push, p1)?;
-    w.tcp_at(t + 200, &b.0, s3, push, p3)?;
-    b.0.seq = s3.wrapping_add(p3.len() as u32);
-    let ula = es
-        .ula(&ulr, Outcome::Result(2001), Some("33612000001"))
-        .emit();
-    let resend_seq = b.1.seq;
-    w.tcp(t + 9_000, &mut b.1, &ula)?;
-    // The same ULA segment captured again: a retransmission, decoded once.
-    w.tcp_at(t + 209_000, &b.1, resend_seq, push, &ula)?;
+    net.w.tcp_at(t, &net.b, Dir::Up, s2, push, p2)?;
+    net.w.tcp_at(t + 100, &net.b, Dir::Up, s1, push, p1)?;
+    net.w.tcp_at(t + 200, &net.b, Dir::Up, s3, push, p3)?;
+    net.b.up.seq = s3.wrapping_add(p3.len() as u32);
+    let ula = ula.emit();
+    let resend_seq = net.b.down.seq;
+    net.w.tcp(t + 9_000, &mut net.b, Dir::Down, &ula)?;
+    // The same ULA segment again 200 ms later: a retransmission, decoded once.
+    net.w
+        .tcp_at(t + 209_000, &net.b, Dir::Down, resend_seq, push, &ula)?;
 
-    // Case: attach rejected by steering of roaming (5004 ROAMING_NOT_ALLOWED).
-    let cn = S6aSession::new(Plmn::new(460, 0, 2), ORANGE_FR, 4);
-    let chen = Attach {
-        session: &cn,
-        imsi: "460001234567890",
-        visited: ORANGE_FR,
-        ulr_flags: ULR_INITIAL_ATTACH,
-        outcome: Outcome::experimental(5004),
-        msisdn: None,
-    };
-    chen.over_sctp(&mut w, &mut ids, &mut a, T0_US + 20 * MINUTE, 30_000)?;
+    // Case: rejected attach. Steering of roaming answers Experimental-Result 5004
+    // DIAMETER_ERROR_ROAMING_NOT_ALLOWED → no moment.
+    let chen = "460001234567890";
+    let cn = S6aSession::new(CHINA_MOBILE, ORANGE_FR, 4);
+    net.attach(
+        Via::Sctp,
+        T0_US + 20 * MINUTE,
+        Attach {
+            session: &cn,
+            imsi: chen,
+            visited: ORANGE_FR,
+            ulr_flags: ULR_INITIAL_ATTACH,
+            outcome: Outcome::ROAMING_NOT_ALLOWED,
+            msisdn: None,
+        },
+        30_000,
+    )?;
 
-    // Case: attach rejected with a Result-Code (5003 DIAMETER_AUTHORIZATION_REJECTED).
-    let gb = S6aSession::new(Plmn::new(234, 15, 2), ORANGE_FR, 5);
-    let dora = Attach {
-        session: &gb,
-        imsi: "234150000000001",
-        visited: ORANGE_FR,
-        ulr_flags: ULR_INITIAL_ATTACH,
-        outcome: Outcome::Result(5003),
-        msisdn: None,
-    };
-    dora.over_tcp(&mut w, &mut ids, &mut b, T0_US + 25 * MINUTE, 25_000)?;
+    // Case: rejected attach with a base Result-Code, 5001 (not an Experimental-Result)
+    // → no moment.
+    let dora = "234150000000001";
+    let gb = S6aSession::new(VODAFONE_GB, ORANGE_FR, 5);
+    net.attach(
+        Via::Tcp,
+        T0_US + 25 * MINUTE,
+        Attach {
+            session: &gb,
+            imsi: dora,
+            visited: ORANGE_FR,
+            ulr_flags: ULR_INITIAL_ATTACH,
+            outcome: Outcome::Result(5001),
+            msisdn: None,
+        },
+        25_000,
+    )?;
 
-    // Case: re-entry inside the gap. Home subscriber in 208-01 …
+    // Case: re-entry inside the gap, part 1. Home subscriber attaches in 208-01 → arrivals
+    // 208-01 and FR (a first sighting), no roaming moment.
+    // Transport: the ULR is bundled with a DWR in one SCTP packet (two DATA chunks), the
+    // ULA with the DWA.
     let emil = "208015000000002";
     let home = S6aSession::new(ORANGE_FR, ORANGE_FR, 6);
     let t = T0_US + 30 * MINUTE;
-    let emil_home = Attach {
+    let (ulr, ula) = net.update_location(&Attach {
         session: &home,
         imsi: emil,
         visited: ORANGE_FR,
         ulr_flags: ULR_INITIAL_ATTACH,
-        outcome: Outcome::Result(2001),
+        outcome: Outcome::SUCCESS,
         msisdn: Some("33612000002"),
-    };
-    let (ulr, ula) = emil_home.messages(&mut ids);
-    // … its ULR bundled with a watchdog in one SCTP packet (two DATA chunks).
-    let (h, e) = ids.next();
+    });
+    let (h, e) = net.ids.next();
     let q = dwr(h, e, &mme_host, &mme_realm);
-    w.sctp(t, &mut a.0, &[&q, &ulr], true)?;
-    w.sctp(
-        t + 4_000,
-        &mut a.1,
-        &[&dwa(&q, &hss_host, &hss_realm), &ula],
-        true,
+    net.w.sctp(t, &mut net.a, Dir::Up, &[&q, &ulr])?;
+    let a = dwa(&q, &hss_host, &hss_realm);
+    net.w.sctp(t + 4_000, &mut net.a, Dir::Down, &[&a, &ula])?;
+
+    // Case: re-entry outside the gap, part 1. Fay attaches in 208-01 → arrivals 208-01, FR.
+    let fay = "208016000000003";
+    net.attach(
+        Via::Sctp,
+        T0_US + HOUR,
+        Attach {
+            session: &home,
+            imsi: fay,
+            visited: ORANGE_FR,
+            ulr_flags: ULR_INITIAL_ATTACH,
+            outcome: Outcome::SUCCESS,
+            msisdn: None,
+        },
+        4_000,
     )?;
 
-    // Case: re-entry outside the gap, first visit to 208-01.
-    let fay = "208016000000003";
-    let fay_home = Attach {
-        session: &home,
-        imsi: fay,
-        visited: ORANGE_FR,
-        ulr_flags: ULR_INITIAL_ATTACH,
-        outcome: Outcome::Result(2001),
-        msisdn: None,
-    };
-    fay_home.over_sctp(&mut w, &mut ids, &mut a, T0_US + HOUR, 4_000)?;
-
-    // Noise: a Gy credit-control exchange and a watchdog, two messages in one TCP segment.
+    // Noise: a Gy credit-control exchange (application 4) and a watchdog.
+    // Transport: two Diameter messages in one TCP segment, each way.
     let t = T0_US + HOUR + 10 * MINUTE;
-    let (h, e) = ids.next();
+    let (h, e) = net.ids.next();
     let session = format!("{mme_host};gy;1");
     let c = ccr(h, e, &session, fay, "33612000003");
-    let (h, e) = ids.next();
+    let (h, e) = net.ids.next();
     let q = dwr(h, e, &mme_host, &mme_realm);
     let mut both = c.emit();
     both.extend_from_slice(&q.emit());
-    w.tcp(t, &mut b.0, &both)?;
-    let mut both = cca(&c, &session, Outcome::Result(2001)).emit();
+    net.w.tcp(t, &mut net.b, Dir::Up, &both)?;
+    let mut both = cca(&c, &session, Outcome::SUCCESS).emit();
     both.extend_from_slice(&dwa(&q, &hss_host, &hss_realm).emit());
-    w.tcp(t + 3_000, &mut b.1, &both)?;
+    net.w.tcp(t + 3_000, &mut net.b, Dir::Down, &both)?;
 
-    // Fay moves to Bouygues (national roaming), 30 minutes later.
-    let bouygues = S6aSession::new(ORANGE_FR, BOUYGUES_FR, 7);
-    let update = |session, imsi, visited| Attach {
-        session,
-        imsi,
-        visited,
-        ulr_flags: ULR_UPDATE,
-        outcome: Outcome::Result(2001),
-        msisdn: None,
-    };
-    update(&bouygues, fay, BOUYGUES_FR).over_tcp(
-        &mut w,
-        &mut ids,
-        &mut b,
+    // Case: re-entry outside the gap, part 2. Fay moves to Bouygues (208-20, national
+    // roaming), 30 minutes later → departure 208-01, arrival 208-20; the country is
+    // unchanged, so no country moment.
+    let fay_b = S6aSession::new(ORANGE_FR, BOUYGUES_FR, 7);
+    net.attach(
+        Via::Tcp,
         T0_US + HOUR + 30 * MINUTE,
+        Attach {
+            session: &fay_b,
+            imsi: fay,
+            visited: BOUYGUES_FR,
+            ulr_flags: ULR_UPDATE,
+            outcome: Outcome::SUCCESS,
+            msisdn: None,
+        },
         8_000,
     )?;
 
-    // Emil moves to SFR two hours in …
-    let sfr = S6aSession::new(ORANGE_FR, SFR_FR, 8);
-    update(&sfr, emil, SFR_FR).over_tcp(&mut w, &mut ids, &mut b, T0_US + 2 * HOUR, 8_000)?;
-
-    // Inbound roamer purged three hours in (PUR/PUA): departures.
-    let t = T0_US + 3 * HOUR;
-    let (h, e) = ids.next();
-    let pur = de.pur(h, e, anna);
-    w.sctp(t, &mut a.0, &[&pur], true)?;
-    w.sctp(
-        t + 2_000,
-        &mut a.1,
-        &[&de.pua(&pur, Outcome::Result(2001))],
-        true,
+    // Case: re-entry inside the gap, part 2. Emil moves to SFR (208-10) two hours in
+    // → departure 208-01, arrival 208-10; no country moment.
+    let emil_sfr = S6aSession::new(ORANGE_FR, SFR_FR, 8);
+    net.attach(
+        Via::Tcp,
+        T0_US + 2 * HOUR,
+        Attach {
+            session: &emil_sfr,
+            imsi: emil,
+            visited: SFR_FR,
+            ulr_flags: ULR_UPDATE,
+            outcome: Outcome::SUCCESS,
+            msisdn: None,
+        },
+        8_000,
     )?;
 
-    // … and Emil returns to 208-01 at four hours: inside the gap, no second arrival.
-    update(&home, emil, ORANGE_FR).over_sctp(&mut w, &mut ids, &mut a, T0_US + 4 * HOUR, 4_000)?;
+    // Case: purge. The inbound roamer is purged three hours in (PUR/PUA 2001)
+    // → departures from 208-01 and FR.
+    let (h, e) = net.ids.next();
+    let pur = de.pur(h, e, anna);
+    let pua = de.pua(&pur, Outcome::SUCCESS);
+    net.exchange(Via::Sctp, T0_US + 3 * HOUR, &pur, &pua, 2_000)?;
 
-    // Bruno crosses from Spain into Switzerland five hours in.
+    // Case: re-entry inside the gap, part 3. Emil returns to 208-01 at four hours, 3.5 h
+    // after his last 208-01 signal → departure 208-10 only, no second arrival into 208-01.
+    net.attach(
+        Via::Sctp,
+        T0_US + 4 * HOUR,
+        Attach {
+            session: &home,
+            imsi: emil,
+            visited: ORANGE_FR,
+            ulr_flags: ULR_UPDATE,
+            outcome: Outcome::SUCCESS,
+            msisdn: None,
+        },
+        4_000,
+    )?;
+
+    // Case: outbound roamer, part 2. Bruno crosses from Spain into Switzerland (228-01)
+    // five hours in → roaming-change-country ES → CH, arrivals CH and 228-01, departures.
     let ch = S6aSession::new(ORANGE_FR, SWISSCOM_CH, 9);
-    let bruno_ch = Attach {
-        ulr_flags: ULR_INITIAL_ATTACH,
-        ..update(&ch, bruno, SWISSCOM_CH)
-    };
-    bruno_ch.over_tcp(&mut w, &mut ids, &mut b, T0_US + 5 * HOUR, 40_000)?;
+    net.attach(
+        Via::Tcp,
+        T0_US + 5 * HOUR,
+        Attach {
+            session: &ch,
+            imsi: bruno,
+            visited: SWISSCOM_CH,
+            ulr_flags: ULR_INITIAL_ATTACH,
+            outcome: Outcome::SUCCESS,
+            msisdn: None,
+        },
+        40_000,
+    )?;
 
-    // Bruno comes home nine hours in.
-    let bruno_home = Attach {
-        ulr_flags: ULR_INITIAL_ATTACH,
-        ..update(&home, bruno, ORANGE_FR)
-    };
-    bruno_home.over_sctp(&mut w, &mut ids, &mut a, T0_US + 9 * HOUR, 4_000)?;
+    // Case: outbound roamer, part 3. Bruno comes home (208-01) nine hours in
+    // → roaming-off, arrivals FR and 208-01 (never seen there before), departures.
+    net.attach(
+        Via::Sctp,
+        T0_US + 9 * HOUR,
+        Attach {
+            session: &home,
+            imsi: bruno,
+            visited: ORANGE_FR,
+            ulr_flags: ULR_INITIAL_ATTACH,
+            outcome: Outcome::SUCCESS,
+            msisdn: None,
+        },
+        4_000,
+    )?;
 
-    // Fay returns to 208-01 sixteen hours in: 15 h after her last 208-01 signal, a new arrival.
-    update(&home, fay, ORANGE_FR).over_sctp(&mut w, &mut ids, &mut a, T0_US + 16 * HOUR, 4_000)?;
+    // Case: re-entry outside the gap, part 3. Fay returns to 208-01 sixteen hours in,
+    // 15 h after her last 208-01 signal → a second arrival into 208-01.
+    net.attach(
+        Via::Sctp,
+        T0_US + 16 * HOUR,
+        Attach {
+            session: &home,
+            imsi: fay,
+            visited: ORANGE_FR,
+            ulr_flags: ULR_UPDATE,
+            outcome: Outcome::SUCCESS,
+            msisdn: None,
+        },
+        4_000,
+    )?;
 
-    // A last watchdog a day later closes the capture.
-    let t = T0_US + 25 * HOUR;
-    let (h, e) = ids.next();
+    // Noise: a last watchdog a day later closes the capture (the timeline spans 25 h).
+    let (h, e) = net.ids.next();
     let q = dwr(h, e, &mme_host, &mme_realm);
-    w.sctp(t, &mut a.0, &[&q], true)?;
-    w.sctp(t + 300, &mut a.1, &[&dwa(&q, &hss_host, &hss_realm)], true)?;
+    net.exchange(
+        Via::Sctp,
+        T0_US + 25 * HOUR,
+        &q,
+        &dwa(&q, &hss_host, &hss_realm),
+        300,
+    )?;
 
-    w.pcap.into_inner()
+    net.w.pcap.into_inner()
 }

@@ -71,57 +71,127 @@ fn replay_equals_golden_with_one_and_two_workers() {
     assert_eq!(replay(&[pcap, "--workers", "2"]), golden);
 }
 
+/// (type, level, area, from, to, at) of one moment, for whole-record comparisons.
+fn full(m: &Value) -> (String, String, String, String, String, String) {
+    let s = |k: &str| m[k].as_str().unwrap_or("-").to_string();
+    (
+        s("type"),
+        s("level"),
+        s("area"),
+        s("from"),
+        s("to"),
+        s("at"),
+    )
+}
+
 #[test]
 fn each_case_yields_what_the_rules_say() {
     let pcap = fixture("roaming-scenario.pcap");
     let ms = moments(&replay(&[pcap.to_str().unwrap()]));
 
-    // Rejected attaches are not arrivals.
+    // Rejected attaches (Experimental-Result 5004, Result-Code 5001) are not arrivals;
+    // `fixture_decodes_without_errors` checks both were decoded as rejected signals.
     assert!(of(&ms, "460001234567890").is_empty());
     assert!(of(&ms, "234150000000001").is_empty());
 
     // Inbound roamer: arrival at both levels and roaming-on; purge gives departures.
-    let anna = of(&ms, "262011234567890");
-    for want in [
-        ("arrival", "network", "208-01"),
-        ("arrival", "country", "FR"),
-        ("roaming-on", "country", "FR"),
-        ("departure", "network", "208-01"),
-        ("departure", "country", "FR"),
-    ] {
-        assert!(
-            anna.contains(&want),
-            "inbound roamer lacks {want:?}: {anna:?}"
-        );
+    let mut anna = of(&ms, "262011234567890");
+    anna.sort();
+    assert_eq!(
+        anna,
+        [
+            ("arrival", "country", "FR"),
+            ("arrival", "network", "208-01"),
+            ("departure", "country", "FR"),
+            ("departure", "network", "208-01"),
+            ("roaming-on", "country", "FR"),
+        ],
+        "inbound roamer"
+    );
+    for m in ms.iter().filter(|m| m["imsi"] == "262011234567890") {
+        assert_eq!(m["msisdn"], "4915112345678", "MSISDN from the ULA: {m}");
+        assert_eq!(m["home"], "262-01");
+        assert_eq!(m["home_country"], "DE");
+        if m["type"] == "departure" {
+            assert!(m.get("to").is_none(), "a purge leaves to no area: {m}");
+            assert_eq!(m["at"], "2026-06-01T11:00:00.000000Z");
+        }
     }
 
-    // Outbound roamer: on, change-country, off.
-    let bruno = of(&ms, "208011000000001");
-    for want in [
-        ("roaming-on", "country", "ES"),
-        ("roaming-change-country", "country", "CH"),
-        ("roaming-off", "country", "FR"),
+    // Outbound roamer: on, change-country, off, with the countries they came from.
+    let bruno: Vec<_> = ms
+        .iter()
+        .filter(|m| m["imsi"] == "208011000000001" && m["type"] != "departure")
+        .map(full)
+        .collect();
+    let want = |t: &str, l: &str, a: &str, f: &str, at: &str| {
+        let s = |x: &str| x.to_string();
+        (s(t), s(l), s(a), s(f), s("-"), format!("2026-06-01T{at}Z"))
+    };
+    for w in [
+        want("roaming-on", "country", "ES", "-", "08:10:00.000200"),
+        want("arrival", "country", "ES", "-", "08:10:00.000200"),
+        want("arrival", "network", "214-07", "-", "08:10:00.000200"),
+        want(
+            "roaming-change-country",
+            "country",
+            "CH",
+            "ES",
+            "13:00:00.000000",
+        ),
+        want("arrival", "country", "CH", "ES", "13:00:00.000000"),
+        want("arrival", "network", "228-01", "214-07", "13:00:00.000000"),
+        want("roaming-off", "country", "FR", "CH", "17:00:00.000000"),
+        want("arrival", "country", "FR", "CH", "17:00:00.000000"),
+        want("arrival", "network", "208-01", "228-01", "17:00:00.000000"),
     ] {
-        assert!(
-            bruno.contains(&want),
-            "outbound roamer lacks {want:?}: {bruno:?}"
-        );
+        assert!(bruno.contains(&w), "outbound roamer lacks {w:?}: {bruno:?}");
+    }
+    assert_eq!(bruno.len(), 9, "{bruno:?}");
+
+    // Home subscribers moving between French networks: no country or roaming moment
+    // after their first sighting.
+    for imsi in ["208015000000002", "208016000000003"] {
+        let country: Vec<_> = of(&ms, imsi)
+            .into_iter()
+            .filter(|m| m.1 == "country")
+            .collect();
+        assert_eq!(country, [("arrival", "country", "FR")], "{imsi}");
     }
 
-    // Re-entry inside the gap: one arrival into 208-01 only.
-    let emil = of(&ms, "208015000000002");
-    let arrivals = emil
+    // Re-entry inside the gap: the return to 208-01 at 12:00 was seen (departure from
+    // 208-10 to 208-01) but is no second arrival into 208-01.
+    let emil: Vec<_> = ms
         .iter()
-        .filter(|m| **m == ("arrival", "network", "208-01"))
-        .count();
-    assert_eq!(arrivals, 1, "{emil:?}");
-    // Outside the gap: two.
-    let fay = of(&ms, "208016000000003");
-    let arrivals = fay
+        .filter(|m| m["imsi"] == "208015000000002" && m["level"] == "network")
+        .map(full)
+        .collect();
+    let back = (
+        "departure".to_string(),
+        "network".to_string(),
+        "208-10".to_string(),
+        "-".to_string(),
+        "208-01".to_string(),
+        "2026-06-01T12:00:00.000000Z".to_string(),
+    );
+    assert!(emil.contains(&back), "return not seen: {emil:?}");
+    let arrivals: Vec<_> = emil
         .iter()
-        .filter(|m| **m == ("arrival", "network", "208-01"))
-        .count();
-    assert_eq!(arrivals, 2, "{fay:?}");
+        .filter(|m| m.0 == "arrival" && m.2 == "208-01")
+        .collect();
+    assert_eq!(arrivals.len(), 1, "{emil:?}");
+    assert_eq!(arrivals[0].5, "2026-06-01T08:30:00.000000Z");
+
+    // Outside the gap (15 h away): a second arrival, from 208-20.
+    let fay: Vec<_> = ms
+        .iter()
+        .filter(|m| m["imsi"] == "208016000000003" && m["type"] == "arrival")
+        .filter(|m| m["area"] == "208-01")
+        .map(full)
+        .collect();
+    assert_eq!(fay.len(), 2, "{fay:?}");
+    assert_eq!(fay[1].3, "208-20");
+    assert_eq!(fay[1].5, "2026-06-02T00:00:00.000000Z");
 
     // A shorter gap turns Emil's return into an arrival too.
     let short = moments(&replay(&[pcap.to_str().unwrap(), "--reentry-gap", "1h"]));
@@ -149,6 +219,12 @@ fn fixture_decodes_without_errors() {
         .find(|l| l.contains(") ULR"))
         .unwrap_or_default();
     assert!(ulr.trim_end().ends_with(" 12"), "12 ULRs expected: {text}");
+    // Both rejected attaches were decoded, as rejected signals.
+    let rejected = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("rejected "))
+        .unwrap_or_default();
+    assert!(rejected.trim_end().ends_with(" 2"), "2 rejected: {text}");
 }
 
 #[test]
