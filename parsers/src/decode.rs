@@ -15,6 +15,7 @@ use crate::diameter::correlate::{CorrelatorConfig, DiameterCorrelator};
 use crate::e212::E212;
 use crate::error::{DecodeError, Layer};
 use crate::flow::{FlowKey, PacketMeta, Transport};
+use crate::gtpv2::correlate::Gtpv2Correlator;
 use crate::gtpv2::{self, Gtpv2Message};
 use crate::ip::{IpDatagram, IpLayer};
 use crate::link::{parse_link, Network};
@@ -193,12 +194,14 @@ pub struct Decoder {
     tcp_gtp: TcpReassembler,
     sctp: SctpReassembler,
     diameter: DiameterCorrelator,
+    gtpv2: Gtpv2Correlator,
     pub stats: DecodeStats,
 }
 
 impl Decoder {
     pub fn new(cfg: DecoderConfig) -> Decoder {
         let diameter = DiameterCorrelator::new(CorrelatorConfig::default(), cfg.e212.clone());
+        let gtpv2 = Gtpv2Correlator::new(cfg.e212.clone());
         Decoder {
             cfg,
             ip: IpLayer::default(),
@@ -206,6 +209,7 @@ impl Decoder {
             tcp_gtp: TcpReassembler::default(),
             sctp: SctpReassembler::default(),
             diameter,
+            gtpv2,
             stats: DecodeStats::default(),
         }
     }
@@ -241,7 +245,8 @@ impl Decoder {
                     if udp.src_port == gtpv2::PORT || udp.dst_port == gtpv2::PORT =>
                 {
                     if gtpv2::is_gtpv2(payload) {
-                        gtpv2_messages(&mut self.stats, meta, payload, sink);
+                        let flow = FlowKey::new(d.src, udp.src_port, d.dst, udp.dst_port);
+                        gtpv2_messages(&mut self.gtpv2, &mut self.stats, meta, flow, payload, sink);
                     } else {
                         self.stats.skip("gtp-c version 0/1 (not decoded yet)");
                     }
@@ -267,9 +272,14 @@ impl Decoder {
         };
         if seg.src_port == gtpv2::PORT || seg.dst_port == gtpv2::PORT {
             let flow = FlowKey::new(src, seg.src_port, dst, seg.dst_port);
-            let Decoder { tcp_gtp, stats, .. } = self;
+            let Decoder {
+                tcp_gtp,
+                gtpv2,
+                stats,
+                ..
+            } = self;
             return tcp_gtp.push(meta, flow, &seg, payload, &GtpFramer, &mut |ev| {
-                gtp_tcp_event(stats, ev, sink)
+                gtp_tcp_event(gtpv2, stats, ev, sink)
             });
         }
         let ports = &self.cfg.diameter_tcp_ports;
@@ -339,10 +349,23 @@ impl Decoder {
             tcp,
             tcp_gtp,
             diameter,
+            gtpv2,
             stats,
             ..
         } = self;
-        tcp_gtp.finish(&GtpFramer, &mut |ev| gtp_tcp_event(stats, ev, sink));
+        tcp_gtp.finish(&GtpFramer, &mut |ev| gtp_tcp_event(gtpv2, stats, ev, sink));
+        gtpv2.flush();
+        let g = gtpv2.stats();
+        for (what, n) in [
+            ("gtpv2 request without response", g.unanswered),
+            ("gtpv2 response without request", g.unmatched_responses),
+            ("gtpv2 rejected (cause)", g.rejected),
+            ("gtpv2 session of unknown subscriber", g.no_imsi),
+        ] {
+            if n > 0 {
+                stats.skipped.insert(what, n);
+            }
+        }
         tcp.finish(&DiameterFramer, &mut |ev| {
             tcp_event(diameter, stats, ev, sink)
         });
@@ -410,9 +433,16 @@ impl Framer for GtpFramer {
     }
 }
 
-fn gtp_tcp_event(stats: &mut DecodeStats, ev: TcpEvent<'_>, sink: &mut dyn Sink) {
+fn gtp_tcp_event(
+    correlator: &mut Gtpv2Correlator,
+    stats: &mut DecodeStats,
+    ev: TcpEvent<'_>,
+    sink: &mut dyn Sink,
+) {
     match ev {
-        TcpEvent::Message { meta, data, .. } => gtpv2_messages(stats, &meta, data, sink),
+        TcpEvent::Message { meta, data, flow } => {
+            gtpv2_messages(correlator, stats, &meta, flow, data, sink)
+        }
         TcpEvent::Gap { meta, .. } => stats.error(
             &meta,
             DecodeError::new(Layer::Tcp, "stream gap (bytes never captured)", 0),
@@ -425,7 +455,14 @@ fn gtp_tcp_event(stats: &mut DecodeStats, ev: TcpEvent<'_>, sink: &mut dyn Sink)
 }
 
 /// A GTPv2-C datagram: the message and any piggybacked one after it.
-fn gtpv2_messages(stats: &mut DecodeStats, meta: &PacketMeta, data: &[u8], sink: &mut dyn Sink) {
+fn gtpv2_messages(
+    correlator: &mut Gtpv2Correlator,
+    stats: &mut DecodeStats,
+    meta: &PacketMeta,
+    flow: FlowKey,
+    data: &[u8],
+    sink: &mut dyn Sink,
+) {
     let mut next = Some(Gtpv2Message::parse(data));
     while let Some(parsed) = next.take() {
         let msg = match parsed {
@@ -443,6 +480,10 @@ fn gtpv2_messages(stats: &mut DecodeStats, meta: &PacketMeta, data: &[u8], sink:
             stats.error(meta, e);
         }
         sink.message(meta, &AppMessage::Gtpv2(&msg));
+        if let Some(signal) = correlator.push(meta, flow, &msg) {
+            *stats.signals.entry(signal.kind).or_default() += 1;
+            sink.signal(signal);
+        }
         next = msg.piggybacked();
     }
 }

@@ -4,6 +4,8 @@
 //! [`Gtpv2Message`] is a zero-copy view; [`Gtpv2Repr`] an owned message with symmetric
 //! `parse`/`emit` for fixtures and round-trip tests. Unknown IEs are skipped by length.
 
+pub mod correlate;
+
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
 use crate::record::{PlmnCode, Record};
@@ -21,6 +23,7 @@ pub mod ie {
     pub const RAT_TYPE: u8 = 82;
     pub const SERVING_NETWORK: u8 = 83;
     pub const ULI: u8 = 86;
+    pub const F_TEID: u8 = 87;
 }
 
 const FLAG_PIGGYBACK: u8 = 0x10;

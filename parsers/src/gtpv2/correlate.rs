@@ -1,0 +1,504 @@
+//! GTPv2-C request/response correlation into normalized [`Signal`]s (DESIGN.md).
+//!
+//! Requests are held, keyed by (connection, sequence number), until their response; only
+//! an accepted cause (16–63, TS 29.274 §8.4) makes a signal, carrying the request's time
+//! and frame. Modify Bearer and Delete Session rarely carry the IMSI: it is found through
+//! the control-plane TEID learned from the Create Session exchange (the peers' Sender
+//! F-TEIDs), keyed by (address, TEID).
+//!
+//! | request | accepted response | signal |
+//! |---|---|---|
+//! | Create Session (32) | 33 | `session_start` |
+//! | Modify Bearer (34) with a ULI | 35 | `cell_change` |
+//! | Delete Session (36) | 37 | `session_end` |
+//! | Change Notification (38) with a ULI | 39 | `cell_change` |
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::{ie, Gtpv2Fields, Gtpv2Message, Uli};
+use crate::e212::E212;
+use crate::flow::{FlowKey, PacketMeta};
+use crate::signal::{Location, Proto, Provenance, Signal, SignalKind, TimestampUs};
+use crate::types::{Imsi, Msisdn, Plmn};
+
+const CREATE_SESSION: u8 = 32;
+const MODIFY_BEARER: u8 = 34;
+const DELETE_SESSION: u8 = 36;
+const CHANGE_NOTIFICATION: u8 = 38;
+
+/// Counters of what gave no signal, and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Gtpv2Stats {
+    pub signals: u64,
+    /// Responses with a rejection cause.
+    pub rejected: u64,
+    /// Requests dropped after the timeout or at the end of input.
+    pub unanswered: u64,
+    /// Responses whose request was not seen.
+    pub unmatched_responses: u64,
+    /// Accepted transactions whose subscriber could not be identified.
+    pub no_imsi: u64,
+}
+
+/// What a session's subscriber is known by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Subscriber {
+    imsi: Imsi,
+    msisdn: Option<Msisdn>,
+    serving: Option<Plmn>,
+    rat: Option<u8>,
+}
+
+#[derive(Clone, Debug)]
+struct Pending {
+    meta: PacketMeta,
+    msg_type: u8,
+    fields: Gtpv2Fields,
+    /// (destination address, header TEID) of the request: finds the session.
+    session: Option<(IpAddr, u32)>,
+    /// The requester's own control TEID (Sender F-TEID), for requests towards it.
+    sender: Option<(IpAddr, u32)>,
+}
+
+type Key = (FlowKey, u32);
+
+/// Pairs GTPv2-C requests with responses and emits signals.
+#[derive(Clone, Debug)]
+pub struct Gtpv2Correlator {
+    e212: E212,
+    timeout_us: i64,
+    max_pending: usize,
+    pending: HashMap<Key, Pending>,
+    /// Pending requests by sequence number alone, for responses whose addressing does not
+    /// mirror the request's (loopback captures, address translation between probes).
+    by_seq: HashMap<u32, Vec<Key>>,
+    order: VecDeque<(TimestampUs, Key)>,
+    sessions: HashMap<(IpAddr, u32), Subscriber>,
+    max_sessions: usize,
+    stats: Gtpv2Stats,
+}
+
+impl Gtpv2Correlator {
+    pub fn new(e212: E212) -> Gtpv2Correlator {
+        Gtpv2Correlator {
+            e212,
+            timeout_us: 30_000_000,
+            max_pending: 1 << 20,
+            pending: HashMap::new(),
+            by_seq: HashMap::new(),
+            order: VecDeque::new(),
+            sessions: HashMap::new(),
+            max_sessions: 10_000_000,
+            stats: Gtpv2Stats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &Gtpv2Stats {
+        &self.stats
+    }
+
+    /// Feed one message seen on `flow`; returns a signal when it completes a transaction.
+    pub fn push(
+        &mut self,
+        meta: &PacketMeta,
+        flow: FlowKey,
+        msg: &Gtpv2Message<'_>,
+    ) -> Option<Signal> {
+        self.expire(meta.ts_us);
+        let t = msg.header.msg_type;
+        let key = (flow.connection(), msg.header.seq);
+        if matches!(
+            t,
+            CREATE_SESSION | MODIFY_BEARER | DELETE_SESSION | CHANGE_NOTIFICATION
+        ) {
+            let (fields, _) = Gtpv2Fields::extract(msg);
+            let pending = Pending {
+                meta: *meta,
+                msg_type: t,
+                session: msg.header.teid.map(|teid| (flow.dst.addr, teid)),
+                sender: sender_fteid(msg, flow.src.addr),
+                fields,
+            };
+            if self.pending.len() >= self.max_pending {
+                self.stats.unanswered += self.pending.len() as u64;
+                self.pending.clear();
+                self.by_seq.clear();
+                self.order.clear();
+            }
+            self.by_seq.entry(key.1).or_default().push(key);
+            self.pending.insert(key, pending);
+            self.order.push_back((meta.ts_us, key));
+            return None;
+        }
+        if !matches!(t, 33 | 35 | 37 | 39) {
+            return None;
+        }
+        let Some(req) = self.take(key, t) else {
+            self.stats.unmatched_responses += 1;
+            return None;
+        };
+        let (resp, _) = Gtpv2Fields::extract(msg);
+        if !resp.cause.is_some_and(|c| (16..=63).contains(&c)) {
+            self.stats.rejected += 1;
+            return None;
+        }
+        self.answer(req, msg, flow)
+    }
+
+    fn answer(&mut self, req: Pending, resp: &Gtpv2Message<'_>, flow: FlowKey) -> Option<Signal> {
+        let known = req.session.and_then(|s| self.sessions.get(&s).copied());
+        let f = &req.fields;
+        let sub = match (f.imsi, known) {
+            (Some(imsi), k) => Subscriber {
+                imsi,
+                msisdn: f.msisdn.or(k.and_then(|k| k.msisdn)),
+                serving: f.serving.or(k.and_then(|k| k.serving)),
+                rat: f.rat.or(k.and_then(|k| k.rat)),
+            },
+            (None, Some(k)) => Subscriber {
+                msisdn: f.msisdn.or(k.msisdn),
+                serving: f.serving.or(k.serving),
+                rat: f.rat.or(k.rat),
+                ..k
+            },
+            (None, None) => {
+                self.stats.no_imsi += 1;
+                return None;
+            }
+        };
+        let location = f.uli.and_then(finest);
+        let kind = match req.msg_type {
+            CREATE_SESSION => {
+                // Both ends' control TEIDs now name this subscriber.
+                if self.sessions.len() >= self.max_sessions {
+                    self.sessions.clear();
+                }
+                if let Some(s) = req.sender {
+                    self.sessions.insert(s, sub);
+                }
+                if let Some(s) = sender_fteid(resp, flow.src.addr) {
+                    self.sessions.insert(s, sub);
+                }
+                SignalKind::SessionStart
+            }
+            MODIFY_BEARER | CHANGE_NOTIFICATION if location.is_some() => SignalKind::CellChange,
+            MODIFY_BEARER | CHANGE_NOTIFICATION => return None,
+            _ => {
+                if let Some(s) = req.session {
+                    self.sessions.remove(&s);
+                }
+                SignalKind::SessionEnd
+            }
+        };
+        let serving = sub.serving.or(location.map(location_plmn));
+        self.stats.signals += 1;
+        Some(Signal {
+            at: req.meta.ts_us,
+            imsi: sub.imsi,
+            msisdn: sub.msisdn,
+            kind,
+            home: self.e212.home_plmn(&sub.imsi),
+            home_country: self.e212.imsi_country(&sub.imsi),
+            serving,
+            serving_country: serving.and_then(|p| self.e212.plmn_country(&p)),
+            location,
+            rat: sub.rat.map(u32::from),
+            source: Provenance {
+                file: req.meta.file,
+                frame: req.meta.frame,
+                proto: Proto::Gtpv2,
+                message: u32::from(req.msg_type),
+            },
+        })
+    }
+
+    /// The request a response of type `t` answers: same connection and sequence number,
+    /// or else the only pending request of the matching type with that sequence number.
+    fn take(&mut self, key: Key, t: u8) -> Option<Pending> {
+        let answers = |p: &Pending| p.msg_type + 1 == t;
+        let found = if self.pending.get(&key).is_some_and(answers) {
+            key
+        } else {
+            let keys = self.by_seq.get(&key.1)?;
+            let mut candidates = keys
+                .iter()
+                .filter(|k| self.pending.get(k).is_some_and(answers));
+            match (candidates.next(), candidates.next()) {
+                (Some(&k), None) => k,
+                _ => return None,
+            }
+        };
+        self.unindex(found);
+        self.pending.remove(&found)
+    }
+
+    fn unindex(&mut self, key: Key) {
+        if let Some(keys) = self.by_seq.get_mut(&key.1) {
+            keys.retain(|k| *k != key);
+            if keys.is_empty() {
+                self.by_seq.remove(&key.1);
+            }
+        }
+    }
+
+    /// Drop requests older than the timeout (capture time).
+    fn expire(&mut self, now: TimestampUs) {
+        while let Some(&(t, key)) = self.order.front() {
+            if now.saturating_sub(t) <= self.timeout_us {
+                break;
+            }
+            self.order.pop_front();
+            if self.pending.get(&key).is_some_and(|p| p.meta.ts_us == t) {
+                self.pending.remove(&key);
+                self.unindex(key);
+                self.stats.unanswered += 1;
+            }
+        }
+    }
+
+    /// End of input: pending requests count as unanswered.
+    pub fn flush(&mut self) {
+        self.stats.unanswered += self.pending.len() as u64;
+        self.pending.clear();
+        self.by_seq.clear();
+        self.order.clear();
+    }
+}
+
+/// The sender's control-plane F-TEID: (IPv4 address or the packet's source, TEID). It is
+/// instance 0 (Sender F-TEID for Control Plane); a PGW's Create Session Response on S5/S8
+/// may carry only instance 1 (PGW S5/S8 F-TEID for control plane).
+fn sender_fteid(msg: &Gtpv2Message<'_>, src: IpAddr) -> Option<(IpAddr, u32)> {
+    let fteid = |instance| {
+        msg.ies()
+            .map_while(Result::ok)
+            .find(|i| i.kind == ie::F_TEID && i.instance == instance)
+    };
+    let v = fteid(0).or_else(|| fteid(1))?.value;
+    let teid = u32::from_be_bytes(v.get(1..5)?.try_into().ok()?);
+    let addr = match v.first()? & 0x80 != 0 {
+        true => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(v.get(5..9)?).ok()?)),
+        false => src,
+    };
+    Some((addr, teid))
+}
+
+/// The finest element of a ULI: cell (ECGI, CGI, SAI) before area (TAI, RAI, LAI).
+fn finest(u: Uli) -> Option<Location> {
+    u.ecgi
+        .map(|(plmn, eci)| Location::Ecgi { plmn, eci })
+        .or(u.cgi.map(|(plmn, lac, ci)| Location::Cgi { plmn, lac, ci }))
+        .or(u
+            .sai
+            .map(|(plmn, lac, sac)| Location::Sai { plmn, lac, sac }))
+        .or(u.tai.map(|(plmn, tac)| Location::Tai { plmn, tac }))
+        .or(u
+            .rai
+            .map(|(plmn, lac, rac)| Location::Rai { plmn, lac, rac }))
+        .or(u.lai.map(|(plmn, lac)| Location::Lai { plmn, lac }))
+}
+
+fn location_plmn(l: Location) -> Plmn {
+    match l {
+        Location::Tai { plmn, .. }
+        | Location::Ecgi { plmn, .. }
+        | Location::Lai { plmn, .. }
+        | Location::Cgi { plmn, .. }
+        | Location::Sai { plmn, .. }
+        | Location::Rai { plmn, .. }
+        | Location::Ncgi { plmn, .. } => plmn,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Gtpv2Repr, IeRepr};
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn flow(a: u8, b: u8) -> FlowKey {
+        let ip = |x| IpAddr::V4(Ipv4Addr::new(10, 0, 0, x));
+        FlowKey::new(ip(a), 2123, ip(b), 2123)
+    }
+
+    fn meta(frame: u64) -> PacketMeta {
+        PacketMeta {
+            file: 0,
+            frame,
+            ts_us: 1_000_000 * frame as i64,
+        }
+    }
+
+    fn fteid(teid: u32, addr: [u8; 4]) -> IeRepr {
+        let mut value = vec![0x80 | 10];
+        value.extend_from_slice(&teid.to_be_bytes());
+        value.extend_from_slice(&addr);
+        IeRepr {
+            kind: ie::F_TEID,
+            instance: 0,
+            value,
+        }
+    }
+
+    fn cause(c: u8) -> IeRepr {
+        IeRepr {
+            kind: ie::CAUSE,
+            instance: 0,
+            value: vec![c, 0],
+        }
+    }
+
+    fn uli(eci: u8) -> IeRepr {
+        IeRepr {
+            kind: ie::ULI,
+            instance: 0,
+            value: vec![0x18, 0x02, 0xf8, 0x10, 0, 1, 0x02, 0xf8, 0x10, 0, 0, 0, eci],
+        }
+    }
+
+    fn push(c: &mut Gtpv2Correlator, frame: u64, f: FlowKey, m: &Gtpv2Repr) -> Option<Signal> {
+        let bytes = m.emit(false);
+        c.push(&meta(frame), f, &Gtpv2Message::parse(&bytes).unwrap())
+    }
+
+    #[test]
+    fn session_lifecycle_through_learned_teids() {
+        let mut c = Gtpv2Correlator::new(E212::default());
+        let (mme, sgw) = (flow(1, 2), flow(2, 1));
+        let imsi = Imsi::parse("208011000000001").unwrap();
+        let csr = Gtpv2Repr {
+            msg_type: 32,
+            teid: Some(0),
+            seq: 1,
+            ies: vec![
+                IeRepr {
+                    kind: ie::IMSI,
+                    instance: 0,
+                    value: imsi.to_tbcd(),
+                },
+                IeRepr {
+                    kind: ie::SERVING_NETWORK,
+                    instance: 0,
+                    value: vec![0x02, 0xf8, 0x10],
+                },
+                IeRepr {
+                    kind: ie::RAT_TYPE,
+                    instance: 0,
+                    value: vec![6],
+                },
+                uli(1),
+                fteid(0x100, [10, 0, 0, 1]),
+            ],
+        };
+        assert_eq!(push(&mut c, 1, mme, &csr), None);
+        let resp = Gtpv2Repr {
+            msg_type: 33,
+            teid: Some(0x100),
+            seq: 1,
+            ies: vec![cause(16), fteid(0x200, [10, 0, 0, 2])],
+        };
+        let s = push(&mut c, 2, sgw, &resp).expect("session start");
+        assert_eq!(
+            (s.kind, s.imsi, s.at, s.source.frame),
+            (SignalKind::SessionStart, imsi, 1_000_000, 1)
+        );
+        assert_eq!(s.serving, Plmn::parse("208-01"));
+        assert_eq!(
+            s.location,
+            Some(Location::Ecgi {
+                plmn: Plmn::new(208, 1, 2),
+                eci: 1
+            })
+        );
+
+        // Modify Bearer towards the SGW's TEID, no IMSI: a cell change of the same subscriber.
+        let mbr = Gtpv2Repr {
+            msg_type: 34,
+            teid: Some(0x200),
+            seq: 2,
+            ies: vec![uli(2)],
+        };
+        assert_eq!(push(&mut c, 3, mme, &mbr), None);
+        let ok = Gtpv2Repr {
+            msg_type: 35,
+            teid: Some(0x100),
+            seq: 2,
+            ies: vec![cause(16)],
+        };
+        let s = push(&mut c, 4, sgw, &ok).expect("cell change");
+        assert_eq!(
+            (s.kind, s.imsi, s.rat),
+            (SignalKind::CellChange, imsi, Some(6))
+        );
+        assert_eq!(
+            s.location,
+            Some(Location::Ecgi {
+                plmn: Plmn::new(208, 1, 2),
+                eci: 2
+            })
+        );
+
+        // A rejected Modify Bearer gives nothing.
+        let mbr = Gtpv2Repr {
+            msg_type: 34,
+            teid: Some(0x200),
+            seq: 3,
+            ies: vec![uli(3)],
+        };
+        push(&mut c, 5, mme, &mbr);
+        let no = Gtpv2Repr {
+            msg_type: 35,
+            teid: Some(0x100),
+            seq: 3,
+            ies: vec![cause(64)],
+        };
+        assert_eq!(push(&mut c, 6, sgw, &no), None);
+        assert_eq!(c.stats().rejected, 1);
+
+        let dsr = Gtpv2Repr {
+            msg_type: 36,
+            teid: Some(0x200),
+            seq: 4,
+            ies: vec![],
+        };
+        push(&mut c, 7, mme, &dsr);
+        let ok = Gtpv2Repr {
+            msg_type: 37,
+            teid: Some(0x100),
+            seq: 4,
+            ies: vec![cause(16)],
+        };
+        assert_eq!(
+            push(&mut c, 8, sgw, &ok).map(|s| s.kind),
+            Some(SignalKind::SessionEnd)
+        );
+
+        // After the session ended, its TEID no longer names anyone.
+        let mbr = Gtpv2Repr {
+            msg_type: 34,
+            teid: Some(0x200),
+            seq: 5,
+            ies: vec![uli(4)],
+        };
+        push(&mut c, 9, mme, &mbr);
+        let ok = Gtpv2Repr {
+            msg_type: 35,
+            teid: Some(0x100),
+            seq: 5,
+            ies: vec![cause(16)],
+        };
+        assert_eq!(push(&mut c, 10, sgw, &ok), None);
+        assert_eq!(c.stats().no_imsi, 1);
+
+        // A response without its request is counted.
+        let ok = Gtpv2Repr {
+            msg_type: 33,
+            teid: Some(0x100),
+            seq: 99,
+            ies: vec![cause(16)],
+        };
+        assert_eq!(push(&mut c, 11, sgw, &ok), None);
+        assert_eq!(c.stats().unmatched_responses, 1);
+    }
+}
