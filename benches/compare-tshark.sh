@@ -14,7 +14,8 @@ bin=${CARGO_TARGET_DIR:-target}/release/landfall
 big=$(mktemp --suffix=.pcapng)
 trap 'rm -f "$big"' EXIT
 "$bin" replicate "$src" "$big" -n "$copies"
-frames=$((4070 * copies))
+# frame count as landfall decodes it (4070 per copy of the 32-UE capture)
+frames=$("$bin" inspect --stats "$big" | awk '$1 == "frames" { print $2 }')
 bytes=$(stat -c %s "$big")
 pin=()
 command -v taskset >/dev/null && pin=(taskset -c 0)
@@ -35,9 +36,11 @@ best_of_3() {
 report() { python3 -c "import sys; n,f,b,s=sys.argv[1:]; s=float(s); print(f'{n:<8} {int(f)/s:>12,.0f} frames/s {int(b)/s/1e6:>9.1f} MB/s  ({s:.3f} s)')" "$@"; }
 
 echo "file: $copies copies of $(basename "$src"): $frames frames, $bytes bytes"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), pinned: ${pin[*]:-no}"
 t_lf=$(best_of_3 "${pin[@]}" "$bin" inspect --stats "$big")
 report landfall "$frames" "$bytes" "$t_lf"
 if command -v tshark >/dev/null; then
+  echo "$(tshark --version 2>/dev/null | head -1)"
   t_ts=$(best_of_3 "${pin[@]}" tshark -r "$big" -n -T fields -e frame.number -e diameter.cmd.code -e diameter.hopbyhopid -e e212.imsi)
   report tshark "$frames" "$bytes" "$t_ts"
   python3 -c "import sys; print(f'ratio landfall/tshark (frames/s): {float(sys.argv[2])/float(sys.argv[1]):.0f}x (target >= 100x)')" "$t_lf" "$t_ts"
