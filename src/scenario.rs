@@ -61,46 +61,14 @@ const A_RWND: u32 = 106_496;
 /// The HSS's opaque State Cookie, echoed back by the MME.
 const STATE_COOKIE: [u8; 16] = *b"landfall-cookie!";
 
-const ORANGE_FR: Plmn = Plmn {
-    mcc: 208,
-    mnc: 1,
-    mnc_len: 2,
-};
-const SFR_FR: Plmn = Plmn {
-    mcc: 208,
-    mnc: 10,
-    mnc_len: 2,
-};
-const BOUYGUES_FR: Plmn = Plmn {
-    mcc: 208,
-    mnc: 20,
-    mnc_len: 2,
-};
-const TELEKOM_DE: Plmn = Plmn {
-    mcc: 262,
-    mnc: 1,
-    mnc_len: 2,
-};
-const ORANGE_ES: Plmn = Plmn {
-    mcc: 214,
-    mnc: 7,
-    mnc_len: 2,
-};
-const SWISSCOM_CH: Plmn = Plmn {
-    mcc: 228,
-    mnc: 1,
-    mnc_len: 2,
-};
-const CHINA_MOBILE: Plmn = Plmn {
-    mcc: 460,
-    mnc: 0,
-    mnc_len: 2,
-};
-const VODAFONE_GB: Plmn = Plmn {
-    mcc: 234,
-    mnc: 15,
-    mnc_len: 2,
-};
+const ORANGE_FR: Plmn = Plmn::new(208, 1, 2);
+const SFR_FR: Plmn = Plmn::new(208, 10, 2);
+const BOUYGUES_FR: Plmn = Plmn::new(208, 20, 2);
+const TELEKOM_DE: Plmn = Plmn::new(262, 1, 2);
+const ORANGE_ES: Plmn = Plmn::new(214, 7, 2);
+const SWISSCOM_CH: Plmn = Plmn::new(228, 1, 2);
+const CHINA_MOBILE: Plmn = Plmn::new(460, 0, 2);
+const VODAFONE_GB: Plmn = Plmn::new(234, 15, 2);
 
 /// Which way a packet travels: from the MME (requests) or towards it (answers).
 #[derive(Clone, Copy, PartialEq, Eq)]

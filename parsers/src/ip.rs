@@ -14,17 +14,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
 use crate::link::Network;
+use crate::wire::{be16, be32};
 
 const fn err(reason: &'static str, offset: usize) -> DecodeError {
     DecodeError::new(Layer::Ip, reason, offset)
-}
-
-fn be16(data: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn be32(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// Upper-layer protocol numbers used here.

@@ -22,6 +22,7 @@ pub mod signal;
 pub mod tcp;
 pub mod types;
 pub mod udp;
+pub mod wire;
 
 pub use error::{DecodeError, Layer};
 pub use signal::{Location, Proto, Provenance, Signal, SignalKind, TimestampUs};

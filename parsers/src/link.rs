@@ -6,6 +6,7 @@
 //! and fixtures can build frames.
 
 use crate::error::{DecodeError, Layer};
+use crate::wire::{be16, be32};
 
 /// LINKTYPE_* values (tcpdump.org link-layer header types) understood here.
 #[derive(Debug)]
@@ -80,14 +81,6 @@ impl<'a> Network<'a> {
 
 const fn err(reason: &'static str, offset: usize) -> DecodeError {
     DecodeError::new(Layer::Link, reason, offset)
-}
-
-fn be16(data: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn be32(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// The network packet inside a frame of the given link type.

@@ -5,6 +5,7 @@
 
 use crate::error::{DecodeError, Layer};
 use crate::flow::{FlowKey, PacketMeta};
+use crate::wire::{be16_or_zero as be16, be32_or_zero as be32};
 use std::collections::{BTreeMap, HashMap};
 
 /// Length of the common header.
@@ -26,20 +27,6 @@ const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 
 const fn err(reason: &'static str, offset: usize) -> DecodeError {
     DecodeError::new(Layer::Sctp, reason, offset)
-}
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    match b.get(at..at + 2) {
-        Some(&[x, y]) => u16::from_be_bytes([x, y]),
-        _ => 0,
-    }
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    match b.get(at..at + 4) {
-        Some(&[a, c, d, e]) => u32::from_be_bytes([a, c, d, e]),
-        _ => 0,
-    }
 }
 
 /// The CRC32c of a packet, computed with its checksum field taken as zero. The value goes

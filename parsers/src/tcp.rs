@@ -9,6 +9,7 @@
 
 use crate::error::{DecodeError, Layer};
 use crate::flow::{FlowKey, PacketMeta};
+use crate::wire::{be16_or_zero as be16, be32_or_zero as be32};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
@@ -22,20 +23,6 @@ const PROTOCOL: u8 = 6;
 
 const fn err(reason: &'static str, offset: usize) -> DecodeError {
     DecodeError::new(Layer::Tcp, reason, offset)
-}
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    match b.get(at..at + 2) {
-        Some(&[x, y]) => u16::from_be_bytes([x, y]),
-        _ => 0,
-    }
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    match b.get(at..at + 4) {
-        Some(&[a, c, d, e]) => u32::from_be_bytes([a, c, d, e]),
-        _ => 0,
-    }
 }
 
 /// The control bits of byte 13 (the obsolete NS bit of byte 12 is not kept).

@@ -158,7 +158,7 @@ pub struct Plmn {
 }
 
 impl Plmn {
-    pub fn new(mcc: u16, mnc: u16, mnc_len: u8) -> Self {
+    pub const fn new(mcc: u16, mnc: u16, mnc_len: u8) -> Self {
         Plmn { mcc, mnc, mnc_len }
     }
 

@@ -7,15 +7,12 @@ use std::net::IpAddr;
 
 use crate::error::{DecodeError, Layer};
 use crate::ip::{internet_checksum, IpProtocol};
+use crate::wire::be16;
 
 pub const UDP_HEADER_LEN: usize = 8;
 
 const fn err(reason: &'static str, offset: usize) -> DecodeError {
     DecodeError::new(Layer::Udp, reason, offset)
-}
-
-fn be16(data: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?))
 }
 
 /// A UDP header's ports (length and checksum are derived on emit).
