@@ -15,6 +15,7 @@ use crate::diameter::correlate::{CorrelatorConfig, DiameterCorrelator};
 use crate::e212::E212;
 use crate::error::{DecodeError, Layer};
 use crate::flow::{FlowKey, PacketMeta, Transport};
+use crate::gtpv1::{self, Gtpv1Message};
 use crate::gtpv2::correlate::Gtpv2Correlator;
 use crate::gtpv2::{self, Gtpv2Message};
 use crate::ip::{IpDatagram, IpLayer};
@@ -58,6 +59,7 @@ impl Default for DecoderConfig {
 pub enum AppMessage<'a, 'b> {
     Diameter(&'b diameter::Message<'a>),
     Gtpv2(&'b Gtpv2Message<'a>),
+    Gtpv1(&'b Gtpv1Message<'a>),
 }
 
 impl AppMessage<'_, '_> {
@@ -66,6 +68,7 @@ impl AppMessage<'_, '_> {
         match self {
             AppMessage::Diameter(m) => diameter::record(m, meta),
             AppMessage::Gtpv2(m) => gtpv2::record(m, meta),
+            AppMessage::Gtpv1(m) => gtpv1::record(m, meta),
         }
     }
 }
@@ -247,8 +250,10 @@ impl Decoder {
                     if gtpv2::is_gtpv2(payload) {
                         let flow = FlowKey::new(d.src, udp.src_port, d.dst, udp.dst_port);
                         gtpv2_messages(&mut self.gtpv2, &mut self.stats, meta, flow, payload, sink);
+                    } else if gtpv1::is_gtpv1(payload) {
+                        gtpv1_message(&mut self.stats, meta, payload, sink);
                     } else {
-                        self.stats.skip("gtp-c version 0/1 (not decoded yet)");
+                        self.stats.skip("gtp version 0 / other on port 2123");
                     }
                 }
                 Ok(_) => self.stats.skip("udp (other port)"),
@@ -452,6 +457,28 @@ fn gtp_tcp_event(
             DecodeError::new(Layer::Gtpv2, "unframeable bytes skipped in TCP stream", 0),
         ),
     }
+}
+
+/// A GTPv1-C datagram (TS 29.060). G-PDUs and GTP' are not signaling and get no record.
+fn gtpv1_message(stats: &mut DecodeStats, meta: &PacketMeta, data: &[u8], sink: &mut dyn Sink) {
+    let msg = match Gtpv1Message::parse(data) {
+        Ok(m) => m,
+        Err(e) => return stats.error(meta, e),
+    };
+    if !msg.is_recorded() {
+        return stats.skip("gtpv1 G-PDU or GTP' on port 2123");
+    }
+    let key = MessageType {
+        proto: Proto::Gtpv1,
+        app: 0,
+        code: u32::from(msg.header.msg_type),
+        request: true,
+    };
+    *stats.messages.entry(key).or_default() += 1;
+    if let Some(Err(e)) = msg.ies().find(Result::is_err) {
+        stats.error(meta, e);
+    }
+    sink.message(meta, &AppMessage::Gtpv1(&msg));
 }
 
 /// A GTPv2-C datagram: the message and any piggybacked one after it.

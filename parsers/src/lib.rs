@@ -13,6 +13,7 @@ pub mod diameter;
 pub mod e212;
 pub mod error;
 pub mod flow;
+pub mod gtpv1;
 pub mod gtpv2;
 pub mod ip;
 pub mod link;
