@@ -94,6 +94,10 @@ pub struct DecodeArgs {
     /// e.g. 001=2:001.
     #[arg(long = "mcc", value_name = "MCC=LEN[:COUNTRY]")]
     pub mcc_overrides: Vec<String>,
+    /// Global-title prefixes → PLMN for MAP's serving network: a file of lines
+    /// `PREFIX MCC-MNC` (e.g. `447785 234-15`), longest prefix wins.
+    #[arg(long, value_name = "FILE")]
+    pub gt_plmn: Option<PathBuf>,
 }
 
 /// "12h", "90s", "1h 30m" (humantime syntax).

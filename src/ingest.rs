@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use landfall_parsers::capture::{CaptureReader, MergedCaptures};
 use landfall_parsers::decode::{Decoder, DecoderConfig, Sink};
+use landfall_parsers::e164::{GtPlmnTable, E164};
 use landfall_parsers::e212::E212;
 use landfall_parsers::{Country, Signal};
 
@@ -41,9 +42,19 @@ pub fn decoder_config(args: &DecodeArgs) -> Result<DecoderConfig> {
         };
         e212 = e212.with_override(prefix, Some(len), country);
     }
+    let gt_plmn = match &args.gt_plmn {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --gt-plmn {}", path.display()))?;
+            GtPlmnTable::parse(&text).with_context(|| format!("--gt-plmn {}", path.display()))?
+        }
+        None => GtPlmnTable::default(),
+    };
     Ok(DecoderConfig {
         diameter_tcp_ports: args.diameter_tcp_ports.clone(),
         e212,
+        e164: E164::default(),
+        gt_plmn,
     })
 }
 

@@ -1,5 +1,5 @@
 //! `landfall inspect` scored against the tshark oracle in ../shared/conformance with its
-//! own compare.py: every Diameter, GTPv1 and GTPv2 record of every capture must pass (with one
+//! own compare.py: every Diameter, GTPv1, MAP and GTPv2 record of every capture must pass (with one
 //! documented ECI difference).
 
 mod common;
@@ -52,7 +52,7 @@ fn inspect_matches_the_tshark_oracle() {
         .expect("run landfall inspect");
     assert!(status.success(), "landfall inspect failed: {status}");
 
-    compare(&conformance, &out, &["--protos", "diameter,gtpv1"]);
+    compare(&conformance, &out, &["--protos", "diameter,gtpv1,map"]);
     // GTPv2: every field but the ECI, where tshark 4.0 keeps the 4 spare bits that
     // TS 29.274 §8.21.5 says receivers ignore (ndpi-gtpv2-create-session carries
     // 0x12345678 in the ECGI octets; the 28-bit ECI is 0x2345678 = 36984440).

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::capture::{CaptureError, Frame};
 use crate::diameter;
 use crate::diameter::correlate::{CorrelatorConfig, DiameterCorrelator};
+use crate::e164::{GtPlmnTable, E164};
 use crate::e212::E212;
 use crate::error::{DecodeError, Layer};
 use crate::flow::{FlowKey, PacketMeta, Transport};
@@ -20,9 +21,16 @@ use crate::gtpv2::correlate::Gtpv2Correlator;
 use crate::gtpv2::{self, Gtpv2Message};
 use crate::ip::{IpDatagram, IpLayer};
 use crate::link::{parse_link, Network};
+use crate::map::correlate::MapCorrelator;
+use crate::map::{self, MapComponent};
 use crate::record::Record;
+use crate::sccp::{Reassembled, SccpMessage, SccpReassembler};
 use crate::sctp::{Chunk, SctpMessage, SctpPacket, SctpReassembler};
 use crate::signal::{Proto, Signal, SignalKind};
+use crate::sigtran::m2pa::{self, M2paMessage};
+use crate::sigtran::m3ua::{self, M3uaMessage};
+use crate::sigtran::mtp3::{self, Mtp3Message};
+use crate::tcap::{ComponentKind, TcapMessage};
 use crate::tcp::{Framer, Framing, TcpEvent, TcpReassembler, TcpRepr};
 use crate::udp::UdpRepr;
 
@@ -44,6 +52,10 @@ pub struct DecoderConfig {
     pub diameter_tcp_ports: Vec<u16>,
     /// MCC → MNC length and country, for the home network of IMSIs.
     pub e212: E212,
+    /// E.164 calling code → country, for the serving country of MAP signals.
+    pub e164: E164,
+    /// Operator-supplied global-title prefixes → PLMN, for MAP's serving network.
+    pub gt_plmn: GtPlmnTable,
 }
 
 impl Default for DecoderConfig {
@@ -51,6 +63,8 @@ impl Default for DecoderConfig {
         DecoderConfig {
             diameter_tcp_ports: vec![DIAMETER_PORT, 3871],
             e212: E212::default(),
+            e164: E164::default(),
+            gt_plmn: GtPlmnTable::default(),
         }
     }
 }
@@ -60,6 +74,8 @@ pub enum AppMessage<'a, 'b> {
     Diameter(&'b diameter::Message<'a>),
     Gtpv2(&'b Gtpv2Message<'a>),
     Gtpv1(&'b Gtpv1Message<'a>),
+    /// One component of a MAP dialogue (a TCAP message may carry several).
+    Map(&'b MapComponent<'a>),
 }
 
 impl AppMessage<'_, '_> {
@@ -69,6 +85,7 @@ impl AppMessage<'_, '_> {
             AppMessage::Diameter(m) => diameter::record(m, meta),
             AppMessage::Gtpv2(m) => gtpv2::record(m, meta),
             AppMessage::Gtpv1(m) => gtpv1::record(m, meta),
+            AppMessage::Map(m) => m.record(meta),
         }
     }
 }
@@ -198,6 +215,8 @@ pub struct Decoder {
     sctp: SctpReassembler,
     diameter: DiameterCorrelator,
     gtpv2: Gtpv2Correlator,
+    sccp: SccpReassembler,
+    map: MapCorrelator,
     pub stats: DecodeStats,
 }
 
@@ -205,6 +224,7 @@ impl Decoder {
     pub fn new(cfg: DecoderConfig) -> Decoder {
         let diameter = DiameterCorrelator::new(CorrelatorConfig::default(), cfg.e212.clone());
         let gtpv2 = Gtpv2Correlator::new(cfg.e212.clone());
+        let map = MapCorrelator::new(cfg.e212.clone(), cfg.e164.clone(), cfg.gt_plmn.clone());
         Decoder {
             cfg,
             ip: IpLayer::default(),
@@ -213,6 +233,8 @@ impl Decoder {
             sctp: SctpReassembler::default(),
             diameter,
             gtpv2,
+            sccp: SccpReassembler::default(),
+            map,
             stats: DecodeStats::default(),
         }
     }
@@ -319,6 +341,8 @@ impl Decoder {
         let Decoder {
             sctp,
             diameter,
+            sccp,
+            map,
             stats,
             ..
         } = self;
@@ -337,6 +361,10 @@ impl Decoder {
                 match m.ppid {
                     PPID_DIAMETER | PPID_DIAMETER_DTLS => {}
                     0 if diameter_port => {}
+                    m3ua::PPID | m2pa::PPID => {
+                        let mut ss7 = Ss7 { sccp, map, stats };
+                        return ss7.sigtran(&m.meta, m.ppid, m.data, sink);
+                    }
                     _ => return stats.skip("sctp (other payload protocol)"),
                 }
                 let transport = Transport::Sctp {
@@ -350,6 +378,26 @@ impl Decoder {
 
     /// End of input: requests still waiting for an answer are counted.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
+        self.sccp.finish();
+        if self.sccp.stats.dropped > 0 {
+            self.stats
+                .skipped
+                .insert("sccp segments never completed", self.sccp.stats.dropped);
+        }
+        self.map.flush();
+        let m = self.map.stats();
+        for (what, n) in [
+            ("map dialogue not answered", m.unanswered),
+            ("map message of unseen dialogue", m.unmatched),
+            ("map copy on another link (STP relay)", m.duplicates),
+            ("tcap not MAP (application context/SSN)", m.not_map),
+            ("map dialogue aborted or rejected", m.aborted),
+            ("map result of unknown subscriber", m.no_imsi),
+        ] {
+            if n > 0 {
+                self.stats.skipped.insert(what, n);
+            }
+        }
         let Decoder {
             tcp,
             tcp_gtp,
@@ -547,5 +595,149 @@ fn diameter_message(
         }
         data = data.get(len..).unwrap_or_default();
         base += len;
+    }
+}
+
+/// The SS7 part of the decoder: M3UA/M2PA → MTP3 → SCCP (reassembly) → TCAP → MAP.
+struct Ss7<'d> {
+    sccp: &'d mut SccpReassembler,
+    map: &'d mut MapCorrelator,
+    stats: &'d mut DecodeStats,
+}
+
+impl Ss7<'_> {
+    fn sigtran(&mut self, meta: &PacketMeta, ppid: u32, data: &[u8], sink: &mut dyn Sink) {
+        let (label, si, user) = if ppid == m3ua::PPID {
+            let m = match M3uaMessage::parse(data) {
+                Ok(m) => m,
+                Err(e) => return self.stats.error(meta, e),
+            };
+            if !m.is_data() {
+                return self
+                    .stats
+                    .skip("m3ua management (ASPSM/ASPTM/MGMT/SSNM/RKM)");
+            }
+            match m.protocol_data() {
+                Ok(pd) => (pd.label(), pd.si, pd.data),
+                Err(e) => return self.stats.error(meta, e),
+            }
+        } else {
+            let m = match M2paMessage::parse(data) {
+                Ok(m) => m,
+                Err(e) => return self.stats.error(meta, e),
+            };
+            let Some(mtp3) = m.mtp3 else {
+                return self.stats.skip("m2pa link status or empty user data");
+            };
+            match Mtp3Message::parse(mtp3) {
+                Ok(m) => (m.label, m.si, m.data),
+                Err(e) => return self.stats.error(meta, e),
+            }
+        };
+        if si != mtp3::SI_SCCP {
+            return self
+                .stats
+                .skip("mtp3 user other than SCCP (management, ISUP)");
+        }
+        let msg = match SccpMessage::parse(user) {
+            Ok(m) => m,
+            Err(e) if e.reason == "not a connectionless SCCP message" => {
+                return self.stats.skip("sccp connection-oriented or management");
+            }
+            Err(e) => return self.stats.error(meta, e),
+        };
+        if msg.called.ssn == Some(1) {
+            return self.stats.skip("sccp management (SCMG, SSN 1)");
+        }
+        if msg.is_return() {
+            // The returned message was never delivered: its components are shown (as
+            // tshark does) but do not take part in dialogues. A returned segment is not.
+            self.stats
+                .skip("sccp service return (message not delivered)");
+            if msg.segmentation.is_none() {
+                self.tcap(meta, &msg, msg.data, false, sink);
+            }
+            return;
+        }
+        match self.sccp.push(meta.ts_us, label, &msg) {
+            Reassembled::Whole(d) => self.tcap(meta, &msg, d, true, sink),
+            Reassembled::Complete(d) => self.tcap(meta, &msg, &d, true, sink),
+            Reassembled::Pending => {}
+            Reassembled::Dropped(e) => self.stats.error(meta, e),
+        }
+    }
+
+    /// A TCAP message; `delivered` is false for one an SCCP service return brought back.
+    fn tcap(
+        &mut self,
+        meta: &PacketMeta,
+        sccp: &SccpMessage<'_>,
+        data: &[u8],
+        delivered: bool,
+        sink: &mut dyn Sink,
+    ) {
+        let tcap = match TcapMessage::parse(data) {
+            Ok(t) => t,
+            Err(e) => return self.stats.error(meta, e),
+        };
+        if !self.map.is_map(meta, &sccp.called, &sccp.calling, &tcap) {
+            return;
+        }
+        let mut components = Vec::new();
+        for c in tcap.components() {
+            let c = match c {
+                Ok(c) => c,
+                Err(e) => {
+                    self.stats.error(meta, e);
+                    break;
+                }
+            };
+            let (fields, err) = map::decode_fields(&c);
+            if let Some(e) = err {
+                self.stats.error(meta, e);
+            }
+            let (code, request) = match c.kind {
+                ComponentKind::ReturnError => (c.error.and_then(|e| e.local()), false),
+                ComponentKind::Invoke => (c.opcode.and_then(|o| o.local()), true),
+                _ => (c.opcode.and_then(|o| o.local()), false),
+            };
+            let key = MessageType {
+                proto: Proto::Map,
+                app: map_component_code(c.kind),
+                code: code.map_or(u32::MAX, |c| c as u32),
+                request,
+            };
+            *self.stats.messages.entry(key).or_default() += 1;
+            let mc = MapComponent {
+                tcap: &tcap,
+                component: c,
+                fields,
+                called: sccp.called,
+                calling: sccp.calling,
+            };
+            sink.message(meta, &AppMessage::Map(&mc));
+            components.push((c, fields));
+        }
+        if !delivered {
+            return;
+        }
+        for signal in self
+            .map
+            .push(meta, &sccp.called, &sccp.calling, &tcap, &components)
+        {
+            *self.stats.signals.entry(signal.kind).or_default() += 1;
+            sink.signal(signal);
+        }
+    }
+}
+
+/// The component type as counted in [`MessageType::app`] for MAP (its TCAP tag).
+pub fn map_component_code(kind: ComponentKind) -> u32 {
+    match kind {
+        ComponentKind::Invoke => 1,
+        ComponentKind::ReturnResultLast => 2,
+        ComponentKind::ReturnError => 3,
+        ComponentKind::Reject => 4,
+        ComponentKind::ReturnResult => 7,
     }
 }

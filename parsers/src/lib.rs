@@ -7,9 +7,11 @@
 //! messages) → [`diameter`] (S6a/S6d, request/answer correlation) → [`signal::Signal`].
 //! [`decode`] wires the layers into one pass over a capture.
 
+pub mod ber;
 pub mod capture;
 pub mod decode;
 pub mod diameter;
+pub mod e164;
 pub mod e212;
 pub mod error;
 pub mod flow;
@@ -17,9 +19,13 @@ pub mod gtpv1;
 pub mod gtpv2;
 pub mod ip;
 pub mod link;
+pub mod map;
 pub mod record;
+pub mod sccp;
 pub mod sctp;
 pub mod signal;
+pub mod sigtran;
+pub mod tcap;
 pub mod tcp;
 pub mod types;
 pub mod udp;
