@@ -1,5 +1,6 @@
 //! The bundled roaming scenario: a capture built by the project's own encoders
-//! (Diameter → SCTP/TCP → IPv4 → Ethernet → pcap), so testers have a fixture whose every
+//! (Diameter → SCTP/TCP, GTPv2-C → UDP, MAP → TCAP → SCCP → M3UA → SCTP; → IPv4 →
+//! Ethernet → pcap), so testers have a fixture whose every
 //! moment is known in advance. `landfall scenario --out F` writes it; the golden moments
 //! live beside it in `fixtures/`.
 //!
@@ -13,6 +14,9 @@
 //! | 234150000000001 (GB) | attach rejected, Result-Code 5001 | none |
 //! | 208015000000002 (FR) | 208-01 → 208-10 → back to 208-01 within the 12 h gap | no second arrival into 208-01 |
 //! | 208016000000003 (FR) | 208-01 → 208-20 → back to 208-01 after 15 h | a second arrival into 208-01 |
+//! | 214070000000005 (ES) | GTPv2 Create Session in 208-01, Modify Bearer (new cell), Delete Session | arrival 208-01 + FR, roaming-on (session_start) |
+//! | 310410123456789 (US) | MAP updateLocation dialogue over M3UA with insertSubscriberData | arrival FR, roaming-on FR (VLR number +33) |
+//! | 250011234567890 (RU) | MAP updateLocation refused, roamingNotAllowed | none |
 //!
 //! Noise that yields no moment: AIR/AIA, DWR/DWA, a Gy CCR/CCA (application 4).
 //! Transport edge cases ride along: an SCTP association set up with INIT/INIT-ACK/
@@ -29,11 +33,23 @@ use std::path::Path;
 use landfall_parsers::capture::{PcapWriter, TsResolution};
 use landfall_parsers::diameter::builder::{cca, ccr, dwa, dwr};
 use landfall_parsers::diameter::{MessageRepr, Outcome, S6aSession};
+use landfall_parsers::gtpv2::builder::{
+    self as gtp, SessionRequest, CAUSE_ACCEPTED, IF_S11_SGW, RAT_EUTRAN as GTP_RAT_EUTRAN,
+};
+use landfall_parsers::gtpv2::Uli;
 use landfall_parsers::ip::Ipv4Repr;
 use landfall_parsers::link::{EtherType, EthernetRepr, LinkType};
+use landfall_parsers::map::{encode as map_encode, error as map_error, op, Isdn};
+use landfall_parsers::sccp::{SccpAddress, SccpRepr};
 use landfall_parsers::sctp::{Chunk, DataChunk, SctpRepr};
+use landfall_parsers::sigtran::m3ua::M3uaRepr;
+use landfall_parsers::sigtran::mtp3::{RoutingLabel, SI_SCCP};
+use landfall_parsers::tcap::{
+    map_context, ComponentKind, ComponentRepr, DialoguePdu, TcapKind, TcapRepr,
+};
 use landfall_parsers::tcp::{TcpFlags, TcpRepr};
-use landfall_parsers::Plmn;
+use landfall_parsers::udp::UdpRepr;
+use landfall_parsers::{Imsi, Msisdn, Plmn};
 
 /// 2026-06-01T08:00:00Z, the scenario's first second.
 const T0_US: i64 = 1_780_300_800_000_000;
@@ -44,6 +60,16 @@ const HOUR: i64 = 60 * MINUTE;
 const DIAMETER_PORT: u16 = 3868;
 const PPID_DIAMETER: u32 = 46;
 const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const GTPC_PORT: u16 = 2123;
+/// M3UA over SCTP: port 2905, payload protocol 3 (RFC 4666).
+const M3UA: (u16, u32) = (2905, 3);
+/// SCCP subsystems: HLR and VLR.
+const SSN_HLR: u8 = 6;
+const SSN_VLR: u8 = 7;
+/// MAP application contexts (TS 29.002 §17.3.3): networkLocUp v3, infoRetrieval v3.
+const AC_NETWORK_LOC_UP: u8 = 1;
+const AC_INFO_RETRIEVAL: u8 = 14;
 const IPPROTO_SCTP: u8 = 132;
 /// S6a RAT-Type EUTRAN and ULR-Flags (S6a indicator + initial attach, or S6a indicator).
 const RAT_EUTRAN: u32 = 1004;
@@ -198,8 +224,7 @@ impl Wire {
         self.ip(at, from.src, to.src, IPPROTO_SCTP, &repr.emit())
     }
 
-    /// One SCTP packet carrying `messages` as bundled DATA chunks (consecutive TSNs and
-    /// SSNs on stream 0), preceded by a SACK when the peer sent data not acknowledged yet.
+    /// One SCTP packet carrying Diameter `messages` as bundled DATA chunks.
     fn sctp(
         &mut self,
         at: i64,
@@ -207,11 +232,25 @@ impl Wire {
         dir: Dir,
         messages: &[&MessageRepr],
     ) -> io::Result<()> {
+        let bodies: Vec<Vec<u8>> = messages.iter().map(|m| m.emit()).collect();
+        self.sctp_data(at, assoc, dir, (DIAMETER_PORT, PPID_DIAMETER), &bodies)
+    }
+
+    /// One SCTP packet carrying `bodies` as bundled DATA chunks (consecutive TSNs and
+    /// SSNs on stream 0) of payload protocol `ppid` between `port`s, preceded by a SACK
+    /// when the peer sent data not acknowledged yet.
+    fn sctp_data(
+        &mut self,
+        at: i64,
+        assoc: &mut SctpAssoc,
+        dir: Dir,
+        (port, ppid): (u16, u32),
+        bodies: &[Vec<u8>],
+    ) -> io::Result<()> {
         let (from, to) = match dir {
             Dir::Up => (&mut assoc.up, &mut assoc.down),
             Dir::Down => (&mut assoc.down, &mut assoc.up),
         };
-        let bodies: Vec<Vec<u8>> = messages.iter().map(|m| m.emit()).collect();
         // SACK: cumulative TSN ack, a_rwnd, no gap blocks, no duplicate TSNs.
         let mut sack_value = Vec::with_capacity(12);
         sack_value.extend_from_slice(&from.cum_ack.to_be_bytes());
@@ -225,7 +264,7 @@ impl Wire {
                 value: &sack_value,
             });
         }
-        for body in &bodies {
+        for body in bodies {
             chunks.push(Chunk::Data(DataChunk {
                 unordered: false,
                 begin: true,
@@ -234,7 +273,7 @@ impl Wire {
                 tsn: from.tsn,
                 stream_id: 0,
                 ssn: from.ssn,
-                ppid: PPID_DIAMETER,
+                ppid,
                 i_data: None,
                 payload: body,
             }));
@@ -244,13 +283,30 @@ impl Wire {
             from.ssn = from.ssn.wrapping_add(1);
         }
         let repr = SctpRepr {
-            src_port: DIAMETER_PORT,
-            dst_port: DIAMETER_PORT,
+            src_port: port,
+            dst_port: port,
             vtag: from.vtag,
             chunks,
         };
         let bytes = repr.emit();
         self.ip(at, from.src, to.src, IPPROTO_SCTP, &bytes)
+    }
+
+    /// A UDP datagram.
+    fn udp(
+        &mut self,
+        at: i64,
+        (src, sport): (Ipv4Addr, u16),
+        (dst, dport): (Ipv4Addr, u16),
+        payload: &[u8],
+    ) -> io::Result<()> {
+        let mut bytes = Vec::with_capacity(8 + payload.len());
+        UdpRepr {
+            src_port: sport,
+            dst_port: dport,
+        }
+        .emit(IpAddr::V4(src), IpAddr::V4(dst), payload, &mut bytes);
+        self.ip(at, src, dst, IPPROTO_UDP, &bytes)
     }
 
     /// A TCP segment of `payload` at sequence number `seq` (the path is not advanced),
@@ -373,6 +429,74 @@ impl Net {
     fn attach(&mut self, via: Via, t: i64, attach: Attach<'_>, delay_us: i64) -> io::Result<()> {
         let (ulr, ula) = self.update_location(&attach);
         self.exchange(via, t, &ulr, &ula, delay_us)
+    }
+}
+
+/// The SS7 link of a French VLR (MSC/VLR 33609000001, point code 1001) to its STP
+/// (point code 2002) over M3UA; the HLRs are reached by global title through the STP.
+struct MapLink {
+    assoc: SctpAssoc,
+    vlr_gt: &'static str,
+}
+
+impl MapLink {
+    /// One TCAP message in an SCCP UDT in an M3UA DATA. `Up` travels from the VLR to the
+    /// HLR whose global title is `hlr_gt`, `Down` back.
+    fn send(
+        &mut self,
+        w: &mut Wire,
+        at: i64,
+        dir: Dir,
+        hlr_gt: &str,
+        tcap: &TcapRepr,
+    ) -> io::Result<()> {
+        let vlr = SccpAddress::e164(SSN_VLR, self.vlr_gt);
+        let hlr = SccpAddress::e164(SSN_HLR, hlr_gt);
+        let (called, calling, label) = match dir {
+            Dir::Up => (
+                hlr,
+                vlr,
+                RoutingLabel {
+                    opc: 1001,
+                    dpc: 2002,
+                    sls: 1,
+                },
+            ),
+            Dir::Down => (
+                vlr,
+                hlr,
+                RoutingLabel {
+                    opc: 2002,
+                    dpc: 1001,
+                    sls: 1,
+                },
+            ),
+        };
+        let udt = SccpRepr::udt(called, calling, tcap.emit()).emit();
+        let m3ua = M3uaRepr::data(Some(1), label, SI_SCCP, &udt).emit();
+        w.sctp_data(at, &mut self.assoc, dir, M3UA, &[m3ua])
+    }
+}
+
+fn tid(t: u32) -> Option<Vec<u8>> {
+    Some(t.to_be_bytes().to_vec())
+}
+
+fn invoke(id: i64, operation: i64, arg: Vec<u8>) -> ComponentRepr {
+    ComponentRepr {
+        kind: ComponentKind::Invoke,
+        invoke_id: id,
+        code: Some(operation),
+        parameter: Some(arg),
+    }
+}
+
+fn result(id: i64, operation: Option<i64>, res: Option<Vec<u8>>) -> ComponentRepr {
+    ComponentRepr {
+        kind: ComponentKind::ReturnResultLast,
+        invoke_id: id,
+        code: operation,
+        parameter: res,
     }
 }
 
@@ -613,6 +737,196 @@ fn build() -> io::Result<Vec<u8>> {
     let a = dwa(&q, &hss_host, &hss_realm);
     net.w.sctp(t + 4_000, &mut net.a, Dir::Down, &[&a, &ula])?;
 
+    // Case: GTPv2-C on S11. Gina, an inbound roamer from Spain (214-07), opens a PDN
+    // session through MME A: Create Session Request (IMSI, MSISDN, Serving Network
+    // 208-01, ULI TAI+ECGI, the MME's F-TEID) to the SGW, accepted (cause 16) with the
+    // SGW's F-TEID → session_start: arrivals 208-01 and FR, roaming-on FR.
+    let sgw = Ipv4Addr::new(10, 20, 0, 30);
+    let gina = Imsi::parse("214070000000005").expect("IMSI");
+    let gina_msisdn = Msisdn::parse("34600000005").expect("MSISDN");
+    let cell = |eci| Uli {
+        tai: Some((ORANGE_FR, 0x0101)),
+        ecgi: Some((ORANGE_FR, eci)),
+        ..Uli::default()
+    };
+    let (mme_teid, sgw_teid) = (0x1000_0005, 0x2000_0005);
+    let t = T0_US + 40 * MINUTE;
+    let csr = gtp::create_session_request(
+        0x10,
+        &SessionRequest {
+            imsi: &gina,
+            msisdn: Some(&gina_msisdn),
+            serving: ORANGE_FR,
+            rat: GTP_RAT_EUTRAN,
+            uli: cell(0x0012_3401),
+            mme_teid,
+            mme_addr: mme_a,
+        },
+    );
+    let csa = gtp::response(
+        &csr,
+        mme_teid,
+        CAUSE_ACCEPTED,
+        vec![gtp::fteid(IF_S11_SGW, sgw_teid, sgw)],
+    );
+    net.w
+        .udp(t, (mme_a, GTPC_PORT), (sgw, GTPC_PORT), &csr.emit(false))?;
+    net.w.udp(
+        t + 2_000,
+        (sgw, GTPC_PORT),
+        (mme_a, GTPC_PORT),
+        &csa.emit(false),
+    )?;
+
+    // Case: GSM MAP over M3UA. Hugo, an AT&T (310-410) subscriber, registers with the
+    // French VLR 33609000001: sendAuthenticationInfo (auth, no moment), then an
+    // updateLocation dialogue (Begin UL, Continue with insertSubscriberData carrying his
+    // MSISDN, Continue acknowledging it, End with the UL result) → location_update whose
+    // country comes from +33: arrival FR, roaming-on FR; no network (MAP names no PLMN).
+    // Transport: the STP relays the End twice (the copy must not count again).
+    let mut link = MapLink {
+        assoc: SctpAssoc {
+            up: SctpPath {
+                src: Ipv4Addr::new(10, 20, 2, 1),
+                vtag: 0x5151_0001,
+                tsn: 100,
+                ssn: 0,
+                cum_ack: 199,
+                unacked: false,
+            },
+            down: SctpPath {
+                src: Ipv4Addr::new(10, 20, 2, 10),
+                vtag: 0x5151_0002,
+                tsn: 200,
+                ssn: 0,
+                cum_ack: 99,
+                unacked: false,
+            },
+        },
+        vlr_gt: "33609000001",
+    };
+    let vlr = Isdn::parse("33609000001").expect("VLR number");
+    let us_hlr = "14054000001";
+    let hugo = Imsi::parse("310410123456789").expect("IMSI");
+    let t = T0_US + 45 * MINUTE;
+    let begin = |otid: u32, ac: u8, comps: Vec<ComponentRepr>| TcapRepr {
+        kind: TcapKind::Begin,
+        otid: tid(otid),
+        dtid: None,
+        dialogue: Some((DialoguePdu::Request, map_context(ac, 3))),
+        components: comps,
+    };
+    let sai = begin(
+        0x0a00_0001,
+        AC_INFO_RETRIEVAL,
+        vec![invoke(
+            1,
+            op::SEND_AUTHENTICATION_INFO,
+            map_encode::send_authentication_info(&hugo),
+        )],
+    );
+    link.send(&mut net.w, t, Dir::Up, us_hlr, &sai)?;
+    let sai_end = TcapRepr {
+        kind: TcapKind::End,
+        otid: None,
+        dtid: tid(0x0a00_0001),
+        dialogue: Some((DialoguePdu::Response, map_context(AC_INFO_RETRIEVAL, 3))),
+        components: vec![result(1, None, None)],
+    };
+    link.send(&mut net.w, t + 80_000, Dir::Down, us_hlr, &sai_end)?;
+    let ul = begin(
+        0x0a00_0002,
+        AC_NETWORK_LOC_UP,
+        vec![invoke(
+            1,
+            op::UPDATE_LOCATION,
+            map_encode::update_location(&hugo, &vlr, &vlr),
+        )],
+    );
+    let t = t + SECOND;
+    link.send(&mut net.w, t, Dir::Up, us_hlr, &ul)?;
+    let isd = TcapRepr {
+        kind: TcapKind::Continue,
+        otid: tid(0x0b00_0002),
+        dtid: tid(0x0a00_0002),
+        dialogue: Some((DialoguePdu::Response, map_context(AC_NETWORK_LOC_UP, 3))),
+        components: vec![invoke(
+            2,
+            op::INSERT_SUBSCRIBER_DATA,
+            map_encode::insert_subscriber_data(
+                Some(&hugo),
+                &Msisdn::parse("14055550100").expect("MSISDN"),
+            ),
+        )],
+    };
+    link.send(&mut net.w, t + 90_000, Dir::Down, us_hlr, &isd)?;
+    let isd_ack = TcapRepr {
+        kind: TcapKind::Continue,
+        otid: tid(0x0a00_0002),
+        dtid: tid(0x0b00_0002),
+        dialogue: None,
+        components: vec![result(2, None, None)],
+    };
+    link.send(&mut net.w, t + 95_000, Dir::Up, us_hlr, &isd_ack)?;
+    let hlr_number = Isdn::parse(us_hlr).expect("HLR number");
+    let ul_end = TcapRepr {
+        kind: TcapKind::End,
+        otid: None,
+        dtid: tid(0x0a00_0002),
+        dialogue: None,
+        components: vec![result(
+            1,
+            Some(op::UPDATE_LOCATION),
+            Some(map_encode::location_result(&hlr_number)),
+        )],
+    };
+    link.send(&mut net.w, t + 180_000, Dir::Down, us_hlr, &ul_end)?;
+    link.send(&mut net.w, t + 181_000, Dir::Down, us_hlr, &ul_end)?;
+
+    // Case: MAP updateLocation refused. Ivan (MTS Russia, 250-01) tries the same VLR; his
+    // HLR answers returnError roamingNotAllowed (8) → rejected, no moment.
+    let ru_hlr = "79160000001";
+    let ivan = Imsi::parse("250011234567890").expect("IMSI");
+    let t = T0_US + 50 * MINUTE;
+    let ul = begin(
+        0x0a00_0003,
+        AC_NETWORK_LOC_UP,
+        vec![invoke(
+            1,
+            op::UPDATE_LOCATION,
+            map_encode::update_location(&ivan, &vlr, &vlr),
+        )],
+    );
+    link.send(&mut net.w, t, Dir::Up, ru_hlr, &ul)?;
+    let refused = TcapRepr {
+        kind: TcapKind::End,
+        otid: None,
+        dtid: tid(0x0a00_0003),
+        dialogue: Some((DialoguePdu::Response, map_context(AC_NETWORK_LOC_UP, 3))),
+        components: vec![ComponentRepr {
+            kind: ComponentKind::ReturnError,
+            invoke_id: 1,
+            code: Some(map_error::ROAMING_NOT_ALLOWED),
+            parameter: Some(map_encode::roaming_not_allowed(0)),
+        }],
+    };
+    link.send(&mut net.w, t + 120_000, Dir::Down, ru_hlr, &refused)?;
+
+    // Case: GTPv2 cell change. Gina's eNodeB hands her over to another cell of 208-01:
+    // Modify Bearer Request (no IMSI: found through the SGW's TEID) with the new ULI,
+    // accepted → cell_change, no new moment (same network and country).
+    let t = T0_US + 55 * MINUTE;
+    let mbr = gtp::modify_bearer_request(sgw_teid, 0x11, &cell(0x0012_3402));
+    let mba = gtp::response(&mbr, mme_teid, CAUSE_ACCEPTED, vec![]);
+    net.w
+        .udp(t, (mme_a, GTPC_PORT), (sgw, GTPC_PORT), &mbr.emit(false))?;
+    net.w.udp(
+        t + 1_500,
+        (sgw, GTPC_PORT),
+        (mme_a, GTPC_PORT),
+        &mba.emit(false),
+    )?;
+
     // Case: re-entry outside the gap, part 1. Fay attaches in 208-01 → arrivals 208-01, FR.
     let fay = "208016000000003";
     net.attach(
@@ -643,6 +957,20 @@ fn build() -> io::Result<Vec<u8>> {
     let mut both = cca(&c, &session, Outcome::SUCCESS).emit();
     both.extend_from_slice(&dwa(&q, &hss_host, &hss_realm).emit());
     net.w.tcp(t + 3_000, &mut net.b, Dir::Down, &both)?;
+
+    // Case: GTPv2 session end. Gina's session is deleted (Delete Session, accepted)
+    // → session_end, no moment (a session ending is not a departure).
+    let t = T0_US + HOUR + 20 * MINUTE;
+    let dsr = gtp::delete_session_request(sgw_teid, 0x12);
+    let dsa = gtp::response(&dsr, mme_teid, CAUSE_ACCEPTED, vec![]);
+    net.w
+        .udp(t, (mme_a, GTPC_PORT), (sgw, GTPC_PORT), &dsr.emit(false))?;
+    net.w.udp(
+        t + 1_000,
+        (sgw, GTPC_PORT),
+        (mme_a, GTPC_PORT),
+        &dsa.emit(false),
+    )?;
 
     // Case: re-entry outside the gap, part 2. Fay moves to Bouygues (208-20, national
     // roaming), 30 minutes later → departure 208-01, arrival 208-20; the country is

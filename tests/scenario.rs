@@ -193,6 +193,46 @@ fn each_case_yields_what_the_rules_say() {
     assert_eq!(fay[1].3, "208-20");
     assert_eq!(fay[1].5, "2026-06-02T00:00:00.000000Z");
 
+    // GTPv2: Gina's accepted Create Session places her (inbound roamer from ES) in
+    // 208-01; the later cell change and session end give nothing new.
+    let mut gina = of(&ms, "214070000000005");
+    gina.sort();
+    assert_eq!(
+        gina,
+        [
+            ("arrival", "country", "FR"),
+            ("arrival", "network", "208-01"),
+            ("roaming-on", "country", "FR"),
+        ],
+        "GTPv2 session"
+    );
+    assert!(ms
+        .iter()
+        .filter(|m| m["imsi"] == "214070000000005")
+        .all(|m| m["source"]["proto"] == "gtpv2" && m["msisdn"] == "34600000005"));
+
+    // MAP: Hugo's updateLocation reaches country level through the VLR's +33, with the
+    // MSISDN of the dialogue's insertSubscriberData; the relayed End adds nothing. Ivan's
+    // roamingNotAllowed is no arrival.
+    let mut hugo = of(&ms, "310410123456789");
+    hugo.sort();
+    assert_eq!(
+        hugo,
+        [
+            ("arrival", "country", "FR"),
+            ("roaming-on", "country", "FR")
+        ],
+        "MAP updateLocation"
+    );
+    assert!(ms
+        .iter()
+        .filter(|m| m["imsi"] == "310410123456789")
+        .all(|m| m["source"]["proto"] == "map"
+            && m["msisdn"] == "14055550100"
+            && m["home"] == "310-410"
+            && m["home_country"] == "US"));
+    assert!(of(&ms, "250011234567890").is_empty());
+
     // A shorter gap turns Emil's return into an arrival too.
     let short = moments(&replay(&[pcap.to_str().unwrap(), "--reentry-gap", "1h"]));
     let emil = of(&short, "208015000000002");
@@ -219,12 +259,28 @@ fn fixture_decodes_without_errors() {
         .find(|l| l.contains(") ULR"))
         .unwrap_or_default();
     assert!(ulr.trim_end().ends_with(" 12"), "12 ULRs expected: {text}");
-    // Both rejected attaches were decoded, as rejected signals.
+    // Both rejected attaches and the refused MAP updateLocation were decoded, as rejected
+    // signals; the GTPv2 session and the MAP update as their kinds.
     let rejected = text
         .lines()
         .find(|l| l.trim_start().starts_with("rejected "))
         .unwrap_or_default();
-    assert!(rejected.trim_end().ends_with(" 2"), "2 rejected: {text}");
+    assert!(rejected.trim_end().ends_with(" 3"), "3 rejected: {text}");
+    for (name, n) in [
+        ("session_start", 1),
+        ("cell_change", 1),
+        ("session_end", 1),
+        ("location_update", 5),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_default();
+        assert!(
+            line.trim_end().ends_with(&format!(" {n}")),
+            "{name}: {text}"
+        );
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! [`Gtpv2Message`] is a zero-copy view; [`Gtpv2Repr`] an owned message with symmetric
 //! `parse`/`emit` for fixtures and round-trip tests. Unknown IEs are skipped by length.
 
+pub mod builder;
 pub mod correlate;
 
 use crate::error::{DecodeError, Layer};
@@ -245,6 +246,47 @@ impl Uli {
             uli.lai = take(5).and_then(|b| Some((Plmn::from_bcd(b)?, be16(&b[3..]))));
         }
         uli
+    }
+
+    /// The ULI value: flags, then the present elements in the order [`Uli::parse`] reads.
+    pub fn emit(&self) -> Vec<u8> {
+        let mut out = vec![0];
+        let mut flags = 0u8;
+        if let Some((p, lac, ci)) = self.cgi {
+            flags |= 0x01;
+            out.extend_from_slice(&p.to_bcd());
+            out.extend_from_slice(&lac.to_be_bytes());
+            out.extend_from_slice(&ci.to_be_bytes());
+        }
+        if let Some((p, lac, sac)) = self.sai {
+            flags |= 0x02;
+            out.extend_from_slice(&p.to_bcd());
+            out.extend_from_slice(&lac.to_be_bytes());
+            out.extend_from_slice(&sac.to_be_bytes());
+        }
+        if let Some((p, lac, rac)) = self.rai {
+            flags |= 0x04;
+            out.extend_from_slice(&p.to_bcd());
+            out.extend_from_slice(&lac.to_be_bytes());
+            out.extend_from_slice(&[rac, 0xff]);
+        }
+        if let Some((p, tac)) = self.tai {
+            flags |= 0x08;
+            out.extend_from_slice(&p.to_bcd());
+            out.extend_from_slice(&tac.to_be_bytes());
+        }
+        if let Some((p, eci)) = self.ecgi {
+            flags |= 0x10;
+            out.extend_from_slice(&p.to_bcd());
+            out.extend_from_slice(&(eci & 0x0fff_ffff).to_be_bytes());
+        }
+        if let Some((p, lac)) = self.lai {
+            flags |= 0x20;
+            out.extend_from_slice(&p.to_bcd());
+            out.extend_from_slice(&lac.to_be_bytes());
+        }
+        out[0] = flags;
+        out
     }
 }
 
