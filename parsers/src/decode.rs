@@ -16,6 +16,7 @@ use crate::e164::{GtPlmnTable, E164};
 use crate::e212::E212;
 use crate::error::{DecodeError, Layer};
 use crate::flow::{FlowKey, PacketMeta, Transport};
+use crate::gtpv1::correlate::Gtpv1Correlator;
 use crate::gtpv1::{self, Gtpv1Message};
 use crate::gtpv2::correlate::Gtpv2Correlator;
 use crate::gtpv2::{self, Gtpv2Message};
@@ -215,6 +216,7 @@ pub struct Decoder {
     sctp: SctpReassembler,
     diameter: DiameterCorrelator,
     gtpv2: Gtpv2Correlator,
+    gtpv1: Gtpv1Correlator,
     sccp: SccpReassembler,
     map: MapCorrelator,
     pub stats: DecodeStats,
@@ -224,6 +226,7 @@ impl Decoder {
     pub fn new(cfg: DecoderConfig) -> Decoder {
         let diameter = DiameterCorrelator::new(CorrelatorConfig::default(), cfg.e212.clone());
         let gtpv2 = Gtpv2Correlator::new(cfg.e212.clone());
+        let gtpv1 = Gtpv1Correlator::new(cfg.e212.clone());
         let map = MapCorrelator::new(cfg.e212.clone(), cfg.e164.clone(), cfg.gt_plmn.clone());
         Decoder {
             cfg,
@@ -233,6 +236,7 @@ impl Decoder {
             sctp: SctpReassembler::default(),
             diameter,
             gtpv2,
+            gtpv1,
             sccp: SccpReassembler::default(),
             map,
             stats: DecodeStats::default(),
@@ -273,7 +277,8 @@ impl Decoder {
                         let flow = FlowKey::new(d.src, udp.src_port, d.dst, udp.dst_port);
                         gtpv2_messages(&mut self.gtpv2, &mut self.stats, meta, flow, payload, sink);
                     } else if gtpv1::is_gtpv1(payload) {
-                        gtpv1_message(&mut self.stats, meta, payload, sink);
+                        let flow = FlowKey::new(d.src, udp.src_port, d.dst, udp.dst_port);
+                        gtpv1_message(&mut self.gtpv1, &mut self.stats, meta, flow, payload, sink);
                     } else {
                         self.stats.skip("gtp version 0 / other on port 2123");
                     }
@@ -383,6 +388,18 @@ impl Decoder {
             self.stats
                 .skipped
                 .insert("sccp segments never completed", self.sccp.stats.dropped);
+        }
+        self.gtpv1.flush();
+        let g = self.gtpv1.stats();
+        for (what, n) in [
+            ("gtpv1 request without response", g.unanswered),
+            ("gtpv1 response without request", g.unmatched_responses),
+            ("gtpv1 rejected (cause)", g.rejected),
+            ("gtpv1 context of unknown subscriber", g.no_imsi),
+        ] {
+            if n > 0 {
+                self.stats.skipped.insert(what, n);
+            }
         }
         self.map.flush();
         let m = self.map.stats();
@@ -508,7 +525,14 @@ fn gtp_tcp_event(
 }
 
 /// A GTPv1-C datagram (TS 29.060). G-PDUs and GTP' are not signaling and get no record.
-fn gtpv1_message(stats: &mut DecodeStats, meta: &PacketMeta, data: &[u8], sink: &mut dyn Sink) {
+fn gtpv1_message(
+    correlator: &mut Gtpv1Correlator,
+    stats: &mut DecodeStats,
+    meta: &PacketMeta,
+    flow: FlowKey,
+    data: &[u8],
+    sink: &mut dyn Sink,
+) {
     let msg = match Gtpv1Message::parse(data) {
         Ok(m) => m,
         Err(e) => return stats.error(meta, e),
@@ -527,6 +551,10 @@ fn gtpv1_message(stats: &mut DecodeStats, meta: &PacketMeta, data: &[u8], sink: 
         stats.error(meta, e);
     }
     sink.message(meta, &AppMessage::Gtpv1(&msg));
+    if let Some(signal) = correlator.push(meta, flow, &msg) {
+        *stats.signals.entry(signal.kind).or_default() += 1;
+        sink.signal(signal);
+    }
 }
 
 /// A GTPv2-C datagram: the message and any piggybacked one after it.

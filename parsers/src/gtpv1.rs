@@ -11,6 +11,8 @@
 //! GTP (PT = 1), not a G-PDU (type 255), on UDP or TCP port [`PORT`] — see
 //! [`Gtpv1Message::is_recorded`] and [`wants_record`].
 
+pub mod correlate;
+
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
 use crate::record::{PlmnCode, Record};
