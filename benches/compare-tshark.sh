@@ -1,22 +1,20 @@
 #!/usr/bin/env bash
-# Decode rate of landfall against tshark on the same file: the 32-UE magma capture
-# replicated N times (default 25, about 100k frames). Both run on one core (taskset when
-# available); best of 3 runs each. Prints frames/s, MB/s and the ratio landfall/tshark.
-#   benches/compare-tshark.sh [COPIES]
+# Decode rate of landfall against tshark on the same files: three real captures, each
+# replicated to about 100k frames — Diameter (magma 32 UEs x25), GTPv2-C (open5gs testepc
+# x160) and GSM MAP over M3UA/SCCP/TCAP (pcapr-tmp x4000). Both run on one core (taskset
+# when available); best of 3 runs each. Prints frames/s, MB/s and the ratio landfall/tshark
+# per capture. SCALE multiplies the copies (default 1).
+#   benches/compare-tshark.sh [SCALE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-copies=${1:-25}
-src=../shared/captures/magma-gx-gy-s6a-32ue.pcapng
-[ -f "$src" ] || { echo "no $src: the shared captures are needed"; exit 0; }
+scale=${1:-1}
+caps=../shared/captures
+[ -d "$caps" ] || { echo "no $caps: the shared captures are needed"; exit 0; }
 
 cargo build --release --quiet
 bin=${CARGO_TARGET_DIR:-target}/release/landfall
 big=$(mktemp --suffix=.pcapng)
 trap 'rm -f "$big"' EXIT
-"$bin" replicate "$src" "$big" -n "$copies"
-# frame count as landfall decodes it (4070 per copy of the 32-UE capture)
-frames=$("$bin" inspect --stats "$big" | awk '$1 == "frames" { print $2 }')
-bytes=$(stat -c %s "$big")
 pin=()
 command -v taskset >/dev/null && pin=(taskset -c 0)
 
@@ -35,15 +33,33 @@ best_of_3() {
 
 report() { python3 -c "import sys; n,f,b,s=sys.argv[1:]; s=float(s); print(f'{n:<8} {int(f)/s:>12,.0f} frames/s {int(b)/s/1e6:>9.1f} MB/s  ({s:.3f} s)')" "$@"; }
 
-echo "file: $copies copies of $(basename "$src"): $frames frames, $bytes bytes"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), pinned: ${pin[*]:-no}"
-t_lf=$(best_of_3 "${pin[@]}" "$bin" inspect --stats "$big")
-report landfall "$frames" "$bytes" "$t_lf"
-if command -v tshark >/dev/null; then
-  echo "$(tshark --version 2>/dev/null | head -1)"
-  t_ts=$(best_of_3 "${pin[@]}" tshark -r "$big" -n -T fields -e frame.number -e diameter.cmd.code -e diameter.hopbyhopid -e e212.imsi)
-  report tshark "$frames" "$bytes" "$t_ts"
-  python3 -c "import sys; print(f'ratio landfall/tshark (frames/s): {float(sys.argv[2])/float(sys.argv[1]):.0f}x (target >= 100x)')" "$t_lf" "$t_ts"
-else
-  echo "tshark is not installed (apt-get install tshark): no ratio"
-fi
+command -v tshark >/dev/null && echo "$(tshark --version 2>/dev/null | head -1)"
+
+# name, file, copies, the tshark fields that stand for what landfall extracts
+run() {
+  local name=$1 file=$2 copies=$(( $3 * scale )); shift 3
+  "$bin" replicate "$caps/$file" "$big" -n "$copies"
+  local frames bytes
+  frames=$("$bin" inspect --stats "$big" | awk '$1 == "frames" { print $2 }')
+  bytes=$(stat -c %s "$big")
+  echo
+  echo "== $name: $copies copies of $file: $frames frames, $bytes bytes"
+  local t_lf t_ts
+  t_lf=$(best_of_3 "${pin[@]}" "$bin" inspect --stats "$big")
+  report landfall "$frames" "$bytes" "$t_lf"
+  if command -v tshark >/dev/null; then
+    t_ts=$(best_of_3 "${pin[@]}" tshark -r "$big" -n -T fields "$@")
+    report tshark "$frames" "$bytes" "$t_ts"
+    python3 -c "import sys; print(f'ratio landfall/tshark (frames/s): {float(sys.argv[2])/float(sys.argv[1]):.0f}x (target >= 100x)')" "$t_lf" "$t_ts"
+  else
+    echo "tshark is not installed (apt-get install tshark): no ratio"
+  fi
+}
+
+run diameter magma-gx-gy-s6a-32ue.pcapng 25 \
+  -e frame.number -e diameter.cmd.code -e diameter.hopbyhopid -e e212.imsi
+run gtpv2 open5gs-testepc-s1-x2-handover-pathswitch-null-loopback.pcapng 160 \
+  -e frame.number -e gtpv2.message_type -e gtpv2.seq -e e212.imsi -e diameter.cmd.code
+run map pcapr-tmp-m3ua-map-sri-ul-isd.pcap 4000 \
+  -e frame.number -e tcap.otid -e gsm_old.localValue -e e212.imsi

@@ -1,6 +1,7 @@
-//! Decode throughput (frames/s and MB/s) on the 32-UE magma capture replicated 25 times
-//! (101,750 frames, 72 MB of pcapng, in memory): capture reading, link, IP reassembly,
-//! SCTP/TCP, Diameter and correlation, everything `landfall replay` does before the
+//! Decode throughput (frames/s and MB/s) on three real captures replicated to about
+//! 100,000 frames each, in memory: Diameter (magma 32 UEs), GTPv2-C (open5gs testepc) and
+//! GSM MAP over SIGTRAN (pcapr-tmp): capture reading, link, IP reassembly, SCTP/TCP/UDP,
+//! the protocol decoders and correlation, everything `landfall replay` does before the
 //! dataflow. `compare-tshark.sh` puts the same file through tshark for the ratio.
 //! The replicated capture is built at setup (`landfall::replicate`, as
 //! `landfall replicate` does); without the shared captures the
@@ -58,48 +59,78 @@ fn decode(bytes: &'static [u8]) -> (u64, u64, u64, u64) {
     )
 }
 
-fn bench(c: &mut Criterion) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/captures/magma-gx-gy-s6a-32ue.pcapng");
-    let Ok(original) = std::fs::read(&path) else {
-        eprintln!("skipping decode benchmark: {} is absent", path.display());
-        return;
-    };
-    let frames = read_frames(original, "magma-gx-gy-s6a-32ue").expect("read capture");
-    let big: &'static [u8] = replicate(&frames, COPIES).expect("replicate").leak();
-    // Check once, outside the timed loop, that the benchmark measures real decoding.
-    let (n_frames, messages, seen, signals) = decode(big);
-    assert_eq!(n_frames, 4070 * u64::from(COPIES));
-    assert_eq!(seen, messages, "the sink saw every message");
-    assert_eq!(
-        messages,
-        1288 * u64::from(COPIES),
-        "every Diameter message decoded"
-    );
-    assert_eq!(
-        signals,
-        96 * u64::from(COPIES),
-        "ULR, AIR and PUR of 32 UEs per copy"
-    );
+/// One workload: a real capture replicated `copies` times.
+struct Workload {
+    name: &'static str,
+    file: &'static str,
+    copies: u32,
+}
 
-    // The same work twice, reported as frames/s and as bytes/s (of the pcapng file).
-    for (group, throughput) in [
-        (
-            "decode-magma-32ue-x25-frames",
-            Throughput::Elements(n_frames),
-        ),
-        (
-            "decode-magma-32ue-x25-bytes",
-            Throughput::Bytes(big.len() as u64),
-        ),
-    ] {
-        let mut g = c.benchmark_group(group);
-        g.sample_size(10);
-        g.warm_up_time(Duration::from_secs(1));
-        g.measurement_time(Duration::from_secs(5));
-        g.throughput(throughput);
-        g.bench_function("read+decode", |b| b.iter(|| black_box(decode(big))));
-        g.finish();
+const WORKLOADS: [Workload; 3] = [
+    // Diameter S6a/Gx/Gy over SCTP, with GTP-U and IP fragments: 101,750 frames.
+    Workload {
+        name: "magma-32ue-x25",
+        file: "magma-gx-gy-s6a-32ue.pcapng",
+        copies: COPIES,
+    },
+    // GTPv2-C (S11/S5) and Diameter over TCP and UDP on loopback: 103,040 frames.
+    Workload {
+        name: "open5gs-testepc-gtpv2-x160",
+        file: "open5gs-testepc-s1-x2-handover-pathswitch-null-loopback.pcapng",
+        copies: 160,
+    },
+    // GSM MAP over M3UA/SCCP/TCAP, dialogues relayed over several links: 100,000 frames.
+    Workload {
+        name: "pcapr-tmp-map-x4000",
+        file: "pcapr-tmp-m3ua-map-sri-ul-isd.pcap",
+        copies: 4000,
+    },
+];
+
+fn bench(c: &mut Criterion) {
+    for w in &WORKLOADS {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/captures")
+            .join(w.file);
+        let Ok(original) = std::fs::read(&path) else {
+            eprintln!("skipping decode benchmark: {} is absent", path.display());
+            return;
+        };
+        let frames = read_frames(original, w.file).expect("read capture");
+        let one: &'static [u8] = replicate(&frames, 1).expect("replicate").leak();
+        let big: &'static [u8] = replicate(&frames, w.copies).expect("replicate").leak();
+        // Check once, outside the timed loop, that the benchmark measures real decoding:
+        // every copy decodes to as many frames and messages as the first.
+        let (f1, m1, _, s1) = decode(one);
+        let (n_frames, messages, seen, signals) = decode(big);
+        let copies = u64::from(w.copies);
+        assert_eq!(n_frames, f1 * copies, "{}: frames", w.name);
+        assert_eq!(seen, messages, "{}: the sink saw every message", w.name);
+        assert_eq!(messages, m1 * copies, "{}: messages", w.name);
+        assert!(
+            m1 > 0 && s1 > 0,
+            "{}: the capture has messages and signals",
+            w.name
+        );
+        if w.name == "magma-32ue-x25" {
+            assert_eq!(f1, 4070);
+            assert_eq!(m1, 1288, "every Diameter message decoded");
+            assert_eq!(signals, 96 * copies, "ULR, AIR and PUR of 32 UEs per copy");
+        }
+
+        // The same work twice, reported as frames/s and as bytes/s (of the pcapng file).
+        for (unit, throughput) in [
+            ("frames", Throughput::Elements(n_frames)),
+            ("bytes", Throughput::Bytes(big.len() as u64)),
+        ] {
+            let mut g = c.benchmark_group(format!("decode-{}-{unit}", w.name));
+            g.sample_size(10);
+            g.warm_up_time(Duration::from_secs(1));
+            g.measurement_time(Duration::from_secs(5));
+            g.throughput(throughput);
+            g.bench_function("read+decode", |b| b.iter(|| black_box(decode(big))));
+            g.finish();
+        }
     }
 }
 

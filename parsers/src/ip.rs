@@ -7,8 +7,9 @@
 //! capture that starts or ends mid-datagram, or a probe that drops fragments, must not grow
 //! memory without limit.
 
+use ahash::AHashMap as HashMap;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::{DecodeError, Layer};

@@ -4,7 +4,8 @@
 //!
 //! Connection-oriented classes carry no MAP and are reported as skipped.
 
-use std::collections::{HashMap, VecDeque};
+use ahash::AHashMap as HashMap;
+use std::collections::VecDeque;
 
 use crate::error::{DecodeError, Layer};
 use crate::signal::TimestampUs;
@@ -50,21 +51,23 @@ pub struct SccpAddress {
     pub gt: Option<GlobalTitle>,
 }
 
-/// BCD digits, low nibble first; `odd` drops the last high nibble.
+/// BCD digits, low nibble first; `odd` drops the last high nibble. `None` when a nibble
+/// is not decimal or there are more than 24 digits.
 fn bcd_digits(bytes: &[u8], odd: bool) -> Option<GtDigits> {
-    let mut ascii = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        ascii.push(b & 0x0f);
-        ascii.push(b >> 4);
+    let mut ascii = [0u8; 48];
+    let mut n = 0;
+    for &b in bytes.iter().take(24) {
+        for nibble in [b & 0x0f, b >> 4] {
+            if n < ascii.len() {
+                ascii[n] = if nibble <= 9 { b'0' + nibble } else { b'?' };
+                n += 1;
+            }
+        }
     }
     if odd {
-        ascii.pop();
+        n = n.saturating_sub(1);
     }
-    let ascii: Vec<u8> = ascii
-        .into_iter()
-        .map(|n| if n <= 9 { b'0' + n } else { b'?' })
-        .collect();
-    GtDigits::from_ascii(&ascii).ok()
+    GtDigits::from_ascii(&ascii[..n]).ok()
 }
 
 fn emit_bcd(digits: &GtDigits) -> Vec<u8> {

@@ -10,7 +10,8 @@
 use crate::error::{DecodeError, Layer};
 use crate::flow::{FlowKey, PacketMeta};
 use crate::wire::{be16_or_zero as be16, be32_or_zero as be32};
-use std::collections::{BTreeMap, HashMap};
+use ahash::AHashMap as HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 

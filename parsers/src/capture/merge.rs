@@ -63,6 +63,14 @@ impl Iterator for MergedCaptures {
     type Item = Result<Frame, CaptureError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.readers.len() == 1 {
+            // One file: its own order, no heap.
+            let item = self.heads.get_mut(0).and_then(Option::take);
+            if item.is_some() {
+                self.heads[0] = self.readers[0].next();
+            }
+            return item;
+        }
         let Reverse((_, _, _, i)) = self.heap.pop()?;
         let item = self.heads.get_mut(i).and_then(Option::take);
         self.advance(i);

@@ -14,7 +14,8 @@
 //!
 //! Other applications (Gx, Gy, Rx, Cx, base, …) are counted per application id.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use ahash::AHashMap as HashMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::dictionary::{self, cmd};
 use super::header::Message;

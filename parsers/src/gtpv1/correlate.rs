@@ -12,7 +12,8 @@
 //! | Update PDP Context (18) with RAI or ULI | 19 | `cell_change` |
 //! | Delete PDP Context (20) | 21 | `session_end` |
 
-use std::collections::{HashMap, VecDeque};
+use ahash::AHashMap as HashMap;
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{ie, msg, Gtpv1Fields, Gtpv1Message, Uli};

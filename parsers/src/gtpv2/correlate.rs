@@ -13,7 +13,8 @@
 //! | Delete Session (36) | 37 | `session_end` |
 //! | Change Notification (38) with a ULI | 39 | `cell_change` |
 
-use std::collections::{HashMap, VecDeque};
+use ahash::AHashMap as HashMap;
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{ie, Gtpv2Fields, Gtpv2Message, Uli};

@@ -23,7 +23,8 @@
 //! a MAP one is skipped. STP-relayed copies of a message (same ids, seen again on another
 //! link) update the same dialogue instead of opening a new one.
 
-use std::collections::{HashMap, VecDeque};
+use ahash::AHashMap as HashMap;
+use std::collections::VecDeque;
 
 use super::{op, MapFields};
 use crate::e164::{GtPlmnTable, E164};
@@ -304,8 +305,12 @@ impl MapCorrelator {
                     (op::CANCEL_LOCATION, true) => SignalKind::Cancel,
                     _ => return,
                 };
-                let d = d.clone();
-                match self.signal(kind, &inv, &d) {
+                let places = Places {
+                    e212: &self.e212,
+                    e164: &self.e164,
+                    gt_plmn: &self.gt_plmn,
+                };
+                match places.signal(kind, &inv, d) {
                     Some(s) => out.push(s),
                     None => self.stats.no_imsi += 1,
                 }
@@ -313,44 +318,6 @@ impl MapCorrelator {
             (ComponentKind::Reject, _) => self.stats.aborted += 1,
             _ => {}
         }
-    }
-
-    fn signal(&self, kind: SignalKind, inv: &Invoke, d: &Dialogue) -> Option<Signal> {
-        let imsi = inv.fields.imsi.or(d.learned.imsi)?;
-        let number = match inv.op {
-            op::UPDATE_GPRS_LOCATION => inv.fields.sgsn,
-            _ => inv.fields.vlr.or(inv.fields.sgsn),
-        };
-        let gt = match inv.op {
-            op::CANCEL_LOCATION => d.responder_gt,
-            _ => d.initiator_gt,
-        };
-        let node: Option<Vec<u8>> = number
-            .map(|n| n.as_bytes().to_vec())
-            .or_else(|| gt.map(|g| g.as_bytes().to_vec()));
-        let serving = node.as_deref().and_then(|n| self.gt_plmn.plmn(n));
-        let serving_country = match serving {
-            Some(p) => self.e212.country(p.mcc),
-            None => node.as_deref().and_then(|n| self.e164.country(n)),
-        };
-        Some(Signal {
-            at: inv.meta.ts_us,
-            imsi,
-            msisdn: inv.fields.msisdn.or(d.learned.msisdn),
-            kind,
-            home: self.e212.home_plmn(&imsi),
-            home_country: self.e212.imsi_country(&imsi),
-            serving,
-            serving_country,
-            location: None,
-            rat: None,
-            source: Provenance {
-                file: inv.meta.file,
-                frame: inv.meta.frame,
-                proto: Proto::Map,
-                message: inv.op as u32,
-            },
-        })
     }
 
     fn expire(&mut self, now: TimestampUs) {
@@ -388,6 +355,53 @@ impl MapCorrelator {
         self.dialogues.clear();
         self.responders.clear();
         self.order.clear();
+    }
+}
+
+/// The reference tables a signal's home and serving places come from.
+struct Places<'t> {
+    e212: &'t E212,
+    e164: &'t E164,
+    gt_plmn: &'t GtPlmnTable,
+}
+
+impl Places<'_> {
+    fn signal(&self, kind: SignalKind, inv: &Invoke, d: &Dialogue) -> Option<Signal> {
+        let imsi = inv.fields.imsi.or(d.learned.imsi)?;
+        let number = match inv.op {
+            op::UPDATE_GPRS_LOCATION => inv.fields.sgsn,
+            _ => inv.fields.vlr.or(inv.fields.sgsn),
+        };
+        let gt = match inv.op {
+            op::CANCEL_LOCATION => d.responder_gt,
+            _ => d.initiator_gt,
+        };
+        let node: Option<Vec<u8>> = number
+            .map(|n| n.as_bytes().to_vec())
+            .or_else(|| gt.map(|g| g.as_bytes().to_vec()));
+        let serving = node.as_deref().and_then(|n| self.gt_plmn.plmn(n));
+        let serving_country = match serving {
+            Some(p) => self.e212.country(p.mcc),
+            None => node.as_deref().and_then(|n| self.e164.country(n)),
+        };
+        Some(Signal {
+            at: inv.meta.ts_us,
+            imsi,
+            msisdn: inv.fields.msisdn.or(d.learned.msisdn),
+            kind,
+            home: self.e212.home_plmn(&imsi),
+            home_country: self.e212.imsi_country(&imsi),
+            serving,
+            serving_country,
+            location: None,
+            rat: None,
+            source: Provenance {
+                file: inv.meta.file,
+                frame: inv.meta.frame,
+                proto: Proto::Map,
+                message: inv.op as u32,
+            },
+        })
     }
 }
 

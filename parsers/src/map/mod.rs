@@ -14,6 +14,8 @@
 
 pub mod correlate;
 
+use std::cell::Cell;
+
 use crate::ber::{self, Tlv};
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
@@ -139,32 +141,30 @@ fn address(t: &Tlv<'_>) -> Option<Isdn> {
 /// Reads the children of constructed elements, remembering the first error.
 #[derive(Default)]
 struct Reader {
-    error: Option<DecodeError>,
+    error: Cell<Option<DecodeError>>,
 }
 
 impl Reader {
     /// The children of `t` up to the first malformed one.
-    fn kids<'a>(&mut self, t: &Tlv<'a>) -> Vec<Tlv<'a>> {
-        let mut out = Vec::new();
-        for k in t.children(L) {
-            match k {
-                Ok(k) => out.push(k),
-                Err(e) => {
-                    self.error.get_or_insert(e);
-                    break;
+    fn kids<'a, 's>(&'s self, t: &Tlv<'a>) -> impl Iterator<Item = Tlv<'a>> + use<'a, 's> {
+        t.children(L).map_while(|k| match k {
+            Ok(k) => Some(k),
+            Err(e) => {
+                if self.error.get().is_none() {
+                    self.error.set(Some(e));
                 }
+                None
             }
-        }
-        out
+        })
     }
 
-    fn first_child<'a>(&mut self, t: &Tlv<'a>, pred: impl Fn(&Tlv<'a>) -> bool) -> Option<Tlv<'a>> {
-        self.kids(t).into_iter().find(|k| pred(k))
+    fn first_child<'a>(&self, t: &Tlv<'a>, pred: impl Fn(&Tlv<'a>) -> bool) -> Option<Tlv<'a>> {
+        self.kids(t).find(|k| pred(k))
     }
 }
 
 /// The fields of an invoke's argument for operation `op`.
-fn decode_argument<'a>(r: &mut Reader, op: i64, p: &Tlv<'a>, f: &mut MapFields) {
+fn decode_argument<'a>(r: &Reader, op: i64, p: &Tlv<'a>, f: &mut MapFields) {
     let seq = p.constructed;
     match op {
         op::UPDATE_LOCATION if seq => {
@@ -181,10 +181,9 @@ fn decode_argument<'a>(r: &mut Reader, op: i64, p: &Tlv<'a>, f: &mut MapFields) 
         }
         op::UPDATE_GPRS_LOCATION if seq => {
             // SEQUENCE { imsi, sgsn-Number, sgsn-Address, … }
-            let kids = r.kids(p);
-            let mut strings = kids.iter().filter(|k| k.is_universal(4));
-            f.imsi = strings.next().and_then(tbcd);
-            f.sgsn = strings.next().and_then(address);
+            let mut strings = r.kids(p).filter(|k| k.is_universal(4));
+            f.imsi = strings.next().as_ref().and_then(tbcd);
+            f.sgsn = strings.next().as_ref().and_then(address);
         }
         op::CANCEL_LOCATION | op::PURGE_MS => {
             // v3: [3] SEQUENCE { identity/imsi, … vlr-Number [0], sgsn-Number [1] };
@@ -248,12 +247,12 @@ fn decode_argument<'a>(r: &mut Reader, op: i64, p: &Tlv<'a>, f: &mut MapFields) 
         op::MO_FORWARD_SM | op::MT_FORWARD_SM if seq => {
             // SEQUENCE { sm-RP-DA CHOICE { imsi [0], lmsi [1], sc [4], none [5] },
             //            sm-RP-OA CHOICE { msisdn [2], sc [4], none [5] }, sm-RP-UI, … }
-            let kids = r.kids(p);
-            if let Some(da) = kids.first().filter(|k| k.is_context(0)) {
-                f.imsi = tbcd(da);
+            let mut kids = r.kids(p);
+            if let Some(da) = kids.next().filter(|k| k.is_context(0)) {
+                f.imsi = tbcd(&da);
             }
-            if let Some(oa) = kids.get(1).filter(|k| k.is_context(2)) {
-                f.msisdn = address(oa);
+            if let Some(oa) = kids.next().filter(|k| k.is_context(2)) {
+                f.msisdn = address(&oa);
             }
         }
         op::ANY_TIME_INTERROGATION if seq => {
@@ -277,7 +276,7 @@ fn decode_argument<'a>(r: &mut Reader, op: i64, p: &Tlv<'a>, f: &mut MapFields) 
 }
 
 /// SubscriberInfo ::= SEQUENCE { locationInformation [0] { …, vlr-number [1], … }, … }
-fn subscriber_info<'a>(r: &mut Reader, info: &Tlv<'a>, f: &mut MapFields) {
+fn subscriber_info<'a>(r: &Reader, info: &Tlv<'a>, f: &mut MapFields) {
     if let Some(loc) = r.first_child(info, |t| t.is_context(0) && t.constructed) {
         f.vlr = r
             .first_child(&loc, |t| t.is_context(1))
@@ -286,7 +285,7 @@ fn subscriber_info<'a>(r: &mut Reader, info: &Tlv<'a>, f: &mut MapFields) {
 }
 
 /// The fields of a result's parameter for operation `op`.
-fn decode_result<'a>(r: &mut Reader, op: i64, p: &Tlv<'a>, f: &mut MapFields) {
+fn decode_result<'a>(r: &Reader, op: i64, p: &Tlv<'a>, f: &mut MapFields) {
     let seq = p.constructed;
     match op {
         op::SEND_ROUTING_INFO_FOR_SM if seq => {
@@ -333,18 +332,18 @@ fn decode_result<'a>(r: &mut Reader, op: i64, p: &Tlv<'a>, f: &mut MapFields) {
 /// The fields of one component, and the first decode error inside its parameter.
 pub fn decode_fields(c: &Component<'_>) -> (MapFields, Option<DecodeError>) {
     let mut f = MapFields::default();
-    let mut r = Reader::default();
+    let r = Reader::default();
     let op = c.opcode.and_then(|o| o.local());
     if let (Some(op), Some(p)) = (op, c.parameter.as_ref()) {
         match c.kind {
-            ComponentKind::Invoke => decode_argument(&mut r, op, p, &mut f),
+            ComponentKind::Invoke => decode_argument(&r, op, p, &mut f),
             ComponentKind::ReturnResultLast | ComponentKind::ReturnResult => {
-                decode_result(&mut r, op, p, &mut f)
+                decode_result(&r, op, p, &mut f)
             }
             _ => {}
         }
     }
-    (f, r.error)
+    (f, r.error.get())
 }
 
 /// One MAP component with its transaction context, as the decoder hands it to a sink.
