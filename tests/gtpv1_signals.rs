@@ -35,6 +35,9 @@ fn accepted_create_pdp_context_places_the_subscriber() {
                     && m["source"]["proto"] == "gtpv1"
             })
         };
-        assert!(hit("network", "460-06") && hit("country", "CN"), "{name}: {ms:?}");
+        assert!(
+            hit("network", "460-06") && hit("country", "CN"),
+            "{name}: {ms:?}"
+        );
     }
 }
