@@ -16,7 +16,7 @@ bin=${CARGO_TARGET_DIR:-target}/release/landfall
 big=$(mktemp --suffix=.pcapng)
 trap 'rm -f "$big"' EXIT
 pin=()
-command -v taskset >/dev/null && pin=(taskset -c 0)
+command -v taskset >/dev/null && pin=(taskset -c "${PIN_CPU:-0}")
 
 # best wall-clock seconds of 3 runs of a command (output discarded)
 best_of_3() {
