@@ -94,18 +94,22 @@
 //! });
 //! ```
 
+pub mod detector;
 pub mod moment;
 pub mod presence;
 pub mod reference;
 pub mod runner;
 
+pub use detector::{detect, imsi_key, imsi_route, Presence};
 pub use landfall_parsers::Signal;
 pub use moment::{
     sort_moments, Area, Level, Moment, MomentId, MomentKind, PresenceConfig, HOUR_US,
 };
 pub use presence::{is_relevant, key_by_imsi, moments, relevant_signals, subscriber_moments};
 pub use reference::reference_moments;
-pub use runner::{run_moments, run_moments_with, Feed, RunOptions};
+pub use runner::{
+    late_indices, run_moments, run_moments_with, Engine, Feed, RunOptions, RunReport,
+};
 
 #[cfg(test)]
 mod tests;

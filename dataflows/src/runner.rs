@@ -1,6 +1,7 @@
 //! Run [`crate::presence::moments`] over a slice of signals on a local timely cluster and
 //! collect the final moments: the replay path, and the harness of the property tests.
 
+use crate::detector::detect;
 use crate::moment::{sort_moments, Moment, PresenceConfig};
 use crate::presence::moments;
 use differential_dataflow::input::Input;
@@ -24,6 +25,18 @@ pub enum Feed {
     Shuffled { seed: u64, max_delay_batches: u64 },
 }
 
+/// Which presence operator runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// [`crate::detect`]: bounded per-subscriber state, event-time batches; a signal more
+    /// than `lateness_batches` batches behind the newest batch fed is late: counted in
+    /// [`RunReport`] and left out.
+    #[default]
+    Bounded,
+    /// [`crate::moments`]: per-subscriber history; any late signal revises the output.
+    History,
+}
+
 /// Options of [`run_moments_with`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunOptions {
@@ -32,6 +45,19 @@ pub struct RunOptions {
     /// Width of one input batch (one timely time) in µs of event time (at least 1).
     pub batch_us: i64,
     pub feed: Feed,
+    pub engine: Engine,
+    /// How many batches a signal may arrive behind the newest one and still be handled
+    /// as if in order ([`Engine::Bounded`] only).
+    pub lateness_batches: u64,
+}
+
+/// What a run counted besides its moments.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Signals that arrived later than the lateness allows (not applied).
+    pub late: u64,
+    /// The first few of them.
+    pub late_examples: Vec<landfall_parsers::Provenance>,
 }
 
 /// [`run_moments_with`] with in-order batches.
@@ -47,9 +73,12 @@ pub fn run_moments(
             workers,
             batch_us,
             feed: Feed::InOrder,
+            engine: Engine::default(),
+            lateness_batches: 0,
         },
         cfg,
     )
+    .0
 }
 
 fn splitmix64(mut x: u64) -> u64 {
@@ -81,15 +110,34 @@ fn schedule(signals: &[Signal], i: usize, min_at: i64, opts: &RunOptions) -> (u6
     }
 }
 
+/// Indices of the signals that `opts` makes late: round `r` (the feed schedule) more than
+/// `lateness_batches` after their event-time batch. Empty for [`Engine::History`].
+pub fn late_indices(signals: &[Signal], opts: &RunOptions) -> Vec<usize> {
+    if opts.engine == Engine::History {
+        return Vec::new();
+    }
+    let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
+    (0..signals.len())
+        .filter(|&i| {
+            let (round, _) = schedule(signals, i, min_at, opts);
+            let b = ((i128::from(signals[i].at) - i128::from(min_at))
+                / i128::from(opts.batch_us.max(1))) as u64;
+            b < round.saturating_sub(opts.lateness_batches)
+        })
+        .collect()
+}
+
 /// Execute the presence dataflow with `opts.workers` threads and return all moments,
-/// sorted by `(at, id)`.
+/// sorted by `(at, id)`, with what the run counted.
 ///
-/// Worker `w` feeds the signals whose index `i % workers == w`, one timely time per
-/// batch; every worker advances its input through the same sequence of times (all
-/// batches that hold any signal), waits for the batch to complete, and closes the input
-/// at the end. The output collection is accumulated over all times and workers; the
-/// result holds every moment with a positive final count (as many copies as the count).
-/// The result does not depend on `workers` or `feed`.
+/// The feed arrives in rounds: round `r` holds the signals whose [`Feed`] schedule is `r`
+/// (in order: their event-time batch). Worker `w` feeds the signals whose index
+/// `i % workers == w`. With [`Engine::Bounded`] a signal of event-time batch `b` enters at
+/// time `b`; the input is held at `r - lateness_batches` during round `r`, so a signal
+/// with `b` below that is late (counted, not applied). With [`Engine::History`] a signal
+/// enters at its round and revises earlier output. The output collection is accumulated
+/// over all times and workers; the result holds every moment with a positive final count.
+/// For a given feed and lateness, the result does not depend on `workers`.
 ///
 /// # Panics
 /// If a worker thread panics, or timely cannot start.
@@ -97,7 +145,7 @@ pub fn run_moments_with(
     signals: Arc<Vec<Signal>>,
     opts: RunOptions,
     cfg: PresenceConfig,
-) -> Vec<Moment> {
+) -> (Vec<Moment>, RunReport) {
     let workers = opts.workers.max(1);
     let guards = timely::execute(timely::Config::process(workers), move |worker| {
         let index = worker.index();
@@ -107,32 +155,61 @@ pub fn run_moments_with(
         let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
             let (input, signals) = scope.new_collection::<Signal, isize>();
             let sink = Rc::clone(&sink);
-            let (probe, _) = moments(signals, cfg)
+            let out = match opts.engine {
+                Engine::Bounded => detect(signals, cfg),
+                Engine::History => moments(signals, cfg),
+            };
+            let (probe, _) = out
                 .inspect(move |(m, _time, diff)| sink.borrow_mut().push((*m, *diff)))
                 .probe();
             (input, probe)
         });
 
         let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
-        let mut times = BTreeSet::new();
+        let batch_of = |s: &Signal| {
+            ((i128::from(s.at) - i128::from(min_at)) / i128::from(opts.batch_us.max(1))) as u64
+        };
+        let mut rounds = BTreeSet::new();
+        // (round, insert order key, index) of this worker's signals.
         let mut mine: Vec<(u64, u64, usize)> = Vec::new();
         for i in 0..signals.len() {
-            let (time, key) = schedule(&signals, i, min_at, &opts);
-            times.insert(time);
+            let (round, key) = schedule(&signals, i, min_at, &opts);
+            rounds.insert(round);
             if i % peers == index {
-                mine.push((time, key, i));
+                mine.push((round, key, i));
             }
         }
         mine.sort_unstable();
 
+        let mut report = RunReport::default();
         let mut next = mine.iter().peekable();
-        for &time in &times {
-            input.advance_to(time);
-            while let Some(&&(t, _, i)) = next.peek() {
-                if t != time {
+        for &round in &rounds {
+            let held = match opts.engine {
+                Engine::Bounded => round.saturating_sub(opts.lateness_batches),
+                Engine::History => round,
+            };
+            if *input.time() < held {
+                input.advance_to(held);
+            }
+            while let Some(&&(r, _, i)) = next.peek() {
+                if r != round {
                     break;
                 }
-                input.insert(signals[i]);
+                let s = signals[i];
+                match opts.engine {
+                    Engine::History => input.insert(s),
+                    Engine::Bounded => {
+                        let b = batch_of(&s);
+                        if b < *input.time() {
+                            report.late += 1;
+                            if report.late_examples.len() < 5 {
+                                report.late_examples.push(s.source);
+                            }
+                        } else {
+                            input.update_at(s, b, 1);
+                        }
+                    }
+                }
                 next.next();
             }
             input.flush();
@@ -142,22 +219,27 @@ pub fn run_moments_with(
         worker.step_while(|| !probe.done());
 
         let collected = sink.borrow_mut().split_off(0);
-        collected
+        (collected, report)
     })
     .expect("timely failed to start");
 
     let mut counts: BTreeMap<Moment, isize> = BTreeMap::new();
+    let mut report = RunReport::default();
     for result in guards.join() {
-        let updates = result.expect("a timely worker panicked");
+        let (updates, r) = result.expect("a timely worker panicked");
+        report.late += r.late;
+        report.late_examples.extend(r.late_examples);
         for (m, diff) in updates {
             *counts.entry(m).or_insert(0) += diff;
         }
     }
+    report.late_examples.sort();
+    report.late_examples.truncate(5);
     let mut out = Vec::new();
     for (m, count) in counts {
         assert!(count >= 0, "negative final multiplicity {count} for {m:?}");
         out.extend(std::iter::repeat_n(m, count as usize));
     }
     sort_moments(&mut out);
-    out
+    (out, report)
 }

@@ -70,19 +70,21 @@ fn run(signals: Vec<Signal>) -> Vec<Moment> {
         let got = run_moments(Arc::clone(&shared), workers, HOUR_US, cfg);
         assert_eq!(got, expected, "runner ({workers} workers) vs reference");
     }
-    let opts = RunOptions {
-        workers: 2,
-        batch_us: HOUR_US / 2,
-        feed: Feed::Shuffled {
-            seed: 7,
-            max_delay_batches: 5,
-        },
-    };
-    assert_eq!(
-        run_moments_with(shared, opts, cfg),
-        expected,
-        "shuffled runner vs reference"
-    );
+    for (engine, lateness_batches) in [(Engine::History, 0), (Engine::Bounded, 5)] {
+        let opts = RunOptions {
+            workers: 2,
+            batch_us: HOUR_US / 2,
+            feed: Feed::Shuffled {
+                seed: 7,
+                max_delay_batches: 5,
+            },
+            engine,
+            lateness_batches,
+        };
+        let (got, report) = run_moments_with(Arc::clone(&shared), opts, cfg);
+        assert_eq!(got, expected, "shuffled runner ({engine:?}) vs reference");
+        assert_eq!(report.late, 0);
+    }
     expected
 }
 

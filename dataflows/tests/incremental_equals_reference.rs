@@ -1,10 +1,13 @@
 //! Property: for random signal sequences (several IMSIs, every kind, colliding times spread
-//! over more than a day, a small set of areas, out-of-order batches), the differential
-//! operator run on 1 and 2 timely workers yields exactly the moments of the sequential
-//! reference implementation.
+//! over more than a day, a small set of areas, out-of-order batches), both presence
+//! operators run on 1 and 2 timely workers yield exactly the moments of the sequential
+//! reference implementation: the history operator for any disorder, the bounded one for
+//! disorder within its lateness — and, beyond it, the reference's moments of the signals
+//! that were not late, with every late signal counted.
 
 use landfall_dataflows::{
-    reference_moments, run_moments, run_moments_with, Feed, PresenceConfig, RunOptions, HOUR_US,
+    late_indices, reference_moments, run_moments, run_moments_with, Engine, Feed, PresenceConfig,
+    RunOptions, HOUR_US,
 };
 use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
 use proptest::prelude::*;
@@ -97,9 +100,28 @@ proptest! {
         let one = run_moments(Arc::clone(&shared), 1, batch_us, cfg);
         prop_assert_eq!(&one, &expected, "1 worker, in order");
 
-        let opts = RunOptions { workers: 2, batch_us, feed: Feed::Shuffled { seed, max_delay_batches } };
-        let two = run_moments_with(Arc::clone(&shared), opts, cfg);
-        prop_assert_eq!(&two, &expected, "2 workers, out of order");
+        let feed = Feed::Shuffled { seed, max_delay_batches };
+        let history = RunOptions { workers: 2, batch_us, feed, engine: Engine::History, lateness_batches: 0 };
+        let (two, _) = run_moments_with(Arc::clone(&shared), history, cfg);
+        prop_assert_eq!(&two, &expected, "history, 2 workers, out of order");
+
+        let bounded = RunOptions { engine: Engine::Bounded, lateness_batches: max_delay_batches, ..history };
+        let (two, report) = run_moments_with(Arc::clone(&shared), bounded, cfg);
+        prop_assert_eq!(report.late, 0);
+        prop_assert_eq!(&two, &expected, "bounded, 2 workers, disorder within lateness");
+
+        // Less lateness than disorder: late signals are counted and left out.
+        let tight = RunOptions { lateness_batches: max_delay_batches / 2, ..bounded };
+        let late = late_indices(&shared, &tight);
+        let kept: Vec<Signal> = shared
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !late.contains(i))
+            .map(|(_, s)| *s)
+            .collect();
+        let (got, report) = run_moments_with(Arc::clone(&shared), tight, cfg);
+        prop_assert_eq!(report.late, late.len() as u64);
+        prop_assert_eq!(&got, &reference_moments(&kept, &cfg), "bounded, beyond lateness");
     }
 }
 
@@ -120,13 +142,17 @@ fn larger_sequence_equals_reference() {
     );
     let shared = Arc::new(signals);
     assert_eq!(run_moments(Arc::clone(&shared), 2, HOUR_US, cfg), expected);
-    let opts = RunOptions {
-        workers: 2,
-        batch_us: HOUR_US / 4,
-        feed: Feed::Shuffled {
-            seed: 42,
-            max_delay_batches: 8,
-        },
-    };
-    assert_eq!(run_moments_with(shared, opts, cfg), expected);
+    for (engine, lateness_batches) in [(Engine::History, 0), (Engine::Bounded, 8)] {
+        let opts = RunOptions {
+            workers: 2,
+            batch_us: HOUR_US / 4,
+            feed: Feed::Shuffled {
+                seed: 42,
+                max_delay_batches: 8,
+            },
+            engine,
+            lateness_batches,
+        };
+        assert_eq!(run_moments_with(Arc::clone(&shared), opts, cfg).0, expected);
+    }
 }

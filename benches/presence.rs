@@ -1,0 +1,290 @@
+//! Presence throughput and memory: 10 M signals over 1 M subscribers (5 % of signals move
+//! the subscriber to another network, a third of those to another country), through
+//!
+//! * `hashmap`: the plain single-threaded baseline — the same rules
+//!   ([`landfall_dataflows::Presence`]) in a `std::collections::HashMap`, no dataflow;
+//! * `detect-1w`, `detect-2w`: the bounded differential operator [`detect`] on 1 and 2
+//!   timely workers, fed in 1 s event-time batches with up to 4 batches in flight, each
+//!   worker feeding every W-th signal (so about half of them cross workers on the exchange).
+//!
+//! Each variant runs in a child process of its own so that its peak RSS (`VmHWM`) is its
+//! own; `bytes per subscriber` is the RSS with the state still alive at the end of the run
+//! (`VmRSS`, hash tables at their final size; the peak also holds the old table of the
+//! last resize) minus that of a child that only generates the signals, divided by the
+//! subscribers tracked. Signals are generated on the fly, in
+//! event-time order, identically in every variant (generation cost is inside every
+//! figure). Prints a table with the ratio to the baseline measured in the same run.
+//!
+//! ```sh
+//! cargo bench --bench presence            # 10 M signals, 1 M subscribers
+//! cargo bench --bench presence -- 1000000 100000   # smaller: SIGNALS SUBSCRIBERS
+//! ```
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Instant;
+
+use differential_dataflow::input::Input;
+use landfall_dataflows::{detect, imsi_key, Presence, PresenceConfig};
+use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
+
+/// 2026-06-01T00:00:00Z.
+const T0: i64 = 1_780_272_000_000_000;
+/// Event time between consecutive signals: 10 M signals span one hour.
+const STEP_US: i64 = 360;
+const BATCH_US: i64 = 1_000_000;
+
+/// Networks the synthetic subscribers move between: 12 PLMNs in 4 countries.
+fn networks() -> Vec<(Plmn, Country)> {
+    let c = |s| Country::new(s).unwrap();
+    vec![
+        (Plmn::new(208, 1, 2), c("FR")),
+        (Plmn::new(208, 10, 2), c("FR")),
+        (Plmn::new(208, 20, 2), c("FR")),
+        (Plmn::new(262, 1, 2), c("DE")),
+        (Plmn::new(262, 2, 2), c("DE")),
+        (Plmn::new(262, 3, 2), c("DE")),
+        (Plmn::new(214, 1, 2), c("ES")),
+        (Plmn::new(214, 7, 2), c("ES")),
+        (Plmn::new(214, 3, 2), c("ES")),
+        (Plmn::new(222, 1, 2), c("IT")),
+        (Plmn::new(222, 10, 2), c("IT")),
+        (Plmn::new(222, 88, 2), c("IT")),
+    ]
+}
+
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The deterministic signal stream: signal `i` belongs to subscriber `i % subs`; the
+/// subscriber's network is a function of how many of its signals so far drew a move.
+struct Gen {
+    subs: u64,
+    nets: Vec<(Plmn, Country)>,
+    /// Per subscriber: index of its current network.
+    at_net: Vec<u8>,
+}
+
+impl Gen {
+    fn new(subs: u64) -> Gen {
+        let nets = networks();
+        let at_net = (0..subs)
+            .map(|s| (mix(s) % nets.len() as u64) as u8)
+            .collect();
+        Gen { subs, nets, at_net }
+    }
+
+    fn signal(&mut self, i: u64) -> Signal {
+        let sub = i % self.subs;
+        let r = mix(i ^ 0x5eed);
+        let slot = &mut self.at_net[sub as usize];
+        if r % 100 < 5 {
+            // A move: another network, in another country one time in three.
+            let n = self.nets.len() as u64;
+            let step = if (r >> 8).is_multiple_of(3) {
+                3 + (r >> 16) % 9
+            } else {
+                1 + (r >> 16) % 2
+            };
+            *slot = ((u64::from(*slot) + step) % n) as u8;
+        }
+        let (serving, country) = self.nets[*slot as usize];
+        let home = self.nets[(mix(sub) % 3) as usize];
+        let mut digits = *b"208010000000000";
+        let mut v = sub;
+        for d in digits[5..].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        Signal {
+            at: T0 + i as i64 * STEP_US,
+            imsi: Imsi::from_ascii(&digits).expect("digits"),
+            msisdn: None,
+            kind: if r & 1 == 0 {
+                SignalKind::LocationUpdate
+            } else {
+                SignalKind::CellChange
+            },
+            home: Some(home.0),
+            home_country: Some(home.1),
+            serving: Some(serving),
+            serving_country: Some(country),
+            location: None,
+            rat: Some(1004),
+            source: Provenance {
+                file: 0,
+                frame: i,
+                proto: Proto::Diameter,
+                message: 316,
+            },
+        }
+    }
+}
+
+/// `VmHWM` (peak) or `VmRSS` (now) of this process, in bytes.
+fn rss_bytes(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// One variant, in this process; prints `elapsed_s moments tracked peak_bytes`.
+fn child(mode: &str, signals: u64, subs: u64) {
+    let cfg = PresenceConfig::default();
+    let start = Instant::now();
+    // (moments, subscribers tracked, RSS with the state still alive)
+    let (moments, tracked, live) = match mode {
+        "generate" => {
+            let mut g = Gen::new(subs);
+            let mut x = 0i64;
+            for i in 0..signals {
+                x ^= std::hint::black_box(g.signal(i)).at;
+            }
+            std::hint::black_box(x);
+            (0, 0, rss_bytes("VmRSS:"))
+        }
+        "hashmap" => {
+            let mut g = Gen::new(subs);
+            let mut state: HashMap<u64, Presence> = HashMap::new();
+            let mut out = Vec::new();
+            let mut moments = 0u64;
+            for i in 0..signals {
+                let s = g.signal(i);
+                state
+                    .entry(imsi_key(&s.imsi))
+                    .or_default()
+                    .apply(&s, &cfg, &mut out);
+                moments += out.len() as u64;
+                out.clear();
+            }
+            (moments, state.len() as u64, rss_bytes("VmRSS:"))
+        }
+        "detect-1w" | "detect-2w" => {
+            let workers = if mode == "detect-1w" { 1 } else { 2 };
+            let results = timely::execute(timely::Config::process(workers), move |worker| {
+                let index = worker.index() as u64;
+                let peers = worker.peers() as u64;
+                let counted = std::rc::Rc::new(std::cell::Cell::new(0u64));
+                let c = std::rc::Rc::clone(&counted);
+                let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
+                    let (input, signals) = scope.new_collection::<Signal, isize>();
+                    let (probe, _) = detect(signals, cfg)
+                        .inspect_batch(move |_, data| c.set(c.get() + data.len() as u64))
+                        .probe();
+                    (input, probe)
+                });
+                let mut g = Gen::new(subs);
+                let per_batch = (BATCH_US / STEP_US) as u64;
+                let mut batch = 0u64;
+                let mut i = index;
+                while i < signals {
+                    let b = (i / per_batch).max(batch);
+                    if b > batch {
+                        batch = b;
+                        input.advance_to(batch);
+                        input.flush();
+                        // Up to 4 batches in flight.
+                        worker.step_while(|| probe.less_than(&batch.saturating_sub(4)));
+                    }
+                    input.update_at(g.signal(i), batch, 1);
+                    i += peers;
+                }
+                // Everything fed is processed while the input is still open, so the
+                // operator and its state are alive for the measurement.
+                batch += 1;
+                input.advance_to(batch);
+                input.flush();
+                worker.step_while(|| probe.less_than(&batch));
+                let live = rss_bytes("VmRSS:");
+                input.close();
+                worker.step_while(|| !probe.done());
+                (counted.get(), live)
+            })
+            .expect("timely");
+            let (mut moments, mut live) = (0, 0);
+            for r in results.join() {
+                let (m, rss) = r.expect("worker");
+                moments += m;
+                live = live.max(rss);
+            }
+            (moments, subs, live)
+        }
+        other => panic!("unknown mode {other}"),
+    };
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "{elapsed} {moments} {tracked} {} {live}",
+        rss_bytes("VmHWM:")
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(pos) = args.iter().position(|a| a == "--child") {
+        let mode = &args[pos + 1];
+        let signals: u64 = args[pos + 2].parse().expect("signals");
+        let subs: u64 = args[pos + 3].parse().expect("subscribers");
+        return child(mode, signals, subs);
+    }
+    // cargo bench passes `--bench`; positional numbers override the size.
+    let nums: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let signals = nums.first().copied().unwrap_or(10_000_000);
+    let subs = nums.get(1).copied().unwrap_or(1_000_000);
+    let exe = std::env::current_exe().expect("own path");
+    let run = |mode: &str| -> (f64, u64, u64, u64, u64) {
+        let out = Command::new(&exe)
+            .args(["--child", mode, &signals.to_string(), &subs.to_string()])
+            .output()
+            .expect("child");
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: Vec<&str> = text.split_whitespace().collect();
+        (
+            v[0].parse().unwrap(),
+            v[1].parse().unwrap(),
+            v[2].parse().unwrap(),
+            v[3].parse().unwrap(),
+            v[4].parse().unwrap(),
+        )
+    };
+    println!(
+        "presence: {signals} signals over {subs} subscribers, 5% moves, {} cores; state {} B + 8 B key per subscriber",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        std::mem::size_of::<Presence>()
+    );
+    let (_, _, _, _, gen_live) = run("generate");
+    let (base_s, base_moments, _, base_peak, base_live) = run("hashmap");
+    println!(
+        "{:<11} {:>12} {:>9} {:>11} {:>10} {:>10} {:>14}",
+        "variant", "signals/s", "vs map", "moments", "peak MiB", "live MiB", "B/subscriber"
+    );
+    let line = |name: &str, s: f64, moments: u64, tracked: u64, peak: u64, live: u64| {
+        println!(
+            "{name:<11} {:>12.0} {:>8.2}x {moments:>11} {:>10.1} {:>10.1} {:>14.0}",
+            signals as f64 / s,
+            base_s / s,
+            peak as f64 / 1048576.0,
+            live as f64 / 1048576.0,
+            live.saturating_sub(gen_live) as f64 / tracked.max(1) as f64
+        );
+    };
+    line("hashmap", base_s, base_moments, subs, base_peak, base_live);
+    for mode in ["detect-1w", "detect-2w"] {
+        let (s, moments, tracked, peak, live) = run(mode);
+        assert_eq!(moments, base_moments, "{mode} finds the baseline's moments");
+        line(mode, s, moments, tracked, peak, live);
+    }
+    println!("targets (2 cores): detect-2w >= 2,000,000 signals/s and >= 0.4x the hash map; <= 300 B/subscriber");
+}

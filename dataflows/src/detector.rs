@@ -1,0 +1,370 @@
+//! Bounded-state presence: the fast path for live, national-scale traffic.
+//!
+//! [`detect`] partitions signals by IMSI across workers (timely `Exchange`), holds each
+//! time's signals until the input frontier has passed that time, then applies them in
+//! `(at, source, signal)` order to a compact per-subscriber state ([`Presence`]: current
+//! country and network, last known country, and the areas seen within the re-entry gap),
+//! emitting moments as differential updates `(moment, time, +1)`.
+//!
+//! Why not a `reduce` over each subscriber's history ([`crate::presence`])? Most signals
+//! repeat the subscriber's current area; a reduce re-reads the history on every change and
+//! keeps all of it. Here a signal costs one hash lookup and, usually, no output, and a
+//! subscriber's state is a few dozen bytes that never grows beyond the areas visited
+//! within the gap (entries older than the gap are pruned as time passes).
+//!
+//! The price is the event-time contract: timely times must follow event time (the runner
+//! uses `at / batch_us`, holding its input frontier back by the configured lateness), so
+//! that each subscriber's signals are applied in event-time order. Within the lateness,
+//! out-of-order input is therefore handled as if in order; a signal later than that cannot
+//! enter the dataflow at its own time and is counted by the feeder instead
+//! ([`crate::runner::RunReport::late`]). Negative multiplicities (retracting a signal) are
+//! not supported by this operator and are ignored.
+//!
+//! The rule code is written independently of [`crate::reference`], which the property
+//! tests compare it with.
+
+use std::collections::BTreeMap;
+
+use ahash::AHashMap;
+use differential_dataflow::collection::AsCollection;
+use differential_dataflow::VecCollection;
+use landfall_parsers::{Country, Imsi, Plmn, Signal, TimestampUs};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+use timely::order::TotalOrder;
+use timely::progress::Timestamp;
+
+use crate::moment::{Area, Level, Moment, MomentId, MomentKind, PresenceConfig};
+use crate::presence::is_relevant;
+
+/// When a subscriber was last in an area: the latest `at` of a location signal there,
+/// and the latest `at` strictly before that (several signals can share an `at`, and the
+/// gap window `[t - gap, t)` excludes `t`); `i64::MIN` for none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seen {
+    last: TimestampUs,
+    before_last: TimestampUs,
+}
+
+impl Seen {
+    const NEVER: Seen = Seen {
+        last: i64::MIN,
+        before_last: i64::MIN,
+    };
+
+    fn at(t: TimestampUs) -> Seen {
+        Seen {
+            last: t,
+            before_last: i64::MIN,
+        }
+    }
+
+    fn mark(&mut self, t: TimestampUs) {
+        if t > self.last {
+            self.before_last = self.last;
+            self.last = t;
+        }
+    }
+
+    /// The latest signal strictly before `t` is within `[t - gap, t)`.
+    fn within(&self, t: TimestampUs, gap: i64) -> bool {
+        let before_t = if self.last < t {
+            self.last
+        } else {
+            self.before_last
+        };
+        before_t != i64::MIN && before_t >= t.saturating_sub(gap)
+    }
+}
+
+/// An area the subscriber left within the re-entry gap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Left {
+    area: Area,
+    seen: Seen,
+}
+
+/// One subscriber's presence state: about 80 bytes, with no heap allocation unless the
+/// subscriber left an area within the re-entry gap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Presence {
+    country: Option<Country>,
+    network: Option<Plmn>,
+    /// Last known country (departures do not reset it), for roaming transitions.
+    last_country: Option<Country>,
+    /// When the subscriber was last in the current country / network (or, after a
+    /// departure signal, in the area it had before).
+    country_seen: (Option<Country>, Seen),
+    network_seen: (Option<Plmn>, Seen),
+    /// Other areas seen within the gap (rare: only after a move).
+    left: Vec<Left>,
+}
+
+impl Default for Presence {
+    fn default() -> Self {
+        Presence {
+            country: None,
+            network: None,
+            last_country: None,
+            country_seen: (None, Seen::NEVER),
+            network_seen: (None, Seen::NEVER),
+            left: Vec::new(),
+        }
+    }
+}
+
+impl Presence {
+    fn current(&self, level: Level) -> Option<Area> {
+        match level {
+            Level::Country => self.country.map(Area::Country),
+            Level::Network => self.network.map(Area::Network),
+        }
+    }
+
+    /// The slot remembering the latest area of `area`'s level.
+    fn slot(&self, area: Area) -> (Option<Area>, Seen) {
+        match area {
+            Area::Country(_) => (self.country_seen.0.map(Area::Country), self.country_seen.1),
+            Area::Network(_) => (self.network_seen.0.map(Area::Network), self.network_seen.1),
+        }
+    }
+
+    /// Had a location signal in `area` during `[t - gap, t)`?
+    fn seen_within(&self, area: Area, t: TimestampUs, gap: i64) -> bool {
+        let (latest, seen) = self.slot(area);
+        if latest == Some(area) {
+            return seen.within(t, gap);
+        }
+        self.left
+            .iter()
+            .any(|l| l.area == area && l.seen.within(t, gap))
+    }
+
+    /// Record a location signal in `area` at `t`; the level's previous latest area moves
+    /// to `left` (if it is still within the gap, checked by [`Presence::prune`]).
+    fn mark(&mut self, area: Area, t: TimestampUs) {
+        let (latest, seen) = self.slot(area);
+        if latest == Some(area) {
+            let mut seen = seen;
+            seen.mark(t);
+            self.set_slot(area, seen);
+            return;
+        }
+        if let Some(prev) = latest.filter(|_| seen.last != i64::MIN) {
+            self.left.push(Left { area: prev, seen });
+        }
+        // The new area may be one left earlier: take its history back.
+        let mut seen = match self.left.iter().position(|l| l.area == area) {
+            Some(i) => self.left.swap_remove(i).seen,
+            None => Seen::NEVER,
+        };
+        if seen.last == i64::MIN {
+            seen = Seen::at(t);
+        } else {
+            seen.mark(t);
+        }
+        self.set_slot(area, seen);
+    }
+
+    fn set_slot(&mut self, area: Area, seen: Seen) {
+        match area {
+            Area::Country(c) => self.country_seen = (Some(c), seen),
+            Area::Network(p) => self.network_seen = (Some(p), seen),
+        }
+    }
+
+    /// Forget left areas whose last signal is older than the gap before `t`: with signals
+    /// applied in time order they can no longer block an arrival.
+    fn prune(&mut self, t: TimestampUs, gap: i64) {
+        if self.left.is_empty() {
+            return;
+        }
+        let horizon = t.saturating_sub(gap);
+        self.left.retain(|l| l.seen.last >= horizon);
+        if self.left.is_empty() {
+            self.left = Vec::new();
+        }
+    }
+
+    /// Apply one signal; moments go to `out`.
+    pub fn apply(&mut self, s: &Signal, cfg: &PresenceConfig, out: &mut Vec<Moment>) {
+        if s.kind.is_departure() {
+            for level in Level::ALL {
+                if let Some(old) = self.current(level) {
+                    out.push(moment(s, cfg, MomentKind::Departure, old, None, None));
+                }
+            }
+            self.country = None;
+            self.network = None;
+            return;
+        }
+        if !s.kind.is_location() || (s.serving_country.is_none() && s.serving.is_none()) {
+            return;
+        }
+        self.prune(s.at, cfg.reentry_gap_us);
+        let areas = [
+            s.serving_country.map(Area::Country),
+            s.serving.map(Area::Network),
+        ];
+        for new in areas.into_iter().flatten() {
+            let old = self.current(new.level());
+            if old != Some(new) {
+                if let Some(old) = old {
+                    out.push(moment(s, cfg, MomentKind::Departure, old, None, Some(new)));
+                }
+                if !self.seen_within(new, s.at, cfg.reentry_gap_us) {
+                    out.push(moment(s, cfg, MomentKind::Arrival, new, old, None));
+                }
+                match new {
+                    Area::Country(c) => self.country = Some(c),
+                    Area::Network(p) => self.network = Some(p),
+                }
+            }
+            self.mark(new, s.at);
+        }
+        let Some(c) = s.serving_country else {
+            return;
+        };
+        let last = self.last_country.replace(c);
+        if last == Some(c) {
+            return;
+        }
+        let Some(home) = s.home_country else {
+            return;
+        };
+        let kind = match (c == home, last) {
+            (false, None) => MomentKind::RoamingOn,
+            (false, Some(l)) if l == home => MomentKind::RoamingOn,
+            (false, Some(_)) => MomentKind::RoamingChangeCountry,
+            (true, Some(_)) => MomentKind::RoamingOff,
+            (true, None) => return,
+        };
+        out.push(moment(
+            s,
+            cfg,
+            kind,
+            Area::Country(c),
+            last.map(Area::Country),
+            None,
+        ));
+    }
+}
+
+fn moment(
+    s: &Signal,
+    cfg: &PresenceConfig,
+    kind: MomentKind,
+    area: Area,
+    from: Option<Area>,
+    to: Option<Area>,
+) -> Moment {
+    Moment {
+        id: MomentId::derive(&s.imsi, kind, area.level(), &area, s.at),
+        kind,
+        level: area.level(),
+        area,
+        from,
+        to,
+        imsi: s.imsi,
+        msisdn: s.msisdn,
+        home: s.home,
+        home_country: s.home_country,
+        rat: s.rat,
+        at: s.at,
+        expires_at: s.at.saturating_add(cfg.ttl_us),
+        source: s.source,
+    }
+}
+
+/// An IMSI as a map key of 8 bytes: its value, with its digit count in the top byte (so
+/// that leading zeros are kept apart).
+pub fn imsi_key(imsi: &Imsi) -> u64 {
+    let v = imsi
+        .as_bytes()
+        .iter()
+        .fold(0u64, |a, &d| a * 10 + u64::from(d - b'0'));
+    v | ((imsi.len() as u64) << 56)
+}
+
+/// The worker an IMSI's state lives on: a fixed mix of its digits, the same in every
+/// process of a cluster.
+pub fn imsi_route(imsi: &Imsi) -> u64 {
+    let mut x = imsi
+        .as_bytes()
+        .iter()
+        .fold(0u64, |a, &d| a.wrapping_mul(10).wrapping_add(u64::from(d)));
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Order of application within one time: event time, provenance, then the whole signal.
+fn order(a: &Signal, b: &Signal) -> std::cmp::Ordering {
+    (a.at, a.source, a.imsi)
+        .cmp(&(b.at, b.source, b.imsi))
+        .then_with(|| a.cmp(b))
+}
+
+/// Moments of `signals` with bounded per-subscriber state (see the module docs for the
+/// event-time contract). The output collection holds each moment once, at the time of
+/// the signal that caused it.
+pub fn detect<'scope, T>(
+    signals: VecCollection<'scope, T, Signal>,
+    cfg: PresenceConfig,
+) -> VecCollection<'scope, T, Moment>
+where
+    T: Timestamp + TotalOrder,
+{
+    let route = Exchange::new(|(s, _, _): &(Signal, T, isize)| imsi_route(&s.imsi));
+    signals
+        .inner
+        .unary_frontier(route, "PresenceBounded", move |_cap, _info| {
+            let mut stash: BTreeMap<T, (Capability<T>, Vec<Signal>)> = BTreeMap::new();
+            let mut state: AHashMap<u64, Presence> = AHashMap::new();
+            let mut moments: Vec<Moment> = Vec::new();
+            move |(input, frontier), output| {
+                let port = output.output_index();
+                input.for_each(|cap, data| {
+                    for (s, t, r) in data.drain(..) {
+                        if r <= 0 {
+                            continue;
+                        }
+                        let slot = stash
+                            .entry(t.clone())
+                            .or_insert_with(|| (cap.delayed(&t, port), Vec::new()));
+                        for _ in 0..r {
+                            slot.1.push(s);
+                        }
+                    }
+                });
+                while let Some(entry) = stash.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    let (t, (cap, mut batch)) = entry.remove_entry();
+                    batch.sort_unstable_by(order);
+                    for s in batch.iter().filter(|s| is_relevant(s)) {
+                        if s.kind.is_departure() {
+                            if let Some(p) = state.get_mut(&imsi_key(&s.imsi)) {
+                                p.apply(s, &cfg, &mut moments);
+                            }
+                        } else {
+                            state.entry(imsi_key(&s.imsi)).or_default().apply(
+                                s,
+                                &cfg,
+                                &mut moments,
+                            );
+                        }
+                    }
+                    if !moments.is_empty() {
+                        let mut session = output.session(&cap);
+                        for m in moments.drain(..) {
+                            session.give((m, t.clone(), 1isize));
+                        }
+                    }
+                }
+            }
+        })
+        .as_collection()
+}
