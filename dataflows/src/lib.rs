@@ -96,6 +96,7 @@
 
 pub mod detector;
 pub mod moment;
+pub mod newly;
 pub mod presence;
 pub mod reference;
 pub mod runner;
@@ -105,10 +106,12 @@ pub use landfall_parsers::Signal;
 pub use moment::{
     sort_moments, Area, Level, Moment, MomentId, MomentKind, PresenceConfig, HOUR_US,
 };
+pub use newly::{count_per_area, members_per_area, newly_where, Newly};
 pub use presence::{is_relevant, key_by_imsi, moments, relevant_signals, subscriber_moments};
 pub use reference::reference_moments;
 pub use runner::{
-    late_indices, run_moments, run_moments_with, Engine, Feed, RunOptions, RunReport,
+    batch_of, late_indices, run_moments, run_moments_with, run_newly_where, Engine, Feed,
+    RunOptions, RunReport,
 };
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 
 use crate::detector::detect;
 use crate::moment::{sort_moments, Moment, PresenceConfig};
+use crate::newly::{newly_where, Newly};
 use crate::presence::moments;
 use differential_dataflow::input::Input;
+use differential_dataflow::VecCollection;
 use landfall_parsers::Signal;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -146,29 +148,78 @@ pub fn run_moments_with(
     opts: RunOptions,
     cfg: PresenceConfig,
 ) -> (Vec<Moment>, RunReport) {
+    let engine = opts.engine;
+    let (updates, report) = run(signals, opts, move |s| match engine {
+        Engine::Bounded => detect(s, cfg),
+        Engine::History => moments(s, cfg),
+    });
+    let mut counts: BTreeMap<Moment, isize> = BTreeMap::new();
+    for (m, _, diff) in updates {
+        *counts.entry(m).or_insert(0) += diff;
+    }
+    let mut out = Vec::new();
+    for (m, count) in counts {
+        assert!(count >= 0, "negative final multiplicity {count} for {m:?}");
+        out.extend(std::iter::repeat_n(m, count as usize));
+    }
+    sort_moments(&mut out);
+    (out, report)
+}
+
+/// Run [`detect`] and [`newly_where`] (expiry at the batch of `at + ttl`) and return every
+/// update of the view as `(entry, batch, diff)`, sorted by batch. Accumulating the updates up to
+/// batch `t` gives the view as of the end of batch `t`.
+pub fn run_newly_where(
+    signals: Arc<Vec<Signal>>,
+    opts: RunOptions,
+    cfg: PresenceConfig,
+) -> (Vec<(Newly, u64, isize)>, RunReport) {
+    let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
+    let batch_us = opts.batch_us.max(1);
+    let (mut updates, report) = run(signals, opts, move |s| {
+        newly_where(detect(s, cfg), move |_t: &u64, at| {
+            batch_of(at.saturating_add(cfg.ttl_us), min_at, batch_us)
+        })
+    });
+    updates.sort_by(|a, b| (a.1, a.0, a.2).cmp(&(b.1, b.0, b.2)));
+    (updates, report)
+}
+
+/// The event-time batch of `at`.
+pub fn batch_of(at: i64, min_at: i64, batch_us: i64) -> u64 {
+    ((i128::from(at) - i128::from(min_at)) / i128::from(batch_us.max(1))).max(0) as u64
+}
+
+/// Feed `signals` per `opts` into the dataflow `build` makes, on `opts.workers` threads;
+/// returns every output update and what the feed counted.
+fn run<D, B>(
+    signals: Arc<Vec<Signal>>,
+    opts: RunOptions,
+    build: B,
+) -> (Vec<(D, u64, isize)>, RunReport)
+where
+    D: timely::ExchangeData + Clone,
+    B: for<'a> Fn(VecCollection<'a, u64, Signal>) -> VecCollection<'a, u64, D>
+        + Send
+        + Sync
+        + 'static,
+{
     let workers = opts.workers.max(1);
     let guards = timely::execute(timely::Config::process(workers), move |worker| {
         let index = worker.index();
         let peers = worker.peers();
-        let sink: Rc<RefCell<Vec<(Moment, isize)>>> = Rc::new(RefCell::new(Vec::new()));
+        let sink: Rc<RefCell<Vec<(D, u64, isize)>>> = Rc::new(RefCell::new(Vec::new()));
 
         let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
             let (input, signals) = scope.new_collection::<Signal, isize>();
             let sink = Rc::clone(&sink);
-            let out = match opts.engine {
-                Engine::Bounded => detect(signals, cfg),
-                Engine::History => moments(signals, cfg),
-            };
-            let (probe, _) = out
-                .inspect(move |(m, _time, diff)| sink.borrow_mut().push((*m, *diff)))
+            let (probe, _) = build(signals)
+                .inspect(move |(d, time, diff)| sink.borrow_mut().push((d.clone(), *time, *diff)))
                 .probe();
             (input, probe)
         });
 
         let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
-        let batch_of = |s: &Signal| {
-            ((i128::from(s.at) - i128::from(min_at)) / i128::from(opts.batch_us.max(1))) as u64
-        };
         let mut rounds = BTreeSet::new();
         // (round, insert order key, index) of this worker's signals.
         let mut mine: Vec<(u64, u64, usize)> = Vec::new();
@@ -199,7 +250,7 @@ pub fn run_moments_with(
                 match opts.engine {
                     Engine::History => input.insert(s),
                     Engine::Bounded => {
-                        let b = batch_of(&s);
+                        let b = batch_of(s.at, min_at, opts.batch_us);
                         if b < *input.time() {
                             report.late += 1;
                             if report.late_examples.len() < 5 {
@@ -223,23 +274,15 @@ pub fn run_moments_with(
     })
     .expect("timely failed to start");
 
-    let mut counts: BTreeMap<Moment, isize> = BTreeMap::new();
+    let mut all = Vec::new();
     let mut report = RunReport::default();
     for result in guards.join() {
         let (updates, r) = result.expect("a timely worker panicked");
         report.late += r.late;
         report.late_examples.extend(r.late_examples);
-        for (m, diff) in updates {
-            *counts.entry(m).or_insert(0) += diff;
-        }
+        all.extend(updates);
     }
     report.late_examples.sort();
     report.late_examples.truncate(5);
-    let mut out = Vec::new();
-    for (m, count) in counts {
-        assert!(count >= 0, "negative final multiplicity {count} for {m:?}");
-        out.extend(std::iter::repeat_n(m, count as usize));
-    }
-    sort_moments(&mut out);
-    (out, report)
+    (all, report)
 }
