@@ -181,7 +181,7 @@ pub fn run_newly_where(
             batch_of(at.saturating_add(cfg.ttl_us), min_at, batch_us)
         })
     });
-    updates.sort_by(|a, b| (a.1, a.0, a.2).cmp(&(b.1, b.0, b.2)));
+    updates.sort_by_key(|u| (u.1, u.0, u.2));
     (updates, report)
 }
 
