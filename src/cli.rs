@@ -53,9 +53,19 @@ pub struct ReplayArgs {
     /// Write moments here instead of standard output.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
-    /// Timely worker threads.
+    /// Timely worker threads (per process).
     #[arg(long, short, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub workers: u32,
+    /// Processes of a timely cluster (each runs this command with its own --process and
+    /// the same --hostfile and arguments; moments are written by process 0, to --out).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub processes: u32,
+    /// This process's index in the cluster, 0-based.
+    #[arg(long, default_value_t = 0)]
+    pub process: u32,
+    /// The cluster's `host:port` addresses, one line per process, in process order.
+    #[arg(long, value_name = "FILE")]
+    pub hostfile: Option<PathBuf>,
     /// A subscriber seen in an area within this gap before does not arrive there again.
     #[arg(long, default_value = "12h", value_parser = parse_duration)]
     pub reentry_gap: Duration,

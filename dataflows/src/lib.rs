@@ -110,8 +110,8 @@ pub use newly::{count_per_area, members_per_area, newly_where, Newly};
 pub use presence::{is_relevant, key_by_imsi, moments, relevant_signals, subscriber_moments};
 pub use reference::reference_moments;
 pub use runner::{
-    batch_of, late_indices, run_moments, run_moments_with, run_newly_where, Engine, Feed,
-    RunOptions, RunReport,
+    batch_of, late_indices, run_moments, run_moments_on, run_moments_with, run_newly_where, Engine,
+    Feed, RunOptions, RunReport, Topology,
 };
 
 #[cfg(test)]

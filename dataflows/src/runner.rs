@@ -5,6 +5,7 @@ use crate::detector::detect;
 use crate::moment::{sort_moments, Moment, PresenceConfig};
 use crate::newly::{newly_where, Newly};
 use crate::presence::moments;
+use differential_dataflow::collection::AsCollection;
 use differential_dataflow::input::Input;
 use differential_dataflow::VecCollection;
 use landfall_parsers::Signal;
@@ -12,6 +13,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::Arc;
+use timely::dataflow::operators::Exchange as _;
 
 /// How input is presented to the dataflow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -148,8 +150,50 @@ pub fn run_moments_with(
     opts: RunOptions,
     cfg: PresenceConfig,
 ) -> (Vec<Moment>, RunReport) {
+    run_moments_on(&Topology::Process, signals, opts, cfg)
+}
+
+/// Where the timely workers run.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Topology {
+    /// `RunOptions::workers` threads in this process.
+    #[default]
+    Process,
+    /// One process of a timely cluster: `RunOptions::workers` threads in each of
+    /// `hosts.len()` processes, this one being `process` (0-based); `hosts` are the
+    /// `host:port` addresses of all processes, in process order. Every process feeds
+    /// the same signals (each worker its share); the moments are gathered on process 0,
+    /// the others return none.
+    Cluster { process: usize, hosts: Vec<String> },
+}
+
+impl Topology {
+    fn config(&self, workers: usize) -> timely::Config {
+        match self {
+            Topology::Process => timely::Config::process(workers),
+            Topology::Cluster { process, hosts } => timely::Config {
+                communication: timely::CommunicationConfig::Cluster {
+                    threads: workers,
+                    process: *process,
+                    addresses: hosts.clone(),
+                    report: false,
+                    zerocopy: false,
+                },
+                worker: timely::WorkerConfig::default(),
+            },
+        }
+    }
+}
+
+/// [`run_moments_with`] on a given [`Topology`].
+pub fn run_moments_on(
+    topology: &Topology,
+    signals: Arc<Vec<Signal>>,
+    opts: RunOptions,
+    cfg: PresenceConfig,
+) -> (Vec<Moment>, RunReport) {
     let engine = opts.engine;
-    let (updates, report) = run(signals, opts, move |s| match engine {
+    let (updates, report) = run(topology, signals, opts, move |s| match engine {
         Engine::Bounded => detect(s, cfg),
         Engine::History => moments(s, cfg),
     });
@@ -176,7 +220,7 @@ pub fn run_newly_where(
 ) -> (Vec<(Newly, u64, isize)>, RunReport) {
     let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
     let batch_us = opts.batch_us.max(1);
-    let (mut updates, report) = run(signals, opts, move |s| {
+    let (mut updates, report) = run(&Topology::Process, signals, opts, move |s| {
         newly_where(detect(s, cfg), move |_t: &u64, at| {
             batch_of(at.saturating_add(cfg.ttl_us), min_at, batch_us)
         })
@@ -193,6 +237,7 @@ pub fn batch_of(at: i64, min_at: i64, batch_us: i64) -> u64 {
 /// Feed `signals` per `opts` into the dataflow `build` makes, on `opts.workers` threads;
 /// returns every output update and what the feed counted.
 fn run<D, B>(
+    topology: &Topology,
     signals: Arc<Vec<Signal>>,
     opts: RunOptions,
     build: B,
@@ -205,7 +250,7 @@ where
         + 'static,
 {
     let workers = opts.workers.max(1);
-    let guards = timely::execute(timely::Config::process(workers), move |worker| {
+    let guards = timely::execute(topology.config(workers), move |worker| {
         let index = worker.index();
         let peers = worker.peers();
         let sink: Rc<RefCell<Vec<(D, u64, isize)>>> = Rc::new(RefCell::new(Vec::new()));
@@ -213,7 +258,11 @@ where
         let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
             let (input, signals) = scope.new_collection::<Signal, isize>();
             let sink = Rc::clone(&sink);
+            // Gather the output on worker 0 (process 0 in a cluster).
             let (probe, _) = build(signals)
+                .inner
+                .exchange(|_| 0)
+                .as_collection()
                 .inspect(move |(d, time, diff)| sink.borrow_mut().push((d.clone(), *time, *diff)))
                 .probe();
             (input, probe)

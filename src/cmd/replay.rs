@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use landfall_dataflows::{run_moments, PresenceConfig};
+use anyhow::{bail, Context, Result};
+use landfall_dataflows::{run_moments_on, Engine, Feed, PresenceConfig, RunOptions, Topology};
 
 use crate::cli::ReplayArgs;
 use crate::ingest::{self, SignalSink};
@@ -20,8 +20,51 @@ use crate::summary::{rate_line, stats_report};
 /// Signals are fed to the dataflow in one-second batches of capture time.
 const BATCH_US: i64 = 1_000_000;
 
+/// The timely topology the arguments ask for.
+fn topology(args: &ReplayArgs) -> Result<Topology> {
+    if args.processes <= 1 {
+        return Ok(Topology::Process);
+    }
+    let path = args
+        .hostfile
+        .as_ref()
+        .context("--processes > 1 needs --hostfile (one host:port per process)")?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --hostfile {}", path.display()))?;
+    let hosts: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    if hosts.len() != args.processes as usize {
+        bail!(
+            "--hostfile {} lists {} addresses for --processes {}",
+            path.display(),
+            hosts.len(),
+            args.processes
+        );
+    }
+    if args.out.is_none() {
+        // timely's cluster setup prints connection progress on standard output.
+        bail!("--processes > 1 needs --out FILE (timely prints connection progress on standard output)");
+    }
+    if args.process >= args.processes {
+        bail!(
+            "--process {} is not below --processes {}",
+            args.process,
+            args.processes
+        );
+    }
+    Ok(Topology::Cluster {
+        process: args.process as usize,
+        hosts,
+    })
+}
+
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    let topology = topology(&args)?;
     let files: Vec<String> = args
         .captures
         .iter()
@@ -44,12 +87,14 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         ttl_us: args.ttl.as_micros() as i64,
     };
     let signals = Arc::new(sink.signals);
-    let moments = run_moments(
-        Arc::clone(&signals),
-        args.workers as usize,
-        BATCH_US,
-        presence,
-    );
+    let opts = RunOptions {
+        workers: args.workers as usize,
+        batch_us: BATCH_US,
+        feed: Feed::InOrder,
+        engine: Engine::Bounded,
+        lateness_batches: 0,
+    };
+    let (moments, _) = run_moments_on(&topology, Arc::clone(&signals), opts, presence);
 
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(BufWriter::new(
@@ -57,6 +102,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         )),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
+    // In a cluster, moments are gathered on process 0; the others write nothing.
     for m in &moments {
         write_moment(&mut out, m, &files)?;
     }
@@ -68,9 +114,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         eprintln!("moments {}", moments.len());
         eprintln!("decode {}", rate_line(stats, decoded));
         eprintln!(
-            "total elapsed {:.3} s ({} workers)",
+            "total elapsed {:.3} s ({} workers x {} processes, this is process {})",
             started.elapsed().as_secs_f64(),
-            args.workers
+            args.workers,
+            args.processes,
+            args.process
         );
     }
     Ok(ExitCode::SUCCESS)
