@@ -100,6 +100,7 @@ pub mod newly;
 pub mod presence;
 pub mod reference;
 pub mod runner;
+pub mod subscribe;
 
 pub use detector::{detect, imsi_key, imsi_route, Presence};
 pub use landfall_parsers::Signal;
@@ -112,6 +113,10 @@ pub use reference::reference_moments;
 pub use runner::{
     batch_of, late_indices, run_moments, run_moments_on, run_moments_with, run_newly_where, Engine,
     Feed, RunOptions, RunReport, Topology,
+};
+pub use subscribe::{
+    aggregates, live_moments, matches, with_consent, AggregateKey, Consent, Direction, Match,
+    PartnerId, Purpose, Subscription,
 };
 
 #[cfg(test)]
