@@ -5,7 +5,10 @@
 //!   ([`landfall_dataflows::Presence`]) in a `std::collections::HashMap`, no dataflow;
 //! * `detect-1w`, `detect-2w`: the bounded differential operator [`detect`] on 1 and 2
 //!   timely workers, fed in 1 s event-time batches with up to 4 batches in flight, each
-//!   worker feeding every W-th signal (so about half of them cross workers on the exchange).
+//!   worker feeding every W-th signal (so about half of them cross workers on the exchange);
+//! * `partners-1w`, `partners-2w`: the same followed by the partner stage: moments live
+//!   until expiry ([`live_moments`]) matched against 100 subscriptions of 10 partners with
+//!   consent of every 100th subscriber ([`partner_matches`]). Zones are not part of it yet.
 //!
 //! Each variant runs in a child process of its own so that its peak RSS (`VmHWM`) is its
 //! own; `bytes per subscriber` is the RSS with the state still alive at the end of the run
@@ -25,7 +28,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use differential_dataflow::input::Input;
-use landfall_dataflows::{detect, imsi_key, Presence, PresenceConfig};
+use landfall_dataflows::{
+    detect, imsi_key, live_moments, partner_matches, Area, Consent, Direction, MomentKind,
+    PartnerId, Presence, PresenceConfig, Purpose, Subscription,
+};
 use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
 
 /// 2026-06-01T00:00:00Z.
@@ -94,15 +100,9 @@ impl Gen {
         }
         let (serving, country) = self.nets[*slot as usize];
         let home = self.nets[(mix(sub) % 3) as usize];
-        let mut digits = *b"208010000000000";
-        let mut v = sub;
-        for d in digits[5..].iter_mut().rev() {
-            *d = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
         Signal {
             at: T0 + i as i64 * STEP_US,
-            imsi: Imsi::from_ascii(&digits).expect("digits"),
+            imsi: imsi_of(sub),
             msisdn: None,
             kind: if r & 1 == 0 {
                 SignalKind::LocationUpdate
@@ -123,6 +123,53 @@ impl Gen {
             },
         }
     }
+}
+
+/// Subscriber `sub`'s IMSI: 20801 followed by the number.
+fn imsi_of(sub: u64) -> Imsi {
+    let mut digits = *b"208010000000000";
+    let mut v = sub;
+    for d in digits[5..].iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    Imsi::from_ascii(&digits).expect("digits")
+}
+
+/// 100 subscriptions of 10 partners: arrivals or roaming-on, in one of the countries or
+/// networks, or anywhere; half for inbound roamers only.
+fn subscriptions() -> Vec<Subscription> {
+    let nets = networks();
+    (0..100u64)
+        .map(|id| {
+            let (plmn, country) = nets[(id % nets.len() as u64) as usize];
+            let areas = match id % 3 {
+                0 => vec![Area::Country(country)],
+                1 => vec![Area::Network(plmn)],
+                _ => vec![],
+            };
+            Subscription {
+                id,
+                partner: PartnerId((id % 10) as u32),
+                purpose: Purpose(1),
+                types: if id % 2 == 0 {
+                    vec![MomentKind::Arrival]
+                } else {
+                    vec![MomentKind::RoamingOn, MomentKind::Arrival]
+                },
+                areas,
+                home_countries: vec![],
+                home_networks: vec![],
+                direction: if id % 4 < 2 {
+                    Direction::Inbound
+                } else {
+                    Direction::Any
+                },
+                rats: vec![],
+                expires_at: None,
+            }
+        })
+        .collect()
 }
 
 /// `VmHWM` (peak) or `VmRSS` (now) of this process, in bytes.
@@ -167,21 +214,57 @@ fn child(mode: &str, signals: u64, subs: u64) {
             }
             (moments, state.len() as u64, rss_bytes("VmRSS:"))
         }
-        "detect-1w" | "detect-2w" => {
-            let workers = if mode == "detect-1w" { 1 } else { 2 };
+        "detect-1w" | "detect-2w" | "partners-1w" | "partners-2w" => {
+            let workers = if mode.ends_with("1w") { 1 } else { 2 };
+            let with_partners = mode.starts_with("partners");
+            let subs_n = subs;
             let results = timely::execute(timely::Config::process(workers), move |worker| {
                 let index = worker.index() as u64;
                 let peers = worker.peers() as u64;
                 let counted = std::rc::Rc::new(std::cell::Cell::new(0u64));
                 let c = std::rc::Rc::clone(&counted);
-                let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
-                    let (input, signals) = scope.new_collection::<Signal, isize>();
-                    let (probe, _) = detect(signals, cfg)
-                        .inspect_batch(move |_, data| c.set(c.get() + data.len() as u64))
-                        .probe();
-                    (input, probe)
-                });
-                let mut g = Gen::new(subs);
+                let (mut input, mut sub_input, mut consent, probe) =
+                    worker.dataflow::<u64, _, _>(|scope| {
+                        let (input, signals) = scope.new_collection::<Signal, isize>();
+                        let (subs, subscriptions) = scope.new_collection::<Subscription, isize>();
+                        let (consent, consents) = scope.new_collection::<Consent, isize>();
+                        let (_, opt_out) = scope.new_collection::<Imsi, isize>();
+                        let moments = detect(signals, cfg)
+                            .inspect_batch(move |_, data| c.set(c.get() + data.len() as u64));
+                        if !with_partners {
+                            let (probe, _) = moments.probe();
+                            return (input, subs, consent, probe);
+                        }
+                        // Moments live until expiry (in 1 s batches), matched against the
+                        // subscriptions, with consent.
+                        let live = live_moments(moments, |_t, expires_at| {
+                            ((expires_at - T0) / BATCH_US).max(0) as u64
+                        });
+                        let france = Country::new("FR").expect("country");
+                        let (probe, _) =
+                            partner_matches(live, subscriptions, consents, opt_out, france).probe();
+                        (input, subs, consent, probe)
+                    });
+                if index == 0 {
+                    for s in subscriptions() {
+                        sub_input.insert(s);
+                    }
+                }
+                // Every 100th subscriber consented to the partners' purpose.
+                let mut sub = index * 100;
+                while sub < subs_n {
+                    for partner in 0..10 {
+                        consent.insert(Consent {
+                            imsi: imsi_of(sub),
+                            partner: PartnerId(partner),
+                            purpose: Purpose(1),
+                        });
+                    }
+                    sub += 100 * peers;
+                }
+                sub_input.close();
+                consent.close();
+                let mut g = Gen::new(subs_n);
                 let per_batch = (BATCH_US / STEP_US) as u64;
                 let mut batch = 0u64;
                 let mut i = index;
@@ -281,7 +364,7 @@ fn main() {
         );
     };
     line("hashmap", base_s, base_moments, subs, base_peak, base_live);
-    for mode in ["detect-1w", "detect-2w"] {
+    for mode in ["detect-1w", "detect-2w", "partners-1w", "partners-2w"] {
         let (s, moments, tracked, peak, live) = run(mode);
         assert_eq!(moments, base_moments, "{mode} finds the baseline's moments");
         line(mode, s, moments, tracked, peak, live);

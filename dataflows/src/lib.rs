@@ -115,8 +115,8 @@ pub use runner::{
     Feed, RunOptions, RunReport, Topology,
 };
 pub use subscribe::{
-    aggregates, live_moments, matches, with_consent, AggregateKey, Consent, Direction, Match,
-    PartnerId, Purpose, Subscription,
+    aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Consent,
+    Direction, Match, PartnerId, Purpose, Subscription,
 };
 
 #[cfg(test)]

@@ -218,6 +218,53 @@ where
 /// An aggregate's group: area, home country, interval index.
 pub type AggregateKey = (Area, Option<Country>, i64);
 
+/// Matches for partners, the efficient way round: live moments are first joined with the
+/// consent registry by IMSI (most subscribers consent to nobody, so most moments stop
+/// here), opted-out subscribers are removed, and only then are the remaining moments
+/// matched with the partners' subscriptions on (partner, purpose, area). The result equals
+/// `with_consent(matches(moments, subscriptions, operator), consent, opt_out)`.
+pub fn partner_matches<'scope, T>(
+    moments: VecCollection<'scope, T, Moment>,
+    subscriptions: VecCollection<'scope, T, Subscription>,
+    consent: VecCollection<'scope, T, Consent>,
+    opt_out: VecCollection<'scope, T, Imsi>,
+    operator_country: Country,
+) -> VecCollection<'scope, T, Match>
+where
+    T: Timestamp + Lattice + Ord,
+{
+    let consents = consent.distinct().map(|c| (c.imsi, (c.partner, c.purpose)));
+    let allowed = moments
+        .map(|m| (m.imsi, m))
+        .antijoin(opt_out.distinct())
+        .join_map(consents, |_imsi, m, &(p, u)| (p, u, *m));
+    let subs = subscriptions.flat_map(|s| {
+        let keys: Vec<AreaKey> = if s.areas.is_empty() {
+            vec![AreaKey::Any]
+        } else {
+            s.areas.iter().map(|a| AreaKey::Area(*a)).collect()
+        };
+        keys.into_iter()
+            .map(move |k| ((s.partner, s.purpose, k), s.clone()))
+    });
+    allowed
+        .flat_map(|(p, u, m)| {
+            [
+                ((p, u, AreaKey::Any), m),
+                ((p, u, AreaKey::Area(m.area)), m),
+            ]
+        })
+        .join_map(subs, move |_key, m, s| {
+            s.accepts(m, operator_country).then_some(Match {
+                partner: s.partner,
+                subscription: s.id,
+                purpose: s.purpose,
+                moment: *m,
+            })
+        })
+        .flat_map(|x| x)
+}
+
 /// Arrivals per (area, home country, interval) with at least `k` subscribers; `interval`
 /// is the index of the `interval_us` window of the arrival's event time.
 pub fn aggregates<'scope, T>(

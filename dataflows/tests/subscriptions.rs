@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use differential_dataflow::input::Input;
 use landfall_dataflows::{
-    aggregates, live_moments, matches, with_consent, AggregateKey, Area, Consent, Direction, Level,
-    Match, Moment, MomentId, MomentKind, PartnerId, Purpose, Subscription,
+    aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Area, Consent,
+    Direction, Level, Match, Moment, MomentId, MomentKind, PartnerId, Purpose, Subscription,
 };
 use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance};
 use proptest::prelude::*;
@@ -160,7 +160,7 @@ fn run(
     Vec<(Match, u64, isize)>,
     Vec<((AggregateKey, isize), u64, isize)>,
 ) {
-    let out = Arc::new(Mutex::new((Vec::new(), Vec::new())));
+    let out = Arc::new(Mutex::new((Vec::new(), Vec::new(), Vec::new())));
     let sink = Arc::clone(&out);
     timely::execute(timely::Config::process(workers), move |worker| {
         let sink = Arc::clone(&sink);
@@ -172,7 +172,19 @@ fn run(
             let (oi, opt_out) = scope.new_collection::<Imsi, isize>();
             let live = live_moments(moments.clone(), |_t, expires_at| expires_at as u64);
             let operator = Country::new(FR).unwrap();
-            let (probe, _) = with_consent(matches(live, subs, operator), consent, opt_out)
+            // The two formulations must agree: their difference is empty.
+            let reference = with_consent(
+                matches(live.clone(), subs.clone(), operator),
+                consent.clone(),
+                opt_out.clone(),
+            );
+            let fast = partner_matches(live, subs, consent, opt_out, operator);
+            let sink3 = Arc::clone(&sink);
+            fast.clone()
+                .concat(reference.negate())
+                .consolidate()
+                .inspect(move |(m, t, d)| sink3.lock().unwrap().2.push((*m, *t, *d)));
+            let (probe, _) = fast
                 .inspect(move |(m, t, d)| sink.lock().unwrap().0.push((*m, *t, *d)))
                 .probe();
             aggregates(moments, 10, 2)
@@ -202,8 +214,12 @@ fn run(
         }
     })
     .unwrap();
-    let v = std::mem::take(&mut *out.lock().unwrap());
-    v
+    let (matches, aggs, difference) = std::mem::take(&mut *out.lock().unwrap());
+    assert!(
+        difference.is_empty(),
+        "partner_matches differs from with_consent(matches): {difference:?}"
+    );
+    (matches, aggs)
 }
 
 /// What must hold at time `t`, from scratch.
