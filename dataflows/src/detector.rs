@@ -35,7 +35,7 @@ use timely::dataflow::operators::Capability;
 use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
-use crate::moment::{Area, Level, Moment, MomentId, MomentKind, PresenceConfig};
+use crate::moment::{Area, Level, Moment, MomentKind, PresenceConfig};
 use crate::presence::is_relevant;
 
 /// When a subscriber was last in an area: the latest `at` of a location signal there,
@@ -192,7 +192,14 @@ impl Presence {
         if s.kind.is_departure() {
             for level in Level::ALL {
                 if let Some(old) = self.current(level) {
-                    out.push(moment(s, cfg, MomentKind::Departure, old, None, None));
+                    out.push(Moment::caused_by(
+                        s,
+                        cfg,
+                        MomentKind::Departure,
+                        old,
+                        None,
+                        None,
+                    ));
                 }
             }
             self.country = None;
@@ -211,10 +218,24 @@ impl Presence {
             let old = self.current(new.level());
             if old != Some(new) {
                 if let Some(old) = old {
-                    out.push(moment(s, cfg, MomentKind::Departure, old, None, Some(new)));
+                    out.push(Moment::caused_by(
+                        s,
+                        cfg,
+                        MomentKind::Departure,
+                        old,
+                        None,
+                        Some(new),
+                    ));
                 }
                 if !self.seen_within(new, s.at, cfg.reentry_gap_us) {
-                    out.push(moment(s, cfg, MomentKind::Arrival, new, old, None));
+                    out.push(Moment::caused_by(
+                        s,
+                        cfg,
+                        MomentKind::Arrival,
+                        new,
+                        old,
+                        None,
+                    ));
                 }
                 match new {
                     Area::Country(c) => self.country = Some(c),
@@ -240,7 +261,7 @@ impl Presence {
             (true, Some(_)) => MomentKind::RoamingOff,
             (true, None) => return,
         };
-        out.push(moment(
+        out.push(Moment::caused_by(
             s,
             cfg,
             kind,
@@ -248,32 +269,6 @@ impl Presence {
             last.map(Area::Country),
             None,
         ));
-    }
-}
-
-fn moment(
-    s: &Signal,
-    cfg: &PresenceConfig,
-    kind: MomentKind,
-    area: Area,
-    from: Option<Area>,
-    to: Option<Area>,
-) -> Moment {
-    Moment {
-        id: MomentId::derive(&s.imsi, kind, area.level(), &area, s.at),
-        kind,
-        level: area.level(),
-        area,
-        from,
-        to,
-        imsi: s.imsi,
-        msisdn: s.msisdn,
-        home: s.home,
-        home_country: s.home_country,
-        rat: s.rat,
-        at: s.at,
-        expires_at: s.at.saturating_add(cfg.ttl_us),
-        source: s.source,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The output record of the presence operator: a [`Moment`] — an arrival, a departure or a
 //! roaming transition of one subscriber at one area level — and its deterministic id.
 
-use landfall_parsers::{Country, Imsi, Msisdn, Plmn, Provenance, TimestampUs};
+use landfall_parsers::{Country, Imsi, Msisdn, Plmn, Provenance, Signal, TimestampUs};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -247,6 +247,35 @@ pub struct Moment {
 }
 
 impl Moment {
+    /// The moment of `kind` about `area` that signal `s` causes: its time, provenance,
+    /// subscriber fields, `expires_at = at + ttl` and deterministic id. The rules (who
+    /// moved where) are the caller's; this only packages the result.
+    pub fn caused_by(
+        s: &Signal,
+        cfg: &PresenceConfig,
+        kind: MomentKind,
+        area: Area,
+        from: Option<Area>,
+        to: Option<Area>,
+    ) -> Moment {
+        Moment {
+            id: MomentId::derive(&s.imsi, kind, area.level(), &area, s.at),
+            kind,
+            level: area.level(),
+            area,
+            from,
+            to,
+            imsi: s.imsi,
+            msisdn: s.msisdn,
+            home: s.home,
+            home_country: s.home_country,
+            rat: s.rat,
+            at: s.at,
+            expires_at: s.at.saturating_add(cfg.ttl_us),
+            source: s.source,
+        }
+    }
+
     /// The canonical sort key `(at, id)`.
     pub fn sort_key(&self) -> (TimestampUs, MomentId) {
         (self.at, self.id)

@@ -22,7 +22,7 @@
 //! passes over a sorted history, rather than one signal at a time across levels); the
 //! property tests compare the two.
 
-use crate::moment::{Area, Level, Moment, MomentId, MomentKind, PresenceConfig};
+use crate::moment::{Area, Level, Moment, MomentKind, PresenceConfig};
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
 use landfall_parsers::{Country, Imsi, Signal, TimestampUs};
@@ -132,32 +132,6 @@ fn area_of(s: &Signal, level: Level) -> Option<Area> {
     }
 }
 
-fn emit(
-    s: &Signal,
-    cfg: &PresenceConfig,
-    kind: MomentKind,
-    area: Area,
-    from: Option<Area>,
-    to: Option<Area>,
-) -> Moment {
-    Moment {
-        id: MomentId::derive(&s.imsi, kind, area.level(), &area, s.at),
-        kind,
-        level: area.level(),
-        area,
-        from,
-        to,
-        imsi: s.imsi,
-        msisdn: s.msisdn,
-        home: s.home,
-        home_country: s.home_country,
-        rat: s.rat,
-        at: s.at,
-        expires_at: s.at.saturating_add(cfg.ttl_us),
-        source: s.source,
-    }
-}
-
 /// Arrivals and departures at one level.
 fn level_pass(sorted: &[&Signal], level: Level, cfg: &PresenceConfig, out: &mut Vec<Moment>) {
     let mut current: Option<Area> = None;
@@ -166,7 +140,14 @@ fn level_pass(sorted: &[&Signal], level: Level, cfg: &PresenceConfig, out: &mut 
     for &s in sorted {
         if s.kind.is_departure() {
             if let Some(left) = current.take() {
-                out.push(emit(s, cfg, MomentKind::Departure, left, None, None));
+                out.push(Moment::caused_by(
+                    s,
+                    cfg,
+                    MomentKind::Departure,
+                    left,
+                    None,
+                    None,
+                ));
             }
             continue;
         }
@@ -179,13 +160,27 @@ fn level_pass(sorted: &[&Signal], level: Level, cfg: &PresenceConfig, out: &mut 
         let times = visits.entry(area).or_default();
         if current != Some(area) {
             if let Some(left) = current {
-                out.push(emit(s, cfg, MomentKind::Departure, left, None, Some(area)));
+                out.push(Moment::caused_by(
+                    s,
+                    cfg,
+                    MomentKind::Departure,
+                    left,
+                    None,
+                    Some(area),
+                ));
             }
             // Any visit in [at - gap, at)?
             let before = times.partition_point(|&u| u < s.at);
             let recent = before > 0 && times[before - 1] >= s.at.saturating_sub(cfg.reentry_gap_us);
             if !recent {
-                out.push(emit(s, cfg, MomentKind::Arrival, area, current, None));
+                out.push(Moment::caused_by(
+                    s,
+                    cfg,
+                    MomentKind::Arrival,
+                    area,
+                    current,
+                    None,
+                ));
             }
             current = Some(area);
         }
@@ -215,7 +210,7 @@ fn roaming_pass(sorted: &[&Signal], cfg: &PresenceConfig, out: &mut Vec<Moment>)
             (true, false) => MomentKind::RoamingOff,
             (false, false) => continue,
         };
-        out.push(emit(
+        out.push(Moment::caused_by(
             s,
             cfg,
             kind,

@@ -5,7 +5,7 @@
 //! baseline of the benchmarks. It shares no rule code with [`crate::presence`] on purpose.
 //! State per subscriber is bounded by the number of distinct areas the subscriber visited.
 
-use crate::moment::{sort_moments, Area, Level, Moment, MomentId, MomentKind, PresenceConfig};
+use crate::moment::{sort_moments, Area, Level, Moment, MomentKind, PresenceConfig};
 use landfall_parsers::{Country, Imsi, Plmn, Signal, TimestampUs};
 use std::collections::HashMap;
 
@@ -74,33 +74,6 @@ impl Subscriber {
     }
 }
 
-fn make(
-    s: &Signal,
-    cfg: &PresenceConfig,
-    kind: MomentKind,
-    area: Area,
-    from: Option<Area>,
-    to: Option<Area>,
-) -> Moment {
-    let level = area.level();
-    Moment {
-        id: MomentId::derive(&s.imsi, kind, level, &area, s.at),
-        kind,
-        level,
-        area,
-        from,
-        to,
-        imsi: s.imsi,
-        msisdn: s.msisdn,
-        home: s.home,
-        home_country: s.home_country,
-        rat: s.rat,
-        at: s.at,
-        expires_at: s.at.saturating_add(cfg.ttl_us),
-        source: s.source,
-    }
-}
-
 /// All moments the rules derive from `signals`, sorted by `(at, id)`.
 pub fn reference_moments(signals: &[Signal], cfg: &PresenceConfig) -> Vec<Moment> {
     let mut order: Vec<&Signal> = signals.iter().collect();
@@ -120,7 +93,14 @@ pub fn reference_moments(signals: &[Signal], cfg: &PresenceConfig) -> Vec<Moment
             };
             for level in Level::ALL {
                 if let Some(old) = sub.current(level) {
-                    out.push(make(s, cfg, MomentKind::Departure, old, None, None));
+                    out.push(Moment::caused_by(
+                        s,
+                        cfg,
+                        MomentKind::Departure,
+                        old,
+                        None,
+                        None,
+                    ));
                     sub.set_current(level, None);
                 }
             }
@@ -138,10 +118,24 @@ pub fn reference_moments(signals: &[Signal], cfg: &PresenceConfig) -> Vec<Moment
                 let old = sub.current(level);
                 if old != Some(new) {
                     if let Some(old) = old {
-                        out.push(make(s, cfg, MomentKind::Departure, old, None, Some(new)));
+                        out.push(Moment::caused_by(
+                            s,
+                            cfg,
+                            MomentKind::Departure,
+                            old,
+                            None,
+                            Some(new),
+                        ));
                     }
                     if !sub.seen_within(&new, s.at, cfg.reentry_gap_us) {
-                        out.push(make(s, cfg, MomentKind::Arrival, new, old, None));
+                        out.push(Moment::caused_by(
+                            s,
+                            cfg,
+                            MomentKind::Arrival,
+                            new,
+                            old,
+                            None,
+                        ));
                     }
                     sub.set_current(level, Some(new));
                 }
@@ -164,7 +158,7 @@ pub fn reference_moments(signals: &[Signal], cfg: &PresenceConfig) -> Vec<Moment
                             None
                         };
                         if let Some(kind) = kind {
-                            out.push(make(
+                            out.push(Moment::caused_by(
                                 s,
                                 cfg,
                                 kind,

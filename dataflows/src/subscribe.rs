@@ -164,6 +164,15 @@ enum AreaKey {
     Area(Area),
 }
 
+/// The join keys of a subscription's areas (or [`AreaKey::Any`]).
+fn area_keys(s: &Subscription) -> Vec<AreaKey> {
+    if s.areas.is_empty() {
+        vec![AreaKey::Any]
+    } else {
+        s.areas.iter().map(|a| AreaKey::Area(*a)).collect()
+    }
+}
+
 /// Live moments × subscriptions → matches (see the module docs).
 pub fn matches<'scope, T>(
     moments: VecCollection<'scope, T, Moment>,
@@ -173,14 +182,7 @@ pub fn matches<'scope, T>(
 where
     T: Timestamp + Lattice + Ord,
 {
-    let subs = subscriptions.flat_map(|s| {
-        let keys: Vec<AreaKey> = if s.areas.is_empty() {
-            vec![AreaKey::Any]
-        } else {
-            s.areas.iter().map(|a| AreaKey::Area(*a)).collect()
-        };
-        keys.into_iter().map(move |k| (k, s.clone()))
-    });
+    let subs = subscriptions.flat_map(|s| area_keys(&s).into_iter().map(move |k| (k, s.clone())));
     moments
         .flat_map(|m| [(AreaKey::Any, m), (AreaKey::Area(m.area), m)])
         .join_map(subs, move |_key, m, s| {
@@ -239,12 +241,8 @@ where
         .antijoin(opt_out.distinct())
         .join_map(consents, |_imsi, m, &(p, u)| (p, u, *m));
     let subs = subscriptions.flat_map(|s| {
-        let keys: Vec<AreaKey> = if s.areas.is_empty() {
-            vec![AreaKey::Any]
-        } else {
-            s.areas.iter().map(|a| AreaKey::Area(*a)).collect()
-        };
-        keys.into_iter()
+        area_keys(&s)
+            .into_iter()
             .map(move |k| ((s.partner, s.purpose, k), s.clone()))
     });
     allowed
