@@ -220,10 +220,10 @@ where
 /// An aggregate's group: area, home country, interval index.
 pub type AggregateKey = (Area, Option<Country>, i64);
 
-/// Matches for partners, the efficient way round: live moments are first joined with the
-/// consent registry by IMSI (most subscribers consent to nobody, so most moments stop
-/// here), opted-out subscribers are removed, and only then are the remaining moments
-/// matched with the partners' subscriptions on (partner, purpose, area). The result equals
+/// Matches for partners, the efficient way round: the consent registry minus opted-out
+/// subscribers is joined with the live moments by IMSI (most subscribers consent to
+/// nobody, so most moments stop here), and only the remaining moments are matched with the
+/// partners' subscriptions on (partner, purpose, area). The result equals
 /// `with_consent(matches(moments, subscriptions, operator), consent, opt_out)`.
 pub fn partner_matches<'scope, T>(
     moments: VecCollection<'scope, T, Moment>,
@@ -235,10 +235,14 @@ pub fn partner_matches<'scope, T>(
 where
     T: Timestamp + Lattice + Ord,
 {
-    let consents = consent.distinct().map(|c| (c.imsi, (c.partner, c.purpose)));
+    // Consents of subscribers who did not opt out (both small), then one join with the
+    // moments: a single arrangement of the live moments, by IMSI.
+    let consents = consent
+        .distinct()
+        .map(|c| (c.imsi, (c.partner, c.purpose)))
+        .antijoin(opt_out.distinct());
     let allowed = moments
         .map(|m| (m.imsi, m))
-        .antijoin(opt_out.distinct())
         .join_map(consents, |_imsi, m, &(p, u)| (p, u, *m));
     let subs = subscriptions.flat_map(|s| {
         area_keys(&s)
