@@ -101,6 +101,7 @@ pub mod presence;
 pub mod reference;
 pub mod runner;
 pub mod subscribe;
+pub mod zones;
 
 pub use detector::{detect, imsi_key, imsi_route, Presence};
 pub use landfall_parsers::Signal;
