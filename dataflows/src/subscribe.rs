@@ -67,6 +67,16 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// The match of `m` through this subscription, if it accepts it.
+    pub fn offer(&self, m: &Moment, operator_country: Country) -> Option<Match> {
+        self.accepts(m, operator_country).then_some(Match {
+            partner: self.partner,
+            subscription: self.id,
+            purpose: self.purpose,
+            moment: *m,
+        })
+    }
+
     /// Everything but the area (which the join handles).
     pub fn accepts(&self, m: &Moment, operator_country: Country) -> bool {
         let any_or = |empty: bool, hit: bool| empty || hit;
@@ -185,14 +195,7 @@ where
     let subs = subscriptions.flat_map(|s| area_keys(&s).into_iter().map(move |k| (k, s.clone())));
     moments
         .flat_map(|m| [(AreaKey::Any, m), (AreaKey::Area(m.area), m)])
-        .join_map(subs, move |_key, m, s| {
-            s.accepts(m, operator_country).then_some(Match {
-                partner: s.partner,
-                subscription: s.id,
-                purpose: s.purpose,
-                moment: *m,
-            })
-        })
+        .join_map(subs, move |_key, m, s| s.offer(m, operator_country))
         .flat_map(|x| x)
 }
 
@@ -256,14 +259,7 @@ where
                 ((p, u, AreaKey::Area(m.area)), m),
             ]
         })
-        .join_map(subs, move |_key, m, s| {
-            s.accepts(m, operator_country).then_some(Match {
-                partner: s.partner,
-                subscription: s.id,
-                purpose: s.purpose,
-                moment: *m,
-            })
-        })
+        .join_map(subs, move |_key, m, s| s.offer(m, operator_country))
         .flat_map(|x| x)
 }
 
