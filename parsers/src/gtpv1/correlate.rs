@@ -3,14 +3,21 @@
 //! Requests are held, keyed by (connection, sequence number), until their response; only
 //! an accepting cause (128–191, §7.7.1) makes a signal, with the request's time and frame.
 //! Update and Delete requests are sent to the peer's control TEID and rarely carry the
-//! IMSI: the subscriber is found through the TEIDs learned at Create (the SGSN's TEID
-//! Control Plane in the request, the GGSN's in the response), keyed by (address, TEID).
+//! IMSI (nor does a secondary Create): the subscriber is found through the TEIDs learned
+//! at Create (the SGSN's TEID Control Plane in the request, the GGSN's in the response),
+//! keyed by (address, TEID). An accepted Update re-learns them (a new SGSN after an
+//! inter-SGSN routing area update sends its own TEID-C); an accepted Delete forgets the
+//! TEID it was sent to.
 //!
 //! | request | accepted response | signal |
 //! |---|---|---|
 //! | Create PDP Context (16) | 17 | `session_start` |
 //! | Update PDP Context (18) with RAI or ULI | 19 | `cell_change` |
 //! | Delete PDP Context (20) | 21 | `session_end` |
+//!
+//! Location is the finest the request carried: the ULI (CGI, SAI, RAI), else the RAI IE;
+//! its PLMN is the serving network. GTPv1 has no serving-network IE, so a signal without
+//! location (Delete) keeps the serving network and RAT learned for the session.
 
 use ahash::AHashMap as HashMap;
 use std::collections::VecDeque;
@@ -36,10 +43,13 @@ pub struct Gtpv1Stats {
     pub no_imsi: u64,
 }
 
+/// What a session's subscriber is known by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Subscriber {
     imsi: Imsi,
     msisdn: Option<Msisdn>,
+    serving: Option<Plmn>,
+    rat: Option<u8>,
 }
 
 #[derive(Clone, Debug)]
@@ -48,7 +58,8 @@ struct Pending {
     msg_type: u8,
     fields: Gtpv1Fields,
     /// (destination address, header TEID): the session a request without IMSI is for.
-    session: (IpAddr, u32),
+    /// `None` for TEID 0 (a primary Create, sent before the peer's TEID is known).
+    session: Option<(IpAddr, u32)>,
     /// The requester's control TEIDs: (its addresses, TEID Control Plane IE).
     sender: Vec<(IpAddr, u32)>,
 }
@@ -64,7 +75,7 @@ pub struct Gtpv1Correlator {
     max_sessions: usize,
     pending: HashMap<Key, Pending>,
     /// Pending requests by sequence number alone, for responses whose addressing does
-    /// not mirror the request's.
+    /// not mirror the request's (loopback captures, address translation between probes).
     by_seq: HashMap<u16, Vec<Key>>,
     order: VecDeque<(TimestampUs, Key)>,
     sessions: HashMap<(IpAddr, u32), Subscriber>,
@@ -89,10 +100,12 @@ fn is_response(t: u8) -> bool {
     )
 }
 
-/// The TEID Control Plane IE and GSN Address IEs of a message, with the sender's address.
+/// The sender's control TEIDs: its TEID Control Plane IE (TV 17) under the packet's source
+/// address and under the first GSN Address IE (the sender's address for signalling, when
+/// it differs). Nothing when the IE is absent or zero.
 fn control_teids(m: &Gtpv1Message<'_>, src: IpAddr) -> Vec<(IpAddr, u32)> {
     let mut teid = None;
-    let mut addrs = vec![src];
+    let mut gsn = None;
     for i in m.ies().map_while(Result::ok) {
         match i.kind {
             ie::TEID_C_PLANE if teid.is_none() => {
@@ -101,9 +114,8 @@ fn control_teids(m: &Gtpv1Message<'_>, src: IpAddr) -> Vec<(IpAddr, u32)> {
                     .get(..4)
                     .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
             }
-            // The first GSN Address is the sender's control-plane address.
-            ie::GSN_ADDRESS if addrs.len() == 1 => {
-                let a = match i.value.len() {
+            ie::GSN_ADDRESS if gsn.is_none() => {
+                gsn = Some(match i.value.len() {
                     4 => <[u8; 4]>::try_from(i.value)
                         .ok()
                         .map(|b| IpAddr::V4(Ipv4Addr::from(b))),
@@ -111,16 +123,19 @@ fn control_teids(m: &Gtpv1Message<'_>, src: IpAddr) -> Vec<(IpAddr, u32)> {
                         .ok()
                         .map(|b| IpAddr::V6(Ipv6Addr::from(b))),
                     _ => None,
-                };
-                addrs.extend(a.filter(|a| *a != src));
+                });
             }
             _ => {}
         }
     }
-    match teid {
-        Some(t) => addrs.into_iter().map(|a| (a, t)).collect(),
-        None => Vec::new(),
+    let Some(teid) = teid.filter(|&t| t != 0) else {
+        return Vec::new();
+    };
+    let mut out = vec![(src, teid)];
+    if let Some(a) = gsn.flatten().filter(|a| *a != src) {
+        out.push((a, teid));
     }
+    out
 }
 
 /// The finest location: the ULI (CGI, SAI, RAI), else the RAI IE.
@@ -169,6 +184,7 @@ impl Gtpv1Correlator {
     }
 
     /// Feed one message seen on `flow`; returns a signal when it completes a transaction.
+    /// Messages without a sequence number (S flag clear) cannot be paired and are ignored.
     pub fn push(
         &mut self,
         meta: &PacketMeta,
@@ -180,87 +196,105 @@ impl Gtpv1Correlator {
         let seq = m.header.seq?;
         let key = (flow.connection(), seq);
         if is_request(t) {
-            let (fields, _) = Gtpv1Fields::extract(m);
+            // A retransmission keeps the first copy: the signal is the first request's.
+            if self.pending.get(&key).is_some_and(|p| p.msg_type == t) {
+                return None;
+            }
             if self.pending.len() >= self.max_pending {
                 self.stats.unanswered += self.pending.len() as u64;
                 self.pending.clear();
                 self.by_seq.clear();
                 self.order.clear();
             }
+            let (fields, _) = Gtpv1Fields::extract(m);
             let pending = Pending {
                 meta: *meta,
                 msg_type: t,
                 fields,
-                session: (flow.dst.addr, m.header.teid),
+                session: (m.header.teid != 0).then_some((flow.dst.addr, m.header.teid)),
                 sender: control_teids(m, flow.src.addr),
             };
-            self.by_seq.entry(seq).or_default().push(key);
-            self.pending.insert(key, pending);
+            match self.pending.insert(key, pending) {
+                // A different request reusing the sequence number replaces the old one.
+                Some(_) => self.stats.unanswered += 1,
+                None => self.by_seq.entry(seq).or_default().push(key),
+            }
             self.order.push_back((meta.ts_us, key));
             return None;
         }
         if !is_response(t) {
             return None;
         }
-        let req = match self.take(key, t) {
-            Some(r) => r,
-            None => {
-                self.stats.unmatched_responses += 1;
-                return None;
-            }
+        let Some(req) = self.take(key, t) else {
+            self.stats.unmatched_responses += 1;
+            return None;
         };
         let (resp, _) = Gtpv1Fields::extract(m);
-        let accepted = resp.cause.is_some_and(|c| (128..=191).contains(&c));
-        if !accepted {
+        if !resp.cause.is_some_and(|c| (128..=191).contains(&c)) {
             self.stats.rejected += 1;
             return None;
         }
-        let known = self.sessions.get(&req.session).copied();
-        let subscriber = match (req.fields.imsi, known) {
-            (Some(imsi), _) => Subscriber {
+        self.answer(req, m, flow)
+    }
+
+    fn answer(&mut self, req: Pending, resp: &Gtpv1Message<'_>, flow: FlowKey) -> Option<Signal> {
+        let known = req.session.and_then(|s| self.sessions.get(&s).copied());
+        let f = &req.fields;
+        let loc = location(f);
+        let serving = loc.as_ref().map(location_plmn);
+        let sub = match (f.imsi, known) {
+            (Some(imsi), k) => Subscriber {
                 imsi,
-                msisdn: req.fields.msisdn.or(known.and_then(|k| k.msisdn)),
+                msisdn: f.msisdn.or(k.and_then(|k| k.msisdn)),
+                serving: serving.or(k.and_then(|k| k.serving)),
+                rat: f.rat.or(k.and_then(|k| k.rat)),
             },
-            (None, Some(k)) => k,
+            (None, Some(k)) => Subscriber {
+                msisdn: f.msisdn.or(k.msisdn),
+                serving: serving.or(k.serving),
+                rat: f.rat.or(k.rat),
+                ..k
+            },
             (None, None) => {
                 self.stats.no_imsi += 1;
                 return None;
             }
         };
         let kind = match req.msg_type {
-            msg::CREATE_PDP_CONTEXT_REQUEST => {
+            msg::CREATE_PDP_CONTEXT_REQUEST | msg::UPDATE_PDP_CONTEXT_REQUEST => {
+                // Both ends' control TEIDs (new ones after an SGSN change) name the subscriber.
                 if self.sessions.len() >= self.max_sessions {
                     self.sessions.clear();
                 }
-                let responder = control_teids(m, flow.src.addr);
-                for k in req.sender.iter().chain(responder.iter()) {
-                    self.sessions.insert(*k, subscriber);
+                let responder = control_teids(resp, flow.src.addr);
+                for k in req.session.iter().chain(&req.sender).chain(&responder) {
+                    self.sessions.insert(*k, sub);
                 }
-                SignalKind::SessionStart
+                match req.msg_type {
+                    msg::CREATE_PDP_CONTEXT_REQUEST => SignalKind::SessionStart,
+                    _ if loc.is_some() => SignalKind::CellChange,
+                    _ => return None,
+                }
             }
-            msg::UPDATE_PDP_CONTEXT_REQUEST => SignalKind::CellChange,
             _ => {
-                self.sessions.remove(&req.session);
+                if let Some(s) = req.session {
+                    self.sessions.remove(&s);
+                }
                 SignalKind::SessionEnd
             }
         };
-        let loc = location(&req.fields);
-        if kind == SignalKind::CellChange && loc.is_none() {
-            return None;
-        }
-        let serving = loc.as_ref().map(location_plmn);
         self.stats.signals += 1;
         Some(Signal {
             at: req.meta.ts_us,
-            imsi: subscriber.imsi,
-            msisdn: subscriber.msisdn,
+            imsi: sub.imsi,
+            msisdn: sub.msisdn,
             kind,
-            home: self.e212.home_plmn(&subscriber.imsi),
-            home_country: self.e212.imsi_country(&subscriber.imsi),
-            serving,
-            serving_country: serving.and_then(|p| self.e212.country(p.mcc)),
+            home: self.e212.home_plmn(&sub.imsi),
+            home_country: self.e212.imsi_country(&sub.imsi),
+            serving: sub.serving,
+            serving_country: sub.serving.and_then(|p| self.e212.plmn_country(&p)),
             location: loc,
-            rat: req.fields.rat.map(u32::from),
+            rat: sub.rat.map(u32::from),
             source: Provenance {
                 file: req.meta.file,
                 frame: req.meta.frame,
@@ -270,45 +304,45 @@ impl Gtpv1Correlator {
         })
     }
 
-    /// The pending request answered by a response of type `t` with `key`, or the only
-    /// pending request of the matching type with that sequence number.
+    /// The request a response of type `t` answers: same connection and sequence number,
+    /// or else the only pending request of the matching type with that sequence number.
     fn take(&mut self, key: Key, t: u8) -> Option<Pending> {
-        let found = if self.pending.get(&key).is_some_and(|p| p.msg_type + 1 == t) {
-            Some(key)
+        let answers = |p: &Pending| p.msg_type + 1 == t;
+        let found = if self.pending.get(&key).is_some_and(answers) {
+            key
         } else {
-            let same: Vec<Key> = self
-                .by_seq
-                .get(&key.1)
-                .into_iter()
-                .flatten()
-                .filter(|k| self.pending.get(k).is_some_and(|p| p.msg_type + 1 == t))
-                .copied()
-                .collect();
-            (same.len() == 1).then(|| same[0])
-        }?;
-        if let Some(v) = self.by_seq.get_mut(&found.1) {
-            v.retain(|k| *k != found);
-            if v.is_empty() {
-                self.by_seq.remove(&found.1);
+            let keys = self.by_seq.get(&key.1)?;
+            let mut candidates = keys
+                .iter()
+                .filter(|k| self.pending.get(k).is_some_and(answers));
+            match (candidates.next(), candidates.next()) {
+                (Some(&k), None) => k,
+                _ => return None,
             }
-        }
+        };
+        self.unindex(found);
         self.pending.remove(&found)
     }
 
+    fn unindex(&mut self, key: Key) {
+        if let Some(keys) = self.by_seq.get_mut(&key.1) {
+            keys.retain(|k| *k != key);
+            if keys.is_empty() {
+                self.by_seq.remove(&key.1);
+            }
+        }
+    }
+
+    /// Drop requests older than the timeout (capture time).
     fn expire(&mut self, now: TimestampUs) {
         while let Some(&(ts, key)) = self.order.front() {
-            if now - ts < self.timeout_us {
+            if now.saturating_sub(ts) <= self.timeout_us {
                 break;
             }
             self.order.pop_front();
             if self.pending.get(&key).is_some_and(|p| p.meta.ts_us == ts) {
                 self.pending.remove(&key);
-                if let Some(v) = self.by_seq.get_mut(&key.1) {
-                    v.retain(|k| *k != key);
-                    if v.is_empty() {
-                        self.by_seq.remove(&key.1);
-                    }
-                }
+                self.unindex(key);
                 self.stats.unanswered += 1;
             }
         }
@@ -325,14 +359,63 @@ impl Gtpv1Correlator {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Gtpv1Repr, IeRepr};
     use super::*;
-    use crate::gtpv1::{Gtpv1Repr, IeRepr};
+    use crate::types::Country;
 
-    fn ie(kind: u8, value: Vec<u8>) -> IeRepr {
-        IeRepr { kind, value }
+    const SGSN: [u8; 4] = [10, 0, 0, 1];
+    const GGSN: [u8; 4] = [10, 0, 0, 2];
+    const SGSN2: [u8; 4] = [10, 0, 0, 3];
+    /// The TEID-C of the SGSN, the GGSN and the second SGSN.
+    const T_SGSN: u32 = 0x1111;
+    const T_GGSN: u32 = 0x2222;
+    const T_SGSN2: u32 = 0x3333;
+
+    fn imsi() -> Imsi {
+        Imsi::parse("262011234567890").unwrap()
     }
 
-    fn msg(msg_type: u8, teid: u32, seq: u16, ies: Vec<IeRepr>) -> Vec<u8> {
+    fn plmn() -> Plmn {
+        Plmn::new(262, 1, 2)
+    }
+
+    /// A correlator fed one message per second of capture time.
+    struct Net {
+        c: Gtpv1Correlator,
+        frame: u64,
+        ts_us: i64,
+    }
+
+    impl Net {
+        fn new() -> Net {
+            Net {
+                c: Gtpv1Correlator::new(E212::default()),
+                frame: 0,
+                ts_us: 0,
+            }
+        }
+
+        /// `m` from `src` to `dst`, emitted and parsed again.
+        fn send(&mut self, src: [u8; 4], dst: [u8; 4], m: Gtpv1Repr) -> Option<Signal> {
+            self.frame += 1;
+            self.ts_us += 1_000_000;
+            let meta = PacketMeta {
+                file: 0,
+                frame: self.frame,
+                ts_us: self.ts_us,
+            };
+            let flow = FlowKey::new(IpAddr::from(src), 2123, IpAddr::from(dst), 2123);
+            let bytes = m.emit();
+            self.c
+                .push(&meta, flow, &Gtpv1Message::parse(&bytes).unwrap())
+        }
+
+        fn stats(&self) -> Gtpv1Stats {
+            self.c.stats().clone()
+        }
+    }
+
+    fn gtp(msg_type: u8, teid: u32, seq: u16, ies: Vec<IeRepr>) -> Gtpv1Repr {
         Gtpv1Repr {
             msg_type,
             teid,
@@ -341,173 +424,341 @@ mod tests {
             extensions: vec![],
             ies,
         }
-        .emit()
     }
 
-    struct Link {
-        c: Gtpv1Correlator,
-        frame: u64,
-    }
-
-    const SGSN: [u8; 4] = [10, 0, 0, 1];
-    const GGSN: [u8; 4] = [10, 0, 0, 2];
-
-    impl Link {
-        fn send(&mut self, up: bool, bytes: &[u8]) -> Option<Signal> {
-            self.frame += 1;
-            let meta = PacketMeta {
-                file: 0,
-                frame: self.frame,
-                ts_us: self.frame as i64,
-            };
-            let (s, g) = (IpAddr::from(SGSN), IpAddr::from(GGSN));
-            let flow = if up {
-                FlowKey::new(s, 2123, g, 2123)
-            } else {
-                FlowKey::new(g, 2123, s, 2123)
-            };
-            let m = Gtpv1Message::parse(bytes).unwrap();
-            self.c.push(&meta, flow, &m)
+    fn tv(kind: u8, value: &[u8]) -> IeRepr {
+        IeRepr {
+            kind,
+            value: value.to_vec(),
         }
     }
 
-    fn rai(lac: u16) -> IeRepr {
-        let mut v = Plmn::new(262, 1, 2).to_bcd().to_vec();
-        v.extend_from_slice(&lac.to_be_bytes());
-        v.push(7);
-        ie(super::ie::RAI, v)
+    fn cause(c: u8) -> IeRepr {
+        tv(ie::CAUSE, &[c])
     }
 
-    fn create(seq: u16) -> Vec<u8> {
-        msg(
+    fn teid_c(t: u32) -> IeRepr {
+        tv(ie::TEID_C_PLANE, &t.to_be_bytes())
+    }
+
+    fn gsn(a: [u8; 4]) -> IeRepr {
+        tv(ie::GSN_ADDRESS, &a)
+    }
+
+    fn rai(lac: u16) -> IeRepr {
+        let mut v = plmn().to_bcd().to_vec();
+        v.extend_from_slice(&lac.to_be_bytes());
+        v.push(7);
+        tv(ie::RAI, &v)
+    }
+
+    /// ULI of geographic location type 0 (CGI).
+    fn uli_cgi(lac: u16, ci: u16) -> IeRepr {
+        let mut v = vec![0];
+        v.extend_from_slice(&plmn().to_bcd());
+        v.extend_from_slice(&lac.to_be_bytes());
+        v.extend_from_slice(&ci.to_be_bytes());
+        tv(ie::ULI, &v)
+    }
+
+    fn create(seq: u16, teid_ie: u32) -> Gtpv1Repr {
+        let mut msisdn = vec![0x91];
+        msisdn.extend(Msisdn::parse("4915112345678").unwrap().to_tbcd());
+        gtp(
             msg::CREATE_PDP_CONTEXT_REQUEST,
             0,
             seq,
             vec![
-                ie(
-                    super::ie::IMSI,
-                    Imsi::parse("262011234567890").unwrap().to_tbcd(),
-                ),
+                tv(ie::IMSI, &imsi().to_tbcd()),
                 rai(0x10),
-                ie(super::ie::TEID_C_PLANE, 0x1111u32.to_be_bytes().to_vec()),
-                ie(
-                    super::ie::MSISDN,
-                    [
-                        vec![0x91],
-                        Msisdn::parse("4915112345678").unwrap().to_tbcd(),
-                    ]
-                    .concat(),
-                ),
-                ie(super::ie::RAT_TYPE, vec![1]),
+                teid_c(teid_ie),
+                gsn(SGSN),
+                tv(ie::MSISDN, &msisdn),
+                tv(ie::RAT_TYPE, &[1]),
             ],
         )
     }
 
-    fn response(t: u8, teid: u32, seq: u16, cause: u8, extra: Vec<IeRepr>) -> Vec<u8> {
-        let mut ies = vec![ie(super::ie::CAUSE, vec![cause])];
+    fn response(t: u8, teid: u32, seq: u16, c: u8, extra: Vec<IeRepr>) -> Gtpv1Repr {
+        let mut ies = vec![cause(c)];
         ies.extend(extra);
-        msg(t, teid, seq, ies)
+        gtp(t, teid, seq, ies)
+    }
+
+    /// SGSN → GGSN Create, accepted with the GGSN's TEID-C: the session_start.
+    fn establish(n: &mut Net) -> Signal {
+        assert_eq!(n.send(SGSN, GGSN, create(1, T_SGSN)), None);
+        let ok = response(
+            msg::CREATE_PDP_CONTEXT_RESPONSE,
+            T_SGSN,
+            1,
+            128,
+            vec![teid_c(T_GGSN), gsn(GGSN)],
+        );
+        n.send(GGSN, SGSN, ok).expect("session_start")
     }
 
     #[test]
-    fn session_lifecycle_resolves_imsi_through_teids() {
-        let mut l = Link {
-            c: Gtpv1Correlator::new(E212::default()),
-            frame: 0,
-        };
-        assert!(l.send(true, &create(1)).is_none());
-        let s = l
-            .send(
-                false,
-                &response(
-                    msg::CREATE_PDP_CONTEXT_RESPONSE,
-                    0x1111,
-                    1,
-                    128,
-                    vec![ie(
-                        super::ie::TEID_C_PLANE,
-                        0x2222u32.to_be_bytes().to_vec(),
-                    )],
-                ),
-            )
-            .unwrap();
-        assert_eq!(s.kind, SignalKind::SessionStart);
-        assert_eq!(s.imsi.as_str(), "262011234567890");
-        assert_eq!(s.msisdn.unwrap().as_str(), "4915112345678");
-        assert_eq!(s.serving, Some(Plmn::new(262, 1, 2)));
-        assert_eq!(s.rat, Some(1));
-        assert_eq!(s.source.frame, 1);
-        // Update without IMSI, to the GGSN's TEID, with a new RAI.
-        l.send(
-            true,
-            &msg(msg::UPDATE_PDP_CONTEXT_REQUEST, 0x2222, 2, vec![rai(0x20)]),
+    fn accepted_create_starts_a_session_with_imsi_and_rai() {
+        let mut n = Net::new();
+        let s = establish(&mut n);
+        assert_eq!(
+            (s.kind, s.imsi, s.at),
+            (SignalKind::SessionStart, imsi(), 1_000_000)
         );
-        let s = l
-            .send(
-                false,
-                &response(msg::UPDATE_PDP_CONTEXT_RESPONSE, 0x1111, 2, 128, vec![]),
-            )
-            .unwrap();
-        assert_eq!(s.kind, SignalKind::CellChange);
-        assert_eq!(s.imsi.as_str(), "262011234567890");
+        assert_eq!(
+            s.source,
+            Provenance {
+                file: 0,
+                frame: 1,
+                proto: Proto::Gtpv1,
+                message: 16
+            }
+        );
+        assert_eq!(s.msisdn, Msisdn::parse("4915112345678").ok());
         assert_eq!(
             s.location,
             Some(Location::Rai {
-                plmn: Plmn::new(262, 1, 2),
-                lac: 0x20,
+                plmn: plmn(),
+                lac: 0x10,
                 rac: 7
             })
         );
-        l.send(
-            true,
-            &msg(msg::DELETE_PDP_CONTEXT_REQUEST, 0x2222, 3, vec![]),
-        );
-        let s = l
-            .send(
-                false,
-                &response(msg::DELETE_PDP_CONTEXT_RESPONSE, 0x1111, 3, 128, vec![]),
-            )
-            .unwrap();
-        assert_eq!(s.kind, SignalKind::SessionEnd);
-        assert_eq!(l.c.stats().signals, 3);
+        assert_eq!((s.serving, s.home), (Some(plmn()), Some(plmn())));
+        assert_eq!(s.home_country, Country::new("DE"));
+        assert_eq!(s.serving_country, Country::new("DE"));
+        assert_eq!(s.rat, Some(1));
+        assert_eq!(n.stats().signals, 1);
     }
 
     #[test]
-    fn rejections_strays_and_timeouts_are_counted() {
-        let mut l = Link {
-            c: Gtpv1Correlator::new(E212::default()),
-            frame: 0,
-        };
-        l.send(true, &create(5));
-        // 209: "User authentication failed" (a rejection).
-        assert!(l
-            .send(
-                false,
-                &response(msg::CREATE_PDP_CONTEXT_RESPONSE, 0x1111, 5, 209, vec![])
-            )
-            .is_none());
-        assert_eq!(l.c.stats().rejected, 1);
-        assert!(l
-            .send(
-                false,
-                &response(msg::CREATE_PDP_CONTEXT_RESPONSE, 0x1111, 6, 128, vec![])
-            )
-            .is_none());
-        assert_eq!(l.c.stats().unmatched_responses, 1);
-        // An update for an unknown session: accepted, but nobody to attribute it to.
-        l.send(
-            true,
-            &msg(msg::UPDATE_PDP_CONTEXT_REQUEST, 0x9999, 7, vec![rai(1)]),
+    fn update_and_delete_without_imsi_are_found_through_the_ggsn_teid() {
+        let mut n = Net::new();
+        establish(&mut n);
+        // Update to the GGSN's TEID-C, no IMSI: the CGI of the ULI is finer than the RAI.
+        let upd = gtp(
+            msg::UPDATE_PDP_CONTEXT_REQUEST,
+            T_GGSN,
+            2,
+            vec![rai(0x20), uli_cgi(0x20, 0x4242)],
         );
-        assert!(l
-            .send(
-                false,
-                &response(msg::UPDATE_PDP_CONTEXT_RESPONSE, 0x1111, 7, 128, vec![])
-            )
-            .is_none());
-        assert_eq!(l.c.stats().no_imsi, 1);
-        l.send(true, &create(8));
-        l.c.flush();
-        assert_eq!(l.c.stats().unanswered, 1);
+        assert_eq!(n.send(SGSN, GGSN, upd), None);
+        let ok = response(msg::UPDATE_PDP_CONTEXT_RESPONSE, T_SGSN, 2, 128, vec![]);
+        let s = n.send(GGSN, SGSN, ok).expect("cell_change");
+        assert_eq!(
+            (s.kind, s.imsi, s.source.frame),
+            (SignalKind::CellChange, imsi(), 3)
+        );
+        assert_eq!(
+            s.location,
+            Some(Location::Cgi {
+                plmn: plmn(),
+                lac: 0x20,
+                ci: 0x4242
+            })
+        );
+        // MSISDN and RAT come from the session.
+        assert_eq!(s.msisdn, Msisdn::parse("4915112345678").ok());
+        assert_eq!(s.rat, Some(1));
+
+        // An Update without RAI or ULI (a QoS change) places nobody.
+        n.send(
+            SGSN,
+            GGSN,
+            gtp(msg::UPDATE_PDP_CONTEXT_REQUEST, T_GGSN, 3, vec![]),
+        );
+        let ok = response(msg::UPDATE_PDP_CONTEXT_RESPONSE, T_SGSN, 3, 128, vec![]);
+        assert_eq!(n.send(GGSN, SGSN, ok), None);
+
+        n.send(
+            SGSN,
+            GGSN,
+            gtp(msg::DELETE_PDP_CONTEXT_REQUEST, T_GGSN, 4, vec![]),
+        );
+        let ok = response(msg::DELETE_PDP_CONTEXT_RESPONSE, T_SGSN, 4, 128, vec![]);
+        let s = n.send(GGSN, SGSN, ok).expect("session_end");
+        assert_eq!(
+            (s.kind, s.imsi, s.location),
+            (SignalKind::SessionEnd, imsi(), None)
+        );
+        assert_eq!(s.serving, Some(plmn()));
+
+        // After the delete the GGSN's TEID names nobody.
+        let upd = gtp(msg::UPDATE_PDP_CONTEXT_REQUEST, T_GGSN, 5, vec![rai(0x30)]);
+        n.send(SGSN, GGSN, upd);
+        let ok = response(msg::UPDATE_PDP_CONTEXT_RESPONSE, T_SGSN, 5, 128, vec![]);
+        assert_eq!(n.send(GGSN, SGSN, ok), None);
+        let st = n.stats();
+        assert_eq!((st.signals, st.no_imsi, st.rejected), (3, 1, 0));
+    }
+
+    #[test]
+    fn ggsn_initiated_delete_is_found_through_the_sgsn_teid() {
+        let mut n = Net::new();
+        establish(&mut n);
+        n.send(
+            GGSN,
+            SGSN,
+            gtp(msg::DELETE_PDP_CONTEXT_REQUEST, T_SGSN, 9, vec![]),
+        );
+        let ok = response(msg::DELETE_PDP_CONTEXT_RESPONSE, T_GGSN, 9, 128, vec![]);
+        let s = n.send(SGSN, GGSN, ok).expect("session_end");
+        assert_eq!((s.kind, s.imsi), (SignalKind::SessionEnd, imsi()));
+    }
+
+    #[test]
+    fn a_new_sgsn_is_learned_from_its_update() {
+        let mut n = Net::new();
+        establish(&mut n);
+        // Inter-SGSN routing area update: the new SGSN sends its own TEID-C.
+        let upd = gtp(
+            msg::UPDATE_PDP_CONTEXT_REQUEST,
+            T_GGSN,
+            2,
+            vec![rai(0x40), teid_c(T_SGSN2), gsn(SGSN2)],
+        );
+        n.send(SGSN2, GGSN, upd);
+        let ok = response(msg::UPDATE_PDP_CONTEXT_RESPONSE, T_SGSN2, 2, 128, vec![]);
+        let s = n.send(GGSN, SGSN2, ok).expect("cell_change");
+        assert_eq!((s.kind, s.imsi), (SignalKind::CellChange, imsi()));
+        // The GGSN later deletes the context towards the new SGSN.
+        n.send(
+            GGSN,
+            SGSN2,
+            gtp(msg::DELETE_PDP_CONTEXT_REQUEST, T_SGSN2, 7, vec![]),
+        );
+        let ok = response(msg::DELETE_PDP_CONTEXT_RESPONSE, T_GGSN, 7, 128, vec![]);
+        let s = n.send(SGSN2, GGSN, ok).expect("session_end");
+        assert_eq!((s.kind, s.imsi), (SignalKind::SessionEnd, imsi()));
+        assert_eq!(s.serving, Some(plmn()));
+    }
+
+    #[test]
+    fn secondary_create_without_imsi_uses_the_session() {
+        let mut n = Net::new();
+        establish(&mut n);
+        let secondary = gtp(
+            msg::CREATE_PDP_CONTEXT_REQUEST,
+            T_GGSN,
+            2,
+            vec![tv(ie::NSAPI, &[6])],
+        );
+        n.send(SGSN, GGSN, secondary);
+        let ok = response(msg::CREATE_PDP_CONTEXT_RESPONSE, T_SGSN, 2, 128, vec![]);
+        let s = n.send(GGSN, SGSN, ok).expect("session_start");
+        assert_eq!(
+            (s.kind, s.imsi, s.serving),
+            (SignalKind::SessionStart, imsi(), Some(plmn()))
+        );
+    }
+
+    #[test]
+    fn rejected_create_gives_no_signal_and_learns_no_teid() {
+        let mut n = Net::new();
+        n.send(SGSN, GGSN, create(1, T_SGSN));
+        // 199 "No resources available" (rejections are 192..=255).
+        let no = response(
+            msg::CREATE_PDP_CONTEXT_RESPONSE,
+            T_SGSN,
+            1,
+            199,
+            vec![teid_c(T_GGSN)],
+        );
+        assert_eq!(n.send(GGSN, SGSN, no), None);
+        assert_eq!((n.stats().rejected, n.stats().signals), (1, 0));
+        // A response without a cause is not an acceptance either.
+        n.send(SGSN, GGSN, create(2, T_SGSN));
+        let bare = gtp(
+            msg::CREATE_PDP_CONTEXT_RESPONSE,
+            T_SGSN,
+            2,
+            vec![teid_c(T_GGSN)],
+        );
+        assert_eq!(n.send(GGSN, SGSN, bare), None);
+        assert_eq!(n.stats().rejected, 2);
+        let upd = gtp(msg::UPDATE_PDP_CONTEXT_REQUEST, T_GGSN, 3, vec![rai(0x20)]);
+        n.send(SGSN, GGSN, upd);
+        let ok = response(msg::UPDATE_PDP_CONTEXT_RESPONSE, T_SGSN, 3, 128, vec![]);
+        assert_eq!(n.send(GGSN, SGSN, ok), None);
+        assert_eq!(n.stats().no_imsi, 1);
+        // The boundaries of the accepting range: 191 accepts, 192 rejects.
+        for (seq, c, accepted) in [(4, 191, true), (5, 192, false)] {
+            n.send(SGSN, GGSN, create(seq, T_SGSN));
+            let r = response(msg::CREATE_PDP_CONTEXT_RESPONSE, T_SGSN, seq, c, vec![]);
+            assert_eq!(n.send(GGSN, SGSN, r).is_some(), accepted, "cause {c}");
+        }
+    }
+
+    #[test]
+    fn stray_and_mismatched_responses_are_counted() {
+        let mut n = Net::new();
+        let ok = response(msg::CREATE_PDP_CONTEXT_RESPONSE, T_SGSN, 6, 128, vec![]);
+        assert_eq!(n.send(GGSN, SGSN, ok), None);
+        assert_eq!(n.stats().unmatched_responses, 1);
+        // A response of another type does not answer a pending Create…
+        n.send(SGSN, GGSN, create(7, T_SGSN));
+        let wrong = response(msg::DELETE_PDP_CONTEXT_RESPONSE, T_SGSN, 7, 128, vec![]);
+        assert_eq!(n.send(GGSN, SGSN, wrong), None);
+        assert_eq!(n.stats().unmatched_responses, 2);
+        // …which stays pending for its own response.
+        let ok = response(msg::CREATE_PDP_CONTEXT_RESPONSE, T_SGSN, 7, 128, vec![]);
+        assert!(n.send(GGSN, SGSN, ok).is_some());
+    }
+
+    #[test]
+    fn response_from_another_address_pairs_by_sequence_number() {
+        let mut n = Net::new();
+        let other = [10, 0, 0, 9];
+        n.send(SGSN, GGSN, create(1, T_SGSN));
+        let ok = response(msg::CREATE_PDP_CONTEXT_RESPONSE, T_SGSN, 1, 128, vec![]);
+        assert!(n.send(other, SGSN, ok.clone()).is_some());
+        // Two candidates with that sequence number: ambiguous, not guessed.
+        n.send(SGSN, GGSN, create(2, T_SGSN));
+        n.send(SGSN2, GGSN, create(2, T_SGSN2));
+        let ok = response(msg::CREATE_PDP_CONTEXT_RESPONSE, T_SGSN, 2, 128, vec![]);
+        assert_eq!(n.send(other, SGSN, ok), None);
+        assert_eq!(n.stats().unmatched_responses, 1);
+    }
+
+    #[test]
+    fn retransmitted_request_keeps_the_first_copy() {
+        let mut n = Net::new();
+        n.send(SGSN, GGSN, create(1, T_SGSN));
+        n.send(SGSN, GGSN, create(1, T_SGSN));
+        let ok = response(msg::CREATE_PDP_CONTEXT_RESPONSE, T_SGSN, 1, 128, vec![]);
+        let s = n.send(GGSN, SGSN, ok).unwrap();
+        assert_eq!((s.source.frame, s.at), (1, 1_000_000));
+        n.c.flush();
+        assert_eq!(n.stats().unanswered, 0);
+    }
+
+    #[test]
+    fn unanswered_requests_expire_and_flush() {
+        let mut n = Net::new();
+        n.send(SGSN, GGSN, create(1, T_SGSN));
+        n.ts_us += 31_000_000;
+        let late = response(msg::CREATE_PDP_CONTEXT_RESPONSE, T_SGSN, 1, 128, vec![]);
+        assert_eq!(n.send(GGSN, SGSN, late), None);
+        assert_eq!(
+            (n.stats().unanswered, n.stats().unmatched_responses),
+            (1, 1)
+        );
+        n.send(SGSN, GGSN, create(2, T_SGSN));
+        n.c.flush();
+        assert_eq!(n.stats().unanswered, 2);
+    }
+
+    #[test]
+    fn teid_zero_names_no_session() {
+        let mut n = Net::new();
+        // Peers that (wrongly) announce TEID-C 0.
+        n.send(SGSN, GGSN, create(1, 0));
+        let ok = response(msg::CREATE_PDP_CONTEXT_RESPONSE, 0, 1, 128, vec![teid_c(0)]);
+        assert!(n.send(GGSN, SGSN, ok).is_some());
+        let upd = gtp(msg::UPDATE_PDP_CONTEXT_REQUEST, 0, 2, vec![rai(0x20)]);
+        n.send(SGSN, GGSN, upd);
+        let ok = response(msg::UPDATE_PDP_CONTEXT_RESPONSE, 0, 2, 128, vec![]);
+        assert_eq!(n.send(GGSN, SGSN, ok), None);
+        assert_eq!(n.stats().no_imsi, 1);
     }
 }
