@@ -72,6 +72,17 @@ pub struct ReplayArgs {
     /// How long a moment stays valid (its expires_at).
     #[arg(long, default_value = "2h", value_parser = parse_duration)]
     pub ttl: Duration,
+    /// Zones for zone-level moments: TOML `[[zone]]` tables with `id`, `name` and
+    /// `cells` / `tacs` / `lacs`, a `circle` or a `polygon`.
+    #[arg(long, value_name = "FILE")]
+    pub zones: Option<PathBuf>,
+    /// Cell catalog (OpenCelliD CSV) placing cells in circle and polygon zones.
+    #[arg(long, value_name = "FILE", requires = "zones")]
+    pub cells: Option<PathBuf>,
+    /// A zone stay counts (arrives, departs) only once it has lasted this long: border
+    /// ping-pong between cells gives nothing until the subscriber settles.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub min_dwell: Duration,
     /// Print no summary on standard error.
     #[arg(long, short)]
     pub quiet: bool,

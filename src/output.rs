@@ -37,6 +37,7 @@ pub fn level_name(l: Level) -> &'static str {
     match l {
         Level::Country => "country",
         Level::Network => "network",
+        Level::Zone => "zone",
     }
 }
 
@@ -44,6 +45,7 @@ pub fn area_name(a: &Area) -> String {
     match a {
         Area::Country(c) => c.to_string(),
         Area::Network(p) => p.to_string(),
+        Area::Zone(z) => z.to_string(),
     }
 }
 

@@ -306,3 +306,73 @@ fn magma_inbound_roamer_arrives_in_001_01() {
         );
     }
 }
+
+/// Zones over the scenario (fixtures/zones.toml, fixtures/cells.csv): Gina's session starts
+/// in a Paris-centre cell (polygon zone) and 15 minutes later her eNodeB hands her over to
+/// the Roissy-CDG cell (in the circle zone via the catalog, and listed explicitly in the
+/// arrivals-hall zone). With a 20-minute minimum dwell the short Paris-centre stay gives
+/// nothing; without one it arrives and departs.
+#[test]
+fn zones_give_zone_moments_with_and_without_dwell() {
+    let pcap = fixture("roaming-scenario.pcap");
+    let zones = fixture("zones.toml");
+    let cells = fixture("cells.csv");
+    let args = |dwell: &'static str| {
+        vec![
+            pcap.to_str().unwrap().to_owned(),
+            "--zones".into(),
+            zones.to_str().unwrap().to_owned(),
+            "--cells".into(),
+            cells.to_str().unwrap().to_owned(),
+            "--min-dwell".into(),
+            dwell.into(),
+        ]
+    };
+    let run = |dwell, workers: &str| {
+        let mut a = args(dwell);
+        a.extend(["--workers".to_owned(), workers.to_owned()]);
+        replay(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let golden = std::fs::read_to_string(fixture("roaming-scenario.zones.moments.jsonl"))
+        .expect("zones golden present");
+    assert_eq!(run("20m", "1"), golden);
+    assert_eq!(run("20m", "2"), golden);
+
+    let plain = std::fs::read_to_string(fixture("roaming-scenario.moments.jsonl")).unwrap();
+    let ms = moments(&golden);
+    let (zoned, rest): (Vec<Value>, Vec<Value>) =
+        ms.into_iter().partition(|m| m["level"] == "zone");
+    assert_eq!(rest, moments(&plain), "zones add moments, change none");
+    let gina = "214070000000005";
+    let mut got = of(&zoned, gina);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("arrival", "zone", "cdg-arrivals"),
+            ("arrival", "zone", "cdg-t2"),
+        ]
+    );
+    assert_eq!(zoned.len(), 2, "{zoned:?}");
+    for m in &zoned {
+        assert_eq!(m["imsi"], gina);
+        assert_eq!(m["at"], "2026-06-01T08:55:00.000000Z");
+        assert_eq!(m["source"]["frame"], 36);
+    }
+
+    let eager = moments(&run("0s", "1"));
+    let mut got: Vec<(&str, &str, &str)> = of(&eager, gina)
+        .into_iter()
+        .filter(|(_, level, _)| *level == "zone")
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("arrival", "zone", "cdg-arrivals"),
+            ("arrival", "zone", "cdg-t2"),
+            ("arrival", "zone", "paris-centre"),
+            ("departure", "zone", "paris-centre"),
+        ]
+    );
+}

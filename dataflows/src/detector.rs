@@ -119,6 +119,7 @@ impl Presence {
         match level {
             Level::Country => self.country.map(Area::Country),
             Level::Network => self.network.map(Area::Network),
+            Level::Zone => None,
         }
     }
 
@@ -127,6 +128,7 @@ impl Presence {
         match area {
             Area::Country(_) => (self.country_seen.0.map(Area::Country), self.country_seen.1),
             Area::Network(_) => (self.network_seen.0.map(Area::Network), self.network_seen.1),
+            Area::Zone(_) => (None, Seen::NEVER),
         }
     }
 
@@ -171,6 +173,8 @@ impl Presence {
         match area {
             Area::Country(c) => self.country_seen = (Some(c), seen),
             Area::Network(p) => self.network_seen = (Some(p), seen),
+            // Zones are kept by `crate::zone_detector`, never here.
+            Area::Zone(_) => {}
         }
     }
 
@@ -190,7 +194,7 @@ impl Presence {
     /// Apply one signal; moments go to `out`.
     pub fn apply(&mut self, s: &Signal, cfg: &PresenceConfig, out: &mut Vec<Moment>) {
         if s.kind.is_departure() {
-            for level in Level::ALL {
+            for level in Level::SERVING {
                 if let Some(old) = self.current(level) {
                     out.push(Moment::caused_by(
                         s,
@@ -240,6 +244,7 @@ impl Presence {
                 match new {
                     Area::Country(c) => self.country = Some(c),
                     Area::Network(p) => self.network = Some(p),
+                    Area::Zone(_) => {}
                 }
             }
             self.mark(new, s.at);

@@ -101,6 +101,7 @@ pub mod presence;
 pub mod reference;
 pub mod runner;
 pub mod subscribe;
+pub mod zone_detector;
 pub mod zones;
 
 pub use detector::{detect, imsi_key, imsi_route, Presence};
@@ -110,15 +111,17 @@ pub use moment::{
 };
 pub use newly::{count_per_area, members_per_area, newly_where, Newly};
 pub use presence::{is_relevant, key_by_imsi, moments, relevant_signals, subscriber_moments};
-pub use reference::reference_moments;
+pub use reference::{reference_moments, reference_zone_moments};
 pub use runner::{
-    batch_of, late_indices, run_moments, run_moments_on, run_moments_with, run_newly_where, Engine,
-    Feed, RunOptions, RunReport, Topology,
+    batch_of, late_indices, run_moments, run_moments_on, run_moments_with, run_moments_zoned,
+    run_newly_where, Engine, Feed, RunOptions, RunReport, Topology, ZoneInputs,
 };
 pub use subscribe::{
     aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Consent,
     Direction, Match, PartnerId, Purpose, Subscription,
 };
+pub use zone_detector::{detect_zones, Placement, ZoneConfig, ZonePresence};
+pub use zones::{zone_membership, ZoneId, ZoneKey};
 
 #[cfg(test)]
 mod tests;

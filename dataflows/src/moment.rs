@@ -6,6 +6,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+use crate::zones::ZoneId;
+
 /// One hour in microseconds.
 pub const HOUR_US: i64 = 3_600 * 1_000_000;
 
@@ -36,16 +38,20 @@ pub enum Level {
     Country,
     /// Area = serving network (`Signal::serving`).
     Network,
+    /// Area = an operator-defined zone the signal's cell, TAC or LAC belongs to
+    /// ([`crate::detect_zones`]).
+    Zone,
 }
 
 impl Level {
-    /// Both levels, in a fixed order.
-    pub const ALL: [Level; 2] = [Level::Country, Level::Network];
+    /// The levels the serving network decides ([`crate::detect`]), in a fixed order.
+    pub const SERVING: [Level; 2] = [Level::Country, Level::Network];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Country => "country",
             Level::Network => "network",
+            Level::Zone => "zone",
         }
     }
 
@@ -53,6 +59,7 @@ impl Level {
         match self {
             Level::Country => 1,
             Level::Network => 2,
+            Level::Zone => 3,
         }
     }
 }
@@ -63,6 +70,7 @@ impl Level {
 pub enum Area {
     Country(Country),
     Network(Plmn),
+    Zone(ZoneId),
 }
 
 impl Area {
@@ -70,6 +78,7 @@ impl Area {
         match self {
             Area::Country(_) => Level::Country,
             Area::Network(_) => Level::Network,
+            Area::Zone(_) => Level::Zone,
         }
     }
 }
@@ -79,6 +88,7 @@ impl fmt::Display for Area {
         match self {
             Area::Country(c) => write!(f, "country:{c}"),
             Area::Network(p) => write!(f, "network:{p}"),
+            Area::Zone(z) => write!(f, "zone:{z}"),
         }
     }
 }
@@ -130,9 +140,10 @@ impl MomentId {
     /// "landfall/moment/v1" 0x00
     /// imsi:  u8 digit count, ASCII digits
     /// kind:  u8 (arrival 1, departure 2, roaming-on 3, roaming-off 4, roaming-change-country 5)
-    /// level: u8 (country 1, network 2)
+    /// level: u8 (country 1, network 2, zone 3)
     /// area:  u8 tag 1 + u8 length + ASCII country code   (Area::Country)
     ///      | u8 tag 2 + u16 MCC + u16 MNC + u8 MNC length   (Area::Network)
+    ///      | u8 tag 3 + u8 length + ASCII zone id         (Area::Zone)
     /// at:    i64 µs
     /// ```
     pub fn derive(
@@ -159,6 +170,11 @@ impl MomentId {
                 h.update(p.mcc.to_be_bytes());
                 h.update(p.mnc.to_be_bytes());
                 h.update([p.mnc_len]);
+            }
+            Area::Zone(z) => {
+                let id = z.as_str().as_bytes();
+                h.update([3u8, id.len() as u8]);
+                h.update(id);
             }
         }
         h.update(at.to_be_bytes());

@@ -118,7 +118,7 @@ pub fn subscriber_history(mut history: Vec<&Signal>, cfg: &PresenceConfig) -> Ve
             .then_with(|| a.cmp(b))
     });
     let mut out = Vec::new();
-    for level in Level::ALL {
+    for level in Level::SERVING {
         level_pass(&history, level, cfg, &mut out);
     }
     roaming_pass(&history, cfg, &mut out);
@@ -129,6 +129,7 @@ fn area_of(s: &Signal, level: Level) -> Option<Area> {
     match level {
         Level::Country => s.serving_country.map(Area::Country),
         Level::Network => s.serving.map(Area::Network),
+        Level::Zone => None,
     }
 }
 

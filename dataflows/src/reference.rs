@@ -33,6 +33,7 @@ impl Subscriber {
         match level {
             Level::Country => self.country.map(Area::Country),
             Level::Network => self.network.map(Area::Network),
+            Level::Zone => None,
         }
     }
 
@@ -42,6 +43,7 @@ impl Subscriber {
             (Level::Network, Some(Area::Network(p))) => self.network = Some(p),
             (Level::Country, _) => self.country = None,
             (Level::Network, _) => self.network = None,
+            (Level::Zone, _) => {}
         }
     }
 
@@ -91,7 +93,7 @@ pub fn reference_moments(signals: &[Signal], cfg: &PresenceConfig) -> Vec<Moment
             let Some(sub) = subscribers.get_mut(&s.imsi) else {
                 continue;
             };
-            for level in Level::ALL {
+            for level in Level::SERVING {
                 if let Some(old) = sub.current(level) {
                     out.push(Moment::caused_by(
                         s,
@@ -170,6 +172,111 @@ pub fn reference_moments(signals: &[Signal], cfg: &PresenceConfig) -> Vec<Moment
                     }
                     sub.last_country = Some(c);
                 }
+            }
+        }
+    }
+    sort_moments(&mut out);
+    out
+}
+
+/// Zone-level moments (the rules of [`crate::zone_detector`]), computed per subscriber and
+/// zone from whole stays rather than signal by signal: first the sequence of placements,
+/// then each zone's stays (first signal in the zone, its signal times, the signal that
+/// ends it), then which stays dwell, then arrivals and departures. `zones_of(s)` is the
+/// set of zones `s`'s location belonged to at its time. Sorted by `(at, id)`.
+pub fn reference_zone_moments(
+    signals: &[Signal],
+    zones_of: impl Fn(&Signal) -> Vec<crate::zones::ZoneId>,
+    cfg: &PresenceConfig,
+    zcfg: &crate::zone_detector::ZoneConfig,
+) -> Vec<Moment> {
+    use crate::zones::ZoneId;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let mut by_imsi: BTreeMap<Imsi, Vec<&Signal>> = BTreeMap::new();
+    for s in signals {
+        by_imsi.entry(s.imsi).or_default().push(s);
+    }
+    let dwell = zcfg.min_dwell_us.max(0);
+    let mut out = Vec::new();
+    for (_, mut history) in by_imsi {
+        history.sort_by(|a, b| {
+            (a.at, a.source, a.imsi)
+                .cmp(&(b.at, b.source, b.imsi))
+                .then_with(|| a.cmp(b))
+        });
+        // Placements: for each signal, the zone set it puts the subscriber in, if any.
+        let mut placements: Vec<(&Signal, BTreeSet<ZoneId>)> = Vec::new();
+        let mut located_in: Option<Plmn> = None;
+        for &s in &history {
+            if s.kind.is_departure() {
+                located_in = None;
+                placements.push((s, BTreeSet::new()));
+            } else if s.kind.is_location() {
+                if let Some(l) = s.location {
+                    located_in = Some(l.plmn());
+                    placements.push((s, zones_of(s).into_iter().collect()));
+                } else if located_in.is_some() && s.serving.is_some() && s.serving != located_in {
+                    placements.push((s, BTreeSet::new()));
+                }
+            }
+        }
+        let all: BTreeSet<ZoneId> = placements.iter().flat_map(|(_, z)| z.clone()).collect();
+        for zone in all {
+            // Stays: (first signal, distinct signal times, ending signal).
+            let mut stays: Vec<(&Signal, Vec<TimestampUs>, Option<&Signal>)> = Vec::new();
+            let mut inside = false;
+            for (s, zones) in &placements {
+                match (inside, zones.contains(&zone)) {
+                    (false, true) => {
+                        stays.push((s, vec![s.at], None));
+                        inside = true;
+                    }
+                    (true, true) => {
+                        let times = &mut stays.last_mut().expect("inside a stay").1;
+                        if times.last() != Some(&s.at) {
+                            times.push(s.at);
+                        }
+                    }
+                    (true, false) => {
+                        stays.last_mut().expect("inside a stay").2 = Some(s);
+                        inside = false;
+                    }
+                    (false, false) => {}
+                }
+            }
+            let area = Area::Zone(zone);
+            let mut dwelled_times: Vec<TimestampUs> = Vec::new();
+            for (first, times, end) in stays {
+                let dwells = end.is_none_or(|e| e.at - first.at >= dwell);
+                if !dwells {
+                    continue;
+                }
+                let t = first.at;
+                let blocked = dwelled_times
+                    .iter()
+                    .any(|&u| u < t && u >= t.saturating_sub(cfg.reentry_gap_us));
+                if !blocked {
+                    out.push(Moment::caused_by(
+                        first,
+                        cfg,
+                        MomentKind::Arrival,
+                        area,
+                        None,
+                        None,
+                    ));
+                }
+                if let Some(e) = end {
+                    out.push(Moment::caused_by(
+                        e,
+                        cfg,
+                        MomentKind::Departure,
+                        area,
+                        None,
+                        None,
+                    ));
+                }
+                dwelled_times.extend(times);
             }
         }
     }

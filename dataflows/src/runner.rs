@@ -5,6 +5,8 @@ use crate::detector::detect;
 use crate::moment::{sort_moments, Moment, PresenceConfig};
 use crate::newly::{newly_where, Newly};
 use crate::presence::moments;
+use crate::zone_detector::{detect_zones, ZoneConfig};
+use crate::zones::{zone_membership, CatalogCell, Zone};
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::input::Input;
 use differential_dataflow::VecCollection;
@@ -185,6 +187,15 @@ impl Topology {
     }
 }
 
+/// Zones and the cell catalog of a run, with edits over time: `(batch, item, +1 | -1)`
+/// enters (or leaves) at the start of that batch, before its signals are placed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ZoneInputs {
+    pub catalog: Vec<(u64, CatalogCell, isize)>,
+    pub zones: Vec<(u64, Zone, isize)>,
+    pub config: ZoneConfig,
+}
+
 /// [`run_moments_with`] on a given [`Topology`].
 pub fn run_moments_on(
     topology: &Topology,
@@ -192,10 +203,37 @@ pub fn run_moments_on(
     opts: RunOptions,
     cfg: PresenceConfig,
 ) -> (Vec<Moment>, RunReport) {
+    run_moments_zoned(topology, signals, None, opts, cfg)
+}
+
+/// [`run_moments_on`] with zone-level moments too ([`detect_zones`] over the zones and
+/// catalog of `zones`, edits applied at their batches). Zone detection needs signals at
+/// their event-time batch: with [`Engine::History`] a delayed signal is placed at the
+/// batch it enters.
+pub fn run_moments_zoned(
+    topology: &Topology,
+    signals: Arc<Vec<Signal>>,
+    zones: Option<Arc<ZoneInputs>>,
+    opts: RunOptions,
+    cfg: PresenceConfig,
+) -> (Vec<Moment>, RunReport) {
     let engine = opts.engine;
-    let (updates, report) = run(topology, signals, opts, move |s| match engine {
-        Engine::Bounded => detect(s, cfg),
-        Engine::History => moments(s, cfg),
+    let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
+    let batch_us = opts.batch_us.max(1);
+    let zcfg = zones.as_ref().map(|z| z.config);
+    let (updates, report) = run(topology, signals, zones, opts, move |s, reference| {
+        let serving = match engine {
+            Engine::Bounded => detect(s.clone(), cfg),
+            Engine::History => moments(s.clone(), cfg),
+        };
+        match (reference, zcfg) {
+            (Some((catalog, zones)), Some(zcfg)) => {
+                let membership = zone_membership(catalog, zones);
+                let at_time = move |t: &u64, at: i64| batch_of(at, min_at, batch_us).max(*t);
+                serving.concat(detect_zones(s, membership, cfg, zcfg, at_time))
+            }
+            _ => serving,
+        }
     });
     let mut counts: BTreeMap<Moment, isize> = BTreeMap::new();
     for (m, _, diff) in updates {
@@ -220,7 +258,7 @@ pub fn run_newly_where(
 ) -> (Vec<(Newly, u64, isize)>, RunReport) {
     let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
     let batch_us = opts.batch_us.max(1);
-    let (mut updates, report) = run(&Topology::Process, signals, opts, move |s| {
+    let (mut updates, report) = run(&Topology::Process, signals, None, opts, move |s, _| {
         newly_where(detect(s, cfg), move |_t: &u64, at| {
             batch_of(at.saturating_add(cfg.ttl_us), min_at, batch_us)
         })
@@ -234,17 +272,24 @@ pub fn batch_of(at: i64, min_at: i64, batch_us: i64) -> u64 {
     ((i128::from(at) - i128::from(min_at)) / i128::from(batch_us.max(1))).max(0) as u64
 }
 
-/// Feed `signals` per `opts` into the dataflow `build` makes, on `opts.workers` threads;
-/// returns every output update and what the feed counted.
+/// The catalog and zone collections handed to a dataflow builder (when the run has zones).
+type Reference<'a> = Option<(
+    VecCollection<'a, u64, CatalogCell>,
+    VecCollection<'a, u64, Zone>,
+)>;
+
+/// Feed `signals` (and `zones`, by worker 0) per `opts` into the dataflow `build` makes,
+/// on `opts.workers` threads; returns every output update and what the feed counted.
 fn run<D, B>(
     topology: &Topology,
     signals: Arc<Vec<Signal>>,
+    zones: Option<Arc<ZoneInputs>>,
     opts: RunOptions,
     build: B,
 ) -> (Vec<(D, u64, isize)>, RunReport)
 where
     D: timely::ExchangeData + Clone,
-    B: for<'a> Fn(VecCollection<'a, u64, Signal>) -> VecCollection<'a, u64, D>
+    B: for<'a> Fn(VecCollection<'a, u64, Signal>, Reference<'a>) -> VecCollection<'a, u64, D>
         + Send
         + Sync
         + 'static,
@@ -255,18 +300,35 @@ where
         let peers = worker.peers();
         let sink: Rc<RefCell<Vec<(D, u64, isize)>>> = Rc::new(RefCell::new(Vec::new()));
 
-        let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
+        let (mut input, mut reference, probe) = worker.dataflow::<u64, _, _>(|scope| {
             let (input, signals) = scope.new_collection::<Signal, isize>();
+            let (reference, collections) = match zones {
+                Some(_) => {
+                    let (catalog_in, catalog) = scope.new_collection::<CatalogCell, isize>();
+                    let (zones_in, zones) = scope.new_collection::<Zone, isize>();
+                    (Some((catalog_in, zones_in)), Some((catalog, zones)))
+                }
+                None => (None, None),
+            };
             let sink = Rc::clone(&sink);
             // Gather the output on worker 0 (process 0 in a cluster).
-            let (probe, _) = build(signals)
+            let (probe, _) = build(signals, collections)
                 .inner
                 .exchange(|_| 0)
                 .as_collection()
                 .inspect(move |(d, time, diff)| sink.borrow_mut().push((d.clone(), *time, *diff)))
                 .probe();
-            (input, probe)
+            (input, reference, probe)
         });
+        // Reference data enters up front at its batches, from worker 0.
+        if let (Some((catalog_in, zones_in)), Some(z), 0) = (&mut reference, &zones, index) {
+            for (t, c, r) in &z.catalog {
+                catalog_in.update_at(*c, *t, *r);
+            }
+            for (t, zone, r) in &z.zones {
+                zones_in.update_at(zone.clone(), *t, *r);
+            }
+        }
 
         let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
         let mut rounds = BTreeSet::new();
@@ -290,6 +352,10 @@ where
             };
             if *input.time() < held {
                 input.advance_to(held);
+                if let Some((catalog_in, zones_in)) = &mut reference {
+                    catalog_in.advance_to(held);
+                    zones_in.advance_to(held);
+                }
             }
             while let Some(&&(r, _, i)) = next.peek() {
                 if r != round {
@@ -313,9 +379,14 @@ where
                 next.next();
             }
             input.flush();
+            if let Some((catalog_in, zones_in)) = &mut reference {
+                catalog_in.flush();
+                zones_in.flush();
+            }
             worker.step_while(|| probe.less_than(input.time()));
         }
         input.close();
+        drop(reference);
         worker.step_while(|| !probe.done());
 
         let collected = sink.borrow_mut().split_off(0);

@@ -10,7 +10,7 @@
 //! then the exact containment test), so a change touches only the tiles it covers.
 //! [`resolve`] is the same computation done once, in batch: the oracle of the tests.
 //!
-//! Not here yet: moments at the zone level (the detector does not consult zones yet).
+//! Moments at the zone level: [`crate::zone_detector`].
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -48,36 +48,120 @@ impl ZoneKey {
     /// The keys a signal's location falls under: its cell (when it names one) and its
     /// tracking or location area (when known).
     pub fn of_location(l: &Location) -> Vec<ZoneKey> {
+        ZoneKey::keys_of(l).into_iter().flatten().collect()
+    }
+
+    /// [`ZoneKey::of_location`] without allocating (the hot path of zone detection).
+    pub fn keys_of(l: &Location) -> [Option<ZoneKey>; 2] {
         match *l {
-            Location::Ecgi { plmn, eci } => vec![ZoneKey::Cell(CellKey::Lte { plmn, eci })],
-            Location::Ncgi { plmn, nci } => vec![ZoneKey::Cell(CellKey::Nr { plmn, nci })],
-            Location::Cgi { plmn, lac, ci } => vec![
-                ZoneKey::Cell(CellKey::Gsm {
+            Location::Ecgi { plmn, eci } => [Some(ZoneKey::Cell(CellKey::Lte { plmn, eci })), None],
+            Location::Ncgi { plmn, nci } => [Some(ZoneKey::Cell(CellKey::Nr { plmn, nci })), None],
+            Location::Cgi { plmn, lac, ci } => [
+                Some(ZoneKey::Cell(CellKey::Gsm {
                     plmn,
                     lac,
                     ci: u32::from(ci),
-                }),
-                ZoneKey::Lac { plmn, lac },
+                })),
+                Some(ZoneKey::Lac { plmn, lac }),
             ],
-            Location::Sai { plmn, lac, sac } => vec![
-                ZoneKey::Cell(CellKey::Gsm {
+            Location::Sai { plmn, lac, sac } => [
+                Some(ZoneKey::Cell(CellKey::Gsm {
                     plmn,
                     lac,
                     ci: u32::from(sac),
-                }),
-                ZoneKey::Lac { plmn, lac },
+                })),
+                Some(ZoneKey::Lac { plmn, lac }),
             ],
-            Location::Tai { plmn, tac } => vec![ZoneKey::Tac { plmn, tac }],
+            Location::Tai { plmn, tac } => [Some(ZoneKey::Tac { plmn, tac }), None],
             Location::Lai { plmn, lac } | Location::Rai { plmn, lac, .. } => {
-                vec![ZoneKey::Lac { plmn, lac }]
+                [Some(ZoneKey::Lac { plmn, lac }), None]
             }
         }
     }
 }
 
-/// A zone's identifier.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ZoneId(pub String);
+/// A zone's identifier, as the operator names it in the zone file (`"cdg-t2"`): 1 to
+/// [`ZoneId::MAX_LEN`] characters of `A-Z a-z 0-9 - _ . : /`.
+///
+/// Stored inline (no heap), so that [`crate::Area`] and [`crate::Moment`] stay `Copy`
+/// and cheap to move through the dataflow. Ordered, displayed and serialized as the text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ZoneId {
+    len: u8,
+    bytes: [u8; ZoneId::MAX_LEN],
+}
+
+impl ZoneId {
+    /// The longest identifier accepted.
+    pub const MAX_LEN: usize = 31;
+
+    /// `id` as a zone identifier, or why it cannot be one.
+    pub fn new(id: &str) -> Result<ZoneId, ZonesError> {
+        let b = id.as_bytes();
+        if b.is_empty() || b.len() > ZoneId::MAX_LEN {
+            return Err(ZonesError(format!(
+                "zone id {id:?}: must be 1 to {} characters",
+                ZoneId::MAX_LEN
+            )));
+        }
+        if let Some(c) = id
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "-_.:/".contains(*c)))
+        {
+            return Err(ZonesError(format!(
+                "zone id {id:?}: character {c:?} is not one of A-Z a-z 0-9 - _ . : /"
+            )));
+        }
+        let mut bytes = [0u8; ZoneId::MAX_LEN];
+        bytes[..b.len()].copy_from_slice(b);
+        Ok(ZoneId {
+            len: b.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (checked in `new`).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl Ord for ZoneId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for ZoneId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for ZoneId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for ZoneId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ZoneId({:?})", self.as_str())
+    }
+}
+
+impl Serialize for ZoneId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ZoneId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ZoneId::new(&s).map_err(serde::de::Error::custom)
+    }
+}
 
 /// A position in degrees, stored in micro-degrees so zones and cells can be keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -204,13 +288,13 @@ pub fn resolve(zones: &[Zone], catalog: &[CatalogCell]) -> BTreeSet<(ZoneKey, Zo
     for z in zones {
         match &z.shape {
             Shape::Keys(keys) => {
-                out.extend(keys.iter().map(|k| (*k, z.id.clone())));
+                out.extend(keys.iter().map(|k| (*k, z.id)));
             }
             _ => {
                 let tiles: BTreeSet<(i32, i32)> = z.tiles().into_iter().collect();
                 for c in catalog {
                     if tiles.contains(&c.at.tile()) && z.contains(&c.at) {
-                        out.insert((ZoneKey::Cell(c.cell), z.id.clone()));
+                        out.insert((ZoneKey::Cell(c.cell), z.id));
                     }
                 }
             }
@@ -229,15 +313,14 @@ where
     T: Timestamp + Lattice + Ord,
 {
     let explicit = zones.clone().flat_map(|z| match z.shape {
-        Shape::Keys(keys) => keys.into_iter().map(|k| (k, z.id.clone())).collect(),
+        Shape::Keys(keys) => keys.into_iter().map(|k| (k, z.id)).collect(),
         _ => Vec::new(),
     });
     let by_tile = zones.flat_map(|z| z.tiles().into_iter().map(move |t| (t, z.clone())));
     let geometric = catalog
         .map(|c| (c.at.tile(), c))
         .join_map(by_tile, |_tile, c, z| {
-            z.contains(&c.at)
-                .then(|| (ZoneKey::Cell(c.cell), z.id.clone()))
+            z.contains(&c.at).then_some((ZoneKey::Cell(c.cell), z.id))
         })
         .flat_map(|x| x);
     explicit.concat(geometric).distinct()
@@ -409,7 +492,7 @@ pub fn read_zones(text: &str) -> Result<Vec<Zone>, ZonesError> {
             } else {
                 z.name.clone()
             },
-            id: ZoneId(z.id),
+            id: ZoneId::new(&z.id)?,
             shape,
         });
     }
@@ -453,7 +536,7 @@ LTE,208,1,300,557,,999,0,0,0,0,0,0,0
         let got = resolve(&zones, &catalog);
         let plmn = Plmn::new(208, 1, 2);
         let lte = |eci| ZoneKey::Cell(CellKey::Lte { plmn, eci });
-        let z = |s: &str| ZoneId(s.into());
+        let z = |s: &str| ZoneId::new(s).unwrap();
         assert!(got.contains(&(lte(555), z("cdg"))), "{got:?}");
         assert!(!got.contains(&(lte(556), z("cdg"))), "11 km away: {got:?}");
         assert!(got.contains(&(lte(1234501), z("paris-centre"))));

@@ -48,7 +48,7 @@ fn zone(id: u8, kind: u8, lon: f64, lat: f64, size: f64) -> Zone {
         ]),
     };
     Zone {
-        id: ZoneId(format!("z{id}")),
+        id: ZoneId::new(&format!("z{id}")).unwrap(),
         name: String::new(),
         shape,
     }

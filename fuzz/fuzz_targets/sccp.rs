@@ -9,7 +9,11 @@ use landfall_parsers::tcap::TcapMessage;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut reasm = SccpReassembler::default();
-    let label = RoutingLabel { opc: 1, dpc: 2, sls: 0 };
+    let label = RoutingLabel {
+        opc: 1,
+        dpc: 2,
+        sls: 0,
+    };
     let mut rest = data;
     let mut ts = 0;
     while let Some((&len, tail)) = rest.split_first() {

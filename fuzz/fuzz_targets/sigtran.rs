@@ -25,7 +25,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     } else if let Ok(m) = M2paMessage::parse(body) {
         if let Some(Ok(mtp3)) = m.mtp3.map(Mtp3Message::parse) {
             let again = Mtp3Message::emit(mtp3.si, mtp3.ni, mtp3.label, mtp3.data);
-            assert_eq!(Mtp3Message::parse(&again).expect("emitted MTP3 parses"), mtp3);
+            assert_eq!(
+                Mtp3Message::parse(&again).expect("emitted MTP3 parses"),
+                mtp3
+            );
             let _ = SccpMessage::parse(mtp3.data);
         }
     }

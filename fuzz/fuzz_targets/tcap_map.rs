@@ -20,8 +20,16 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let (msg, next) = tail.split_at(n);
         rest = next;
         frame += 1;
-        let meta = PacketMeta { file: 0, frame, ts_us: frame as i64 * 1_000_000 };
-        let (called, calling) = if len & 0x80 == 0 { (hlr, vlr) } else { (vlr, hlr) };
+        let meta = PacketMeta {
+            file: 0,
+            frame,
+            ts_us: frame as i64 * 1_000_000,
+        };
+        let (called, calling) = if len & 0x80 == 0 {
+            (hlr, vlr)
+        } else {
+            (vlr, hlr)
+        };
         let Ok(m) = TcapMessage::parse(msg) else {
             continue;
         };
@@ -36,7 +44,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         for c in m.components() {
             let Ok(c) = c else { break };
             let (fields, _) = decode_fields(&c);
-            let mc = MapComponent { tcap: &m, component: c, fields, called, calling };
+            let mc = MapComponent {
+                tcap: &m,
+                component: c,
+                fields,
+                called,
+                calling,
+            };
             let _ = mc.record(&meta);
             comps.push((c, fields));
         }

@@ -112,6 +112,21 @@ pub enum Location {
     Ncgi { plmn: Plmn, nci: u64 },
 }
 
+impl Location {
+    /// The network the location element belongs to.
+    pub fn plmn(&self) -> Plmn {
+        match *self {
+            Location::Tai { plmn, .. }
+            | Location::Ecgi { plmn, .. }
+            | Location::Lai { plmn, .. }
+            | Location::Cgi { plmn, .. }
+            | Location::Sai { plmn, .. }
+            | Location::Rai { plmn, .. }
+            | Location::Ncgi { plmn, .. } => plmn,
+        }
+    }
+}
+
 /// One normalized signaling transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Signal {

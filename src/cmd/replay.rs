@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use landfall_dataflows::{run_moments_on, Engine, Feed, PresenceConfig, RunOptions, Topology};
+use landfall_dataflows::zones::{read_catalog, read_zones, Shape};
+use landfall_dataflows::{
+    run_moments_zoned, Engine, Feed, PresenceConfig, RunOptions, Topology, ZoneConfig, ZoneInputs,
+};
 
 use crate::cli::ReplayArgs;
 use crate::ingest::{self, SignalSink};
@@ -62,9 +65,51 @@ fn topology(args: &ReplayArgs) -> Result<Topology> {
     })
 }
 
+/// The zones and cell catalog the arguments name, loaded before any decoding (so that a
+/// bad file fails fast), with a line for the summary.
+fn zone_inputs(args: &ReplayArgs) -> Result<Option<(ZoneInputs, String)>> {
+    let Some(path) = &args.zones else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --zones {}", path.display()))?;
+    let zones = read_zones(&text).with_context(|| format!("--zones {}", path.display()))?;
+    let (catalog, skipped) = match &args.cells {
+        Some(p) => {
+            let f = File::open(p).with_context(|| format!("opening --cells {}", p.display()))?;
+            read_catalog(io::BufReader::new(f))
+                .with_context(|| format!("--cells {}", p.display()))?
+        }
+        None => (Vec::new(), 0),
+    };
+    let geometric = zones
+        .iter()
+        .filter(|z| !matches!(z.shape, Shape::Keys(_)))
+        .count();
+    let mut line = format!(
+        "zones {} ({geometric} circles/polygons), catalog cells {} ({skipped} rows skipped)",
+        zones.len(),
+        catalog.len()
+    );
+    if geometric > 0 && catalog.is_empty() {
+        line.push_str(": circle and polygon zones need --cells to contain any cell");
+    }
+    Ok(Some((
+        ZoneInputs {
+            catalog: catalog.into_iter().map(|c| (0, c, 1)).collect(),
+            zones: zones.into_iter().map(|z| (0, z, 1)).collect(),
+            config: ZoneConfig {
+                min_dwell_us: args.min_dwell.as_micros() as i64,
+            },
+        },
+        line,
+    )))
+}
+
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let topology = topology(&args)?;
+    let zones = zone_inputs(&args)?;
     let files: Vec<String> = args
         .captures
         .iter()
@@ -94,7 +139,12 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         engine: Engine::Bounded,
         lateness_batches: 0,
     };
-    let (moments, _) = run_moments_on(&topology, Arc::clone(&signals), opts, presence);
+    let (zone_inputs, zone_line) = match zones {
+        Some((z, line)) => (Some(Arc::new(z)), Some(line)),
+        None => (None, None),
+    };
+    let (moments, _) =
+        run_moments_zoned(&topology, Arc::clone(&signals), zone_inputs, opts, presence);
 
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(BufWriter::new(
@@ -111,6 +161,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     if !args.quiet {
         let stats = &decoder.stats;
         eprint!("{}", stats_report(stats, &files));
+        if let Some(line) = zone_line {
+            eprintln!("{line}");
+        }
         eprintln!("moments {}", moments.len());
         eprintln!("decode {}", rate_line(stats, decoded));
         eprintln!(

@@ -1,0 +1,485 @@
+//! Zone-level moments (DESIGN.md, "Areas and moments"): arrivals into and departures from
+//! operator-defined zones — the airport arrivals hall, the station — from the cells,
+//! tracking areas and location areas that signals carry.
+//!
+//! [`detect_zones`] is a timely operator beside [`crate::detect`]: signals are partitioned
+//! by IMSI, the zone membership `(ZoneKey, ZoneId)` ([`crate::zone_membership`], itself
+//! maintained incrementally from the zone definitions and the cell catalog) is broadcast to
+//! every worker. Each time is applied once both inputs are complete for it: first the
+//! membership changes of that time, then the signals in `(at, source)` order. A signal is
+//! placed by the membership *as of its time*; editing a zone changes where later signals
+//! land, it does not move subscribers by itself (their next signal does).
+//!
+//! The rules, per subscriber and zone (zones may overlap: a subscriber can be in several):
+//! * A **located** signal (attach, location update, cell change, session start with a
+//!   location) places the subscriber in the zones its cell / TAC / LAC belongs to, and in no
+//!   other. A located-kind signal *without* a location places the subscriber in no zone if
+//!   its serving network differs from the network of the last located signal (it left
+//!   that network's cells), and changes nothing otherwise. A departure signal (purge,
+//!   cancel, detach) leaves every zone.
+//! * A **stay** in zone `Z` runs from the first signal placing the subscriber in `Z` to
+//!   the first signal placing them outside it. A stay **dwells** once it has lasted
+//!   [`ZoneConfig::min_dwell_us`] of event time (a stay that has not ended by the end of the
+//!   input dwells); with the default 0 every stay dwells at once.
+//! * **arrival** into `Z` at the stay's start `t`, once the stay dwells, unless a signal of
+//!   an earlier *dwelling* stay in `Z` lies within `[t - reentry_gap, t)`. Stays too short to
+//!   dwell neither arrive nor block a later arrival: border ping-pong between two cells
+//!   produces nothing until the subscriber settles, and then one arrival. With a minimum
+//!   dwell the arrival is emitted when the dwell is reached (at the dataflow time of
+//!   `at + min_dwell`, or earlier when a later signal of the subscriber shows it), carrying
+//!   the stay's start as `at`.
+//! * **departure** from `Z` when a dwelling stay ends (`to` = None; zones overlap, so the
+//!   next zone, if any, has its own arrival).
+//! * Zone moments carry `from: None`; there are no roaming transitions at this level.
+//!
+//! State is kept only for subscribers in a zone or with a dwelling stay within the
+//! re-entry gap; everyone else costs one membership lookup per located signal.
+//! [`crate::reference_zone_moments`] is the sequential oracle of the property tests.
+
+use std::collections::BTreeMap;
+
+use ahash::AHashMap;
+use differential_dataflow::collection::AsCollection;
+use differential_dataflow::VecCollection;
+use landfall_parsers::{Plmn, Signal, TimestampUs};
+use serde::{Deserialize, Serialize};
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::Capability;
+use timely::order::TotalOrder;
+use timely::progress::Timestamp;
+
+use crate::detector::{imsi_key, imsi_route};
+use crate::moment::{Area, Moment, MomentKind, PresenceConfig};
+use crate::zones::{ZoneId, ZoneKey};
+
+/// Tunables of the zone rules (the re-entry gap and TTL are [`PresenceConfig`]'s).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ZoneConfig {
+    /// A stay counts (arrives, blocks re-entry, departs) once it has lasted this long, in
+    /// µs of event time. 0 (the default): at once.
+    pub min_dwell_us: i64,
+}
+
+/// The two latest distinct signal times, `i64::MIN` for none (several signals can share
+/// an `at`, and the gap window `[t - gap, t)` excludes `t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seen {
+    last: TimestampUs,
+    before_last: TimestampUs,
+}
+
+impl Seen {
+    const NEVER: Seen = Seen {
+        last: i64::MIN,
+        before_last: i64::MIN,
+    };
+
+    fn mark(&mut self, t: TimestampUs) {
+        if t > self.last {
+            self.before_last = self.last;
+            self.last = t;
+        }
+    }
+
+    fn merge(&mut self, later: Seen) {
+        for t in [later.before_last, later.last] {
+            if t != i64::MIN {
+                self.mark(t);
+            }
+        }
+    }
+
+    /// The latest time strictly before `t` is within `[t - gap, t)`.
+    fn within(&self, t: TimestampUs, gap: i64) -> bool {
+        let before_t = if self.last < t {
+            self.last
+        } else {
+            self.before_last
+        };
+        before_t != i64::MIN && before_t >= t.saturating_sub(gap)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Progress {
+    /// Lasted the minimum dwell: its signals count for the re-entry gap (in
+    /// [`ZonePresence::seen`]) and its end is a departure.
+    Dwelled,
+    /// Not yet: the arrival it will give (None when the re-entry gap blocks it) and its
+    /// signal times so far.
+    Pending {
+        arrival: Option<Box<Moment>>,
+        seen: Seen,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Stay {
+    zone: ZoneId,
+    start: TimestampUs,
+    progress: Progress,
+}
+
+/// One subscriber's zone state: the current stays, and the zones of dwelling stays seen
+/// within the re-entry gap.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZonePresence {
+    /// Network of the last located signal.
+    plmn: Option<Plmn>,
+    stays: Vec<Stay>,
+    seen: Vec<(ZoneId, Seen)>,
+}
+
+/// What a signal says about the subscriber's zones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement<'a> {
+    /// In exactly these zones (possibly none), located in `plmn` (None: a departure).
+    In(&'a [ZoneId], Option<Plmn>),
+    /// Nothing changes.
+    Unchanged,
+}
+
+impl ZonePresence {
+    /// No stay and nothing within the gap: the state can be dropped.
+    pub fn is_empty(&self) -> bool {
+        self.stays.is_empty() && self.seen.is_empty()
+    }
+
+    /// What `s` says, given the zones its location belongs to (`zones`, empty when it has
+    /// no location or belongs to none). Departure kinds and located kinds only.
+    pub fn placement<'a>(&self, s: &Signal, zones: &'a [ZoneId]) -> Placement<'a> {
+        if s.kind.is_departure() {
+            return Placement::In(&[], None);
+        }
+        if !s.kind.is_location() {
+            return Placement::Unchanged;
+        }
+        match s.location {
+            Some(l) => Placement::In(zones, Some(l.plmn())),
+            None if self.plmn.is_some() && s.serving.is_some() && s.serving != self.plmn => {
+                Placement::In(&[], self.plmn)
+            }
+            None => Placement::Unchanged,
+        }
+    }
+
+    /// Stays of at least `dwell` by `upto` dwell now: their arrivals go to `out`.
+    pub fn confirm(&mut self, upto: TimestampUs, dwell: i64, out: &mut Vec<Moment>) {
+        for i in 0..self.stays.len() {
+            if self.stays[i].start.saturating_add(dwell) <= upto {
+                self.dwell_now(i, out);
+            }
+        }
+    }
+
+    /// Stay `i` dwells from now on (nothing if it already does).
+    fn dwell_now(&mut self, i: usize, out: &mut Vec<Moment>) {
+        let stay = &mut self.stays[i];
+        let Progress::Pending { arrival, seen } =
+            std::mem::replace(&mut stay.progress, Progress::Dwelled)
+        else {
+            return;
+        };
+        let zone = stay.zone;
+        out.extend(arrival.map(|m| *m));
+        match self.seen.iter_mut().find(|(z, _)| *z == zone) {
+            Some((_, s)) => s.merge(seen),
+            None => self.seen.push((zone, seen)),
+        }
+    }
+
+    /// Apply one signal placed by `placement`; moments go to `out`; returns the zones of
+    /// stays that started and wait for the minimum dwell.
+    pub fn apply(
+        &mut self,
+        s: &Signal,
+        placement: Placement<'_>,
+        cfg: &PresenceConfig,
+        zcfg: &ZoneConfig,
+        out: &mut Vec<Moment>,
+        started: &mut Vec<ZoneId>,
+    ) {
+        let Placement::In(zones, plmn) = placement else {
+            return;
+        };
+        let dwell = zcfg.min_dwell_us.max(0);
+        self.confirm(s.at, dwell, out);
+        self.plmn = plmn;
+        // Stays that end here.
+        let mut i = 0;
+        while i < self.stays.len() {
+            if zones.contains(&self.stays[i].zone) {
+                i += 1;
+                continue;
+            }
+            let stay = self.stays.swap_remove(i);
+            if stay.progress == Progress::Dwelled {
+                out.push(Moment::caused_by(
+                    s,
+                    cfg,
+                    MomentKind::Departure,
+                    Area::Zone(stay.zone),
+                    None,
+                    None,
+                ));
+            }
+        }
+        for &zone in zones {
+            match self.stays.iter_mut().find(|st| st.zone == zone) {
+                Some(stay) => match &mut stay.progress {
+                    Progress::Pending { seen, .. } => seen.mark(s.at),
+                    Progress::Dwelled => {
+                        if let Some((_, seen)) = self.seen.iter_mut().find(|(z, _)| *z == zone) {
+                            seen.mark(s.at);
+                        }
+                    }
+                },
+                None => {
+                    let blocked = self
+                        .seen
+                        .iter()
+                        .any(|(z, seen)| *z == zone && seen.within(s.at, cfg.reentry_gap_us));
+                    let arrival = (!blocked).then(|| {
+                        Box::new(Moment::caused_by(
+                            s,
+                            cfg,
+                            MomentKind::Arrival,
+                            Area::Zone(zone),
+                            None,
+                            None,
+                        ))
+                    });
+                    let mut seen = Seen::NEVER;
+                    seen.mark(s.at);
+                    self.stays.push(Stay {
+                        zone,
+                        start: s.at,
+                        progress: Progress::Pending { arrival, seen },
+                    });
+                    if dwell > 0 {
+                        started.push(zone);
+                    }
+                }
+            }
+        }
+        self.confirm(s.at, dwell, out);
+        self.prune(s.at, cfg.reentry_gap_us);
+    }
+
+    /// The stay in `zone` that started at `start`, if still waiting, dwells now (its
+    /// minimum dwell has passed without a signal ending it).
+    pub fn confirm_stay(&mut self, zone: ZoneId, start: TimestampUs, out: &mut Vec<Moment>) {
+        if let Some(i) = self
+            .stays
+            .iter()
+            .position(|st| st.zone == zone && st.start == start)
+        {
+            self.dwell_now(i, out);
+        }
+    }
+
+    /// Forget zones of dwelling stays whose last signal is older than the gap (unless the
+    /// subscriber is still there).
+    fn prune(&mut self, t: TimestampUs, gap: i64) {
+        let horizon = t.saturating_sub(gap);
+        let stays = &self.stays;
+        self.seen
+            .retain(|(z, seen)| seen.last >= horizon || stays.iter().any(|st| st.zone == *z));
+    }
+}
+
+/// The zones each zone key belongs to, with multiplicities as the membership collection
+/// gives them.
+#[derive(Default)]
+struct Membership {
+    by_key: AHashMap<ZoneKey, Vec<(ZoneId, isize)>>,
+}
+
+impl Membership {
+    fn update(&mut self, key: ZoneKey, zone: ZoneId, diff: isize) {
+        let zones = self.by_key.entry(key).or_default();
+        match zones.iter_mut().position(|(z, _)| *z == zone) {
+            Some(i) => {
+                zones[i].1 += diff;
+                if zones[i].1 == 0 {
+                    zones.swap_remove(i);
+                }
+            }
+            None => zones.push((zone, diff)),
+        }
+        if zones.is_empty() {
+            self.by_key.remove(&key);
+        }
+    }
+
+    /// The zones of `s`'s location into `out` (sorted, each once).
+    fn zones_of(&self, s: &Signal, out: &mut Vec<ZoneId>) {
+        out.clear();
+        let Some(l) = s.location else {
+            return;
+        };
+        for key in ZoneKey::keys_of(&l).into_iter().flatten() {
+            if let Some(zones) = self.by_key.get(&key) {
+                out.extend(zones.iter().filter(|(_, n)| *n > 0).map(|(z, _)| *z));
+            }
+        }
+        if out.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+    }
+}
+
+/// Order of application within one time: event time, provenance, then the whole signal.
+fn order(a: &Signal, b: &Signal) -> std::cmp::Ordering {
+    (a.at, a.source, a.imsi)
+        .cmp(&(b.at, b.source, b.imsi))
+        .then_with(|| a.cmp(b))
+}
+
+/// One update of the membership collection.
+type MembershipChange = ((ZoneKey, ZoneId), isize);
+
+/// A stay waiting for its minimum dwell: (subscriber key, zone, start).
+type Timer = (u64, ZoneId, TimestampUs);
+
+/// Zone arrivals and departures of `signals` placed by `membership` (see the module docs).
+///
+/// `at_time(t, at)` is the dataflow time at which signals of event time `at` enter (for a
+/// stay seen at time `t`, the time its minimum dwell is reached); it must not be earlier
+/// than `t`. Like [`crate::detect`], the operator needs signals to enter at their
+/// event-time batch; each moment is emitted once (positive multiplicities only).
+pub fn detect_zones<'scope, T, F>(
+    signals: VecCollection<'scope, T, Signal>,
+    membership: VecCollection<'scope, T, (ZoneKey, ZoneId)>,
+    cfg: PresenceConfig,
+    zcfg: ZoneConfig,
+    at_time: F,
+) -> VecCollection<'scope, T, Moment>
+where
+    T: Timestamp + TotalOrder,
+    F: Fn(&T, TimestampUs) -> T + 'static,
+{
+    let route = Exchange::new(|(s, _, _): &(Signal, T, isize)| imsi_route(&s.imsi));
+    let dwell = zcfg.min_dwell_us.max(0);
+    signals
+        .inner
+        .binary_frontier(
+            membership.inner.broadcast(),
+            route,
+            Pipeline,
+            "ZonePresence",
+            move |_cap, _info| {
+                let mut signal_stash: BTreeMap<T, (Capability<T>, Vec<Signal>)> = BTreeMap::new();
+                let mut member_stash: BTreeMap<T, Vec<MembershipChange>> = BTreeMap::new();
+                let mut timers: BTreeMap<T, (Capability<T>, Vec<Timer>)> = BTreeMap::new();
+                let mut members = Membership::default();
+                let mut state: AHashMap<u64, ZonePresence> = AHashMap::new();
+                let mut zones: Vec<ZoneId> = Vec::new();
+                let mut started: Vec<ZoneId> = Vec::new();
+                let mut moments: Vec<Moment> = Vec::new();
+                move |(signals, s_frontier), (changes, m_frontier), output| {
+                    let port = output.output_index();
+                    signals.for_each(|cap, data| {
+                        for (s, t, r) in data.drain(..) {
+                            if r <= 0 {
+                                continue;
+                            }
+                            let slot = signal_stash
+                                .entry(t.clone())
+                                .or_insert_with(|| (cap.delayed(&t, port), Vec::new()));
+                            for _ in 0..r {
+                                slot.1.push(s);
+                            }
+                        }
+                    });
+                    changes.for_each(|_cap, data| {
+                        for (kz, t, r) in data.drain(..) {
+                            member_stash.entry(t).or_default().push((kz, r));
+                        }
+                    });
+                    let complete = |t: &T| !s_frontier.less_equal(t) && !m_frontier.less_equal(t);
+                    loop {
+                        let next = match (signal_stash.keys().next(), timers.keys().next()) {
+                            (Some(a), Some(b)) => a.min(b).clone(),
+                            (Some(a), None) => a.clone(),
+                            (None, Some(b)) => b.clone(),
+                            (None, None) => break,
+                        };
+                        if !complete(&next) {
+                            break;
+                        }
+                        while let Some(entry) = member_stash.first_entry() {
+                            if *entry.key() > next {
+                                break;
+                            }
+                            for ((key, zone), r) in entry.remove() {
+                                members.update(key, zone, r);
+                            }
+                        }
+                        let mut cap = None;
+                        if let Some((c, mut batch)) = signal_stash.remove(&next) {
+                            batch.sort_unstable_by(order);
+                            for s in &batch {
+                                let key = imsi_key(&s.imsi);
+                                if s.kind.is_location() {
+                                    members.zones_of(s, &mut zones);
+                                } else if s.kind.is_departure() {
+                                    zones.clear();
+                                } else {
+                                    continue;
+                                }
+                                let p = match state.get_mut(&key) {
+                                    Some(p) => p,
+                                    None if zones.is_empty() => continue,
+                                    None => state.entry(key).or_default(),
+                                };
+                                started.clear();
+                                let placement = p.placement(s, &zones);
+                                p.apply(s, placement, &cfg, &zcfg, &mut moments, &mut started);
+                                if !started.is_empty() {
+                                    let due = at_time(&next, s.at.saturating_add(dwell));
+                                    let due = if due < next { next.clone() } else { due };
+                                    let slot = timers
+                                        .entry(due.clone())
+                                        .or_insert_with(|| (c.delayed(&due), Vec::new()));
+                                    slot.1.extend(started.iter().map(|&z| (key, z, s.at)));
+                                }
+                                if p.is_empty() {
+                                    state.remove(&key);
+                                }
+                            }
+                            cap = Some(c);
+                        }
+                        if let Some((c, due)) = timers.remove(&next) {
+                            for (key, zone, start) in due {
+                                if let Some(p) = state.get_mut(&key) {
+                                    p.confirm_stay(zone, start, &mut moments);
+                                }
+                            }
+                            cap = Some(c);
+                        }
+                        if let (Some(c), false) = (cap, moments.is_empty()) {
+                            let mut session = output.session(&c);
+                            for m in moments.drain(..) {
+                                session.give((m, next.clone(), 1isize));
+                            }
+                        }
+                    }
+                    // Membership changes with nothing to place: apply once complete, so
+                    // the stash stays small.
+                    while let Some(entry) = member_stash.first_entry() {
+                        if !complete(entry.key()) {
+                            break;
+                        }
+                        for ((key, zone), r) in entry.remove() {
+                            members.update(key, zone, r);
+                        }
+                    }
+                }
+            },
+        )
+        .as_collection()
+}
