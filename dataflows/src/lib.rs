@@ -4,8 +4,11 @@
 //!
 //! # What is computed
 //!
-//! Two area levels: [`Level::Country`] (area = `Signal::serving_country`) and
-//! [`Level::Network`] (area = `Signal::serving`, the serving PLMN).
+//! Three area levels: [`Level::Country`] (area = `Signal::serving_country`),
+//! [`Level::Network`] (area = `Signal::serving`, the serving PLMN) — both computed by
+//! [`detect`] (and [`moments`], [`reference_moments`]) with the rules below — and
+//! [`Level::Zone`] (operator-defined zones of cells / TACs / LACs / circles / polygons),
+//! computed by [`detect_zones`] with the stay rules of [`zone_detector`].
 //!
 //! Per subscriber (IMSI), signals are processed in order of `(at, source)` (`source` is the
 //! [`Provenance`](landfall_parsers::Provenance), which orders by file, frame, protocol,
