@@ -14,6 +14,8 @@
 //! an NANP area code missing from the table resolves to the US.
 
 use std::collections::HashMap;
+
+use ahash::AHashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -43,10 +45,17 @@ fn longest<'m, V>(map: &'m HashMap<Prefix, V>, digits: &[u8]) -> Option<&'m V> {
         .find_map(|n| map.get(&prefix_of(&digits[..n])?))
 }
 
-fn table() -> &'static HashMap<Prefix, Country> {
-    static T: OnceLock<HashMap<Prefix, Country>> = OnceLock::new();
+/// The calling-code table and the length of its longest prefix (no lookup needs to try
+/// longer ones).
+struct Table {
+    map: AHashMap<Prefix, Country>,
+    max_len: usize,
+}
+
+fn table() -> &'static Table {
+    static T: OnceLock<Table> = OnceLock::new();
     T.get_or_init(|| {
-        TABLE
+        let map: AHashMap<Prefix, Country> = TABLE
             .lines()
             .filter(|l| !l.starts_with('#'))
             .filter_map(|l| {
@@ -54,8 +63,28 @@ fn table() -> &'static HashMap<Prefix, Country> {
                 let prefix = prefix_of(cols.next()?.as_bytes())?;
                 Some((prefix, Country::new(cols.next()?)?))
             })
-            .collect()
+            .collect();
+        let max_len = map.keys().map(|p| usize::from(p.0)).max().unwrap_or(0);
+        Table { map, max_len }
     })
+}
+
+/// The values of the prefixes of `digits` that [`prefix_of`] accepts: `v[n - 1]` is the
+/// prefix of length `n`, for `n` up to the returned count (the digits before the first
+/// non-decimal one, at most 15).
+fn prefixes(digits: &[u8]) -> ([u64; MAX_DIGITS], usize) {
+    let mut v = [0u64; MAX_DIGITS];
+    let mut acc = 0u64;
+    let mut n = 0;
+    for &c in digits.iter().take(MAX_DIGITS) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        acc = acc * 10 + u64::from(c - b'0');
+        v[n] = acc;
+        n += 1;
+    }
+    (v, n)
 }
 
 /// The E.164 country table, with configurable overrides. Cheap to clone.
@@ -76,14 +105,18 @@ impl E164 {
 
     /// The country of an international E.164 number given as ASCII digits.
     pub fn country(&self, digits: &[u8]) -> Option<Country> {
-        let o = (1..=digits.len().min(MAX_DIGITS)).rev().find_map(|n| {
-            let p = prefix_of(&digits[..n])?;
-            Some((n, *self.overrides.get(&p)?))
-        });
-        let t = (1..=digits.len().min(MAX_DIGITS)).rev().find_map(|n| {
-            let p = prefix_of(&digits[..n])?;
-            Some((n, *table().get(&p)?))
-        });
+        let (v, valid) = prefixes(digits);
+        let o = if self.overrides.is_empty() {
+            None
+        } else {
+            (1..=valid)
+                .rev()
+                .find_map(|n| Some((n, *self.overrides.get(&(n as u8, v[n - 1]))?)))
+        };
+        let table = table();
+        let t = (1..=valid.min(table.max_len))
+            .rev()
+            .find_map(|n| Some((n, *table.map.get(&(n as u8, v[n - 1]))?)));
         match (o, t) {
             (Some((on, oc)), Some((tn, _))) if on >= tn => Some(oc),
             (_, Some((_, tc))) => Some(tc),

@@ -54,20 +54,8 @@ pub struct SccpAddress {
 /// BCD digits, low nibble first; `odd` drops the last high nibble. `None` when a nibble
 /// is not decimal or there are more than 24 digits.
 fn bcd_digits(bytes: &[u8], odd: bool) -> Option<GtDigits> {
-    let mut ascii = [0u8; 48];
-    let mut n = 0;
-    for &b in bytes.iter().take(24) {
-        for nibble in [b & 0x0f, b >> 4] {
-            if n < ascii.len() {
-                ascii[n] = if nibble <= 9 { b'0' + nibble } else { b'?' };
-                n += 1;
-            }
-        }
-    }
-    if odd {
-        n = n.saturating_sub(1);
-    }
-    GtDigits::from_ascii(&ascii[..n]).ok()
+    let n = (bytes.len().min(24) * 2).saturating_sub(usize::from(odd));
+    GtDigits::from_bcd(bytes, n)
 }
 
 fn emit_bcd(digits: &GtDigits) -> Vec<u8> {
@@ -668,6 +656,25 @@ mod tests {
                 let mut r = SccpReassembler::default();
                 let _ = r.push(0, label(), &m);
             }
+        }
+
+        #[test]
+        fn bcd_digits_as_through_ascii(
+            bytes in proptest::collection::vec(any::<u8>(), 0..30),
+            odd in any::<bool>(),
+        ) {
+            // The former implementation: nibbles to ASCII ('?' when not decimal), then
+            // `from_ascii`.
+            let mut ascii = Vec::new();
+            for &b in bytes.iter().take(24) {
+                for nibble in [b & 0x0f, b >> 4] {
+                    ascii.push(if nibble <= 9 { b'0' + nibble } else { b'?' });
+                }
+            }
+            if odd {
+                ascii.pop();
+            }
+            prop_assert_eq!(bcd_digits(&bytes, odd), GtDigits::from_ascii(&ascii).ok());
         }
 
         #[test]

@@ -95,6 +95,35 @@ impl<const N: usize> Digits<N> {
         })
     }
 
+    /// The first `n` digits of packed BCD `bytes` (low nibble first); `None` unless all
+    /// of them are decimal and `1 <= n <= N`, `n <= 2 * bytes.len()`. The same digits as
+    /// [`Digits::from_ascii`] of their ASCII form, without the intermediate string.
+    pub fn from_bcd(bytes: &[u8], n: usize) -> Option<Self> {
+        if n == 0 || n > N || n > bytes.len().saturating_mul(2) {
+            return None;
+        }
+        let mut ascii = [b'0'; N];
+        let mut out = ascii.iter_mut().take(n);
+        for &b in bytes {
+            for nibble in [b & 0x0f, b >> 4] {
+                let Some(slot) = out.next() else {
+                    return Some(Digits {
+                        len: n as u8,
+                        ascii,
+                    });
+                };
+                if nibble > 9 {
+                    return None;
+                }
+                *slot = b'0' + nibble;
+            }
+        }
+        Some(Digits {
+            len: n as u8,
+            ascii,
+        })
+    }
+
     /// The TBCD encoding of these digits (odd counts padded with an `F` nibble).
     pub fn to_tbcd(&self) -> Vec<u8> {
         self.as_bytes()

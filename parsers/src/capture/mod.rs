@@ -306,7 +306,13 @@ fn ts_units_per_sec(tsresol: u8) -> Option<u128> {
 
 /// Interface time units to µs since the epoch, truncated (as tshark shows them).
 fn ts_to_us(units: u64, iface: &Iface) -> Result<i64, Failure> {
-    let us = i128::from(units) * 1_000_000 / (iface.units_per_sec.max(1) as i128);
+    // The common resolutions without the 128-bit division (same result: exact, or
+    // truncated like the division below, since `units` is not negative).
+    let us = match iface.units_per_sec {
+        1_000_000 => i128::from(units),
+        1_000_000_000 => i128::from(units / 1000),
+        ups => i128::from(units) * 1_000_000 / (ups.max(1) as i128),
+    };
     let total = us + i128::from(iface.offset_s) * 1_000_000;
     i64::try_from(total).map_err(|_| (CaptureErrorKind::Corrupt, "timestamp out of range"))
 }
