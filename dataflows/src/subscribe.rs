@@ -3,34 +3,61 @@
 //! dataflow so that a new subscription, a cancelled one, a consent given or withdrawn, or a
 //! global opt-out takes effect incrementally.
 //!
+//! [`partner_matches`] is the stage the pipeline uses. A match (subscription `s`, moment
+//! `m`) is present at dataflow time `x` iff
+//!
+//! * `m` is live: its update has been applied (at the later of its dataflow time and
+//!   `time_of(m.at)`) and `x < time_of(m.expires_at)`;
+//! * `s` is present at `x` and accepts `m` ([`Subscription::accepts`], area listed or none
+//!   listed); a subscription delivers a moment at most once, whatever its areas;
+//! * the subscriber's consent to (`s.partner`, `s.purpose`) held, with no global opt-out,
+//!   both at `time_of(m.at)` and at `x`. Consent does not reach back: a moment that
+//!   happened before the subscriber agreed is not delivered when they agree later (they
+//!   agreed to be tracked from then on). Withdrawal or opt-out retracts live matches at
+//!   once. Deciding by the moment's own time, not by when an update arrives, makes a
+//!   retraction (a revised moment) undo exactly what its insertion did;
+//! * and `s`'s delivery budget let it through (below).
+//!
+//! Why one operator and not joins: most subscribers consent to nobody, and arranging
+//! every live moment (millions within the TTL) to join it with a small registry cost ≈1 KB
+//! per subscriber. The registry and the subscriptions (small) are broadcast to every
+//! worker and kept there as histories; moments (exchanged by IMSI) are looked up as each
+//! time completes, and only the consented ones are kept, until they expire. Nothing is
+//! arranged but the consent registry and opt-outs.
+//!
+//! Budgets, `subscriptionMaxEvents` and the per-subscriber frequency cap (no two delivered
+//! moments of one subscriber within `frequency_cap_us` of event time): decided per
+//! subscription on one worker, once per match, when it first appears, in order of dataflow
+//! time and then `(at, moment id)`. They are delivery budgets: a match that expires or is
+//! retracted (withdrawal, revision) does not give its slot back, and if it reappears while
+//! still live it passes again without spending another. Budgets live as long as the
+//! subscription id is used.
+//!
+//! Building blocks and other views:
 //! * [`live_moments`]: moments from their time until their `expires_at` (the retraction is
-//!   held in the operator until the frontier reaches it, as in [`crate::newly`]), so that
-//!   the arrangements below hold only moments still worth delivering.
-//! * [`matches`]: live moments × subscriptions, joined on the area (subscriptions without
-//!   areas match any area), then filtered by type, home country / network, direction,
-//!   RAT and subscription expiry → [`Match`].
-//! * [`with_consent`]: keeps a match only while the subscriber has consented to that
-//!   partner for the subscription's purpose and has not opted out globally.
+//!   held in the operator until the frontier reaches it, as in [`crate::newly`]).
+//! * [`matches`] and [`with_consent`]: the join formulation with consent as of *now* only
+//!   (no budgets); kept for views that want it.
 //! * [`aggregates`]: for partners without per-person consent, arrivals counted per area ×
 //!   home country × interval, with counts below `k` suppressed.
-//!
-//! Not here yet: `subscriptionMaxEvents` and the per-subscriber frequency cap (they depend
-//! on delivery order and belong with the outbox).
 
 use std::collections::BTreeMap;
 
+use ahash::AHashMap;
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
 use landfall_parsers::{Country, Imsi, Plmn, TimestampUs};
 use serde::{Deserialize, Serialize};
-use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Broadcast;
 use timely::dataflow::operators::Capability;
 use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
-use crate::moment::{Area, Moment, MomentKind};
+use crate::detector::imsi_route;
+use crate::moment::{Area, Moment, MomentId, MomentKind};
 
 /// A partner (a receiver of moments).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -64,6 +91,11 @@ pub struct Subscription {
     pub rats: Vec<u32>,
     /// The subscription matches moments up to (not including) this event time.
     pub expires_at: Option<TimestampUs>,
+    /// `subscriptionMaxEvents`: at most this many moments delivered, ever.
+    pub max_events: Option<u32>,
+    /// Per-subscriber frequency cap: no two delivered moments of one subscriber closer
+    /// than this in event time (µs).
+    pub frequency_cap_us: Option<i64>,
 }
 
 impl Subscription {
@@ -223,44 +255,461 @@ where
 /// An aggregate's group: area, home country, interval index.
 pub type AggregateKey = (Area, Option<Country>, i64);
 
-/// Matches for partners, the efficient way round: the consent registry minus opted-out
-/// subscribers is joined with the live moments by IMSI (most subscribers consent to
-/// nobody, so most moments stop here), and only the remaining moments are matched with the
-/// partners' subscriptions on (partner, purpose, area). The result equals
-/// `with_consent(matches(moments, subscriptions, operator), consent, opt_out)`.
-pub fn partner_matches<'scope, T>(
+/// A subscription's delivery budget, carried with its matches to the cap stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+struct Budget {
+    max_events: Option<u32>,
+    frequency_cap_us: Option<i64>,
+}
+
+impl Budget {
+    fn of(s: &Subscription) -> Budget {
+        Budget {
+            max_events: s.max_events,
+            frequency_cap_us: s.frequency_cap_us,
+        }
+    }
+
+    fn is_unlimited(&self) -> bool {
+        self.max_events.is_none() && self.frequency_cap_us.is_none()
+    }
+}
+
+/// Reference data of the partner stage, broadcast to every worker (it is small). Each
+/// is present while its count is positive, as `distinct` would make it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+enum Reference {
+    Consent(Consent),
+    OptOut(Imsi),
+    Subscription(Subscription),
+}
+
+/// Updates at totally ordered times, applied in time order: present at `x` iff the sum
+/// up to `x` is positive. Kept whole (reference changes are rare) so that any past time
+/// can be asked, as a revised moment needs.
+#[derive(Clone, Debug)]
+struct History<T>(Vec<(T, isize)>);
+
+impl<T: Ord + Clone> History<T> {
+    fn update(&mut self, t: &T, r: isize) {
+        if let Some(last) = self.0.last_mut().filter(|(lt, _)| lt == t) {
+            last.1 += r;
+        } else {
+            self.0.push((t.clone(), r));
+        }
+    }
+
+    fn holds_at(&self, x: &T) -> bool {
+        self.0
+            .iter()
+            .take_while(|(t, _)| t <= x)
+            .map(|(_, r)| r)
+            .sum::<isize>()
+            > 0
+    }
+}
+
+/// One complete-able dataflow time of the partner stage: what happens at it, and the
+/// capability to say so.
+struct Pending<T: Timestamp> {
+    cap: Capability<T>,
+    moments: Vec<(Moment, isize)>,
+    refs: Vec<(Reference, isize)>,
+    /// Subscribers with live moments expiring now.
+    expiring: Vec<Imsi>,
+}
+
+impl<T: Timestamp> Pending<T> {
+    fn new(cap: Capability<T>) -> Self {
+        Pending {
+            cap,
+            moments: Vec::new(),
+            refs: Vec::new(),
+            expiring: Vec::new(),
+        }
+    }
+}
+
+/// Who a consent is for.
+type Grantee = (PartnerId, Purpose);
+
+/// The partner stage's per-worker state.
+struct Stage<T> {
+    /// Consent updates by subscriber, one flat list sorted by (grantee, time):
+    /// one allocation per consenting subscriber (most have one update per grantee).
+    grants: AHashMap<Imsi, Vec<(Grantee, T, isize)>>,
+    opt_outs: AHashMap<Imsi, History<T>>,
+    /// Every subscription ever seen (append-only, so indices are stable).
+    subs: Vec<(Subscription, History<T>)>,
+    /// Live moments consented at their own time, with their multiplicity.
+    live: AHashMap<Imsi, Vec<(Moment, isize)>>,
+}
+
+/// Whether the updates of one grantee (sorted by time) sum positive up to `x`.
+fn holds_at<T: Ord>(updates: &[(Grantee, T, isize)], x: &T) -> bool {
+    updates
+        .iter()
+        .take_while(|(_, t, _)| t <= x)
+        .map(|(_, _, r)| r)
+        .sum::<isize>()
+        > 0
+}
+
+impl<T: Ord + Clone> Stage<T> {
+    fn opted_out(&self, imsi: &Imsi, x: &T) -> bool {
+        self.opt_outs.get(imsi).is_some_and(|h| h.holds_at(x))
+    }
+
+    fn grant(&self, imsi: &Imsi, key: Grantee) -> &[(Grantee, T, isize)] {
+        let Some(g) = self.grants.get(imsi) else {
+            return &[];
+        };
+        let start = g.partition_point(|(k, _, _)| *k < key);
+        let end = g.partition_point(|(k, _, _)| *k <= key);
+        &g[start..end]
+    }
+
+    /// Any consent of `imsi` held at `d`, without opt-out?
+    fn any_grant_at(&self, imsi: &Imsi, d: &T) -> bool {
+        self.grants
+            .get(imsi)
+            .is_some_and(|g| g.chunk_by(|a, b| a.0 == b.0).any(|u| holds_at(u, d)))
+            && !self.opted_out(imsi, d)
+    }
+
+    /// Indices of the subscriptions matching `m` at `x`, consent held at `d` and `x`.
+    fn offers(&self, m: &Moment, d: &T, x: &T, operator: Country, out: &mut Vec<usize>) {
+        for (i, (s, h)) in self.subs.iter().enumerate() {
+            if (s.areas.is_empty() || s.areas.contains(&m.area))
+                && h.holds_at(x)
+                && s.accepts(m, operator)
+                && {
+                    let g = self.grant(&m.imsi, (s.partner, s.purpose));
+                    holds_at(g, d)
+                        && holds_at(g, x)
+                        && !self.opted_out(&m.imsi, d)
+                        && !self.opted_out(&m.imsi, x)
+                }
+            {
+                out.push(i);
+            }
+        }
+    }
+
+    /// Apply a reference update; times come in order.
+    fn apply(&mut self, t: &T, reference: Reference, r: isize) {
+        match reference {
+            Reference::Consent(c) => {
+                let key = (c.partner, c.purpose);
+                let g = self.grants.entry(c.imsi).or_default();
+                let end = g.partition_point(|(k, _, _)| *k <= key);
+                match g[..end].last_mut() {
+                    Some(last) if last.0 == key && last.1 == *t => last.2 += r,
+                    _ => g.insert(end, (key, t.clone(), r)),
+                }
+            }
+            Reference::OptOut(imsi) => self
+                .opt_outs
+                .entry(imsi)
+                .or_insert_with(|| History(Vec::new()))
+                .update(t, r),
+            Reference::Subscription(s) => match self.subs.iter_mut().find(|(x, _)| *x == s) {
+                Some((_, h)) => h.update(t, r),
+                None => {
+                    let mut h = History(Vec::new());
+                    h.update(t, r);
+                    self.subs.push((s, h));
+                }
+            },
+        }
+    }
+}
+
+/// What the matching operator emits: a match and its subscription's budget.
+type Budgeted = (Match, Budget);
+
+/// Matches for partners (see the module docs for the semantics): `moments` as they come
+/// (expiry is applied here), the consent registry, global opt-outs, subscriptions, and
+/// `time_of`, the dataflow time of an event time (the same map the feeder uses), by which
+/// a moment's own time and its `expires_at` are placed.
+pub fn partner_matches<'scope, T, F>(
     moments: VecCollection<'scope, T, Moment>,
     subscriptions: VecCollection<'scope, T, Subscription>,
     consent: VecCollection<'scope, T, Consent>,
     opt_out: VecCollection<'scope, T, Imsi>,
     operator_country: Country,
+    time_of: F,
 ) -> VecCollection<'scope, T, Match>
 where
-    T: Timestamp + Lattice + Ord,
+    T: Timestamp + Lattice + TotalOrder,
+    F: Fn(TimestampUs) -> T + Clone + 'static,
 {
-    // Consents of subscribers who did not opt out (both small), then one join with the
-    // moments: a single arrangement of the live moments, by IMSI.
-    let consents = consent
-        .distinct()
-        .map(|c| (c.imsi, (c.partner, c.purpose)))
-        .antijoin(opt_out.distinct());
-    let allowed = moments
-        .map(|m| (m.imsi, m))
-        .join_map(consents, |_imsi, m, &(p, u)| (p, u, *m));
-    let subs = subscriptions.flat_map(|s| {
-        area_keys(&s)
-            .into_iter()
-            .map(move |k| ((s.partner, s.purpose, k), s.clone()))
-    });
-    allowed
-        .flat_map(|(p, u, m)| {
-            [
-                ((p, u, AreaKey::Any), m),
-                ((p, u, AreaKey::Area(m.area)), m),
-            ]
+    // The registry, opt-outs and subscriptions (small) to every worker, unarranged.
+    let refs = consent
+        .map(Reference::Consent)
+        .concat(opt_out.map(Reference::OptOut))
+        .concat(subscriptions.map(Reference::Subscription))
+        .inner
+        .broadcast();
+    let route = Exchange::new(|(m, _, _): &(Moment, T, isize)| imsi_route(&m.imsi));
+    let time_of2 = time_of.clone();
+    let budgeted: VecCollection<'scope, T, Budgeted> = moments
+        .inner
+        .binary_frontier(
+            refs,
+            route,
+            Pipeline,
+            "PartnerMatches",
+            move |_cap, _info| {
+                let mut pending: BTreeMap<T, Pending<T>> = BTreeMap::new();
+                let mut stage = Stage {
+                    grants: AHashMap::new(),
+                    opt_outs: AHashMap::new(),
+                    subs: Vec::new(),
+                    live: AHashMap::new(),
+                };
+                let mut found = Vec::new();
+                let mut diffs: Vec<(usize, Moment, isize)> = Vec::new();
+                move |(moments_in, f1), (refs_in, f2), output| {
+                    let port = output.output_index();
+                    moments_in.for_each(|cap, data| {
+                        for (m, t, r) in data.drain(..) {
+                            // Never before the moment's own time, so + and − see one history.
+                            let d = time_of(m.at);
+                            let eff = if d > t { d } else { t };
+                            pending
+                                .entry(eff.clone())
+                                .or_insert_with(|| Pending::new(cap.delayed(&eff, port)))
+                                .moments
+                                .push((m, r));
+                        }
+                    });
+                    refs_in.for_each(|cap, data| {
+                        for (x, t, r) in data.drain(..) {
+                            pending
+                                .entry(t.clone())
+                                .or_insert_with(|| Pending::new(cap.delayed(&t, port)))
+                                .refs
+                                .push((x, r));
+                        }
+                    });
+                    while let Some(entry) = pending.first_entry() {
+                        let t = entry.key();
+                        if f1.less_equal(t) || f2.less_equal(t) {
+                            break;
+                        }
+                        let (t, p) = entry.remove_entry();
+                        // Subscribers whose live matches may change at `t`.
+                        let mut affected: Vec<Imsi> = if p
+                            .refs
+                            .iter()
+                            .any(|(x, _)| matches!(x, Reference::Subscription(_)))
+                        {
+                            stage.live.keys().copied().collect()
+                        } else {
+                            let mut v = Vec::new();
+                            for (x, _) in &p.refs {
+                                match x {
+                                    Reference::Consent(c) => v.push(c.imsi),
+                                    Reference::OptOut(imsi) => v.push(*imsi),
+                                    Reference::Subscription(_) => {}
+                                }
+                            }
+                            v.extend(p.expiring.iter().copied());
+                            v.extend(p.moments.iter().map(|(m, _)| m.imsi));
+                            v.retain(|i| stage.live.contains_key(i));
+                            v
+                        };
+                        affected.sort_unstable();
+                        affected.dedup();
+                        // Before `t` (histories hold only earlier times): retract ...
+                        for imsi in &affected {
+                            for (m, r) in stage.live.get(imsi).into_iter().flatten() {
+                                found.clear();
+                                stage.offers(m, &time_of(m.at), &t, operator_country, &mut found);
+                                diffs.extend(found.iter().map(|i| (*i, *m, -*r)));
+                            }
+                        }
+                        for (x, r) in p.refs {
+                            stage.apply(&t, x, r);
+                        }
+                        for imsi in &p.expiring {
+                            if let Some(v) = stage.live.get_mut(imsi) {
+                                v.retain(|(m, _)| time_of(m.expires_at) > t);
+                                if v.is_empty() {
+                                    stage.live.remove(imsi);
+                                }
+                            }
+                        }
+                        for (m, r) in p.moments {
+                            let until = time_of(m.expires_at);
+                            if until <= t || !stage.any_grant_at(&m.imsi, &time_of(m.at)) {
+                                continue;
+                            }
+                            affected.push(m.imsi);
+                            let v = stage.live.entry(m.imsi).or_default();
+                            match v.iter().position(|(x, _)| *x == m) {
+                                Some(i) => {
+                                    v[i].1 += r;
+                                    if v[i].1 == 0 {
+                                        v.swap_remove(i);
+                                    }
+                                }
+                                None => {
+                                    v.push((m, r));
+                                    pending
+                                        .entry(until.clone())
+                                        .or_insert_with(|| Pending::new(p.cap.delayed(&until)))
+                                        .expiring
+                                        .push(m.imsi);
+                                }
+                            }
+                            if v.is_empty() {
+                                stage.live.remove(&m.imsi);
+                            }
+                        }
+                        // ... and assert what holds at `t`.
+                        affected.sort_unstable();
+                        affected.dedup();
+                        for imsi in &affected {
+                            for (m, r) in stage.live.get(imsi).into_iter().flatten() {
+                                found.clear();
+                                stage.offers(m, &time_of(m.at), &t, operator_country, &mut found);
+                                diffs.extend(found.iter().map(|i| (*i, *m, *r)));
+                            }
+                        }
+                        if diffs.is_empty() {
+                            continue;
+                        }
+                        diffs.sort_unstable();
+                        let mut session = output.session(&p.cap);
+                        for group in diffs.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+                            let r: isize = group.iter().map(|x| x.2).sum();
+                            if r != 0 {
+                                let (i, m, _) = group[0];
+                                let s = &stage.subs[i].0;
+                                let matched = s.offer(&m, operator_country).expect("offered");
+                                session.give(((matched, Budget::of(s)), t.clone(), r));
+                            }
+                        }
+                        diffs.clear();
+                    }
+                }
+            },
+        )
+        .as_collection();
+    let free = budgeted
+        .clone()
+        .filter(|(_, b)| b.is_unlimited())
+        .map(|(m, _)| m);
+    let capped = within_budget(budgeted.filter(|(_, b)| !b.is_unlimited()), time_of2);
+    free.concat(capped)
+}
+
+/// What a budget decision is about: a match, by its moment's id (moments with one id are
+/// one event for the partner).
+type Decision = (PartnerId, Purpose, MomentId);
+
+/// A capped subscription's delivery budget as spent so far.
+#[derive(Default)]
+struct Spent {
+    delivered: u32,
+    /// Event times of the moments delivered, per subscriber (for the frequency cap).
+    times: AHashMap<Imsi, Vec<TimestampUs>>,
+    /// The decision on each live match: delivered or not.
+    decided: AHashMap<Decision, bool>,
+}
+
+/// Max events and frequency caps: each match is decided once, when it first appears, in
+/// order of dataflow time and then `(at, moment id)`; a delivered match then passes
+/// through unchanged (retractions, re-appearances), an undelivered one never passes.
+fn within_budget<'scope, T, F>(
+    budgeted: VecCollection<'scope, T, Budgeted>,
+    time_of: F,
+) -> VecCollection<'scope, T, Match>
+where
+    T: Timestamp + TotalOrder,
+    F: Fn(TimestampUs) -> T + 'static,
+{
+    let route = Exchange::new(|((m, _), _, _): &(Budgeted, T, isize)| m.subscription);
+    budgeted
+        .inner
+        .unary_frontier(route, "WithinBudget", move |_cap, _info| {
+            type Stash<T> = BTreeMap<T, (Capability<T>, Vec<(Budgeted, isize)>)>;
+            let mut stash: Stash<T> = BTreeMap::new();
+            let mut spent: AHashMap<u64, Spent> = AHashMap::new();
+            // Decisions forgotten once their moment expired (it cannot come back).
+            let mut forget: BTreeMap<T, Vec<(u64, Decision)>> = BTreeMap::new();
+            move |(input, frontier), output| {
+                let port = output.output_index();
+                input.for_each(|cap, data| {
+                    for (x, t, r) in data.drain(..) {
+                        stash
+                            .entry(t.clone())
+                            .or_insert_with(|| (cap.delayed(&t, port), Vec::new()))
+                            .1
+                            .push((x, r));
+                    }
+                });
+                while let Some(entry) = stash.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    let (t, (cap, mut batch)) = entry.remove_entry();
+                    batch.sort_unstable_by_key(|((m, b), _)| (m.moment.at, m.moment.id, *m, *b));
+                    let mut session = output.session(&cap);
+                    for group in batch.chunk_by(|a, b| a.0 == b.0) {
+                        let r: isize = group.iter().map(|x| x.1).sum();
+                        let (m, budget) = group[0].0;
+                        if r == 0 {
+                            continue;
+                        }
+                        let s = spent.entry(m.subscription).or_default();
+                        let key = (m.partner, m.purpose, m.moment.id);
+                        let pass = match s.decided.get(&key) {
+                            Some(pass) => *pass,
+                            None if r < 0 => false,
+                            None => {
+                                let at = m.moment.at;
+                                let pass = budget.max_events.is_none_or(|n| s.delivered < n)
+                                    && budget.frequency_cap_us.is_none_or(|cap| {
+                                        s.times.get(&m.moment.imsi).is_none_or(|times| {
+                                            times.iter().all(|t| (t - at).abs() >= cap)
+                                        })
+                                    });
+                                if pass {
+                                    s.delivered += 1;
+                                    if budget.frequency_cap_us.is_some() {
+                                        s.times.entry(m.moment.imsi).or_default().push(at);
+                                    }
+                                }
+                                s.decided.insert(key, pass);
+                                forget
+                                    .entry(time_of(m.moment.expires_at))
+                                    .or_default()
+                                    .push((m.subscription, key));
+                                pass
+                            }
+                        };
+                        if pass {
+                            session.give((m, t.clone(), r));
+                        }
+                    }
+                    drop(session);
+                    while let Some(f) = forget.first_entry() {
+                        if *f.key() > t {
+                            break;
+                        }
+                        for (sub, key) in f.remove() {
+                            if let Some(s) = spent.get_mut(&sub) {
+                                s.decided.remove(&key);
+                            }
+                        }
+                    }
+                }
+            }
         })
-        .join_map(subs, move |_key, m, s| s.offer(m, operator_country))
-        .flat_map(|x| x)
+        .as_collection()
 }
 
 /// Arrivals per (area, home country, interval) with at least `k` subscribers; `interval`
