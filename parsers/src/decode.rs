@@ -23,7 +23,7 @@ use crate::gtpv2::{self, Gtpv2Message};
 use crate::ip::{IpDatagram, IpLayer};
 use crate::link::{parse_link, Network};
 use crate::map::correlate::MapCorrelator;
-use crate::map::{self, MapComponent};
+use crate::map::{self, MapComponent, MapFields};
 use crate::record::Record;
 use crate::sccp::{Reassembled, SccpMessage, SccpReassembler};
 use crate::sctp::{Chunk, SctpMessage, SctpPacket, SctpReassembler};
@@ -31,7 +31,7 @@ use crate::signal::{Proto, Signal, SignalKind};
 use crate::sigtran::m2pa::{self, M2paMessage};
 use crate::sigtran::m3ua::{self, M3uaMessage};
 use crate::sigtran::mtp3::{self, Mtp3Message};
-use crate::tcap::{ComponentKind, TcapMessage};
+use crate::tcap::{Component, ComponentKind, TcapMessage};
 use crate::tcp::{Framer, Framing, TcpEvent, TcpReassembler, TcpRepr};
 use crate::udp::UdpRepr;
 
@@ -711,7 +711,7 @@ impl Ss7<'_> {
         if !self.map.is_map(meta, &sccp.called, &sccp.calling, &tcap) {
             return;
         }
-        let mut components = Vec::new();
+        let mut components = Components::default();
         for c in tcap.components() {
             let c = match c {
                 Ok(c) => c,
@@ -749,12 +749,65 @@ impl Ss7<'_> {
         if !delivered {
             return;
         }
-        for signal in self
-            .map
-            .push(meta, &sccp.called, &sccp.calling, &tcap, &components)
-        {
+        for signal in self.map.push(
+            meta,
+            &sccp.called,
+            &sccp.calling,
+            &tcap,
+            components.as_slice(),
+        ) {
             *self.stats.signals.entry(signal.kind).or_default() += 1;
             sink.signal(signal);
+        }
+    }
+}
+
+/// The components of one TCAP message with their fields, for the correlator: the first
+/// few inline, so that a message costs no allocation (there was one per message).
+struct Components<'a> {
+    inline: [(Component<'a>, MapFields); INLINE_COMPONENTS],
+    len: usize,
+    spilled: Vec<(Component<'a>, MapFields)>,
+}
+
+const INLINE_COMPONENTS: usize = 4;
+
+impl Default for Components<'_> {
+    fn default() -> Self {
+        let empty = Component {
+            kind: ComponentKind::Reject,
+            invoke_id: None,
+            linked_id: None,
+            opcode: None,
+            error: None,
+            parameter: None,
+        };
+        Components {
+            inline: [(empty, MapFields::default()); INLINE_COMPONENTS],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+}
+
+impl<'a> Components<'a> {
+    fn push(&mut self, item: (Component<'a>, MapFields)) {
+        if self.spilled.is_empty() {
+            if let Some(slot) = self.inline.get_mut(self.len) {
+                *slot = item;
+                self.len += 1;
+                return;
+            }
+            self.spilled.extend_from_slice(&self.inline);
+        }
+        self.spilled.push(item);
+    }
+
+    fn as_slice(&self) -> &[(Component<'a>, MapFields)] {
+        if self.spilled.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.spilled
         }
     }
 }
@@ -767,5 +820,23 @@ pub fn map_component_code(kind: ComponentKind) -> u32 {
         ComponentKind::ReturnError => 3,
         ComponentKind::Reject => 4,
         ComponentKind::ReturnResult => 7,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_keep_order_inline_and_spilled() {
+        let mut c = Components::default();
+        assert!(c.as_slice().is_empty());
+        for id in 0..7 {
+            let (mut comp, f) = Components::default().inline[0];
+            comp.invoke_id = Some(id);
+            c.push((comp, f));
+            let ids: Vec<_> = c.as_slice().iter().map(|(c, _)| c.invoke_id).collect();
+            assert_eq!(ids, (0..=id).map(Some).collect::<Vec<_>>());
+        }
     }
 }

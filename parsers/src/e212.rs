@@ -15,7 +15,7 @@
 //! in an MCC that mixes MNC lengths, an IMSI of an unlisted network gets the MCC's
 //! majority length.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 use std::sync::OnceLock;
 
 use crate::types::{Country, Imsi, Plmn};

@@ -103,19 +103,21 @@ impl<const N: usize> Digits<N> {
             return None;
         }
         let mut ascii = [b'0'; N];
-        let mut out = ascii.iter_mut().take(n);
-        for &b in bytes {
-            for nibble in [b & 0x0f, b >> 4] {
-                let Some(slot) = out.next() else {
-                    return Some(Digits {
-                        len: n as u8,
-                        ascii,
-                    });
-                };
-                if nibble > 9 {
+        let out = ascii.get_mut(..n)?;
+        for (pair, &b) in out.chunks_mut(2).zip(bytes) {
+            let lo = b & 0x0f;
+            if lo > 9 {
+                return None;
+            }
+            if let Some(slot) = pair.first_mut() {
+                *slot = b'0' + lo;
+            }
+            if let Some(slot) = pair.get_mut(1) {
+                let hi = b >> 4;
+                if hi > 9 {
                     return None;
                 }
-                *slot = b'0' + nibble;
+                *slot = b'0' + hi;
             }
         }
         Some(Digits {
