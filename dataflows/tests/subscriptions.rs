@@ -122,7 +122,7 @@ fn changes() -> impl Strategy<Value = Vec<(u64, Change)>> {
             // The TTL a function of what the id covers, so equal ids mean equal moments.
             let ttl = 1 + (at * 5 + i as u64 * 3 + a as u64 + u64::from(arr)) % 7;
             let m = moment(i, a, kind, at, ttl);
-            let fed = (at + shift).saturating_sub(1);
+            let fed = (at + shift).saturating_sub(1).min(LAST - 1);
             let mut v = vec![(fed, Change::Moment(m, 1))];
             if let Some(r) = revised {
                 v.push(((fed + r).min(LAST), Change::Moment(m, -1)));
@@ -459,5 +459,44 @@ proptest! {
         got.retain(|_, n| *n != 0);
         let got: BTreeMap<_, _> = got.into_keys().collect();
         prop_assert_eq!(got, want);
+    }
+}
+
+/// Consent held at a moment's time, withdrawn, then given again: a revision (retraction)
+/// and a late moment are decided by the consent at the moment's own time, not when they
+/// arrive, so the retracted moment stays gone and the late one is delivered again.
+#[test]
+fn revisions_are_decided_at_the_moments_time() {
+    let imsi = Imsi::parse(IMSIS[0]).unwrap();
+    let c = Consent {
+        imsi,
+        partner: PartnerId(0),
+        purpose: Purpose(1),
+    };
+    let sub = subscription(1, 0, vec![], false, false);
+    let revised = moment(0, 1, MomentKind::Arrival, 2, 12);
+    let late = moment(0, 2, MomentKind::Arrival, 3, 12);
+    let changes = vec![
+        (0, Change::Sub(sub.clone(), 1)),
+        (0, Change::Consent(c, 1)),
+        (2, Change::Moment(revised, 1)),
+        (4, Change::Consent(c, -1)),
+        (5, Change::Moment(revised, -1)),
+        (5, Change::Moment(late, 1)),
+        (7, Change::Consent(c, 1)),
+    ];
+    let operator = Country::new(FR).unwrap();
+    let (r, l) = (
+        sub.offer(&revised, operator).unwrap(),
+        sub.offer(&late, operator).unwrap(),
+    );
+    for workers in 1..=2 {
+        let (mut updates, _, _) = run(changes.clone(), workers);
+        updates.sort_by_key(|(m, t, _)| (*t, m.moment.at));
+        assert_eq!(updates, vec![(r, 2, 1), (r, 4, -1), (l, 7, 1), (l, 15, -1)]);
+        let want = expected(&changes, LAST + 7);
+        for (t, w) in want.iter().enumerate() {
+            assert_eq!(&accumulated(&updates, t as u64), w, "time {t}");
+        }
     }
 }
