@@ -784,33 +784,15 @@ impl SctpReassembler {
 
     /// Drop the least recently active eighth of the directions (at least one).
     fn evict(&mut self) {
-        // Ordered by (last packet, key) as the derived orders of `(PacketMeta, AssocKey)`
-        // would, packed into two integers: comparing those is several times cheaper
-        // (this selection was 7 % of the MAP benchmark, whose copies are new associations).
-        let mut by_age: Vec<(u128, u128)> = self
-            .dirs
-            .iter()
-            .map(|(k, d)| {
-                let when = (u128::from(d.last.file) << 64) | u128::from(d.last.frame);
-                let ts = (d.last.ts_us as u64) ^ (1 << 63);
-                let key = (u64::from(k.src_port) << 48)
-                    | (u64::from(k.dst_port) << 32)
-                    | u64::from(k.vtag);
-                (when, (u128::from(ts) << 64) | u128::from(key))
-            })
-            .collect();
+        let mut by_age: Vec<(PacketMeta, AssocKey)> =
+            self.dirs.iter().map(|(k, d)| (d.last, *k)).collect();
         let n = (by_age.len() / 8).max(1).min(by_age.len());
         if n == 0 {
             return;
         }
         by_age.select_nth_unstable(n - 1);
-        for &(_, packed) in by_age.iter().take(n) {
-            let k = AssocKey {
-                src_port: (packed >> 48) as u16,
-                dst_port: (packed >> 32) as u16,
-                vtag: packed as u32,
-            };
-            if let Some(d) = self.dirs.remove(&k) {
+        for (_, k) in by_age.iter().take(n) {
+            if let Some(d) = self.dirs.remove(k) {
                 self.stats.dropped += d.fragment_count();
                 self.stats.evicted += 1;
             }
