@@ -23,20 +23,22 @@
 //! per subscriber. The registry and the subscriptions (small) are broadcast to every
 //! worker and kept there as histories; moments (exchanged by IMSI) are looked up as each
 //! time completes, and only the consented ones are kept, until they expire. Nothing is
-//! arranged but the consent registry and opt-outs.
+//! arranged. State: the reference histories whole (changes are rare; a revision may ask
+//! about any past time), the live consented moments, and per capped subscription its
+//! live decisions and the event times it delivered per subscriber (not pruned yet).
 //!
 //! Budgets, `subscriptionMaxEvents` and the per-subscriber frequency cap (no two delivered
 //! moments of one subscriber within `frequency_cap_us` of event time): decided per
 //! subscription on one worker, once per match, when it first appears, in order of dataflow
-//! time and then `(at, moment id)`. They are delivery budgets: a match that expires or is
-//! retracted (withdrawal, revision) does not give its slot back, and if it reappears while
-//! still live it passes again without spending another. Budgets live as long as the
-//! subscription id is used.
+//! time and then `(at, moment id)`; moments with one id are one event. They are delivery
+//! budgets: a match that expires or is retracted (withdrawal, revision) does not give its
+//! slot back, and if it reappears while still live it passes again without spending
+//! another; one refused stays refused. Budgets belong to the subscription id.
 //!
 //! Building blocks and other views:
 //! * [`live_moments`]: moments from their time until their `expires_at` (the retraction is
 //!   held in the operator until the frontier reaches it, as in [`crate::newly`]).
-//! * [`matches`] and [`with_consent`]: the join formulation with consent as of *now* only
+//! * [`matches()`] and [`with_consent`]: the join formulation with consent as of *now* only
 //!   (no budgets); kept for views that want it.
 //! * [`aggregates`]: for partners without per-person consent, arrivals counted per area ×
 //!   home country × interval, with counts below `k` suppressed.
