@@ -14,7 +14,14 @@
 //!   budgets) with 100 subscriptions of 10 partners (one in ten with a max-events budget,
 //!   one in ten with a 10 min frequency cap) and consent of every 100th subscriber; their
 //!   ratio is to `map+partners`, and their delivered matches must equal its count. Zones
-//!   are not part of it yet.
+//!   zones of cells are loaded in every variant (see below).
+//!
+//! Zones: 1,200 zones, 100 per network of 20 explicit LTE cells each (10 % of each
+//! network's 20,000 cells); every signal carries its subscriber's cell in the serving
+//! network, so about a tenth of the subscribers are in a zone and a move changes zones.
+//! The baseline applies the zone rules ([`ZonePresence`]) through a `HashMap` of cell →
+//! zones; the dataflow variants run [`detect_zones`] beside [`detect`] over the
+//! incremental [`zone_membership`]; a tenth of the subscriptions ask for zone arrivals.
 //!
 //! Each variant runs in a child process of its own so that its peak RSS (`VmHWM`) is its
 //! own; `bytes per subscriber` is the RSS with the state still alive at the end of the run
@@ -34,11 +41,13 @@ use std::process::Command;
 use std::time::Instant;
 
 use differential_dataflow::input::Input;
+use landfall_dataflows::zones::{CatalogCell, CellKey, Shape, Zone};
 use landfall_dataflows::{
-    detect, imsi_key, partner_matches, Area, Consent, Direction, Moment, MomentKind, PartnerId,
-    Presence, PresenceConfig, Purpose, Subscription,
+    detect, detect_zones, imsi_key, partner_matches, zone_membership, Area, Consent, Direction,
+    Moment, MomentKind, PartnerId, Presence, PresenceConfig, Purpose, Subscription, ZoneConfig,
+    ZoneId, ZoneKey, ZonePresence,
 };
-use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
+use landfall_parsers::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
 
 /// 2026-06-01T00:00:00Z.
 const T0: i64 = 1_780_272_000_000_000;
@@ -63,6 +72,43 @@ fn networks() -> Vec<(Plmn, Country)> {
         (Plmn::new(222, 10, 2), c("IT")),
         (Plmn::new(222, 88, 2), c("IT")),
     ]
+}
+
+/// Cells per network; zone `j` of each network holds cells `j*20 .. j*20+20`.
+const CELLS_PER_NET: u64 = 20_000;
+const ZONES_PER_NET: u64 = 100;
+const CELLS_PER_ZONE: u64 = 20;
+
+/// The cell subscriber `sub` uses in network `net` (fixed per pair: moves change it).
+fn cell_of(sub: u64, net: u8) -> u32 {
+    (mix(sub ^ (u64::from(net) << 40)) % CELLS_PER_NET) as u32
+}
+
+/// 1,200 zones: 100 per network of 20 explicit cells each (10 % of the cells).
+fn zones() -> Vec<Zone> {
+    let mut out = Vec::new();
+    for (n, (plmn, _)) in networks().into_iter().enumerate() {
+        for j in 0..ZONES_PER_NET {
+            let keys = (j * CELLS_PER_ZONE..(j + 1) * CELLS_PER_ZONE)
+                .map(|eci| {
+                    ZoneKey::Cell(CellKey::Lte {
+                        plmn,
+                        eci: eci as u32,
+                    })
+                })
+                .collect();
+            out.push(Zone {
+                id: zone_id(n, j),
+                name: String::new(),
+                shape: Shape::Keys(keys),
+            });
+        }
+    }
+    out
+}
+
+fn zone_id(net: usize, j: u64) -> ZoneId {
+    ZoneId::new(&format!("n{net}-z{j}")).expect("zone id")
 }
 
 fn mix(mut x: u64) -> u64 {
@@ -119,7 +165,10 @@ impl Gen {
             home_country: Some(home.1),
             serving: Some(serving),
             serving_country: Some(country),
-            location: None,
+            location: Some(Location::Ecgi {
+                plmn: serving,
+                eci: cell_of(sub, *slot),
+            }),
             rat: Some(1004),
             source: Provenance {
                 file: 0,
@@ -149,9 +198,12 @@ fn subscriptions() -> Vec<Subscription> {
     (0..100u64)
         .map(|id| {
             let (plmn, country) = nets[(id % nets.len() as u64) as usize];
-            let areas = match id % 3 {
-                0 => vec![Area::Country(country)],
-                1 => vec![Area::Network(plmn)],
+            let areas = match (id % 10, id % 3) {
+                (9, _) => (0..10)
+                    .map(|j| Area::Zone(zone_id((id % 12) as usize, j)))
+                    .collect(),
+                (_, 0) => vec![Area::Country(country)],
+                (_, 1) => vec![Area::Network(plmn)],
                 _ => vec![],
             };
             Subscription {
@@ -274,15 +326,38 @@ fn child(mode: &str, signals: u64, subs: u64) {
         "hashmap" | "map+partners" => {
             let mut g = Gen::new(subs);
             let mut state: HashMap<u64, Presence> = HashMap::new();
+            let mut in_zones: HashMap<u64, ZonePresence> = HashMap::new();
+            let mut cell_zones: HashMap<ZoneKey, Vec<ZoneId>> = HashMap::new();
+            for z in zones() {
+                if let Shape::Keys(keys) = &z.shape {
+                    for k in keys {
+                        cell_zones.entry(*k).or_default().push(z.id);
+                    }
+                }
+            }
+            let zcfg = ZoneConfig::default();
+            let mut started = Vec::new();
+            let none: Vec<ZoneId> = Vec::new();
             let mut partners = (mode == "map+partners").then(|| PlainPartners::new(subs));
             let mut out = Vec::new();
             let (mut moments, mut matched) = (0u64, 0u64);
             for i in 0..signals {
                 let s = g.signal(i);
-                state
-                    .entry(imsi_key(&s.imsi))
-                    .or_default()
-                    .apply(&s, &cfg, &mut out);
+                let key = imsi_key(&s.imsi);
+                state.entry(key).or_default().apply(&s, &cfg, &mut out);
+                let here = s
+                    .location
+                    .and_then(|l| ZoneKey::keys_of(&l)[0])
+                    .and_then(|k| cell_zones.get(&k))
+                    .unwrap_or(&none);
+                if !here.is_empty() || in_zones.contains_key(&key) {
+                    let z = in_zones.entry(key).or_default();
+                    let placement = z.placement(&s, here);
+                    z.apply(&s, placement, &cfg, &zcfg, &mut out, &mut started);
+                    if z.is_empty() {
+                        in_zones.remove(&key);
+                    }
+                }
                 moments += out.len() as u64;
                 if let Some(p) = partners.as_mut() {
                     matched += p.offer(&mut out);
@@ -302,20 +377,31 @@ fn child(mode: &str, signals: u64, subs: u64) {
                 let c = std::rc::Rc::clone(&counted);
                 let delivered = std::rc::Rc::new(std::cell::Cell::new(0u64));
                 let dc = std::rc::Rc::clone(&delivered);
-                let (mut input, mut sub_input, mut consent, probe) =
-                    worker.dataflow::<u64, _, _>(|scope| {
+                let (mut input, mut sub_input, mut consent, mut zone_input, probe) = worker
+                    .dataflow::<u64, _, _>(|scope| {
                         let (input, signals) = scope.new_collection::<Signal, isize>();
+                        let (zone_input, zone_defs) = scope.new_collection::<Zone, isize>();
+                        let (_, catalog) = scope.new_collection::<CatalogCell, isize>();
+                        let membership = zone_membership(catalog, zone_defs);
                         let (subs, subscriptions) = scope.new_collection::<Subscription, isize>();
                         let (consent, consents) = scope.new_collection::<Consent, isize>();
                         let (_, opt_out) = scope.new_collection::<Imsi, isize>();
+                        // Event time to batch number: the moments' own times and expiry.
+                        let batch_of = |at: i64| ((at - T0) / BATCH_US).max(0) as u64;
+                        let zoned = detect_zones(
+                            signals.clone(),
+                            membership,
+                            cfg,
+                            ZoneConfig::default(),
+                            move |t: &u64, at| batch_of(at).max(*t),
+                        );
                         let moments = detect(signals, cfg)
+                            .concat(zoned)
                             .inspect_batch(move |_, data| c.set(c.get() + data.len() as u64));
                         if !with_partners {
                             let (probe, _) = moments.probe();
-                            return (input, subs, consent, probe);
+                            return (input, subs, consent, zone_input, probe);
                         }
-                        // Event time to batch number: the moments' own times and expiry.
-                        let batch_of = |at: i64| ((at - T0) / BATCH_US).max(0) as u64;
                         let france = Country::new("FR").expect("country");
                         let (probe, _) = partner_matches(
                             moments,
@@ -330,13 +416,17 @@ fn child(mode: &str, signals: u64, subs: u64) {
                             dc.set(dc.get() + n as u64);
                         })
                         .probe();
-                        (input, subs, consent, probe)
+                        (input, subs, consent, zone_input, probe)
                     });
                 if index == 0 {
                     for s in subscriptions() {
                         sub_input.insert(s);
                     }
+                    for z in zones() {
+                        zone_input.insert(z);
+                    }
                 }
+                zone_input.close();
                 let mut sub = index * 100;
                 while sub < subs_n {
                     debug_assert!(consented(sub));

@@ -78,14 +78,74 @@ impl Seen {
     }
 }
 
+/// A country or network: the areas this detector keeps (8 bytes, where [`Area`] with its
+/// zone variant takes 34), so that the rare `left` entries stay small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Serving {
+    Country(Country),
+    Network(Plmn),
+}
+
+impl Serving {
+    fn of(area: Area) -> Option<Serving> {
+        match area {
+            Area::Country(c) => Some(Serving::Country(c)),
+            Area::Network(p) => Some(Serving::Network(p)),
+            Area::Zone(_) => None,
+        }
+    }
+}
+
 /// An area the subscriber left within the re-entry gap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Left {
-    area: Area,
+    area: Serving,
     seen: Seen,
 }
 
-/// One subscriber's presence state: about 80 bytes, with no heap allocation unless the
+/// Areas left within the gap, boxed: one pointer in [`Presence`] for the many subscribers
+/// who never move, an allocation of the exact size for those who do.
+/// (`Box<Vec>` on purpose: 8 bytes in every subscriber's state instead of 24.)
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[allow(clippy::box_collection)]
+struct LeftAreas(Option<Box<Vec<Left>>>);
+
+impl LeftAreas {
+    fn iter(&self) -> std::slice::Iter<'_, Left> {
+        self.0.as_deref().map_or([].iter(), |v| v.iter())
+    }
+
+    fn push(&mut self, l: Left) {
+        let v = self
+            .0
+            .get_or_insert_with(|| Box::new(Vec::with_capacity(1)));
+        v.reserve_exact(1);
+        v.push(l);
+    }
+
+    /// Remove `area`'s entry, returning when it was seen.
+    fn take(&mut self, area: Option<Serving>) -> Option<Seen> {
+        let v = self.0.as_mut()?;
+        let i = v.iter().position(|l| Some(l.area) == area)?;
+        let seen = v.swap_remove(i).seen;
+        if v.is_empty() {
+            self.0 = None;
+        }
+        Some(seen)
+    }
+
+    /// Keep the entries last seen at or after `horizon`.
+    fn retain_since(&mut self, horizon: TimestampUs) {
+        if let Some(v) = self.0.as_mut() {
+            v.retain(|l| l.seen.last >= horizon);
+            if v.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+}
+
+/// One subscriber's presence state: 72 bytes, with no heap allocation unless the
 /// subscriber left an area within the re-entry gap.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Presence {
@@ -93,12 +153,15 @@ pub struct Presence {
     network: Option<Plmn>,
     /// Last known country (departures do not reset it), for roaming transitions.
     last_country: Option<Country>,
-    /// When the subscriber was last in the current country / network (or, after a
-    /// departure signal, in the area it had before).
-    country_seen: (Option<Country>, Seen),
-    network_seen: (Option<Plmn>, Seen),
+    /// The latest country / network (the current one, or after a departure signal the
+    /// one it had before) and when the subscriber was last there (fields kept apart
+    /// rather than in tuples, so the small ones pack together).
+    country_latest: Option<Country>,
+    network_latest: Option<Plmn>,
+    country_seen: Seen,
+    network_seen: Seen,
     /// Other areas seen within the gap (rare: only after a move).
-    left: Vec<Left>,
+    left: LeftAreas,
 }
 
 impl Default for Presence {
@@ -107,9 +170,11 @@ impl Default for Presence {
             country: None,
             network: None,
             last_country: None,
-            country_seen: (None, Seen::NEVER),
-            network_seen: (None, Seen::NEVER),
-            left: Vec::new(),
+            country_latest: None,
+            network_latest: None,
+            country_seen: Seen::NEVER,
+            network_seen: Seen::NEVER,
+            left: LeftAreas::default(),
         }
     }
 }
@@ -126,8 +191,8 @@ impl Presence {
     /// The slot remembering the latest area of `area`'s level.
     fn slot(&self, area: Area) -> (Option<Area>, Seen) {
         match area {
-            Area::Country(_) => (self.country_seen.0.map(Area::Country), self.country_seen.1),
-            Area::Network(_) => (self.network_seen.0.map(Area::Network), self.network_seen.1),
+            Area::Country(_) => (self.country_latest.map(Area::Country), self.country_seen),
+            Area::Network(_) => (self.network_latest.map(Area::Network), self.network_seen),
             Area::Zone(_) => (None, Seen::NEVER),
         }
     }
@@ -138,9 +203,10 @@ impl Presence {
         if latest == Some(area) {
             return seen.within(t, gap);
         }
+        let area = Serving::of(area);
         self.left
             .iter()
-            .any(|l| l.area == area && l.seen.within(t, gap))
+            .any(|l| Some(l.area) == area && l.seen.within(t, gap))
     }
 
     /// Record a location signal in `area` at `t`; the level's previous latest area moves
@@ -154,13 +220,12 @@ impl Presence {
             return;
         }
         if let Some(prev) = latest.filter(|_| seen.last != i64::MIN) {
-            self.left.push(Left { area: prev, seen });
+            if let Some(prev) = Serving::of(prev) {
+                self.left.push(Left { area: prev, seen });
+            }
         }
         // The new area may be one left earlier: take its history back.
-        let mut seen = match self.left.iter().position(|l| l.area == area) {
-            Some(i) => self.left.swap_remove(i).seen,
-            None => Seen::NEVER,
-        };
+        let mut seen = self.left.take(Serving::of(area)).unwrap_or(Seen::NEVER);
         if seen.last == i64::MIN {
             seen = Seen::at(t);
         } else {
@@ -171,8 +236,8 @@ impl Presence {
 
     fn set_slot(&mut self, area: Area, seen: Seen) {
         match area {
-            Area::Country(c) => self.country_seen = (Some(c), seen),
-            Area::Network(p) => self.network_seen = (Some(p), seen),
+            Area::Country(c) => (self.country_latest, self.country_seen) = (Some(c), seen),
+            Area::Network(p) => (self.network_latest, self.network_seen) = (Some(p), seen),
             // Zones are kept by `crate::zone_detector`, never here.
             Area::Zone(_) => {}
         }
@@ -181,14 +246,7 @@ impl Presence {
     /// Forget left areas whose last signal is older than the gap before `t`: with signals
     /// applied in time order they can no longer block an arrival.
     fn prune(&mut self, t: TimestampUs, gap: i64) {
-        if self.left.is_empty() {
-            return;
-        }
-        let horizon = t.saturating_sub(gap);
-        self.left.retain(|l| l.seen.last >= horizon);
-        if self.left.is_empty() {
-            self.left = Vec::new();
-        }
+        self.left.retain_since(t.saturating_sub(gap));
     }
 
     /// Apply one signal; moments go to `out`.

@@ -186,7 +186,10 @@ impl ZonePresence {
         out.extend(arrival.map(|m| *m));
         match self.seen.iter_mut().find(|(z, _)| *z == zone) {
             Some((_, s)) => s.merge(seen),
-            None => self.seen.push((zone, seen)),
+            None => {
+                self.seen.reserve_exact(1);
+                self.seen.push((zone, seen));
+            }
         }
     }
 
@@ -253,6 +256,7 @@ impl ZonePresence {
                     });
                     let mut seen = Seen::NEVER;
                     seen.mark(s.at);
+                    self.stays.reserve_exact(1);
                     self.stays.push(Stay {
                         zone,
                         start: s.at,

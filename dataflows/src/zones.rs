@@ -93,7 +93,7 @@ pub struct ZoneId {
 
 impl ZoneId {
     /// The longest identifier accepted.
-    pub const MAX_LEN: usize = 31;
+    pub const MAX_LEN: usize = 23;
 
     /// `id` as a zone identifier, or why it cannot be one.
     pub fn new(id: &str) -> Result<ZoneId, ZonesError> {

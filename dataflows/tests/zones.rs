@@ -115,7 +115,7 @@ fn run(changes: Vec<(u64, Change)>, workers: usize) -> Vec<((ZoneKey, ZoneId), u
             let (ci, catalog) = scope.new_collection::<CatalogCell, isize>();
             let (zi, zones) = scope.new_collection::<Zone, isize>();
             let (probe, _) = zone_membership(catalog, zones)
-                .inspect(move |(x, t, d)| sink.lock().unwrap().push((x.clone(), *t, *d)))
+                .inspect(move |(x, t, d)| sink.lock().unwrap().push((*x, *t, *d)))
                 .probe();
             (ci, zi, probe)
         });
@@ -162,7 +162,7 @@ proptest! {
             let mut acc: BTreeMap<(ZoneKey, ZoneId), isize> = BTreeMap::new();
             for (x, ut, d) in &updates {
                 if *ut <= t {
-                    *acc.entry(x.clone()).or_insert(0) += d;
+                    *acc.entry(*x).or_insert(0) += d;
                 }
             }
             prop_assert!(acc.values().all(|n| *n == 0 || *n == 1));
