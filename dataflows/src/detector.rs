@@ -31,7 +31,7 @@ use differential_dataflow::VecCollection;
 use landfall_parsers::{Country, Imsi, Plmn, Signal, TimestampUs};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::{Capability, InputCapability};
 use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
@@ -357,11 +357,36 @@ pub fn imsi_route(imsi: &Imsi) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Order of application within one time: event time, provenance, then the whole signal.
-fn order(a: &Signal, b: &Signal) -> std::cmp::Ordering {
+/// Order of application within one time: event time, provenance, then the whole signal
+/// (shared with [`crate::zone_detector`], so both levels apply a time's signals alike).
+pub(crate) fn order(a: &Signal, b: &Signal) -> std::cmp::Ordering {
     (a.at, a.source, a.imsi)
         .cmp(&(b.at, b.source, b.imsi))
         .then_with(|| a.cmp(b))
+}
+
+/// Signals waiting for their time to be complete, with the capability to answer at it.
+pub(crate) type SignalStash<T> = BTreeMap<T, (Capability<T>, Vec<Signal>)>;
+
+/// Stash one input container's signals by time (`r` copies of a signal of multiplicity
+/// `r`; retractions are not supported and skipped).
+pub(crate) fn stash_signals<T: Timestamp>(
+    stash: &mut SignalStash<T>,
+    cap: &InputCapability<T>,
+    port: usize,
+    data: &mut Vec<(Signal, T, isize)>,
+) {
+    for (s, t, r) in data.drain(..) {
+        if r <= 0 {
+            continue;
+        }
+        let slot = stash
+            .entry(t.clone())
+            .or_insert_with(|| (cap.delayed(&t, port), Vec::new()));
+        for _ in 0..r {
+            slot.1.push(s);
+        }
+    }
 }
 
 /// Moments of `signals` with bounded per-subscriber state (see the module docs for the
@@ -378,24 +403,12 @@ where
     signals
         .inner
         .unary_frontier(route, "PresenceBounded", move |_cap, _info| {
-            let mut stash: BTreeMap<T, (Capability<T>, Vec<Signal>)> = BTreeMap::new();
+            let mut stash: SignalStash<T> = BTreeMap::new();
             let mut state: AHashMap<u64, Presence> = AHashMap::new();
             let mut moments: Vec<Moment> = Vec::new();
             move |(input, frontier), output| {
                 let port = output.output_index();
-                input.for_each(|cap, data| {
-                    for (s, t, r) in data.drain(..) {
-                        if r <= 0 {
-                            continue;
-                        }
-                        let slot = stash
-                            .entry(t.clone())
-                            .or_insert_with(|| (cap.delayed(&t, port), Vec::new()));
-                        for _ in 0..r {
-                            slot.1.push(s);
-                        }
-                    }
-                });
+                input.for_each(|cap, data| stash_signals(&mut stash, &cap, port, data));
                 while let Some(entry) = stash.first_entry() {
                     if frontier.less_equal(entry.key()) {
                         break;

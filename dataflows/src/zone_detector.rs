@@ -50,7 +50,7 @@ use timely::dataflow::operators::Capability;
 use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
-use crate::detector::{imsi_key, imsi_route};
+use crate::detector::{imsi_key, imsi_route, order, stash_signals, SignalStash};
 use crate::moment::{Area, Moment, MomentKind, PresenceConfig};
 use crate::zones::{ZoneId, ZoneKey};
 
@@ -336,13 +336,6 @@ impl Membership {
     }
 }
 
-/// Order of application within one time: event time, provenance, then the whole signal.
-fn order(a: &Signal, b: &Signal) -> std::cmp::Ordering {
-    (a.at, a.source, a.imsi)
-        .cmp(&(b.at, b.source, b.imsi))
-        .then_with(|| a.cmp(b))
-}
-
 /// One update of the membership collection.
 type MembershipChange = ((ZoneKey, ZoneId), isize);
 
@@ -376,7 +369,7 @@ where
             Pipeline,
             "ZonePresence",
             move |_cap, _info| {
-                let mut signal_stash: BTreeMap<T, (Capability<T>, Vec<Signal>)> = BTreeMap::new();
+                let mut signal_stash: SignalStash<T> = BTreeMap::new();
                 let mut member_stash: BTreeMap<T, Vec<MembershipChange>> = BTreeMap::new();
                 let mut timers: BTreeMap<T, (Capability<T>, Vec<Timer>)> = BTreeMap::new();
                 let mut members = Membership::default();
@@ -386,19 +379,8 @@ where
                 let mut moments: Vec<Moment> = Vec::new();
                 move |(signals, s_frontier), (changes, m_frontier), output| {
                     let port = output.output_index();
-                    signals.for_each(|cap, data| {
-                        for (s, t, r) in data.drain(..) {
-                            if r <= 0 {
-                                continue;
-                            }
-                            let slot = signal_stash
-                                .entry(t.clone())
-                                .or_insert_with(|| (cap.delayed(&t, port), Vec::new()));
-                            for _ in 0..r {
-                                slot.1.push(s);
-                            }
-                        }
-                    });
+                    signals
+                        .for_each(|cap, data| stash_signals(&mut signal_stash, &cap, port, data));
                     changes.for_each(|_cap, data| {
                         for (kz, t, r) in data.drain(..) {
                             member_stash.entry(t).or_default().push((kz, r));

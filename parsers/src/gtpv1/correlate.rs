@@ -152,18 +152,6 @@ fn location(f: &Gtpv1Fields) -> Option<Location> {
     }
 }
 
-fn location_plmn(l: &Location) -> Plmn {
-    match *l {
-        Location::Tai { plmn, .. }
-        | Location::Ecgi { plmn, .. }
-        | Location::Lai { plmn, .. }
-        | Location::Cgi { plmn, .. }
-        | Location::Sai { plmn, .. }
-        | Location::Rai { plmn, .. }
-        | Location::Ncgi { plmn, .. } => plmn,
-    }
-}
-
 impl Gtpv1Correlator {
     pub fn new(e212: E212) -> Gtpv1Correlator {
         Gtpv1Correlator {
@@ -241,7 +229,7 @@ impl Gtpv1Correlator {
         let known = req.session.and_then(|s| self.sessions.get(&s).copied());
         let f = &req.fields;
         let loc = location(f);
-        let serving = loc.as_ref().map(location_plmn);
+        let serving = loc.as_ref().map(Location::plmn);
         let sub = match (f.imsi, known) {
             (Some(imsi), k) => Subscriber {
                 imsi,

@@ -192,7 +192,7 @@ impl Gtpv2Correlator {
                 SignalKind::SessionEnd
             }
         };
-        let serving = sub.serving.or(location.map(location_plmn));
+        let serving = sub.serving.or(location.map(|l| l.plmn()));
         self.stats.signals += 1;
         Some(Signal {
             at: req.meta.ts_us,
@@ -298,18 +298,6 @@ fn finest(u: Uli) -> Option<Location> {
             .rai
             .map(|(plmn, lac, rac)| Location::Rai { plmn, lac, rac }))
         .or(u.lai.map(|(plmn, lac)| Location::Lai { plmn, lac }))
-}
-
-fn location_plmn(l: Location) -> Plmn {
-    match l {
-        Location::Tai { plmn, .. }
-        | Location::Ecgi { plmn, .. }
-        | Location::Lai { plmn, .. }
-        | Location::Cgi { plmn, .. }
-        | Location::Sai { plmn, .. }
-        | Location::Rai { plmn, .. }
-        | Location::Ncgi { plmn, .. } => plmn,
-    }
 }
 
 #[cfg(test)]
