@@ -95,15 +95,18 @@ pub fn decode_into(
     pb: &ProgressBar,
 ) -> Decoder {
     let mut decoder = Decoder::new(cfg);
-    for (n, item) in MergedCaptures::new(readers).enumerate() {
+    let mut n = 0u64;
+    // Frames lent from the read buffer: no copy per frame.
+    MergedCaptures::new(readers).for_each_frame(|item| {
         match item {
-            Ok(frame) => decoder.push(&frame, sink),
-            Err(e) => decoder.stats.capture_error(&e),
+            Ok(frame) => decoder.push_ref(&frame, sink),
+            Err(e) => decoder.stats.capture_error(e),
         }
         if n % 4096 == 0 {
-            pb.set_position(n as u64);
+            pb.set_position(n);
         }
-    }
+        n += 1;
+    });
     decoder.finish(sink);
     decoder
 }

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::capture::{CaptureError, Frame};
+use crate::capture::{CaptureError, Frame, FrameRef};
 use crate::diameter;
 use crate::diameter::correlate::{CorrelatorConfig, DiameterCorrelator};
 use crate::e164::{GtPlmnTable, E164};
@@ -23,7 +23,7 @@ use crate::gtpv2::{self, Gtpv2Message};
 use crate::ip::{IpDatagram, IpLayer};
 use crate::link::{parse_link, Network};
 use crate::map::correlate::MapCorrelator;
-use crate::map::{self, MapComponent, MapFields};
+use crate::map::{self, MapComponent};
 use crate::record::Record;
 use crate::sccp::{Reassembled, SccpMessage, SccpReassembler};
 use crate::sctp::{Chunk, SctpMessage, SctpPacket, SctpReassembler};
@@ -31,7 +31,7 @@ use crate::signal::{Proto, Signal, SignalKind};
 use crate::sigtran::m2pa::{self, M2paMessage};
 use crate::sigtran::m3ua::{self, M3uaMessage};
 use crate::sigtran::mtp3::{self, Mtp3Message};
-use crate::tcap::{Component, ComponentKind, TcapMessage};
+use crate::tcap::{ComponentKind, TcapMessage};
 use crate::tcp::{Framer, Framing, TcpEvent, TcpReassembler, TcpRepr};
 use crate::udp::UdpRepr;
 
@@ -245,10 +245,15 @@ impl Decoder {
 
     /// Decode one frame; messages and signals go to `sink`, problems to `self.stats`.
     pub fn push(&mut self, frame: &Frame, sink: &mut dyn Sink) {
+        self.push_ref(&frame.as_frame_ref(), sink);
+    }
+
+    /// [`Decoder::push`] for a frame lent by [`crate::capture::CaptureReader::next_frame`].
+    pub fn push_ref(&mut self, frame: &FrameRef<'_>, sink: &mut dyn Sink) {
         let meta = frame.meta;
         self.stats.frames += 1;
         self.stats.bytes += frame.data.len() as u64;
-        let net = match parse_link(frame.linktype, &frame.data) {
+        let net = match parse_link(frame.linktype, frame.data) {
             Ok(n) => n,
             Err(e) => return self.stats.error(&meta, e),
         };
@@ -711,7 +716,14 @@ impl Ss7<'_> {
         if !self.map.is_map(meta, &sccp.called, &sccp.calling, &tcap) {
             return;
         }
-        let mut components = Components::default();
+        // The dialogue is looked up first and each component correlated as it is decoded
+        // (no array of components); the signals still go out after the messages.
+        let dialogue = if delivered {
+            self.map.begin(meta, &sccp.called, &sccp.calling, &tcap)
+        } else {
+            None
+        };
+        let mut signals = Vec::new();
         for c in tcap.components() {
             let c = match c {
                 Ok(c) => c,
@@ -744,70 +756,17 @@ impl Ss7<'_> {
                 calling: sccp.calling,
             };
             sink.message(meta, &AppMessage::Map(&mc));
-            components.push((c, fields));
+            if let Some(d) = dialogue {
+                self.map
+                    .component(meta, d, &mc.component, &mc.fields, &mut signals);
+            }
         }
-        if !delivered {
-            return;
+        if let Some(d) = dialogue {
+            self.map.end(meta, d, signals.len());
         }
-        for signal in self.map.push(
-            meta,
-            &sccp.called,
-            &sccp.calling,
-            &tcap,
-            components.as_slice(),
-        ) {
+        for signal in signals {
             *self.stats.signals.entry(signal.kind).or_default() += 1;
             sink.signal(signal);
-        }
-    }
-}
-
-/// The components of one TCAP message with their fields, for the correlator: the first
-/// few inline, so that a message costs no allocation (there was one per message).
-struct Components<'a> {
-    inline: [(Component<'a>, MapFields); INLINE_COMPONENTS],
-    len: usize,
-    spilled: Vec<(Component<'a>, MapFields)>,
-}
-
-const INLINE_COMPONENTS: usize = 4;
-
-impl Default for Components<'_> {
-    fn default() -> Self {
-        let empty = Component {
-            kind: ComponentKind::Reject,
-            invoke_id: None,
-            linked_id: None,
-            opcode: None,
-            error: None,
-            parameter: None,
-        };
-        Components {
-            inline: [(empty, MapFields::default()); INLINE_COMPONENTS],
-            len: 0,
-            spilled: Vec::new(),
-        }
-    }
-}
-
-impl<'a> Components<'a> {
-    fn push(&mut self, item: (Component<'a>, MapFields)) {
-        if self.spilled.is_empty() {
-            if let Some(slot) = self.inline.get_mut(self.len) {
-                *slot = item;
-                self.len += 1;
-                return;
-            }
-            self.spilled.extend_from_slice(&self.inline);
-        }
-        self.spilled.push(item);
-    }
-
-    fn as_slice(&self) -> &[(Component<'a>, MapFields)] {
-        if self.spilled.is_empty() {
-            self.inline.get(..self.len).unwrap_or_default()
-        } else {
-            &self.spilled
         }
     }
 }
@@ -820,23 +779,5 @@ pub fn map_component_code(kind: ComponentKind) -> u32 {
         ComponentKind::ReturnError => 3,
         ComponentKind::Reject => 4,
         ComponentKind::ReturnResult => 7,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn components_keep_order_inline_and_spilled() {
-        let mut c = Components::default();
-        assert!(c.as_slice().is_empty());
-        for id in 0..7 {
-            let (mut comp, f) = Components::default().inline[0];
-            comp.invoke_id = Some(id);
-            c.push((comp, f));
-            let ids: Vec<_> = c.as_slice().iter().map(|(c, _)| c.invoke_id).collect();
-            assert_eq!(ids, (0..=id).map(Some).collect::<Vec<_>>());
-        }
     }
 }

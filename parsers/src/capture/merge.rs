@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::{CaptureError, CaptureReader, Frame};
+use super::{CaptureError, CaptureReader, Frame, FrameRef};
 
 /// The head item of one reader, ordered by (time, file index, frame, reader position).
 type Key = (i64, u16, u64, usize);
@@ -55,6 +55,33 @@ impl MergedCaptures {
         if let Some(slot) = self.heads.get_mut(i) {
             *slot = item;
             self.heap.push(Reverse(key));
+        }
+    }
+}
+
+impl MergedCaptures {
+    /// Every item, in the iterator's order, to `f`. With one file the frames are lent from
+    /// its reader's buffer ([`CaptureReader::next_frame`]) instead of copied.
+    pub fn for_each_frame(mut self, mut f: impl FnMut(Result<FrameRef<'_>, &CaptureError>)) {
+        if self.readers.len() != 1 {
+            for item in self {
+                f(item.as_ref().map(Frame::as_frame_ref));
+            }
+            return;
+        }
+        // The first item was read ahead (as an owned frame) by `new`.
+        let Some(first) = self.heads.get_mut(0).and_then(Option::take) else {
+            return;
+        };
+        f(first.as_ref().map(Frame::as_frame_ref));
+        let Some(reader) = self.readers.get_mut(0) else {
+            return;
+        };
+        while let Some(item) = reader.next_frame() {
+            match item {
+                Ok(frame) => f(Ok(frame)),
+                Err(e) => f(Err(&e)),
+            }
         }
     }
 }

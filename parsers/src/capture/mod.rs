@@ -36,6 +36,63 @@ pub struct Frame {
     pub orig_len: u32,
 }
 
+impl Frame {
+    /// The frame as a [`FrameRef`] borrowing its bytes.
+    pub fn as_frame_ref(&self) -> FrameRef<'_> {
+        FrameRef {
+            meta: self.meta,
+            linktype: self.linktype,
+            data: &self.data,
+            orig_len: self.orig_len,
+        }
+    }
+}
+
+/// One captured frame lent from the reader's buffer ([`CaptureReader::next_frame`]): the
+/// same fields as a [`Frame`] without copying the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    pub meta: PacketMeta,
+    pub linktype: u32,
+    pub data: &'a [u8],
+    pub orig_len: u32,
+}
+
+impl FrameRef<'_> {
+    /// An owned copy.
+    pub fn to_frame(&self) -> Frame {
+        Frame {
+            meta: self.meta,
+            linktype: self.linktype,
+            data: self.data.to_vec(),
+            orig_len: self.orig_len,
+        }
+    }
+}
+
+/// A frame found in the read buffer: its fields, and where its bytes are (address and
+/// length), so that the block borrowing the buffer can be let go before they are lent.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    meta: PacketMeta,
+    linktype: u32,
+    addr: usize,
+    len: usize,
+    orig_len: u32,
+}
+
+impl Head {
+    fn new(meta: PacketMeta, linktype: u32, data: &[u8], orig_len: u32) -> Head {
+        Head {
+            meta,
+            linktype,
+            addr: data.as_ptr() as usize,
+            len: data.len(),
+            orig_len,
+        }
+    }
+}
+
 /// What kind of failure a [`CaptureError`] is, for counting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CaptureErrorKind {
@@ -138,7 +195,7 @@ impl State {
     }
 
     /// Interpret one block; data blocks become frames, others update the state.
-    fn handle(&mut self, block: PcapBlockOwned<'_>) -> Result<Option<Frame>, Failure> {
+    fn handle(&mut self, block: PcapBlockOwned<'_>) -> Result<Option<Head>, Failure> {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
                 // Upper bits of the link-type field carry FCS information, not the type.
@@ -157,12 +214,7 @@ impl State {
                 };
                 let ts_us = i64::from(b.ts_sec) * 1_000_000 + frac;
                 let meta = self.next_meta(ts_us);
-                Ok(Some(Frame {
-                    meta,
-                    linktype,
-                    data: b.data.to_vec(),
-                    orig_len: b.origlen,
-                }))
+                Ok(Some(Head::new(meta, linktype, b.data, b.origlen)))
             }
             PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                 // Interface ids are scoped to their section.
@@ -199,26 +251,16 @@ impl State {
                 });
                 Ok(None)
             }
-            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                let iface = *usize::try_from(epb.if_id)
-                    .ok()
-                    .and_then(|i| self.ifaces.get(i))
-                    .ok_or((
-                        CaptureErrorKind::Corrupt,
-                        "packet on an undeclared interface",
-                    ))?;
-                let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                let ts_us = ts_to_us(units, &iface)?;
-                let caplen = (epb.caplen as usize).min(epb.data.len());
-                let data = epb.data.get(..caplen).unwrap_or(epb.data).to_vec();
-                let meta = self.next_meta(ts_us);
-                Ok(Some(Frame {
-                    meta,
-                    linktype: iface.linktype,
-                    data,
-                    orig_len: epb.origlen,
-                }))
-            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => self
+                .enhanced_packet(
+                    epb.if_id,
+                    epb.ts_high,
+                    epb.ts_low,
+                    epb.caplen,
+                    epb.data,
+                    epb.origlen,
+                )
+                .map(Some),
             PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                 let iface = *self.ifaces.first().ok_or((
                     CaptureErrorKind::Corrupt,
@@ -229,15 +271,10 @@ impl State {
                 if iface.snaplen != 0 {
                     caplen = caplen.min(iface.snaplen as usize);
                 }
-                let data = spb.data.get(..caplen).unwrap_or(spb.data).to_vec();
+                let data = spb.data.get(..caplen).unwrap_or(spb.data);
                 // SPBs carry no timestamp; like Wireshark, report time 0.
                 let meta = self.next_meta(0);
-                Ok(Some(Frame {
-                    meta,
-                    linktype: iface.linktype,
-                    data,
-                    orig_len: spb.origlen,
-                }))
+                Ok(Some(Head::new(meta, iface.linktype, data, spb.origlen)))
             }
             PcapBlockOwned::NG(Block::Unknown(u))
                 if u.block_type == PCAPNG_OBSOLETE_PB
@@ -249,9 +286,34 @@ impl State {
         }
     }
 
+    /// An Enhanced Packet Block's fields (`data` is its padded packet data).
+    fn enhanced_packet(
+        &mut self,
+        if_id: u32,
+        ts_high: u32,
+        ts_low: u32,
+        caplen: u32,
+        data: &[u8],
+        orig_len: u32,
+    ) -> Result<Head, Failure> {
+        let iface = *usize::try_from(if_id)
+            .ok()
+            .and_then(|i| self.ifaces.get(i))
+            .ok_or((
+                CaptureErrorKind::Corrupt,
+                "packet on an undeclared interface",
+            ))?;
+        let units = (u64::from(ts_high) << 32) | u64::from(ts_low);
+        let ts_us = ts_to_us(units, &iface)?;
+        let caplen = (caplen as usize).min(data.len());
+        let data = data.get(..caplen).unwrap_or(data);
+        let meta = self.next_meta(ts_us);
+        Ok(Head::new(meta, iface.linktype, data, orig_len))
+    }
+
     /// The obsolete Packet Block (type 2): like an EPB with a 16-bit interface id and a drops
     /// count. `pcap-parser` leaves it unparsed; its body layout is fixed, so read it here.
-    fn obsolete_packet(&mut self, body: &[u8]) -> Result<Frame, Failure> {
+    fn obsolete_packet(&mut self, body: &[u8]) -> Result<Head, Failure> {
         const BAD: Failure = (CaptureErrorKind::Corrupt, "malformed obsolete packet block");
         let be = self.big_endian;
         let u16_at = |o: usize| -> Option<u16> {
@@ -275,23 +337,45 @@ impl State {
         let ts_low = u32_at(8).ok_or(BAD)?;
         let caplen = u32_at(12).ok_or(BAD)? as usize;
         let orig_len = u32_at(16).ok_or(BAD)?;
-        let data = body
-            .get(20..20usize.saturating_add(caplen))
-            .ok_or(BAD)?
-            .to_vec();
+        let data = body.get(20..20usize.saturating_add(caplen)).ok_or(BAD)?;
         let iface = *self.ifaces.get(usize::from(if_id)).ok_or((
             CaptureErrorKind::Corrupt,
             "packet on an undeclared interface",
         ))?;
         let ts_us = ts_to_us((u64::from(ts_high) << 32) | u64::from(ts_low), &iface)?;
         let meta = self.next_meta(ts_us);
-        Ok(Frame {
-            meta,
-            linktype: iface.linktype,
-            data,
-            orig_len,
-        })
+        Ok(Head::new(meta, iface.linktype, data, orig_len))
     }
+}
+
+/// The Enhanced Packet Block at the head of `data` when it is the plain kind: little-endian
+/// section, whole block buffered, no options, both lengths equal. `pcap-parser` would read
+/// such a block to the same fields; anything else (options, other blocks, a short buffer,
+/// damage) is left to it. Returns the block length and the frame.
+fn plain_epb(data: &[u8], state: &mut State) -> Option<(usize, Result<Head, Failure>)> {
+    const EPB: u32 = 6;
+    if state.big_endian {
+        return None;
+    }
+    let le = |o: usize| -> Option<u32> {
+        let b: [u8; 4] = data.get(o..o.checked_add(4)?)?.try_into().ok()?;
+        Some(u32::from_le_bytes(b))
+    };
+    if le(0)? != EPB {
+        return None;
+    }
+    let len = le(4)?;
+    let caplen = le(20)?;
+    if caplen >= u32::MAX - 4 || Some(len) != caplen.next_multiple_of(4).checked_add(32) {
+        return None;
+    }
+    let n = len as usize;
+    if le(n.checked_sub(4)?)? != len {
+        return None;
+    }
+    let packet = data.get(28..n - 4)?;
+    let head = state.enhanced_packet(le(8)?, le(12)?, le(16)?, caplen, packet, le(24)?);
+    Some((n, head))
 }
 
 /// if_tsresol: bit 7 clear = 10^-n s units, set = 2^-n s units.
@@ -347,6 +431,10 @@ pub struct CaptureReader {
     capacity: usize,
     state: State,
     done: bool,
+    /// Length of the block of the frame last lent, consumed on the next call.
+    lent: usize,
+    /// Read plain EPBs directly ([`plain_epb`]); off only in tests, to compare.
+    fast_epb: bool,
 }
 
 impl fmt::Debug for CaptureReader {
@@ -457,6 +545,8 @@ impl CaptureReader {
                 ..State::default()
             },
             done: false,
+            lent: 0,
+            fast_epb: true,
         })
     }
 
@@ -524,19 +614,59 @@ impl CaptureReader {
 }
 
 enum Step {
-    Consumed(usize, Result<Option<Frame>, Failure>),
+    Consumed(usize, Result<Option<Head>, Failure>),
     Eof,
     NeedMore,
     Fail(Failure),
 }
 
-impl Iterator for CaptureReader {
-    type Item = Result<Frame, CaptureError>;
+impl CaptureReader {
+    /// The next frame (or the error that ends the file), its bytes lent from the read
+    /// buffer until the next call: no copy and no allocation per frame.
+    pub fn next_frame(&mut self) -> Option<Result<FrameRef<'_>, CaptureError>> {
+        let head = match self.next_head()? {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        let buf = self.inner.data();
+        // The block was parsed at the head of the buffer, which has not moved since.
+        let data = head
+            .addr
+            .checked_sub(buf.as_ptr() as usize)
+            .and_then(|at| buf.get(at..at.checked_add(head.len)?))
+            .unwrap_or_default();
+        Some(Ok(FrameRef {
+            meta: head.meta,
+            linktype: head.linktype,
+            data,
+            orig_len: head.orig_len,
+        }))
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// Consume blocks up to the next frame; its block stays in the buffer until the next
+    /// call. Consumed bytes are not shifted out on every block (as `consume` does past half
+    /// the buffer): the refill shifts the remainder when it needs the space.
+    fn next_head(&mut self) -> Option<Result<Head, CaptureError>> {
+        if self.lent > 0 {
+            self.inner.consume_noshift(std::mem::take(&mut self.lent));
+        }
         // Refills that brought no new bytes in a row; guards against a stuck reader.
         let mut stalls = 0u32;
         while !self.done {
+            let plain = if self.fast_epb {
+                plain_epb(self.inner.data(), &mut self.state)
+            } else {
+                None
+            };
+            if let Some((len, head)) = plain {
+                match head {
+                    Ok(h) => {
+                        self.lent = len;
+                        return Some(Ok(h));
+                    }
+                    Err((kind, reason)) => return Some(Err(self.fail(kind, reason))),
+                }
+            }
             let step = match self.inner.next() {
                 Ok((len, block)) => Step::Consumed(len, self.state.handle(block)),
                 Err(PcapError::Eof) => Step::Eof,
@@ -548,12 +678,11 @@ impl Iterator for CaptureReader {
                 Err(_) => Step::Fail((CaptureErrorKind::Corrupt, "malformed record or block")),
             };
             match step {
-                Step::Consumed(len, Ok(frame)) => {
-                    self.inner.consume(len);
-                    if let Some(frame) = frame {
-                        return Some(Ok(frame));
-                    }
+                Step::Consumed(len, Ok(Some(head))) => {
+                    self.lent = len;
+                    return Some(Ok(head));
                 }
+                Step::Consumed(len, Ok(None)) => self.inner.consume_noshift(len),
                 Step::Consumed(_, Err((kind, reason))) | Step::Fail((kind, reason)) => {
                     return Some(Err(self.fail(kind, reason)));
                 }
@@ -601,6 +730,15 @@ impl Iterator for CaptureReader {
             }
         }
         None
+    }
+}
+
+impl Iterator for CaptureReader {
+    type Item = Result<Frame, CaptureError>;
+
+    /// The next frame, copied out of the buffer (see [`CaptureReader::next_frame`]).
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_frame().map(|r| r.map(|f| f.to_frame()))
     }
 }
 

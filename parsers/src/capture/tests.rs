@@ -435,7 +435,79 @@ mod fuzz {
         vec![sample_pcap(4), ng.into_inner().unwrap()]
     }
 
+    /// A pcapng file whose EPBs are plain, with options (left to `pcap-parser`) and odd
+    /// captured lengths, and big-endian in a second section.
+    fn ng_mixed() -> Vec<u8> {
+        let mut ng = PcapNgWriter::new(Vec::new()).unwrap();
+        ng.add_interface(LinkType::ETHERNET, 6).unwrap();
+        ng.add_interface(LinkType::LINUX_SLL, 9).unwrap();
+        ng.write_packet(0, 1_000_000, &pkt(33, 1), 40).unwrap();
+        // An EPB with an epb_flags option and the end of options.
+        let mut body = Vec::new();
+        for v in [1u32, 0, 2_000_000_000, 5, 5] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        body.extend_from_slice(&[1, 2, 3, 4, 5, 0, 0, 0]);
+        body.extend_from_slice(&[2, 0, 4, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        ng.write_raw_block(6, &body).unwrap();
+        ng.write_packet(1, 3_000_000_000, &pkt(60, 2), 60).unwrap();
+        let mut bytes = ng.into_inner().unwrap();
+        let mut be = PcapNgWriter::with_byte_order(Vec::new(), true).unwrap();
+        be.add_interface(LinkType::ETHERNET, 6).unwrap();
+        be.write_packet(0, 4_000_000, &pkt(21, 3), 21).unwrap();
+        bytes.extend(be.into_inner().unwrap());
+        bytes
+    }
+
+    /// Every item of a file, through the plain-EPB reader or through `pcap-parser` only.
+    fn items(bytes: &[u8], fast: bool) -> Option<Vec<Result<Frame, CaptureError>>> {
+        let mut r = CaptureReader::from_reader(Cursor::new(bytes.to_vec()), "fuzz", 0).ok()?;
+        r.fast_epb = fast;
+        Some(r.take(1000).collect())
+    }
+
+    #[test]
+    fn plain_epb_reader_matches_pcap_parser_on_valid_files() {
+        let mixed = items(&ng_mixed(), false).unwrap();
+        assert_eq!(mixed.len(), 4);
+        assert!(mixed.iter().all(Result::is_ok));
+        for bytes in valid_files().into_iter().chain([ng_mixed()]) {
+            let fast = items(&bytes, true).unwrap();
+            assert!(fast.iter().all(Result::is_ok));
+            assert_eq!(fast, items(&bytes, false).unwrap());
+        }
+    }
+
+    #[test]
+    fn lent_frames_equal_copied_frames() {
+        for bytes in valid_files().into_iter().chain([ng_mixed()]) {
+            let copied = items(&bytes, true).unwrap();
+            let mut r = CaptureReader::from_reader(Cursor::new(bytes), "fuzz", 0).unwrap();
+            let mut lent = Vec::new();
+            while let Some(item) = r.next_frame() {
+                lent.push(item.map(|f| f.to_frame()));
+            }
+            assert_eq!(lent, copied);
+        }
+    }
+
     proptest! {
+        /// The direct EPB reading gives exactly what `pcap-parser` gives, damaged or not.
+        #[test]
+        fn plain_epb_reader_matches_pcap_parser(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+                                                cut in any::<prop::sample::Index>(), do_cut in any::<bool>()) {
+            let mut bytes = ng_mixed();
+            for (at, v) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = v;
+            }
+            if do_cut {
+                let n = cut.index(bytes.len());
+                bytes.truncate(n);
+            }
+            prop_assert_eq!(items(&bytes, true), items(&bytes, false));
+        }
+
         /// Corrupted files end (at most one error, always last) without panicking.
         #[test]
         fn mutated_captures_terminate(which in 0usize..2, edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),

@@ -105,6 +105,14 @@ pub struct MapCorrelator {
     stats: MapStats,
 }
 
+/// A MAP message's place in a dialogue, from [`MapCorrelator::begin`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InDialogue {
+    key: Tid,
+    side: Side,
+    kind: TcapKind,
+}
+
 /// Which side of a dialogue sent a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Side {
@@ -173,6 +181,8 @@ impl MapCorrelator {
     }
 
     /// Feed one MAP message with its components' fields; returns the signals it completes.
+    /// The same as [`MapCorrelator::begin`], [`MapCorrelator::component`] for each
+    /// component and [`MapCorrelator::end`].
     pub fn push(
         &mut self,
         meta: &PacketMeta,
@@ -181,13 +191,33 @@ impl MapCorrelator {
         m: &TcapMessage<'_>,
         components: &[(Component<'_>, MapFields)],
     ) -> Vec<Signal> {
+        let mut out = Vec::new();
+        if let Some(d) = self.begin(meta, called, calling, m) {
+            for (c, fields) in components {
+                self.component(meta, d, c, fields, &mut out);
+            }
+            self.end(meta, d, out.len());
+        }
+        out
+    }
+
+    /// The dialogue a MAP message belongs to (opened by a Begin), or `None` when the
+    /// message takes no part in one (counted). Its components then go to
+    /// [`MapCorrelator::component`] and the message ends with [`MapCorrelator::end`].
+    pub fn begin(
+        &mut self,
+        meta: &PacketMeta,
+        called: &SccpAddress,
+        calling: &SccpAddress,
+        m: &TcapMessage<'_>,
+    ) -> Option<InDialogue> {
         self.expire(meta.ts_us);
         let otid = m.otid.map(tid);
         let dtid = m.dtid.map(tid);
         let (key, side) = match m.kind {
-            TcapKind::Unidirectional => return Vec::new(),
+            TcapKind::Unidirectional => return None,
             TcapKind::Begin => {
-                let Some(key) = otid else { return Vec::new() };
+                let key = otid?;
                 match self.dialogues.get(&key) {
                     Some(d) if meta.ts_us - d.opened < self.timeout_us => {
                         self.stats.duplicates += 1;
@@ -215,13 +245,11 @@ impl MapCorrelator {
                 (key, Side::Initiator)
             }
             TcapKind::Continue | TcapKind::End | TcapKind::Abort => {
-                let Some(d) = dtid else { return Vec::new() };
-                if self.dialogues.contains_key(&d) {
+                let d = dtid?;
+                if let Some(dl) = self.dialogues.get_mut(&d) {
                     if let (Some(o), TcapKind::Continue) = (otid, m.kind) {
+                        dl.responder = Some(o);
                         self.responders.insert(o, d);
-                        if let Some(dl) = self.dialogues.get_mut(&d) {
-                            dl.responder = Some(o);
-                        }
                     }
                     (d, Side::Responder)
                 } else if let Some(&init) = self.responders.get(&d) {
@@ -232,22 +260,26 @@ impl MapCorrelator {
                     } else {
                         self.stats.unmatched += 1;
                     }
-                    return Vec::new();
+                    return None;
                 }
             }
         };
-        let mut out = Vec::new();
-        for (c, fields) in components {
-            self.component(meta, key, side, c, fields, &mut out);
-        }
-        if matches!(m.kind, TcapKind::End | TcapKind::Abort) {
-            if m.kind == TcapKind::Abort {
+        Some(InDialogue {
+            key,
+            side,
+            kind: m.kind,
+        })
+    }
+
+    /// The end of a message of dialogue `d`, after its components gave `signals` signals.
+    pub fn end(&mut self, meta: &PacketMeta, d: InDialogue, signals: usize) {
+        if matches!(d.kind, TcapKind::End | TcapKind::Abort) {
+            if d.kind == TcapKind::Abort {
                 self.stats.aborted += 1;
             }
-            self.close(meta.ts_us, key);
+            self.close(meta.ts_us, d.key);
         }
-        self.stats.signals += out.len() as u64;
-        out
+        self.stats.signals += signals as u64;
     }
 
     fn close(&mut self, ts: TimestampUs, key: Tid) {
@@ -261,16 +293,17 @@ impl MapCorrelator {
         }
     }
 
-    fn component(
+    /// One component of a message of dialogue `dl`; the signals it completes go to `out`.
+    pub fn component(
         &mut self,
         meta: &PacketMeta,
-        key: Tid,
-        side: Side,
+        dl: InDialogue,
         c: &Component<'_>,
         fields: &MapFields,
         out: &mut Vec<Signal>,
     ) {
-        let Some(d) = self.dialogues.get_mut(&key) else {
+        let side = dl.side;
+        let Some(d) = self.dialogues.get_mut(&dl.key) else {
             return;
         };
         merge(&mut d.learned, fields);
@@ -406,9 +439,15 @@ impl Places<'_> {
 }
 
 fn merge(into: &mut MapFields, from: &MapFields) {
-    into.imsi = into.imsi.or(from.imsi);
-    into.msisdn = into.msisdn.or(from.msisdn);
-    into.vlr = into.vlr.or(from.vlr);
-    into.msc = into.msc.or(from.msc);
-    into.sgsn = into.sgsn.or(from.sgsn);
+    // Copied only where missing (most components learn nothing new).
+    fn fill<T: Copy>(into: &mut Option<T>, from: &Option<T>) {
+        if into.is_none() && from.is_some() {
+            *into = *from;
+        }
+    }
+    fill(&mut into.imsi, &from.imsi);
+    fill(&mut into.msisdn, &from.msisdn);
+    fill(&mut into.vlr, &from.vlr);
+    fill(&mut into.msc, &from.msc);
+    fill(&mut into.sgsn, &from.sgsn);
 }
