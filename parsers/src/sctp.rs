@@ -401,17 +401,19 @@ const TSN_WINDOW: u32 = 4096;
 /// Recently seen TSNs: the highest plus a bitmap ring of the `TSN_WINDOW` below it, like
 /// an anti-replay window. Older TSNs count as seen: a retransmission that late is far
 /// likelier than new data.
+/// Held inline in its direction: a new direction (one per association in a replicated
+/// capture) costs no allocation.
 #[derive(Debug)]
 struct TsnWindow {
     hi: Option<u32>,
-    bits: Box<[u64; (TSN_WINDOW / 64) as usize]>,
+    bits: [u64; (TSN_WINDOW / 64) as usize],
 }
 
 impl TsnWindow {
     fn new() -> TsnWindow {
         TsnWindow {
             hi: None,
-            bits: Box::new([0; (TSN_WINDOW / 64) as usize]),
+            bits: [0; (TSN_WINDOW / 64) as usize],
         }
     }
 
@@ -716,7 +718,8 @@ impl SctpReassembler {
             dst_port: flow.dst.port,
             vtag,
         };
-        if !self.dirs.contains_key(&key) && self.dirs.len() >= self.cfg.max_assocs.max(1) {
+        // Only a full table needs the extra probe (one hash lookup per chunk otherwise).
+        if self.dirs.len() >= self.cfg.max_assocs.max(1) && !self.dirs.contains_key(&key) {
             self.evict();
         }
         let cfg = self.cfg;
@@ -782,15 +785,31 @@ impl SctpReassembler {
         }
     }
 
-    /// Drop the least recently active eighth of the directions (at least one).
+    /// Drop the least recently active eighth of the directions (at least one): the
+    /// smallest `(last, key)`. Selected on file and frame packed in one integer (the order
+    /// of `PacketMeta` begins with them); only when that leaves a tie at the boundary (two
+    /// directions last seen in one frame) on the whole `(last, key)`.
     fn evict(&mut self) {
-        let mut by_age: Vec<(PacketMeta, AssocKey)> =
-            self.dirs.iter().map(|(k, d)| (d.last, *k)).collect();
+        let pack = |m: &PacketMeta| (u64::from(m.file) << 48) | m.frame.min((1 << 48) - 1);
+        let mut by_age: Vec<(u64, AssocKey)> =
+            self.dirs.iter().map(|(k, d)| (pack(&d.last), *k)).collect();
         let n = (by_age.len() / 8).max(1).min(by_age.len());
         if n == 0 {
             return;
         }
-        by_age.select_nth_unstable(n - 1);
+        by_age.select_nth_unstable_by_key(n - 1, |e| e.0);
+        let boundary = by_age.get(n - 1).map(|e| e.0);
+        let tied = by_age
+            .get(n..)
+            .unwrap_or_default()
+            .iter()
+            .any(|e| Some(e.0) == boundary);
+        if tied {
+            let mut full: Vec<(PacketMeta, AssocKey)> =
+                self.dirs.iter().map(|(k, d)| (d.last, *k)).collect();
+            full.select_nth_unstable(n - 1);
+            by_age = full.iter().map(|(m, k)| (pack(m), *k)).collect();
+        }
         for (_, k) in by_age.iter().take(n) {
             if let Some(d) = self.dirs.remove(k) {
                 self.stats.dropped += d.fragment_count();
@@ -1160,6 +1179,39 @@ mod tests {
         }
         let st = run.r.stats();
         assert_eq!((st.evicted, st.dropped), (7, 7));
+    }
+
+    /// The directions kept after an eviction are the ones with the largest `(last, key)`,
+    /// also when several were last seen in the same frame (the packed selection ties).
+    #[test]
+    fn eviction_keeps_the_latest_by_last_and_key() {
+        for per_frame in [1u32, 4, 16] {
+            let mut run = Run::new(SctpConfig {
+                max_assocs: 16,
+                ..SctpConfig::default()
+            });
+            for vtag in 0..16u32 {
+                run.push(
+                    u64::from(vtag / per_frame),
+                    vtag,
+                    &data(1, 0, true, true, b"x"),
+                );
+            }
+            let mut all: Vec<(PacketMeta, AssocKey)> =
+                run.r.dirs.iter().map(|(k, d)| (d.last, *k)).collect();
+            all.sort();
+            run.push(100, 99, &data(1, 0, true, true, b"x"));
+            let mut kept: Vec<AssocKey> = run.r.dirs.keys().copied().collect();
+            kept.sort();
+            let mut want: Vec<AssocKey> = all.iter().skip(2).map(|(_, k)| *k).collect();
+            want.push(AssocKey {
+                src_port: 3868,
+                dst_port: 3868,
+                vtag: 99,
+            });
+            want.sort();
+            assert_eq!(kept, want, "{per_frame} directions per frame");
+        }
     }
 
     fn chunk_strategy(

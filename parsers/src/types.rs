@@ -72,7 +72,16 @@ impl<const N: usize> Digits<N> {
         let mut ascii = [b'0'; N];
         let mut len = 0usize;
         'outer: for &b in bytes {
-            for nibble in [b & 0x0f, b >> 4] {
+            let (lo, hi) = (b & 0x0f, b >> 4);
+            // Two decimal digits with room for both: what the nibble loop below would do.
+            if lo <= 9 && hi <= 9 {
+                if let Some(pair) = ascii.get_mut(len..len + 2) {
+                    pair.copy_from_slice(&[b'0' + lo, b'0' + hi]);
+                    len += 2;
+                    continue;
+                }
+            }
+            for nibble in [lo, hi] {
                 if nibble == 0x0f {
                     break 'outer;
                 }
@@ -319,5 +328,43 @@ mod tests {
             Imsi::parse("001020000000064").unwrap().prefix_value(3),
             Some(1)
         );
+    }
+
+    /// The plain nibble loop `from_tbcd` had before its two-digit fast path.
+    fn tbcd_reference<const N: usize>(bytes: &[u8]) -> Result<Digits<N>, DigitsError> {
+        let mut ascii = [b'0'; N];
+        let mut len = 0usize;
+        'outer: for &b in bytes {
+            for nibble in [b & 0x0f, b >> 4] {
+                if nibble == 0x0f {
+                    break 'outer;
+                }
+                if nibble > 9 {
+                    return Err(DigitsError::NotDecimal(nibble, len));
+                }
+                if len == N {
+                    return Err(DigitsError::TooLong(len + 1, N));
+                }
+                ascii[len] = b'0' + nibble;
+                len += 1;
+            }
+        }
+        if len == 0 {
+            return Err(DigitsError::Empty);
+        }
+        Ok(Digits {
+            len: len as u8,
+            ascii,
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tbcd_fast_path_matches_nibble_loop(bytes in proptest::collection::vec(
+            proptest::prop_oneof![0u8..=0x99, proptest::num::u8::ANY], 0..12)) {
+            proptest::prop_assert_eq!(Digits::<15>::from_tbcd(&bytes), tbcd_reference::<15>(&bytes));
+            proptest::prop_assert_eq!(Digits::<4>::from_tbcd(&bytes), tbcd_reference::<4>(&bytes));
+            proptest::prop_assert_eq!(Digits::<5>::from_tbcd(&bytes), tbcd_reference::<5>(&bytes));
+        }
     }
 }
