@@ -20,7 +20,8 @@
 //! network's 20,000 cells); every signal carries its subscriber's cell in the serving
 //! network, so about a tenth of the subscribers are in a zone and a move changes zones.
 //! The baseline applies the zone rules ([`ZonePresence`]) through a `HashMap` of cell →
-//! zones; the dataflow variants run [`detect_zones`] beside [`detect`] over the
+//! zones; the dataflow variants run [`detect_with_zones`] (the rules of `detect` and
+//! `detect_zones` in one operator) over the
 //! incremental [`zone_membership`]; a tenth of the subscriptions ask for zone arrivals.
 //!
 //! Each variant runs in a child process of its own so that its peak RSS (`VmHWM`) is its
@@ -43,7 +44,7 @@ use std::time::Instant;
 use differential_dataflow::input::Input;
 use landfall_dataflows::zones::{CatalogCell, CellKey, Shape, Zone};
 use landfall_dataflows::{
-    detect, detect_zones, imsi_key, partner_matches, zone_membership, Area, Consent, Direction,
+    detect_with_zones, imsi_key, partner_matches, zone_membership, Area, Consent, Direction,
     Moment, MomentKind, PartnerId, Presence, PresenceConfig, Purpose, Subscription, ZoneConfig,
     ZoneId, ZoneKey, ZonePresence,
 };
@@ -388,16 +389,14 @@ fn child(mode: &str, signals: u64, subs: u64) {
                         let (_, opt_out) = scope.new_collection::<Imsi, isize>();
                         // Event time to batch number: the moments' own times and expiry.
                         let batch_of = |at: i64| ((at - T0) / BATCH_US).max(0) as u64;
-                        let zoned = detect_zones(
-                            signals.clone(),
+                        let moments = detect_with_zones(
+                            signals,
                             membership,
                             cfg,
                             ZoneConfig::default(),
                             move |t: &u64, at| batch_of(at).max(*t),
-                        );
-                        let moments = detect(signals, cfg)
-                            .concat(zoned)
-                            .inspect_batch(move |_, data| c.set(c.get() + data.len() as u64));
+                        )
+                        .inspect_batch(move |_, data| c.set(c.get() + data.len() as u64));
                         if !with_partners {
                             let (probe, _) = moments.probe();
                             return (input, subs, consent, zone_input, probe);

@@ -123,7 +123,7 @@ pub use subscribe::{
     aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Consent,
     Direction, Match, PartnerId, Purpose, Subscription,
 };
-pub use zone_detector::{detect_zones, Placement, ZoneConfig, ZonePresence};
+pub use zone_detector::{detect_with_zones, detect_zones, Placement, ZoneConfig, ZonePresence};
 pub use zones::{zone_membership, ZoneId, ZoneKey};
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::detector::detect;
 use crate::moment::{sort_moments, Moment, PresenceConfig};
 use crate::newly::{newly_where, Newly};
 use crate::presence::moments;
-use crate::zone_detector::{detect_zones, ZoneConfig};
+use crate::zone_detector::{detect_with_zones, detect_zones, ZoneConfig};
 use crate::zones::{zone_membership, CatalogCell, Zone};
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::input::Input;
@@ -222,17 +222,17 @@ pub fn run_moments_zoned(
     let batch_us = opts.batch_us.max(1);
     let zcfg = zones.as_ref().map(|z| z.config);
     let (updates, report) = run(topology, signals, zones, opts, move |s, reference| {
-        let serving = match engine {
-            Engine::Bounded => detect(s.clone(), cfg),
-            Engine::History => moments(s.clone(), cfg),
-        };
-        match (reference, zcfg) {
-            (Some((catalog, zones)), Some(zcfg)) => {
-                let membership = zone_membership(catalog, zones);
-                let at_time = move |t: &u64, at: i64| batch_of(at, min_at, batch_us).max(*t);
-                serving.concat(detect_zones(s, membership, cfg, zcfg, at_time))
+        let at_time = move |t: &u64, at: i64| batch_of(at, min_at, batch_us).max(*t);
+        match (reference, zcfg, engine) {
+            (Some((catalog, zones)), Some(zcfg), Engine::Bounded) => {
+                detect_with_zones(s, zone_membership(catalog, zones), cfg, zcfg, at_time)
             }
-            _ => serving,
+            (Some((catalog, zones)), Some(zcfg), Engine::History) => {
+                let membership = zone_membership(catalog, zones);
+                moments(s.clone(), cfg).concat(detect_zones(s, membership, cfg, zcfg, at_time))
+            }
+            (_, _, Engine::Bounded) => detect(s, cfg),
+            (_, _, Engine::History) => moments(s, cfg),
         }
     });
     let mut counts: BTreeMap<Moment, isize> = BTreeMap::new();
