@@ -102,7 +102,7 @@ pub fn decode_into(
             Ok(frame) => decoder.push_ref(&frame, sink),
             Err(e) => decoder.stats.capture_error(e),
         }
-        if n % 4096 == 0 {
+        if n.is_multiple_of(4096) {
             pb.set_position(n);
         }
         n += 1;
