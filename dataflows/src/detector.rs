@@ -42,13 +42,13 @@ use crate::presence::is_relevant;
 /// and the latest `at` strictly before that (several signals can share an `at`, and the
 /// gap window `[t - gap, t)` excludes `t`); `i64::MIN` for none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Seen {
-    last: TimestampUs,
-    before_last: TimestampUs,
+pub(crate) struct Seen {
+    pub(crate) last: TimestampUs,
+    pub(crate) before_last: TimestampUs,
 }
 
 impl Seen {
-    const NEVER: Seen = Seen {
+    pub(crate) const NEVER: Seen = Seen {
         last: i64::MIN,
         before_last: i64::MIN,
     };
@@ -60,15 +60,24 @@ impl Seen {
         }
     }
 
-    fn mark(&mut self, t: TimestampUs) {
+    pub(crate) fn mark(&mut self, t: TimestampUs) {
         if t > self.last {
             self.before_last = self.last;
             self.last = t;
         }
     }
 
+    /// Add the times of `later` (all at or after this record's).
+    pub(crate) fn merge(&mut self, later: Seen) {
+        for t in [later.before_last, later.last] {
+            if t != i64::MIN {
+                self.mark(t);
+            }
+        }
+    }
+
     /// The latest signal strictly before `t` is within `[t - gap, t)`.
-    fn within(&self, t: TimestampUs, gap: i64) -> bool {
+    pub(crate) fn within(&self, t: TimestampUs, gap: i64) -> bool {
         let before_t = if self.last < t {
             self.last
         } else {

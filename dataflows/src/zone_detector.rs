@@ -50,7 +50,7 @@ use timely::dataflow::operators::Capability;
 use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
-use crate::detector::{imsi_key, imsi_route, order, stash_signals, Presence, SignalStash};
+use crate::detector::{imsi_key, imsi_route, order, stash_signals, Presence, Seen, SignalStash};
 use crate::moment::{Area, Moment, MomentKind, PresenceConfig};
 use crate::presence::is_relevant;
 use crate::zones::{ZoneId, ZoneKey};
@@ -61,46 +61,6 @@ pub struct ZoneConfig {
     /// A stay counts (arrives, blocks re-entry, departs) once it has lasted this long, in
     /// µs of event time. 0 (the default): at once.
     pub min_dwell_us: i64,
-}
-
-/// The two latest distinct signal times, `i64::MIN` for none (several signals can share
-/// an `at`, and the gap window `[t - gap, t)` excludes `t`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Seen {
-    last: TimestampUs,
-    before_last: TimestampUs,
-}
-
-impl Seen {
-    const NEVER: Seen = Seen {
-        last: i64::MIN,
-        before_last: i64::MIN,
-    };
-
-    fn mark(&mut self, t: TimestampUs) {
-        if t > self.last {
-            self.before_last = self.last;
-            self.last = t;
-        }
-    }
-
-    fn merge(&mut self, later: Seen) {
-        for t in [later.before_last, later.last] {
-            if t != i64::MIN {
-                self.mark(t);
-            }
-        }
-    }
-
-    /// The latest time strictly before `t` is within `[t - gap, t)`.
-    fn within(&self, t: TimestampUs, gap: i64) -> bool {
-        let before_t = if self.last < t {
-            self.last
-        } else {
-            self.before_last
-        };
-        before_t != i64::MIN && before_t >= t.saturating_sub(gap)
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
