@@ -24,16 +24,17 @@
 //! worker and kept there as histories; moments (exchanged by IMSI) are looked up as each
 //! time completes, and only the consented ones are kept, until they expire. Nothing is
 //! arranged. State: the reference histories whole (changes are rare; a revision may ask
-//! about any past time), the live consented moments, and per capped subscription its
-//! live decisions and the event times it delivered per subscriber (not pruned yet).
+//! about any past time), the live consented moments, and per capped subscription the ids
+//! of its live deliveries and the event times it delivered per subscriber (not pruned yet).
 //!
 //! Budgets, `subscriptionMaxEvents` and the per-subscriber frequency cap (no two delivered
 //! moments of one subscriber within `frequency_cap_us` of event time): decided per
-//! subscription on one worker, once per match, when it first appears, in order of dataflow
-//! time and then `(at, moment id)`; moments with one id are one event. They are delivery
-//! budgets: a match that expires or is retracted (withdrawal, revision) does not give its
-//! slot back, and if it reappears while still live it passes again without spending
-//! another; one refused stays refused. Budgets belong to the subscription id.
+//! subscription on one worker, when a match appears, in order of dataflow time and then
+//! `(at, moment id)`; moments with one id are one event. They are delivery budgets: a
+//! match that expires or is retracted (withdrawal, revision) does not give its slot back,
+//! and if it reappears while still live it passes again without spending another; one
+//! refused stays refused (both budgets only tighten, so refusals need no record). Budgets
+//! belong to the subscription id.
 //!
 //! Building blocks and other views:
 //! * [`live_moments`]: moments from their time until their `expires_at` (the retraction is
@@ -45,7 +46,7 @@
 
 use std::collections::BTreeMap;
 
-use ahash::AHashMap;
+use ahash::{AHashMap, AHashSet};
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
@@ -283,7 +284,9 @@ impl Budget {
 enum Reference {
     Consent(Consent),
     OptOut(Imsi),
-    Subscription(Subscription),
+    /// Boxed: consents are the bulk of the reference stream, and a 176-byte variant
+    /// would make every one of them that large in the broadcast buffers.
+    Subscription(Box<Subscription>),
 }
 
 /// Updates at totally ordered times, applied in time order: present at `x` iff the sum
@@ -415,12 +418,12 @@ impl<T: Ord + Clone> Stage<T> {
                 .entry(imsi)
                 .or_insert_with(|| History(Vec::new()))
                 .update(t, r),
-            Reference::Subscription(s) => match self.subs.iter_mut().find(|(x, _)| *x == s) {
+            Reference::Subscription(s) => match self.subs.iter_mut().find(|(x, _)| *x == *s) {
                 Some((_, h)) => h.update(t, r),
                 None => {
                     let mut h = History(Vec::new());
                     h.update(t, r);
-                    self.subs.push((s, h));
+                    self.subs.push((*s, h));
                 }
             },
         }
@@ -450,7 +453,7 @@ where
     let refs = consent
         .map(Reference::Consent)
         .concat(opt_out.map(Reference::OptOut))
-        .concat(subscriptions.map(Reference::Subscription))
+        .concat(subscriptions.map(|s| Reference::Subscription(Box::new(s))))
         .inner
         .broadcast();
     let route = Exchange::new(|(m, _, _): &(Moment, T, isize)| imsi_route(&m.imsi));
@@ -474,18 +477,6 @@ where
                 let mut diffs: Vec<(usize, Moment, isize)> = Vec::new();
                 move |(moments_in, f1), (refs_in, f2), output| {
                     let port = output.output_index();
-                    moments_in.for_each(|cap, data| {
-                        for (m, t, r) in data.drain(..) {
-                            // Never before the moment's own time, so + and − see one history.
-                            let d = time_of(m.at);
-                            let eff = if d > t { d } else { t };
-                            pending
-                                .entry(eff.clone())
-                                .or_insert_with(|| Pending::new(cap.delayed(&eff, port)))
-                                .moments
-                                .push((m, r));
-                        }
-                    });
                     refs_in.for_each(|cap, data| {
                         for (x, t, r) in data.drain(..) {
                             pending
@@ -495,37 +486,67 @@ where
                                 .push((x, r));
                         }
                     });
+                    // The earliest time a reference update may still be applied at: until
+                    // then the registry as applied is the registry, so a moment of a
+                    // subscriber who never consented to anyone can be dropped on arrival
+                    // (most moments; `live` and the output never see them).
+                    let refs_from: Option<T> = pending
+                        .iter()
+                        .find(|(_, p)| !p.refs.is_empty())
+                        .map(|(t, _)| t.clone())
+                        .into_iter()
+                        .chain(f2.frontier().iter().cloned())
+                        .min();
+                    moments_in.for_each(|cap, data| {
+                        for (m, t, r) in data.drain(..) {
+                            // Never before the moment's own time, so + and − see one history.
+                            let d = time_of(m.at);
+                            let eff = if d > t { d } else { t };
+                            let settled = refs_from.as_ref().is_none_or(|f| eff < *f);
+                            if settled && !stage.grants.contains_key(&m.imsi) {
+                                continue;
+                            }
+                            pending
+                                .entry(eff.clone())
+                                .or_insert_with(|| Pending::new(cap.delayed(&eff, port)))
+                                .moments
+                                .push((m, r));
+                        }
+                    });
                     while let Some(entry) = pending.first_entry() {
                         let t = entry.key();
                         if f1.less_equal(t) || f2.less_equal(t) {
                             break;
                         }
                         let (t, p) = entry.remove_entry();
-                        // Subscribers whose live matches may change at `t`.
-                        let mut affected: Vec<Imsi> = if p
+                        // Subscribers whose registry entries change at `t` (every live one
+                        // if a subscription does): their live matches are derived afresh.
+                        // Everyone else's change only by the moments arriving or expiring
+                        // at `t`, which are derived one by one.
+                        let mut full: Vec<Imsi> = if p
                             .refs
                             .iter()
                             .any(|(x, _)| matches!(x, Reference::Subscription(_)))
                         {
                             stage.live.keys().copied().collect()
                         } else {
-                            let mut v = Vec::new();
-                            for (x, _) in &p.refs {
-                                match x {
-                                    Reference::Consent(c) => v.push(c.imsi),
-                                    Reference::OptOut(imsi) => v.push(*imsi),
-                                    Reference::Subscription(_) => {}
-                                }
-                            }
-                            v.extend(p.expiring.iter().copied());
-                            v.extend(p.moments.iter().map(|(m, _)| m.imsi));
+                            let mut v: Vec<Imsi> = p
+                                .refs
+                                .iter()
+                                .filter_map(|(x, _)| match x {
+                                    Reference::Consent(c) => Some(c.imsi),
+                                    Reference::OptOut(imsi) => Some(*imsi),
+                                    Reference::Subscription(_) => None,
+                                })
+                                .collect();
                             v.retain(|i| stage.live.contains_key(i));
                             v
                         };
-                        affected.sort_unstable();
-                        affected.dedup();
+                        full.sort_unstable();
+                        full.dedup();
+                        let is_full = |imsi: &Imsi| full.binary_search(imsi).is_ok();
                         // Before `t` (histories hold only earlier times): retract ...
-                        for imsi in &affected {
+                        for imsi in &full {
                             for (m, r) in stage.live.get(imsi).into_iter().flatten() {
                                 found.clear();
                                 stage.offers(m, &time_of(m.at), &t, operator_country, &mut found);
@@ -535,20 +556,46 @@ where
                         for (x, r) in p.refs {
                             stage.apply(&t, x, r);
                         }
-                        for imsi in &p.expiring {
-                            if let Some(v) = stage.live.get_mut(imsi) {
-                                v.retain(|(m, _)| time_of(m.expires_at) > t);
-                                if v.is_empty() {
-                                    stage.live.remove(imsi);
+                        let mut expiring = p.expiring;
+                        expiring.sort_unstable();
+                        expiring.dedup();
+                        for imsi in &expiring {
+                            let Some(mut v) = stage.live.remove(imsi) else {
+                                continue;
+                            };
+                            let whole = is_full(imsi);
+                            v.retain(|(m, r)| {
+                                if time_of(m.expires_at) > t {
+                                    return true;
                                 }
+                                if !whole {
+                                    found.clear();
+                                    stage.offers(
+                                        m,
+                                        &time_of(m.at),
+                                        &t,
+                                        operator_country,
+                                        &mut found,
+                                    );
+                                    diffs.extend(found.iter().map(|i| (*i, *m, -*r)));
+                                }
+                                false
+                            });
+                            if !v.is_empty() {
+                                stage.live.insert(*imsi, v);
                             }
                         }
                         for (m, r) in p.moments {
                             let until = time_of(m.expires_at);
-                            if until <= t || !stage.any_grant_at(&m.imsi, &time_of(m.at)) {
+                            let d = time_of(m.at);
+                            if until <= t || !stage.any_grant_at(&m.imsi, &d) {
                                 continue;
                             }
-                            affected.push(m.imsi);
+                            if !is_full(&m.imsi) {
+                                found.clear();
+                                stage.offers(&m, &d, &t, operator_country, &mut found);
+                                diffs.extend(found.iter().map(|i| (*i, m, r)));
+                            }
                             let v = stage.live.entry(m.imsi).or_default();
                             match v.iter().position(|(x, _)| *x == m) {
                                 Some(i) => {
@@ -571,9 +618,7 @@ where
                             }
                         }
                         // ... and assert what holds at `t`.
-                        affected.sort_unstable();
-                        affected.dedup();
-                        for imsi in &affected {
+                        for imsi in &full {
                             for (m, r) in stage.live.get(imsi).into_iter().flatten() {
                                 found.clear();
                                 stage.offers(m, &time_of(m.at), &t, operator_country, &mut found);
@@ -608,23 +653,43 @@ where
     free.concat(capped)
 }
 
-/// What a budget decision is about: a match, by its moment's id (moments with one id are
-/// one event for the partner).
-type Decision = (PartnerId, Purpose, MomentId);
-
 /// A capped subscription's delivery budget as spent so far.
 #[derive(Default)]
 struct Spent {
     delivered: u32,
     /// Event times of the moments delivered, per subscriber (for the frequency cap).
     times: AHashMap<Imsi, Vec<TimestampUs>>,
-    /// The decision on each live match: delivered or not.
-    decided: AHashMap<Decision, bool>,
+    /// The live matches delivered, by moment id (moments with one id are one event for
+    /// the partner). Refusals need no record: both budgets only tighten (the count of
+    /// deliveries and the delivered times only grow), so a refused match asked again is
+    /// refused again.
+    delivered_ids: AHashSet<MomentId>,
 }
 
-/// Max events and frequency caps: each match is decided once, when it first appears, in
-/// order of dataflow time and then `(at, moment id)`; a delivered match then passes
-/// through unchanged (retractions, re-appearances), an undelivered one never passes.
+impl Spent {
+    /// Whether a match not delivered before may be delivered now, spending the budget.
+    fn spend(&mut self, budget: Budget, m: &Moment) -> bool {
+        let pass = budget.max_events.is_none_or(|n| self.delivered < n)
+            && budget.frequency_cap_us.is_none_or(|cap| {
+                self.times
+                    .get(&m.imsi)
+                    .is_none_or(|times| times.iter().all(|t| (t - m.at).abs() >= cap))
+            });
+        if pass {
+            self.delivered += 1;
+            if budget.frequency_cap_us.is_some() {
+                self.times.entry(m.imsi).or_default().push(m.at);
+            }
+            self.delivered_ids.insert(m.id);
+        }
+        pass
+    }
+}
+
+/// Max events and frequency caps: each match is decided when it appears and was not
+/// delivered before, in order of dataflow time and then `(at, moment id)`; a delivered
+/// match then passes through unchanged (retractions, re-appearances), an undelivered
+/// one never passes.
 fn within_budget<'scope, T, F>(
     budgeted: VecCollection<'scope, T, Budgeted>,
     time_of: F,
@@ -640,8 +705,8 @@ where
             type Stash<T> = BTreeMap<T, (Capability<T>, Vec<(Budgeted, isize)>)>;
             let mut stash: Stash<T> = BTreeMap::new();
             let mut spent: AHashMap<u64, Spent> = AHashMap::new();
-            // Decisions forgotten once their moment expired (it cannot come back).
-            let mut forget: BTreeMap<T, Vec<(u64, Decision)>> = BTreeMap::new();
+            // Deliveries forgotten once their moment expired (it cannot come back).
+            let mut forget: BTreeMap<T, Vec<(u64, MomentId)>> = BTreeMap::new();
             move |(input, frontier), output| {
                 let port = output.output_index();
                 input.for_each(|cap, data| {
@@ -667,32 +732,17 @@ where
                             continue;
                         }
                         let s = spent.entry(m.subscription).or_default();
-                        let key = (m.partner, m.purpose, m.moment.id);
-                        let pass = match s.decided.get(&key) {
-                            Some(pass) => *pass,
-                            None if r < 0 => false,
-                            None => {
-                                let at = m.moment.at;
-                                let pass = budget.max_events.is_none_or(|n| s.delivered < n)
-                                    && budget.frequency_cap_us.is_none_or(|cap| {
-                                        s.times.get(&m.moment.imsi).is_none_or(|times| {
-                                            times.iter().all(|t| (t - at).abs() >= cap)
-                                        })
-                                    });
+                        let pass = s.delivered_ids.contains(&m.moment.id)
+                            || (r > 0 && {
+                                let pass = s.spend(budget, &m.moment);
                                 if pass {
-                                    s.delivered += 1;
-                                    if budget.frequency_cap_us.is_some() {
-                                        s.times.entry(m.moment.imsi).or_default().push(at);
-                                    }
+                                    forget
+                                        .entry(time_of(m.moment.expires_at))
+                                        .or_default()
+                                        .push((m.subscription, m.moment.id));
                                 }
-                                s.decided.insert(key, pass);
-                                forget
-                                    .entry(time_of(m.moment.expires_at))
-                                    .or_default()
-                                    .push((m.subscription, key));
                                 pass
-                            }
-                        };
+                            });
                         if pass {
                             session.give((m, t.clone(), r));
                         }
@@ -702,9 +752,9 @@ where
                         if *f.key() > t {
                             break;
                         }
-                        for (sub, key) in f.remove() {
+                        for (sub, id) in f.remove() {
                             if let Some(s) = spent.get_mut(&sub) {
-                                s.decided.remove(&key);
+                                s.delivered_ids.remove(&id);
                             }
                         }
                     }

@@ -50,7 +50,9 @@ use timely::dataflow::operators::Capability;
 use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
-use crate::detector::{imsi_key, imsi_route, order, stash_signals, Presence, Seen, SignalStash};
+use crate::detector::{
+    imsi_key, imsi_route, order, stash_signals, warm, Presence, Seen, SignalStash,
+};
 use crate::moment::{Area, Moment, MomentKind, PresenceConfig};
 use crate::presence::is_relevant;
 use crate::zones::{ZoneId, ZoneKey};
@@ -370,6 +372,7 @@ where
                 let mut state: AHashMap<u64, ZonePresence> = AHashMap::new();
                 let mut serving_state: AHashMap<u64, Presence> = AHashMap::new();
                 let mut zones: Vec<ZoneId> = Vec::new();
+                let mut keys: Vec<u64> = Vec::new();
                 let mut started: Vec<ZoneId> = Vec::new();
                 let mut moments: Vec<Moment> = Vec::new();
                 move |(signals, s_frontier), (changes, m_frontier), output| {
@@ -403,8 +406,13 @@ where
                         let mut cap = None;
                         if let Some((c, mut batch)) = signal_stash.remove(&next) {
                             batch.sort_unstable_by(order);
-                            for s in &batch {
-                                let key = imsi_key(&s.imsi);
+                            // Every subscriber's entry looked up first (see `warm`).
+                            keys.clear();
+                            keys.extend(batch.iter().map(|s| imsi_key(&s.imsi)));
+                            if serving {
+                                warm(&serving_state, &keys);
+                            }
+                            for (s, &key) in batch.iter().zip(&keys) {
                                 if serving && is_relevant(s) {
                                     if s.kind.is_departure() {
                                         if let Some(p) = serving_state.get_mut(&key) {
