@@ -256,13 +256,38 @@ pub fn run_newly_where(
     opts: RunOptions,
     cfg: PresenceConfig,
 ) -> (Vec<(Newly, u64, isize)>, RunReport) {
+    run_newly_where_zoned(signals, None, opts, cfg)
+}
+
+/// [`run_newly_where`] with zones: the view of [`detect_with_zones`]'s moments, so zone
+/// entries too (a zone arrival enters the view when its stay has dwelled).
+pub fn run_newly_where_zoned(
+    signals: Arc<Vec<Signal>>,
+    zones: Option<Arc<ZoneInputs>>,
+    opts: RunOptions,
+    cfg: PresenceConfig,
+) -> (Vec<(Newly, u64, isize)>, RunReport) {
     let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
     let batch_us = opts.batch_us.max(1);
-    let (mut updates, report) = run(&Topology::Process, signals, None, opts, move |s, _| {
-        newly_where(detect(s, cfg), move |_t: &u64, at| {
-            batch_of(at.saturating_add(cfg.ttl_us), min_at, batch_us)
-        })
-    });
+    let zcfg = zones.as_ref().map(|z| z.config);
+    let (mut updates, report) = run(
+        &Topology::Process,
+        signals,
+        zones,
+        opts,
+        move |s, reference| {
+            let at_time = move |t: &u64, at: i64| batch_of(at, min_at, batch_us).max(*t);
+            let moments = match (reference, zcfg) {
+                (Some((catalog, zones)), Some(zcfg)) => {
+                    detect_with_zones(s, zone_membership(catalog, zones), cfg, zcfg, at_time)
+                }
+                _ => detect(s, cfg),
+            };
+            newly_where(moments, move |_t: &u64, at| {
+                batch_of(at.saturating_add(cfg.ttl_us), min_at, batch_us)
+            })
+        },
+    );
     updates.sort_by_key(|u| (u.1, u.0, u.2));
     (updates, report)
 }

@@ -1,16 +1,18 @@
 //! Property: zone-level moments from the dataflow (zone membership maintained from zones
 //! and a cell catalog that are edited mid-stream, signals placed by the membership at
 //! their time, minimum dwell, re-entry gap) equal the sequential reference's, for random
-//! signal streams, in order on 1 worker and out of order (within the lateness) on 2.
+//! signal streams, in order on 1 worker and out of order (within the lateness) on 2; and
+//! the newly-where view over all levels, zone entries included, equals its recomputation
+//! from the reference moments at every batch.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use landfall_dataflows::zones::{resolve, CatalogCell, CellKey, LonLat, Shape, Zone};
 use landfall_dataflows::{
-    batch_of, reference_moments, reference_zone_moments, run_moments_zoned, Engine, Feed, Level,
-    Moment, MomentKind, PresenceConfig, RunOptions, Topology, ZoneConfig, ZoneId, ZoneInputs,
-    ZoneKey, HOUR_US,
+    batch_of, reference_moments, reference_zone_moments, run_moments_zoned, run_newly_where_zoned,
+    Area, Engine, Feed, Level, Moment, MomentKind, Newly, PresenceConfig, RunOptions, Topology,
+    ZoneConfig, ZoneId, ZoneInputs, ZoneKey, HOUR_US,
 };
 use landfall_parsers::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
 use proptest::prelude::*;
@@ -291,6 +293,99 @@ proptest! {
         prop_assert_eq!(report.late, 0);
         let (zoned, _) = zone_level(&got);
         prop_assert_eq!(&zoned, &expected, "2 workers, out of order within the lateness");
+    }
+}
+
+/// The newly-where view at the end of batch `t`, recomputed from the reference moments
+/// of every level. An arrival enters the view at the batch it is known in: its own for
+/// the country and network levels, for a zone the batch of `at + min dwell` (the stay's
+/// start plus the dwell; with no dwell, its own). It leaves at the batch of `at + ttl`
+/// (never before it entered), or at the first departure from the area at or after it.
+fn view_at(
+    moments: &[Moment],
+    t: u64,
+    min_at: i64,
+    batch_us: i64,
+    ttl: i64,
+    dwell: i64,
+) -> Vec<Newly> {
+    let batch = |at: i64| batch_of(at, min_at, batch_us);
+    let mut out = Vec::new();
+    for a in moments.iter().filter(|m| m.kind == MomentKind::Arrival) {
+        let known = match a.area {
+            Area::Zone(_) => batch(a.at.saturating_add(dwell)),
+            _ => batch(a.at),
+        };
+        let expires = batch(a.at.saturating_add(ttl)).max(known);
+        if known > t || expires <= t {
+            continue;
+        }
+        let left = moments.iter().any(|d| {
+            d.kind == MomentKind::Departure
+                && d.imsi == a.imsi
+                && d.area == a.area
+                && (d.at, d.source) >= (a.at, a.source)
+                && batch(d.at) <= t
+        });
+        if !left {
+            out.push(Newly {
+                imsi: a.imsi,
+                area: a.area,
+                arrived_at: a.at,
+            });
+        }
+    }
+    out.sort();
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The view with zones (edited mid-stream) and a minimum dwell, accumulated up to
+    /// every batch, equals its recomputation; everything expires in the end.
+    #[test]
+    fn newly_where_with_zones_equals_recomputation(
+        signals in prop::collection::vec(signal(), 0..40),
+        edits in edits(),
+        batch_us in prop_oneof![Just(HOUR_US / 4), Just(HOUR_US)],
+        dwell in prop_oneof![Just(0i64), Just(20 * 60 * 1_000_000), Just(2 * HOUR_US)],
+        ttl_h in 1i64..4,
+        workers in 1usize..3,
+    ) {
+        let cfg = PresenceConfig { ttl_us: ttl_h * HOUR_US, ..PresenceConfig::default() };
+        let zcfg = ZoneConfig { min_dwell_us: dwell };
+        let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
+        let z = Arc::new(inputs(&edits, min_at, batch_us, zcfg));
+        let mut moments = reference_moments(&signals, &cfg);
+        moments.extend(reference_zone_moments(
+            &signals,
+            |s| zones_of(s, &z, min_at, batch_us),
+            &cfg,
+            &zcfg,
+        ));
+        let opts = RunOptions {
+            workers,
+            batch_us,
+            feed: Feed::InOrder,
+            engine: Engine::Bounded,
+            lateness_batches: 0,
+        };
+        let (updates, _) = run_newly_where_zoned(Arc::new(signals), Some(z), opts, cfg);
+        let last = updates.iter().map(|u| u.1).max().unwrap_or(0);
+        let mut acc: BTreeMap<Newly, isize> = BTreeMap::new();
+        let mut it = updates.iter().peekable();
+        for t in 0..=last {
+            while let Some(&&(n, ut, d)) = it.peek() {
+                if ut > t { break; }
+                *acc.entry(n).or_insert(0) += d;
+                it.next();
+            }
+            prop_assert!(acc.values().all(|c| *c == 0 || *c == 1), "multiplicity at {}", t);
+            let got: Vec<Newly> = acc.iter().filter(|(_, c)| **c == 1).map(|(n, _)| *n).collect();
+            prop_assert_eq!(&got, &view_at(&moments, t, min_at, batch_us, cfg.ttl_us, dwell), "view at batch {}", t);
+        }
+        prop_assert!(acc.values().all(|c| *c == 0), "everything expires");
     }
 }
 
