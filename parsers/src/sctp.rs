@@ -672,7 +672,9 @@ impl Direction {
 #[derive(Debug, Default)]
 pub struct SctpReassembler {
     cfg: SctpConfig,
-    dirs: HashMap<AssocKey, Direction>,
+    /// Boxed (a direction holds its TSN window inline, ≈700 bytes): growing the table
+    /// then moves pointers, not directions, and an evicted direction's memory is reused.
+    dirs: HashMap<AssocKey, Box<Direction>>,
     stats: SctpStats,
     /// Seeds the fragment maps of every direction.
     hasher: ahash::RandomState,
@@ -682,7 +684,7 @@ impl SctpReassembler {
     pub fn new(cfg: SctpConfig) -> SctpReassembler {
         SctpReassembler {
             cfg,
-            dirs: HashMap::new(),
+            dirs: HashMap::default(),
             stats: SctpStats::default(),
             hasher: ahash::RandomState::new(),
         }
@@ -728,7 +730,7 @@ impl SctpReassembler {
         let dir = self
             .dirs
             .entry(key)
-            .or_insert_with(|| Direction::new(*meta, hasher));
+            .or_insert_with(|| Box::new(Direction::new(*meta, hasher)));
         dir.last = *meta;
         if !dir.seen.insert(chunk.tsn) {
             stats.duplicates += 1;
