@@ -787,7 +787,7 @@ impl SctpReassembler {
         }
     }
 
-    /// Drop the least recently active eighth of the directions (at least one): the
+    /// Drop the least recently active quarter of the directions (at least one): the
     /// smallest `(last, key)`. Selected on file and frame packed in one integer (the order
     /// of `PacketMeta` begins with them); only when that leaves a tie at the boundary (two
     /// directions last seen in one frame) on the whole `(last, key)`.
@@ -795,7 +795,7 @@ impl SctpReassembler {
         let pack = |m: &PacketMeta| (u64::from(m.file) << 48) | m.frame.min((1 << 48) - 1);
         let mut by_age: Vec<(u64, AssocKey)> =
             self.dirs.iter().map(|(k, d)| (pack(&d.last), *k)).collect();
-        let n = (by_age.len() / 8).max(1).min(by_age.len());
+        let n = (by_age.len() / 4).max(1).min(by_age.len());
         if n == 0 {
             return;
         }
@@ -1205,7 +1205,7 @@ mod tests {
             run.push(100, 99, &data(1, 0, true, true, b"x"));
             let mut kept: Vec<AssocKey> = run.r.dirs.keys().copied().collect();
             kept.sort();
-            let mut want: Vec<AssocKey> = all.iter().skip(2).map(|(_, k)| *k).collect();
+            let mut want: Vec<AssocKey> = all.iter().skip(4).map(|(_, k)| *k).collect();
             want.push(AssocKey {
                 src_port: 3868,
                 dst_port: 3868,
