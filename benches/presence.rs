@@ -28,12 +28,15 @@
 //! own; `bytes per subscriber` is the RSS with the state still alive at the end of the run
 //! (`VmRSS`, hash tables at their final size; the peak also holds the old table of the
 //! last resize) minus that of a child that only generates the signals, divided by the
-//! subscribers tracked. Signals are generated on the fly, in
+//! subscribers tracked. Each variant runs `RUNS` times (default 3): the rate printed is
+//! the best run's (another process on a shared machine only ever slows a run down) with
+//! the slowest beside it, memory the largest of the runs. Signals are generated on the fly, in
 //! event-time order, identically in every variant (generation cost is inside every
 //! figure). Prints a table with the ratio to the baseline measured in the same run.
 //!
 //! ```sh
-//! cargo bench --bench presence            # 10 M signals, 1 M subscribers
+//! cargo bench --bench presence            # 10 M signals, 1 M subscribers, best of 3
+//! RUNS=1 cargo bench --bench presence     # one run per variant
 //! cargo bench --bench presence -- 1000000 100000   # smaller: SIGNALS SUBSCRIBERS
 //! ```
 
@@ -498,8 +501,13 @@ fn main() {
     let nums: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let signals = nums.first().copied().unwrap_or(10_000_000);
     let subs = nums.get(1).copied().unwrap_or(1_000_000);
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     let exe = std::env::current_exe().expect("own path");
-    let run = |mode: &str| -> (f64, u64, u64, u64, u64, u64) {
+    let once = |mode: &str| -> (f64, u64, u64, u64, u64, u64) {
         let out = Command::new(&exe)
             .args(["--child", mode, &signals.to_string(), &subs.to_string()])
             .output()
@@ -520,19 +528,44 @@ fn main() {
             v[5].parse().unwrap(),
         )
     };
+    // Best (shortest) of `runs`: a shared machine only ever slows a run down. Memory is
+    // the largest of the runs; the counts must agree.
+    let slowest = std::cell::RefCell::new(HashMap::<String, f64>::new());
+    let run = |mode: &str| -> (f64, u64, u64, u64, u64, u64) {
+        let mut best = once(mode);
+        let mut worst = best.0;
+        for _ in 1..runs {
+            let r = once(mode);
+            assert_eq!(
+                (r.1, r.2, r.3),
+                (best.1, best.2, best.3),
+                "{mode}: runs agree"
+            );
+            worst = worst.max(r.0);
+            let (peak, live) = (best.4.max(r.4), best.5.max(r.5));
+            if r.0 < best.0 {
+                best = r;
+            }
+            best.4 = peak;
+            best.5 = live;
+        }
+        slowest.borrow_mut().insert(mode.to_string(), worst);
+        best
+    };
     println!(
-        "presence: {signals} signals over {subs} subscribers, 5% moves, {} cores; state {} B + 8 B key per subscriber",
+        "presence: {signals} signals over {subs} subscribers, 5% moves, {} cores; state {} B + 8 B key per subscriber; best of {runs} runs (RUNS)",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         std::mem::size_of::<Presence>()
     );
-    let (_, _, _, _, _, gen_live) = run("generate");
+    let (_, _, _, _, _, gen_live) = once("generate");
     let (base_s, base_moments, _, _, base_peak, base_live) = run("hashmap");
     let (plain_s, plain_moments, plain_matches, _, plain_peak, plain_live) = run("map+partners");
     assert_eq!(plain_moments, base_moments);
     println!(
-        "{:<12} {:>12} {:>9} {:>11} {:>9} {:>10} {:>10} {:>14}",
+        "{:<12} {:>12} {:>12} {:>9} {:>11} {:>9} {:>10} {:>10} {:>14}",
         "variant",
         "signals/s",
+        "slowest",
         "vs map",
         "moments",
         "matches",
@@ -542,9 +575,11 @@ fn main() {
     );
     let line = |name: &str, s: f64, base: f64, r: (u64, u64, u64, u64, u64)| {
         let (moments, matches, tracked, peak, live) = r;
+        let worst = slowest.borrow().get(name).copied().unwrap_or(s);
         println!(
-            "{name:<12} {:>12.0} {:>8.2}x {moments:>11} {matches:>9} {:>10.1} {:>10.1} {:>14.0}",
+            "{name:<12} {:>12.0} {:>12.0} {:>8.2}x {moments:>11} {matches:>9} {:>10.1} {:>10.1} {:>14.0}",
             signals as f64 / s,
+            signals as f64 / worst,
             base / s,
             peak as f64 / 1048576.0,
             live as f64 / 1048576.0,

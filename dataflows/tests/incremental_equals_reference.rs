@@ -5,14 +5,15 @@
 //! disorder within its lateness — and, beyond it, the reference's moments of the signals
 //! that were not late, with every late signal counted.
 
+mod common;
+
 use landfall_dataflows::{
     batch_of, late_indices, reference_moments, run_moments, run_moments_with, run_newly_where,
-    Engine, Feed, Moment, MomentKind, Newly, PresenceConfig, RunOptions, HOUR_US,
+    Engine, Feed, PresenceConfig, RunOptions, HOUR_US,
 };
 use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const IMSIS: [&str; 3] = ["001020000000064", "001010000000001", "208100000000002"];
@@ -126,36 +127,6 @@ proptest! {
     }
 }
 
-/// The newly-where view at the end of batch `t`, recomputed from the reference moments:
-/// an arrival is live from its batch until the batch of `at + ttl`, unless a departure
-/// from the same area at or after it (by `(at, source)`: the view applies a same-instant
-/// departure after the arrival) came first.
-fn view_at(moments: &[Moment], t: u64, min_at: i64, batch_us: i64, ttl: i64) -> Vec<Newly> {
-    let mut out = Vec::new();
-    for a in moments.iter().filter(|m| m.kind == MomentKind::Arrival) {
-        let expires = batch_of(a.at.saturating_add(ttl), min_at, batch_us);
-        if batch_of(a.at, min_at, batch_us) > t || expires <= t {
-            continue;
-        }
-        let left = moments.iter().any(|d| {
-            d.kind == MomentKind::Departure
-                && d.imsi == a.imsi
-                && d.area == a.area
-                && (d.at, d.source) >= (a.at, a.source)
-                && batch_of(d.at, min_at, batch_us) <= t
-        });
-        if !left {
-            out.push(Newly {
-                imsi: a.imsi,
-                area: a.area,
-                arrived_at: a.at,
-            });
-        }
-    }
-    out.sort();
-    out
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
@@ -180,21 +151,15 @@ proptest! {
             lateness_batches: 0,
         };
         let (updates, _) = run_newly_where(Arc::clone(&shared), opts, cfg);
-        let last = updates.iter().map(|u| u.1).max().unwrap_or(0);
-        let mut acc: BTreeMap<Newly, isize> = BTreeMap::new();
-        let mut it = updates.iter().peekable();
-        for t in 0..=last {
-            while let Some(&&(n, ut, d)) = it.peek() {
-                if ut > t { break; }
-                *acc.entry(n).or_insert(0) += d;
-                it.next();
-            }
-            prop_assert!(acc.values().all(|c| *c == 0 || *c == 1), "multiplicity at {}", t);
-            let got: Vec<Newly> = acc.iter().filter(|(_, c)| **c == 1).map(|(n, _)| *n).collect();
-            prop_assert_eq!(&got, &view_at(&moments, t, min_at, batch_us, cfg.ttl_us), "view at batch {}", t);
-        }
-        // Everything expires in the end.
-        prop_assert!(acc.values().all(|c| *c == 0));
+        let batch = |at: i64| batch_of(at, min_at, batch_us);
+        let expected = |t| common::view_at(
+            &moments,
+            t,
+            |a| batch(a.at),
+            |a| batch(a.at.saturating_add(cfg.ttl_us)),
+            |d| batch(d.at),
+        );
+        common::check_view(&updates, expected).map_err(TestCaseError::fail)?;
     }
 }
 

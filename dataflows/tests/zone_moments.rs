@@ -5,13 +5,15 @@
 //! the newly-where view over all levels, zone entries included, equals its recomputation
 //! from the reference moments at every batch.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use landfall_dataflows::zones::{resolve, CatalogCell, CellKey, LonLat, Shape, Zone};
 use landfall_dataflows::{
     batch_of, reference_moments, reference_zone_moments, run_moments_zoned, run_newly_where_zoned,
-    Area, Engine, Feed, Level, Moment, MomentKind, Newly, PresenceConfig, RunOptions, Topology,
+    Area, Engine, Feed, Level, Moment, MomentKind, PresenceConfig, RunOptions, Topology,
     ZoneConfig, ZoneId, ZoneInputs, ZoneKey, HOUR_US,
 };
 use landfall_parsers::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
@@ -296,49 +298,6 @@ proptest! {
     }
 }
 
-/// The newly-where view at the end of batch `t`, recomputed from the reference moments
-/// of every level. An arrival enters the view at the batch it is known in: its own for
-/// the country and network levels, for a zone the batch of `at + min dwell` (the stay's
-/// start plus the dwell; with no dwell, its own). It leaves at the batch of `at + ttl`
-/// (never before it entered), or at the first departure from the area at or after it.
-fn view_at(
-    moments: &[Moment],
-    t: u64,
-    min_at: i64,
-    batch_us: i64,
-    ttl: i64,
-    dwell: i64,
-) -> Vec<Newly> {
-    let batch = |at: i64| batch_of(at, min_at, batch_us);
-    let mut out = Vec::new();
-    for a in moments.iter().filter(|m| m.kind == MomentKind::Arrival) {
-        let known = match a.area {
-            Area::Zone(_) => batch(a.at.saturating_add(dwell)),
-            _ => batch(a.at),
-        };
-        let expires = batch(a.at.saturating_add(ttl)).max(known);
-        if known > t || expires <= t {
-            continue;
-        }
-        let left = moments.iter().any(|d| {
-            d.kind == MomentKind::Departure
-                && d.imsi == a.imsi
-                && d.area == a.area
-                && (d.at, d.source) >= (a.at, a.source)
-                && batch(d.at) <= t
-        });
-        if !left {
-            out.push(Newly {
-                imsi: a.imsi,
-                area: a.area,
-                arrived_at: a.at,
-            });
-        }
-    }
-    out.sort();
-    out
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -372,20 +331,21 @@ proptest! {
             lateness_batches: 0,
         };
         let (updates, _) = run_newly_where_zoned(Arc::new(signals), Some(z), opts, cfg);
-        let last = updates.iter().map(|u| u.1).max().unwrap_or(0);
-        let mut acc: BTreeMap<Newly, isize> = BTreeMap::new();
-        let mut it = updates.iter().peekable();
-        for t in 0..=last {
-            while let Some(&&(n, ut, d)) = it.peek() {
-                if ut > t { break; }
-                *acc.entry(n).or_insert(0) += d;
-                it.next();
-            }
-            prop_assert!(acc.values().all(|c| *c == 0 || *c == 1), "multiplicity at {}", t);
-            let got: Vec<Newly> = acc.iter().filter(|(_, c)| **c == 1).map(|(n, _)| *n).collect();
-            prop_assert_eq!(&got, &view_at(&moments, t, min_at, batch_us, cfg.ttl_us, dwell), "view at batch {}", t);
-        }
-        prop_assert!(acc.values().all(|c| *c == 0), "everything expires");
+        // A zone arrival is known when its stay has dwelled: the batch of its start plus
+        // the dwell (its own batch without one); the other levels at their own batch.
+        let batch = |at: i64| batch_of(at, min_at, batch_us);
+        let known = |a: &Moment| match a.area {
+            Area::Zone(_) => batch(a.at.saturating_add(dwell)),
+            _ => batch(a.at),
+        };
+        let expected = |t| common::view_at(
+            &moments,
+            t,
+            known,
+            |a| batch(a.at.saturating_add(cfg.ttl_us)),
+            |d| batch(d.at),
+        );
+        common::check_view(&updates, expected).map_err(TestCaseError::fail)?;
     }
 }
 
