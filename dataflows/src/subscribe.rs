@@ -44,7 +44,7 @@
 //! * [`aggregates`]: for partners without per-person consent, arrivals counted per area ×
 //!   home country × interval, with counts below `k` suppressed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ahash::{AHashMap, AHashSet};
 use differential_dataflow::collection::AsCollection;
@@ -467,6 +467,9 @@ where
             "PartnerMatches",
             move |_cap, _info| {
                 let mut pending: BTreeMap<T, Pending<T>> = BTreeMap::new();
+                // The times in `pending` with reference updates (few; `pending` also holds
+                // an entry per future expiry time, thousands).
+                let mut ref_times: BTreeSet<T> = BTreeSet::new();
                 let mut stage = Stage {
                     grants: AHashMap::new(),
                     opt_outs: AHashMap::new(),
@@ -479,6 +482,7 @@ where
                     let port = output.output_index();
                     refs_in.for_each(|cap, data| {
                         for (x, t, r) in data.drain(..) {
+                            ref_times.insert(t.clone());
                             pending
                                 .entry(t.clone())
                                 .or_insert_with(|| Pending::new(cap.delayed(&t, port)))
@@ -490,10 +494,9 @@ where
                     // then the registry as applied is the registry, so a moment of a
                     // subscriber who never consented to anyone can be dropped on arrival
                     // (most moments; `live` and the output never see them).
-                    let refs_from: Option<T> = pending
-                        .iter()
-                        .find(|(_, p)| !p.refs.is_empty())
-                        .map(|(t, _)| t.clone())
+                    let refs_from: Option<T> = ref_times
+                        .first()
+                        .cloned()
                         .into_iter()
                         .chain(f2.frontier().iter().cloned())
                         .min();
@@ -519,6 +522,7 @@ where
                             break;
                         }
                         let (t, p) = entry.remove_entry();
+                        ref_times.remove(&t);
                         // Subscribers whose registry entries change at `t` (every live one
                         // if a subscription does): their live matches are derived afresh.
                         // Everyone else's change only by the moments arriving or expiring
