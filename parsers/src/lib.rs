@@ -20,6 +20,7 @@ pub mod gtpv2;
 pub mod ip;
 pub mod link;
 pub mod map;
+mod pending;
 pub mod record;
 pub mod sccp;
 pub mod sctp;

@@ -20,13 +20,13 @@
 //! location (Delete) keeps the serving network and RAT learned for the session.
 
 use ahash::AHashMap as HashMap;
-use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{ie, msg, Gtpv1Fields, Gtpv1Message, Uli};
 use crate::e212::E212;
 use crate::flow::{FlowKey, PacketMeta};
-use crate::signal::{Location, Proto, Provenance, Signal, SignalKind, TimestampUs};
+use crate::pending::{PendingRequests, Request};
+use crate::signal::{Location, Proto, Provenance, Signal, SignalKind};
 use crate::types::{Imsi, Msisdn, Plmn};
 
 /// Counters of what gave no signal, and why.
@@ -64,20 +64,21 @@ struct Pending {
     sender: Vec<(IpAddr, u32)>,
 }
 
-type Key = (FlowKey, u16);
+impl Request for Pending {
+    fn meta(&self) -> &PacketMeta {
+        &self.meta
+    }
+    fn msg_type(&self) -> u8 {
+        self.msg_type
+    }
+}
 
 /// Pairs GTPv1-C requests with responses and emits signals.
 #[derive(Clone, Debug)]
 pub struct Gtpv1Correlator {
     e212: E212,
-    timeout_us: i64,
-    max_pending: usize,
     max_sessions: usize,
-    pending: HashMap<Key, Pending>,
-    /// Pending requests by sequence number alone, for responses whose addressing does
-    /// not mirror the request's (loopback captures, address translation between probes).
-    by_seq: HashMap<u16, Vec<Key>>,
-    order: VecDeque<(TimestampUs, Key)>,
+    pending: PendingRequests<u16, Pending>,
     sessions: HashMap<(IpAddr, u32), Subscriber>,
     stats: Gtpv1Stats,
 }
@@ -156,12 +157,8 @@ impl Gtpv1Correlator {
     pub fn new(e212: E212) -> Gtpv1Correlator {
         Gtpv1Correlator {
             e212,
-            timeout_us: 30_000_000,
-            max_pending: 1 << 20,
+            pending: PendingRequests::new(30_000_000, 1 << 20),
             max_sessions: 10_000_000,
-            pending: HashMap::new(),
-            by_seq: HashMap::new(),
-            order: VecDeque::new(),
             sessions: HashMap::new(),
             stats: Gtpv1Stats::default(),
         }
@@ -179,7 +176,7 @@ impl Gtpv1Correlator {
         flow: FlowKey,
         m: &Gtpv1Message<'_>,
     ) -> Option<Signal> {
-        self.expire(meta.ts_us);
+        self.stats.unanswered += self.pending.expire(meta.ts_us);
         let t = m.header.msg_type;
         let seq = m.header.seq?;
         let key = (flow.connection(), seq);
@@ -187,12 +184,6 @@ impl Gtpv1Correlator {
             // A retransmission keeps the first copy: the signal is the first request's.
             if self.pending.get(&key).is_some_and(|p| p.msg_type == t) {
                 return None;
-            }
-            if self.pending.len() >= self.max_pending {
-                self.stats.unanswered += self.pending.len() as u64;
-                self.pending.clear();
-                self.by_seq.clear();
-                self.order.clear();
             }
             let (fields, _) = Gtpv1Fields::extract(m);
             let pending = Pending {
@@ -202,18 +193,15 @@ impl Gtpv1Correlator {
                 session: (m.header.teid != 0).then_some((flow.dst.addr, m.header.teid)),
                 sender: control_teids(m, flow.src.addr),
             };
-            match self.pending.insert(key, pending) {
-                // A different request reusing the sequence number replaces the old one.
-                Some(_) => self.stats.unanswered += 1,
-                None => self.by_seq.entry(seq).or_default().push(key),
-            }
-            self.order.push_back((meta.ts_us, key));
+            let displaced = self.pending.insert(key, pending);
+            // A different request reusing the sequence number replaces the old one.
+            self.stats.unanswered += displaced.flushed + u64::from(displaced.replaced);
             return None;
         }
         if !is_response(t) {
             return None;
         }
-        let Some(req) = self.take(key, t) else {
+        let Some(req) = self.pending.take(key, t) else {
             self.stats.unmatched_responses += 1;
             return None;
         };
@@ -292,56 +280,9 @@ impl Gtpv1Correlator {
         })
     }
 
-    /// The request a response of type `t` answers: same connection and sequence number,
-    /// or else the only pending request of the matching type with that sequence number.
-    fn take(&mut self, key: Key, t: u8) -> Option<Pending> {
-        let answers = |p: &Pending| p.msg_type + 1 == t;
-        let found = if self.pending.get(&key).is_some_and(answers) {
-            key
-        } else {
-            let keys = self.by_seq.get(&key.1)?;
-            let mut candidates = keys
-                .iter()
-                .filter(|k| self.pending.get(k).is_some_and(answers));
-            match (candidates.next(), candidates.next()) {
-                (Some(&k), None) => k,
-                _ => return None,
-            }
-        };
-        self.unindex(found);
-        self.pending.remove(&found)
-    }
-
-    fn unindex(&mut self, key: Key) {
-        if let Some(keys) = self.by_seq.get_mut(&key.1) {
-            keys.retain(|k| *k != key);
-            if keys.is_empty() {
-                self.by_seq.remove(&key.1);
-            }
-        }
-    }
-
-    /// Drop requests older than the timeout (capture time).
-    fn expire(&mut self, now: TimestampUs) {
-        while let Some(&(ts, key)) = self.order.front() {
-            if now.saturating_sub(ts) <= self.timeout_us {
-                break;
-            }
-            self.order.pop_front();
-            if self.pending.get(&key).is_some_and(|p| p.meta.ts_us == ts) {
-                self.pending.remove(&key);
-                self.unindex(key);
-                self.stats.unanswered += 1;
-            }
-        }
-    }
-
     /// End of input: requests still pending are counted as unanswered.
     pub fn flush(&mut self) {
-        self.stats.unanswered += self.pending.len() as u64;
-        self.pending.clear();
-        self.by_seq.clear();
-        self.order.clear();
+        self.stats.unanswered += self.pending.flush();
     }
 }
 

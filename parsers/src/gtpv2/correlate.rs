@@ -14,13 +14,13 @@
 //! | Change Notification (38) with a ULI | 39 | `cell_change` |
 
 use ahash::AHashMap as HashMap;
-use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{ie, Gtpv2Fields, Gtpv2Message, Uli};
 use crate::e212::E212;
 use crate::flow::{FlowKey, PacketMeta};
-use crate::signal::{Location, Proto, Provenance, Signal, SignalKind, TimestampUs};
+use crate::pending::{PendingRequests, Request};
+use crate::signal::{Location, Proto, Provenance, Signal, SignalKind};
 use crate::types::{Imsi, Msisdn, Plmn};
 
 const CREATE_SESSION: u8 = 32;
@@ -62,19 +62,20 @@ struct Pending {
     sender: Option<(IpAddr, u32)>,
 }
 
-type Key = (FlowKey, u32);
+impl Request for Pending {
+    fn meta(&self) -> &PacketMeta {
+        &self.meta
+    }
+    fn msg_type(&self) -> u8 {
+        self.msg_type
+    }
+}
 
 /// Pairs GTPv2-C requests with responses and emits signals.
 #[derive(Clone, Debug)]
 pub struct Gtpv2Correlator {
     e212: E212,
-    timeout_us: i64,
-    max_pending: usize,
-    pending: HashMap<Key, Pending>,
-    /// Pending requests by sequence number alone, for responses whose addressing does not
-    /// mirror the request's (loopback captures, address translation between probes).
-    by_seq: HashMap<u32, Vec<Key>>,
-    order: VecDeque<(TimestampUs, Key)>,
+    pending: PendingRequests<u32, Pending>,
     sessions: HashMap<(IpAddr, u32), Subscriber>,
     max_sessions: usize,
     stats: Gtpv2Stats,
@@ -84,11 +85,7 @@ impl Gtpv2Correlator {
     pub fn new(e212: E212) -> Gtpv2Correlator {
         Gtpv2Correlator {
             e212,
-            timeout_us: 30_000_000,
-            max_pending: 1 << 20,
-            pending: HashMap::new(),
-            by_seq: HashMap::new(),
-            order: VecDeque::new(),
+            pending: PendingRequests::new(30_000_000, 1 << 20),
             sessions: HashMap::new(),
             max_sessions: 10_000_000,
             stats: Gtpv2Stats::default(),
@@ -106,7 +103,7 @@ impl Gtpv2Correlator {
         flow: FlowKey,
         msg: &Gtpv2Message<'_>,
     ) -> Option<Signal> {
-        self.expire(meta.ts_us);
+        self.stats.unanswered += self.pending.expire(meta.ts_us);
         let t = msg.header.msg_type;
         let key = (flow.connection(), msg.header.seq);
         if matches!(
@@ -121,21 +118,14 @@ impl Gtpv2Correlator {
                 sender: sender_fteid(msg, flow.src.addr),
                 fields,
             };
-            if self.pending.len() >= self.max_pending {
-                self.stats.unanswered += self.pending.len() as u64;
-                self.pending.clear();
-                self.by_seq.clear();
-                self.order.clear();
-            }
-            self.by_seq.entry(key.1).or_default().push(key);
-            self.pending.insert(key, pending);
-            self.order.push_back((meta.ts_us, key));
+            // A request reusing the key (a retransmission) replaces the pending one.
+            self.stats.unanswered += self.pending.insert(key, pending).flushed;
             return None;
         }
         if !matches!(t, 33 | 35 | 37 | 39) {
             return None;
         }
-        let Some(req) = self.take(key, t) else {
+        let Some(req) = self.pending.take(key, t) else {
             self.stats.unmatched_responses += 1;
             return None;
         };
@@ -214,56 +204,9 @@ impl Gtpv2Correlator {
         })
     }
 
-    /// The request a response of type `t` answers: same connection and sequence number,
-    /// or else the only pending request of the matching type with that sequence number.
-    fn take(&mut self, key: Key, t: u8) -> Option<Pending> {
-        let answers = |p: &Pending| p.msg_type + 1 == t;
-        let found = if self.pending.get(&key).is_some_and(answers) {
-            key
-        } else {
-            let keys = self.by_seq.get(&key.1)?;
-            let mut candidates = keys
-                .iter()
-                .filter(|k| self.pending.get(k).is_some_and(answers));
-            match (candidates.next(), candidates.next()) {
-                (Some(&k), None) => k,
-                _ => return None,
-            }
-        };
-        self.unindex(found);
-        self.pending.remove(&found)
-    }
-
-    fn unindex(&mut self, key: Key) {
-        if let Some(keys) = self.by_seq.get_mut(&key.1) {
-            keys.retain(|k| *k != key);
-            if keys.is_empty() {
-                self.by_seq.remove(&key.1);
-            }
-        }
-    }
-
-    /// Drop requests older than the timeout (capture time).
-    fn expire(&mut self, now: TimestampUs) {
-        while let Some(&(t, key)) = self.order.front() {
-            if now.saturating_sub(t) <= self.timeout_us {
-                break;
-            }
-            self.order.pop_front();
-            if self.pending.get(&key).is_some_and(|p| p.meta.ts_us == t) {
-                self.pending.remove(&key);
-                self.unindex(key);
-                self.stats.unanswered += 1;
-            }
-        }
-    }
-
     /// End of input: pending requests count as unanswered.
     pub fn flush(&mut self) {
-        self.stats.unanswered += self.pending.len() as u64;
-        self.pending.clear();
-        self.by_seq.clear();
-        self.order.clear();
+        self.stats.unanswered += self.pending.flush();
     }
 }
 
