@@ -398,17 +398,36 @@ fn accumulated(updates: &[(Match, u64, isize)], t: u64) -> BTreeMap<Match, isize
     got
 }
 
+/// Consent of the first subscriber to partner 0 for purpose 1, and a subscription of that
+/// partner for everything: the fixed cases below.
+fn first_consent() -> (Consent, Subscription) {
+    let c = Consent {
+        imsi: Imsi::parse(IMSIS[0]).unwrap(),
+        partner: PartnerId(0),
+        purpose: Purpose(1),
+    };
+    (c, subscription(1, 0, vec![], false, false))
+}
+
+/// On 1 and 2 workers: the updates (sorted by time, then event time) are `want`, and
+/// accumulate to the oracle's matches at every time.
+fn assert_updates(changes: &[(u64, Change)], want: &[(Match, u64, isize)]) {
+    for workers in 1..=2 {
+        let (mut updates, _, _) = run(changes.to_vec(), workers);
+        updates.sort_by_key(|(m, t, _)| (*t, m.moment.at));
+        assert_eq!(updates, want, "{workers} workers");
+        let oracle = expected(changes, LAST + 7);
+        for (t, w) in oracle.iter().enumerate() {
+            assert_eq!(&accumulated(&updates, t as u64), w, "time {t}");
+        }
+    }
+}
+
 /// Consent given after a moment does not deliver it; a later moment is delivered while
 /// consent lasts and retracted when it is withdrawn.
 #[test]
 fn consent_is_not_retroactive_and_withdrawal_retracts() {
-    let imsi = Imsi::parse(IMSIS[0]).unwrap();
-    let c = Consent {
-        imsi,
-        partner: PartnerId(0),
-        purpose: Purpose(1),
-    };
-    let sub = subscription(1, 0, vec![], false, false);
+    let (c, sub) = first_consent();
     let before = moment(0, 1, MomentKind::Arrival, 2, 10);
     let after = moment(0, 2, MomentKind::Arrival, 6, 10);
     let changes = vec![
@@ -418,16 +437,8 @@ fn consent_is_not_retroactive_and_withdrawal_retracts() {
         (6, Change::Moment(after, 1)),
         (9, Change::Consent(c, -1)),
     ];
-    for workers in 1..=2 {
-        let (mut updates, _, _) = run(changes.clone(), workers);
-        updates.sort_by_key(|(_, t, _)| *t);
-        let m = sub.offer(&after, Country::new(FR).unwrap()).unwrap();
-        assert_eq!(updates, vec![(m, 6, 1), (m, 9, -1)]);
-        let want = expected(&changes, LAST + 7);
-        for (t, w) in want.iter().enumerate() {
-            assert_eq!(&accumulated(&updates, t as u64), w, "time {t}");
-        }
-    }
+    let m = sub.offer(&after, Country::new(FR).unwrap()).unwrap();
+    assert_updates(&changes, &[(m, 6, 1), (m, 9, -1)]);
 }
 
 proptest! {
@@ -467,13 +478,7 @@ proptest! {
 /// arrive, so the retracted moment stays gone and the late one is delivered again.
 #[test]
 fn revisions_are_decided_at_the_moments_time() {
-    let imsi = Imsi::parse(IMSIS[0]).unwrap();
-    let c = Consent {
-        imsi,
-        partner: PartnerId(0),
-        purpose: Purpose(1),
-    };
-    let sub = subscription(1, 0, vec![], false, false);
+    let (c, sub) = first_consent();
     let revised = moment(0, 1, MomentKind::Arrival, 2, 12);
     let late = moment(0, 2, MomentKind::Arrival, 3, 12);
     let changes = vec![
@@ -490,13 +495,5 @@ fn revisions_are_decided_at_the_moments_time() {
         sub.offer(&revised, operator).unwrap(),
         sub.offer(&late, operator).unwrap(),
     );
-    for workers in 1..=2 {
-        let (mut updates, _, _) = run(changes.clone(), workers);
-        updates.sort_by_key(|(m, t, _)| (*t, m.moment.at));
-        assert_eq!(updates, vec![(r, 2, 1), (r, 4, -1), (l, 7, 1), (l, 15, -1)]);
-        let want = expected(&changes, LAST + 7);
-        for (t, w) in want.iter().enumerate() {
-            assert_eq!(&accumulated(&updates, t as u64), w, "time {t}");
-        }
-    }
+    assert_updates(&changes, &[(r, 2, 1), (r, 4, -1), (l, 7, 1), (l, 15, -1)]);
 }
