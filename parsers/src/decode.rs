@@ -124,6 +124,18 @@ pub struct MessageType {
     pub request: bool,
 }
 
+impl MessageType {
+    /// A GTP message, counted by its type alone (requests and responses are types).
+    fn gtp(proto: Proto, msg_type: u8) -> MessageType {
+        MessageType {
+            proto,
+            app: 0,
+            code: u32::from(msg_type),
+            request: true,
+        }
+    }
+}
+
 /// Everything a run counted.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DecodeStats {
@@ -164,6 +176,16 @@ impl DecodeStats {
 
     fn skip(&mut self, what: &'static str) {
         *self.skipped.entry(what).or_default() += 1;
+    }
+
+    fn count_message(&mut self, key: MessageType) {
+        *self.messages.entry(key).or_default() += 1;
+    }
+
+    /// Count `signal` and hand it to `sink`.
+    fn deliver(&mut self, signal: Signal, sink: &mut dyn Sink) {
+        *self.signals.entry(signal.kind).or_default() += 1;
+        sink.signal(signal);
     }
 
     /// Count a capture-file error (truncated file, bad block) at its frame.
@@ -545,20 +567,13 @@ fn gtpv1_message(
     if !msg.is_recorded() {
         return stats.skip("gtpv1 G-PDU or GTP' on port 2123");
     }
-    let key = MessageType {
-        proto: Proto::Gtpv1,
-        app: 0,
-        code: u32::from(msg.header.msg_type),
-        request: true,
-    };
-    *stats.messages.entry(key).or_default() += 1;
+    stats.count_message(MessageType::gtp(Proto::Gtpv1, msg.header.msg_type));
     if let Some(Err(e)) = msg.ies().find(Result::is_err) {
         stats.error(meta, e);
     }
     sink.message(meta, &AppMessage::Gtpv1(&msg));
     if let Some(signal) = correlator.push(meta, flow, &msg) {
-        *stats.signals.entry(signal.kind).or_default() += 1;
-        sink.signal(signal);
+        stats.deliver(signal, sink);
     }
 }
 
@@ -577,20 +592,13 @@ fn gtpv2_messages(
             Ok(m) => m,
             Err(e) => return stats.error(meta, e),
         };
-        let key = MessageType {
-            proto: Proto::Gtpv2,
-            app: 0,
-            code: u32::from(msg.header.msg_type),
-            request: true,
-        };
-        *stats.messages.entry(key).or_default() += 1;
+        stats.count_message(MessageType::gtp(Proto::Gtpv2, msg.header.msg_type));
         if let Some(Err(e)) = msg.ies().find(Result::is_err) {
             stats.error(meta, e);
         }
         sink.message(meta, &AppMessage::Gtpv2(&msg));
         if let Some(signal) = correlator.push(meta, flow, &msg) {
-            *stats.signals.entry(signal.kind).or_default() += 1;
-            sink.signal(signal);
+            stats.deliver(signal, sink);
         }
         next = msg.piggybacked();
     }
@@ -620,11 +628,10 @@ fn diameter_message(
             code: msg.header.code,
             request: msg.is_request(),
         };
-        *stats.messages.entry(key).or_default() += 1;
+        stats.count_message(key);
         sink.message(meta, &AppMessage::Diameter(&msg));
         if let Some(signal) = correlator.push(meta, flow, &msg) {
-            *stats.signals.entry(signal.kind).or_default() += 1;
-            sink.signal(signal);
+            stats.deliver(signal, sink);
         }
         data = data.get(len..).unwrap_or_default();
         base += len;
@@ -747,7 +754,7 @@ impl Ss7<'_> {
                 code: code.map_or(u32::MAX, |c| c as u32),
                 request,
             };
-            *self.stats.messages.entry(key).or_default() += 1;
+            self.stats.count_message(key);
             let mc = MapComponent {
                 tcap: &tcap,
                 component: c,
@@ -765,8 +772,7 @@ impl Ss7<'_> {
             self.map.end(meta, d, signals.len());
         }
         for signal in signals {
-            *self.stats.signals.entry(signal.kind).or_default() += 1;
-            sink.signal(signal);
+            self.stats.deliver(signal, sink);
         }
     }
 }
