@@ -398,21 +398,31 @@ pub struct SctpStats {
 /// How many TSNs below the highest one seen are remembered per direction.
 const TSN_WINDOW: u32 = 4096;
 
-/// Recently seen TSNs: the highest plus a bitmap ring of the `TSN_WINDOW` below it, like
-/// an anti-replay window. Older TSNs count as seen: a retransmission that late is far
+/// Recently seen TSNs: the highest plus a bitmap of the `TSN_WINDOW` below it, like an
+/// anti-replay window. Older TSNs count as seen: a retransmission that late is far
 /// likelier than new data.
-/// Held inline in its direction: a new direction (one per association in a replicated
-/// capture) costs no allocation.
+///
+/// While every TSN seen lies within 128 of the highest (an association's first chunks,
+/// and every association of a replicated capture) the bits are one inline `u128`; the
+/// 512-byte ring is allocated the first time a seen TSN would fall further behind. Both
+/// forms answer exactly as the ring alone would (property-tested).
 #[derive(Debug)]
 struct TsnWindow {
     hi: Option<u32>,
+    /// Before the ring: bit `k` is TSN `hi - k`.
+    recent: u128,
+    ring: Option<Box<Ring>>,
+}
+
+/// The bitmap ring of the window, indexed by `tsn % TSN_WINDOW`.
+#[derive(Debug, Clone)]
+struct Ring {
     bits: [u64; (TSN_WINDOW / 64) as usize],
 }
 
-impl TsnWindow {
-    fn new() -> TsnWindow {
-        TsnWindow {
-            hi: None,
+impl Ring {
+    fn new() -> Ring {
+        Ring {
             bits: [0; (TSN_WINDOW / 64) as usize],
         }
     }
@@ -438,13 +448,9 @@ impl TsnWindow {
         self.bits.get(w).is_some_and(|word| word & m != 0)
     }
 
-    /// Record `tsn`; false if it was seen before (or is older than the window).
-    fn insert(&mut self, tsn: u32) -> bool {
-        let Some(hi) = self.hi else {
-            self.hi = Some(tsn);
-            self.set(tsn, true);
-            return true;
-        };
+    /// Record `tsn` given the highest so far; false if seen before (or older than the
+    /// window). Returns the new highest too.
+    fn insert(&mut self, hi: u32, tsn: u32) -> (bool, u32) {
         let ahead = tsn.wrapping_sub(hi);
         if ahead != 0 && ahead < 1 << 31 {
             if ahead >= TSN_WINDOW {
@@ -454,16 +460,78 @@ impl TsnWindow {
                     self.set(hi.wrapping_add(t), false);
                 }
             }
-            self.hi = Some(tsn);
             self.set(tsn, true);
-            return true;
+            return (true, tsn);
         }
         let behind = hi.wrapping_sub(tsn);
         if behind >= TSN_WINDOW || self.get(tsn) {
-            return false;
+            return (false, hi);
         }
         self.set(tsn, true);
-        true
+        (true, hi)
+    }
+}
+
+/// TSNs within this distance of the highest fit the inline bits.
+const RECENT: u32 = 128;
+
+impl TsnWindow {
+    fn new() -> TsnWindow {
+        TsnWindow {
+            hi: None,
+            recent: 0,
+            ring: None,
+        }
+    }
+
+    /// Record `tsn`; false if it was seen before (or is older than the window).
+    fn insert(&mut self, tsn: u32) -> bool {
+        let Some(hi) = self.hi else {
+            self.hi = Some(tsn);
+            self.recent = 1;
+            return true;
+        };
+        if let Some(ring) = self.ring.as_mut() {
+            let (new, hi) = ring.insert(hi, tsn);
+            self.hi = Some(hi);
+            return new;
+        }
+        let ahead = tsn.wrapping_sub(hi);
+        if ahead != 0 && ahead < 1 << 31 {
+            if ahead >= TSN_WINDOW {
+                // Everything seen falls out of the window, as the ring would clear it.
+                self.recent = 1;
+                self.hi = Some(tsn);
+                return true;
+            }
+            if ahead < RECENT && self.recent >> (RECENT - ahead) == 0 {
+                self.recent = (self.recent << ahead) | 1;
+                self.hi = Some(tsn);
+                return true;
+            }
+        } else {
+            let behind = hi.wrapping_sub(tsn);
+            if behind >= TSN_WINDOW {
+                return false;
+            }
+            if behind < RECENT {
+                let m = 1u128 << behind;
+                let new = self.recent & m == 0;
+                self.recent |= m;
+                return new;
+            }
+        }
+        // A seen TSN would fall (or a new one lies) beyond the inline bits: the ring.
+        let mut ring = Box::new(Ring::new());
+        for k in 0..RECENT {
+            if self.recent >> k & 1 == 1 {
+                ring.set(hi.wrapping_sub(k), true);
+            }
+        }
+        let (new, hi) = ring.insert(hi, tsn);
+        self.hi = Some(hi);
+        self.ring = Some(ring);
+        new
     }
 }
 
@@ -1167,6 +1235,55 @@ mod tests {
         // 20 s later all that is left is stale and goes with the next fragment.
         run.push(30, 1, &data(1000, 0, true, false, b"new"));
         assert_eq!(run.r.pending_bytes(), 3);
+    }
+
+    proptest! {
+        /// The window with its inline start answers every insert as the ring alone does,
+        /// for TSN runs with small steps back and forth, jumps, wrap-around, and replays
+        /// of TSNs seen earlier (retransmissions, near and far behind).
+        #[test]
+        fn tsn_window_equals_the_ring_alone(
+            start in any::<u32>(),
+            steps in proptest::collection::vec(
+                prop_oneof![
+                    6 => (-40i64..60).prop_map(Ok),
+                    1 => (-5000i64..5000).prop_map(Ok),
+                    1 => proptest::num::i64::ANY.prop_map(Ok),
+                    3 => any::<proptest::sample::Index>().prop_map(Err),
+                ],
+                1..400,
+            ),
+        ) {
+            let mut w = TsnWindow::new();
+            let mut ring = Ring::new();
+            let mut hi: Option<u32> = None;
+            let mut tsn = start;
+            let mut seen: Vec<u32> = Vec::new();
+            for step in steps {
+                let t = match step {
+                    Ok(d) => {
+                        tsn = tsn.wrapping_add(d as u32);
+                        tsn
+                    }
+                    Err(i) if !seen.is_empty() => seen[i.index(seen.len())],
+                    Err(_) => tsn,
+                };
+                seen.push(t);
+                let want = match hi {
+                    None => {
+                        ring.set(t, true);
+                        hi = Some(t);
+                        true
+                    }
+                    Some(h) => {
+                        let (new, h) = ring.insert(h, t);
+                        hi = Some(h);
+                        new
+                    }
+                };
+                prop_assert_eq!(w.insert(t), want, "tsn {}", t);
+            }
+        }
     }
 
     #[test]
