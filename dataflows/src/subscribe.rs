@@ -382,8 +382,17 @@ impl<T: Ord + Clone> Stage<T> {
             && !self.opted_out(imsi, d)
     }
 
-    /// Indices of the subscriptions matching `m` at `x`, consent held at `d` and `x`.
-    fn offers(&self, m: &Moment, d: &T, x: &T, operator: Country, out: &mut Vec<usize>) {
+    /// `(subscription index, m, r)` for each subscription matching `m` at `x`, consent
+    /// held at `d` and `x`.
+    fn offers(
+        &self,
+        m: &Moment,
+        d: &T,
+        x: &T,
+        operator: Country,
+        r: isize,
+        out: &mut Vec<(usize, Moment, isize)>,
+    ) {
         for (i, (s, h)) in self.subs.iter().enumerate() {
             if (s.areas.is_empty() || s.areas.contains(&m.area))
                 && h.holds_at(x)
@@ -396,7 +405,7 @@ impl<T: Ord + Clone> Stage<T> {
                         && !self.opted_out(&m.imsi, x)
                 }
             {
-                out.push(i);
+                out.push((i, *m, r));
             }
         }
     }
@@ -476,7 +485,6 @@ where
                     subs: Vec::new(),
                     live: AHashMap::new(),
                 };
-                let mut found = Vec::new();
                 let mut diffs: Vec<(usize, Moment, isize)> = Vec::new();
                 move |(moments_in, f1), (refs_in, f2), output| {
                     let port = output.output_index();
@@ -552,9 +560,14 @@ where
                         // Before `t` (histories hold only earlier times): retract ...
                         for imsi in &full {
                             for (m, r) in stage.live.get(imsi).into_iter().flatten() {
-                                found.clear();
-                                stage.offers(m, &time_of(m.at), &t, operator_country, &mut found);
-                                diffs.extend(found.iter().map(|i| (*i, *m, -*r)));
+                                stage.offers(
+                                    m,
+                                    &time_of(m.at),
+                                    &t,
+                                    operator_country,
+                                    -r,
+                                    &mut diffs,
+                                );
                             }
                         }
                         for (x, r) in p.refs {
@@ -573,15 +586,8 @@ where
                                     return true;
                                 }
                                 if !whole {
-                                    found.clear();
-                                    stage.offers(
-                                        m,
-                                        &time_of(m.at),
-                                        &t,
-                                        operator_country,
-                                        &mut found,
-                                    );
-                                    diffs.extend(found.iter().map(|i| (*i, *m, -*r)));
+                                    let d = time_of(m.at);
+                                    stage.offers(m, &d, &t, operator_country, -r, &mut diffs);
                                 }
                                 false
                             });
@@ -596,9 +602,7 @@ where
                                 continue;
                             }
                             if !is_full(&m.imsi) {
-                                found.clear();
-                                stage.offers(&m, &d, &t, operator_country, &mut found);
-                                diffs.extend(found.iter().map(|i| (*i, m, r)));
+                                stage.offers(&m, &d, &t, operator_country, r, &mut diffs);
                             }
                             let v = stage.live.entry(m.imsi).or_default();
                             match v.iter().position(|(x, _)| *x == m) {
@@ -624,9 +628,14 @@ where
                         // ... and assert what holds at `t`.
                         for imsi in &full {
                             for (m, r) in stage.live.get(imsi).into_iter().flatten() {
-                                found.clear();
-                                stage.offers(m, &time_of(m.at), &t, operator_country, &mut found);
-                                diffs.extend(found.iter().map(|i| (*i, *m, *r)));
+                                stage.offers(
+                                    m,
+                                    &time_of(m.at),
+                                    &t,
+                                    operator_country,
+                                    *r,
+                                    &mut diffs,
+                                );
                             }
                         }
                         if diffs.is_empty() {
@@ -736,17 +745,17 @@ where
                             continue;
                         }
                         let s = spent.entry(m.subscription).or_default();
-                        let pass = s.delivered_ids.contains(&m.moment.id)
-                            || (r > 0 && {
-                                let pass = s.spend(budget, &m.moment);
-                                if pass {
-                                    forget
-                                        .entry(time_of(m.moment.expires_at))
-                                        .or_default()
-                                        .push((m.subscription, m.moment.id));
-                                }
-                                pass
-                            });
+                        let pass = if s.delivered_ids.contains(&m.moment.id) {
+                            true
+                        } else if r > 0 && s.spend(budget, &m.moment) {
+                            forget
+                                .entry(time_of(m.moment.expires_at))
+                                .or_default()
+                                .push((m.subscription, m.moment.id));
+                            true
+                        } else {
+                            false
+                        };
                         if pass {
                             session.give((m, t.clone(), r));
                         }
