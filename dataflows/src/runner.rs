@@ -222,18 +222,7 @@ pub fn run_moments_zoned(
     let batch_us = opts.batch_us.max(1);
     let zcfg = zones.as_ref().map(|z| z.config);
     let (updates, report) = run(topology, signals, zones, opts, move |s, reference| {
-        let at_time = move |t: &u64, at: i64| batch_of(at, min_at, batch_us).max(*t);
-        match (reference, zcfg, engine) {
-            (Some((catalog, zones)), Some(zcfg), Engine::Bounded) => {
-                detect_with_zones(s, zone_membership(catalog, zones), cfg, zcfg, at_time)
-            }
-            (Some((catalog, zones)), Some(zcfg), Engine::History) => {
-                let membership = zone_membership(catalog, zones);
-                moments(s.clone(), cfg).concat(detect_zones(s, membership, cfg, zcfg, at_time))
-            }
-            (_, _, Engine::Bounded) => detect(s, cfg),
-            (_, _, Engine::History) => moments(s, cfg),
-        }
+        moments_of(s, reference, zcfg, cfg, engine, min_at, batch_us)
     });
     let mut counts: BTreeMap<Moment, isize> = BTreeMap::new();
     for (m, _, diff) in updates {
@@ -276,13 +265,7 @@ pub fn run_newly_where_zoned(
         zones,
         opts,
         move |s, reference| {
-            let at_time = move |t: &u64, at: i64| batch_of(at, min_at, batch_us).max(*t);
-            let moments = match (reference, zcfg) {
-                (Some((catalog, zones)), Some(zcfg)) => {
-                    detect_with_zones(s, zone_membership(catalog, zones), cfg, zcfg, at_time)
-                }
-                _ => detect(s, cfg),
-            };
+            let moments = moments_of(s, reference, zcfg, cfg, Engine::Bounded, min_at, batch_us);
             newly_where(moments, move |_t: &u64, at| {
                 batch_of(at.saturating_add(cfg.ttl_us), min_at, batch_us)
             })
@@ -290,6 +273,31 @@ pub fn run_newly_where_zoned(
     );
     updates.sort_by_key(|u| (u.1, u.0, u.2));
     (updates, report)
+}
+
+/// The moments of `s` by `engine`, at the zone level too when the run has zones; signals
+/// and stays enter at their event-time batch (`min_at`, `batch_us`).
+fn moments_of<'a>(
+    s: VecCollection<'a, u64, Signal>,
+    reference: Reference<'a>,
+    zcfg: Option<ZoneConfig>,
+    cfg: PresenceConfig,
+    engine: Engine,
+    min_at: i64,
+    batch_us: i64,
+) -> VecCollection<'a, u64, Moment> {
+    let at_time = move |t: &u64, at: i64| batch_of(at, min_at, batch_us).max(*t);
+    match (reference, zcfg, engine) {
+        (Some((catalog, zones)), Some(zcfg), Engine::Bounded) => {
+            detect_with_zones(s, zone_membership(catalog, zones), cfg, zcfg, at_time)
+        }
+        (Some((catalog, zones)), Some(zcfg), Engine::History) => {
+            let membership = zone_membership(catalog, zones);
+            moments(s.clone(), cfg).concat(detect_zones(s, membership, cfg, zcfg, at_time))
+        }
+        (_, _, Engine::Bounded) => detect(s, cfg),
+        (_, _, Engine::History) => moments(s, cfg),
+    }
 }
 
 /// The event-time batch of `at`.
