@@ -491,20 +491,29 @@ mod fuzz {
         }
     }
 
+    /// `bytes` with the octets at `edits` overwritten, then cut at `cut` if given.
+    fn damaged(
+        mut bytes: Vec<u8>,
+        edits: &[(prop::sample::Index, u8)],
+        cut: Option<prop::sample::Index>,
+    ) -> Vec<u8> {
+        for (at, v) in edits {
+            let i = at.index(bytes.len());
+            bytes[i] = *v;
+        }
+        if let Some(cut) = cut {
+            let n = cut.index(bytes.len());
+            bytes.truncate(n);
+        }
+        bytes
+    }
+
     proptest! {
         /// The direct EPB reading gives exactly what `pcap-parser` gives, damaged or not.
         #[test]
         fn plain_epb_reader_matches_pcap_parser(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
                                                 cut in any::<prop::sample::Index>(), do_cut in any::<bool>()) {
-            let mut bytes = ng_mixed();
-            for (at, v) in edits {
-                let i = at.index(bytes.len());
-                bytes[i] = v;
-            }
-            if do_cut {
-                let n = cut.index(bytes.len());
-                bytes.truncate(n);
-            }
+            let bytes = damaged(ng_mixed(), &edits, do_cut.then_some(cut));
             prop_assert_eq!(items(&bytes, true), items(&bytes, false));
         }
 
@@ -512,15 +521,7 @@ mod fuzz {
         #[test]
         fn mutated_captures_terminate(which in 0usize..2, edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
                                       cut in any::<prop::sample::Index>(), do_cut in any::<bool>()) {
-            let mut bytes = valid_files().swap_remove(which);
-            for (at, v) in edits {
-                let i = at.index(bytes.len());
-                bytes[i] = v;
-            }
-            if do_cut {
-                let n = cut.index(bytes.len());
-                bytes.truncate(n);
-            }
+            let bytes = damaged(valid_files().swap_remove(which), &edits, do_cut.then_some(cut));
             if let Ok(reader) = CaptureReader::from_reader(Cursor::new(bytes), "fuzz", 0) {
                 let items: Vec<_> = reader.take(1000).collect();
                 prop_assert!(items.len() < 1000);
