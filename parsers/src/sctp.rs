@@ -740,8 +740,9 @@ impl Direction {
 #[derive(Debug, Default)]
 pub struct SctpReassembler {
     cfg: SctpConfig,
-    /// Boxed (a direction holds its TSN window inline, ≈700 bytes): growing the table
-    /// then moves pointers, not directions, and an evicted direction's memory is reused.
+    /// Boxed (a direction, with its inline TSN bits and two fragment maps, is ≈200
+    /// bytes): growing the table then moves pointers, not directions, and an evicted
+    /// direction's memory is reused.
     dirs: HashMap<AssocKey, Box<Direction>>,
     stats: SctpStats,
     /// Seeds the fragment maps of every direction.
