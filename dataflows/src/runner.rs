@@ -188,7 +188,8 @@ impl Topology {
 }
 
 /// Zones and the cell catalog of a run, with edits over time: `(batch, item, +1 | -1)`
-/// enters (or leaves) at the start of that batch, before its signals are placed.
+/// enters (or leaves) at the start of that batch, before its signals are placed. An item
+/// leaves only after it entered (see [`zone_membership`]).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ZoneInputs {
     pub catalog: Vec<(u64, CatalogCell, isize)>,

@@ -304,7 +304,9 @@ pub fn resolve(zones: &[Zone], catalog: &[CatalogCell]) -> BTreeSet<(ZoneKey, Zo
 }
 
 /// `(key, zone)` membership, maintained incrementally from the catalog and zone
-/// collections (each pair once, however many ways it is reached).
+/// collections (each pair once, however many ways it is reached). Both inputs are sets
+/// edited over time: an item is retracted only while present (a retraction with no
+/// insertion before it would count as presence here).
 pub fn zone_membership<'scope, T>(
     catalog: VecCollection<'scope, T, CatalogCell>,
     zones: VecCollection<'scope, T, Zone>,

@@ -152,34 +152,36 @@ fn edits() -> impl Strategy<Value = Vec<(i64, Edit)>> {
             v
         });
     // Every cell is in the catalog from the start; some leave for a while (and return).
-    let c = (0u32..8, 0..SLOTS, 1..SLOTS).prop_map(|(eci, from, len)| {
-        let cell = CatalogCell {
-            cell: CellKey::Lte { plmn: fr(), eci },
-            at: cell_at(eci),
-        };
-        vec![
-            (from, Edit::Cell(cell, -1)),
-            (from + len, Edit::Cell(cell, 1)),
-        ]
+    // The catalog is a set, so a cell leaves at most once (two overlapping leaves would
+    // retract it twice: an edit of something no longer there).
+    let c = prop::collection::btree_map(0u32..8, (0..SLOTS, 1..SLOTS), 0..3).prop_map(|m| {
+        m.into_iter()
+            .map(|(eci, (from, len))| {
+                let cell = CatalogCell {
+                    cell: CellKey::Lte { plmn: fr(), eci },
+                    at: cell_at(eci),
+                };
+                vec![
+                    (from, Edit::Cell(cell, -1)),
+                    (from + len, Edit::Cell(cell, 1)),
+                ]
+            })
+            .collect::<Vec<_>>()
     });
-    (
-        prop::collection::vec(z, 0..6),
-        prop::collection::vec(c, 0..3),
-    )
-        .prop_map(|(z, c)| {
-            let mut v: Vec<(i64, Edit)> = (0..8u32)
-                .map(|eci| {
-                    let cell = CatalogCell {
-                        cell: CellKey::Lte { plmn: fr(), eci },
-                        at: cell_at(eci),
-                    };
-                    (0, Edit::Cell(cell, 1))
-                })
-                .collect();
-            v.extend(z.into_iter().flatten());
-            v.extend(c.into_iter().flatten());
-            v
-        })
+    (prop::collection::vec(z, 0..6), c).prop_map(|(z, c)| {
+        let mut v: Vec<(i64, Edit)> = (0..8u32)
+            .map(|eci| {
+                let cell = CatalogCell {
+                    cell: CellKey::Lte { plmn: fr(), eci },
+                    at: cell_at(eci),
+                };
+                (0, Edit::Cell(cell, 1))
+            })
+            .collect();
+        v.extend(z.into_iter().flatten());
+        v.extend(c.into_iter().flatten());
+        v
+    })
 }
 
 /// The run's zone inputs: edits at the batch of their slot.
@@ -241,7 +243,7 @@ fn zone_level(moments: &[Moment]) -> (Vec<Moment>, Vec<Moment>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
     fn zone_moments_equal_reference(
