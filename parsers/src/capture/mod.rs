@@ -1,11 +1,14 @@
 //! Capture files: pcap and pcapng read as a stream of [`Frame`]s.
 //!
-//! Reading is streaming (a bounded buffer through `pcap-parser`'s readers), so a capture of
-//! any size replays in constant memory. A damaged file yields exactly one [`CaptureError`]
+//! A capture file is memory-mapped and its blocks parsed where they lie (no copy through a
+//! read buffer); a pipe or other stream is read through a bounded buffer (`pcap-parser`'s
+//! readers), so a capture of any size replays in constant memory either way. Both paths
+//! give the same frames and errors (property-tested). A damaged file yields exactly one [`CaptureError`]
 //! and then the iterator ends: a tester sees where the file broke, and a run never spins.
 //! [`MergedCaptures`] replays several probes' files in capture-time order; the writers build
 //! fixtures.
 
+mod in_place;
 mod merge;
 mod write;
 
@@ -22,6 +25,7 @@ use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{Block, LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
 use crate::flow::PacketMeta;
+use in_place::InPlace;
 
 /// One captured frame, copied out of the reader's buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -423,6 +427,66 @@ impl<R: Read> Read for FillingReader<R> {
     }
 }
 
+const SHORT: &str = "file shorter than a capture header";
+const UNKNOWN: &str = "not a pcap or pcapng file (unknown magic)";
+
+/// An error opening a capture (before its first frame).
+fn open_error(
+    name: &str,
+    file_index: u16,
+    kind: CaptureErrorKind,
+    reason: &'static str,
+) -> CaptureError {
+    CaptureError {
+        file: name.to_string(),
+        file_index,
+        frame: None,
+        offset: 0,
+        kind,
+        reason: Cow::Borrowed(reason),
+    }
+}
+
+/// What pcap-parser's failure to read a file header means.
+fn header_error(name: &str, file_index: u16, e: PcapError<&'static [u8]>) -> CaptureError {
+    let (kind, reason) = match e {
+        PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => {
+            (CaptureErrorKind::Truncated, "truncated file header")
+        }
+        PcapError::ReadError => (CaptureErrorKind::Io, "read error"),
+        _ => (CaptureErrorKind::Corrupt, "malformed file header"),
+    };
+    open_error(name, file_index, kind, reason)
+}
+
+impl Format {
+    /// The format the first four bytes of a file announce.
+    fn of(magic: [u8; 4]) -> Result<Format, CaptureErrorKind> {
+        Ok(
+            match (u32::from_le_bytes(magic), u32::from_be_bytes(magic)) {
+                (PCAPNG_SHB, _) => Format::PcapNg,
+                (_, 0xa1b2_c3d4 | 0xa1b2_3c4d) => Format::Pcap {
+                    big_endian: true,
+                    modified: false,
+                },
+                (0xa1b2_c3d4 | 0xa1b2_3c4d, _) => Format::Pcap {
+                    big_endian: false,
+                    modified: false,
+                },
+                (_, 0xa1b2_cd34) => Format::Pcap {
+                    big_endian: true,
+                    modified: true,
+                },
+                (0xa1b2_cd34, _) => Format::Pcap {
+                    big_endian: false,
+                    modified: true,
+                },
+                _ => return Err(CaptureErrorKind::NotACapture),
+            },
+        )
+    }
+}
+
 /// A streaming reader over one pcap or pcapng file, yielding its frames in file order.
 pub struct CaptureReader {
     name: String,
@@ -450,18 +514,66 @@ impl fmt::Debug for CaptureReader {
 
 impl CaptureReader {
     /// Open a capture file; `file_index` is its position in the run (it goes into every
-    /// frame's [`PacketMeta`]).
+    /// frame's [`PacketMeta`]). A regular file is memory-mapped and read in place
+    /// ([`CaptureReader::from_bytes`]); anything else (a pipe, a device), or a file the
+    /// system will not map, is streamed ([`CaptureReader::open_streaming`]).
+    ///
+    /// A mapped file must not be truncated while it is read (the pages gone would fault);
+    /// a file still being appended to is read as it was when opened. Open such files with
+    /// [`CaptureReader::open_streaming`].
     pub fn open(path: &Path, file_index: u16) -> Result<Self, CaptureError> {
-        let name = path.display().to_string();
-        let file = File::open(path).map_err(|e| CaptureError {
-            file: name.clone(),
+        let file = Self::open_file(path, file_index)?;
+        if file.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
+            // SAFETY: the map is read-only and private to this reader; the file is not
+            // written through it. Truncation by another process is the documented caveat.
+            if let Ok(map) = unsafe { memmap2::MmapOptions::new().populate().map(&file) } {
+                #[cfg(unix)]
+                let _ = map.advise(memmap2::Advice::Sequential);
+                return Self::from_bytes(map, &path.display().to_string(), file_index);
+            }
+        }
+        Self::from_reader(file, &path.display().to_string(), file_index)
+    }
+
+    /// Open a capture file and read it through a bounded buffer, in constant memory.
+    pub fn open_streaming(path: &Path, file_index: u16) -> Result<Self, CaptureError> {
+        let file = Self::open_file(path, file_index)?;
+        Self::from_reader(file, &path.display().to_string(), file_index)
+    }
+
+    fn open_file(path: &Path, file_index: u16) -> Result<File, CaptureError> {
+        File::open(path).map_err(|e| CaptureError {
+            file: path.display().to_string(),
             file_index,
             frame: None,
             offset: 0,
             kind: CaptureErrorKind::Io,
             reason: Cow::Owned(format!("cannot open: {e}")),
-        })?;
-        Self::from_reader(file, &name, file_index)
+        })
+    }
+
+    /// Read a capture held whole in memory (a memory map, a buffer), parsing its blocks
+    /// where they lie: the same frames and errors as [`CaptureReader::from_reader`].
+    pub fn from_bytes(
+        bytes: impl AsRef<[u8]> + 'static,
+        name: &str,
+        file_index: u16,
+    ) -> Result<Self, CaptureError> {
+        let magic: [u8; 4] = bytes
+            .as_ref()
+            .get(..4)
+            .and_then(|m| m.try_into().ok())
+            .ok_or_else(|| open_error(name, file_index, CaptureErrorKind::Truncated, SHORT))?;
+        let format = Format::of(magic).map_err(|k| open_error(name, file_index, k, UNKNOWN))?;
+        let inner: Box<dyn PcapReaderIterator> = match format {
+            Format::PcapNg => {
+                Box::new(InPlace::pcapng(bytes).map_err(|e| header_error(name, file_index, e))?)
+            }
+            Format::Pcap { .. } => {
+                Box::new(InPlace::pcap(bytes).map_err(|e| header_error(name, file_index, e))?)
+            }
+        };
+        Ok(Self::with_inner(inner, format, name, file_index))
     }
 
     /// Read a capture from any byte stream (a file, stdin, a test buffer).
@@ -470,72 +582,40 @@ impl CaptureReader {
         name: &str,
         file_index: u16,
     ) -> Result<Self, CaptureError> {
-        let err = |kind, reason: Cow<'static, str>| CaptureError {
-            file: name.to_string(),
-            file_index,
-            frame: None,
-            offset: 0,
-            kind,
-            reason,
-        };
         let mut reader = FillingReader(reader);
         let mut magic = [0u8; 4];
-        let got = reader
-            .read(&mut magic)
-            .map_err(|e| err(CaptureErrorKind::Io, Cow::Owned(format!("read error: {e}"))))?;
+        let got = reader.read(&mut magic).map_err(|e| CaptureError {
+            reason: Cow::Owned(format!("read error: {e}")),
+            ..open_error(name, file_index, CaptureErrorKind::Io, "")
+        })?;
         if got < 4 {
-            return Err(err(
+            return Err(open_error(
+                name,
+                file_index,
                 CaptureErrorKind::Truncated,
-                Cow::Borrowed("file shorter than a capture header"),
+                SHORT,
             ));
         }
-        let format = match (u32::from_le_bytes(magic), u32::from_be_bytes(magic)) {
-            (PCAPNG_SHB, _) => Format::PcapNg,
-            (_, 0xa1b2_c3d4 | 0xa1b2_3c4d) => Format::Pcap {
-                big_endian: true,
-                modified: false,
-            },
-            (0xa1b2_c3d4 | 0xa1b2_3c4d, _) => Format::Pcap {
-                big_endian: false,
-                modified: false,
-            },
-            (_, 0xa1b2_cd34) => Format::Pcap {
-                big_endian: true,
-                modified: true,
-            },
-            (0xa1b2_cd34, _) => Format::Pcap {
-                big_endian: false,
-                modified: true,
-            },
-            _ => {
-                return Err(err(
-                    CaptureErrorKind::NotACapture,
-                    Cow::Borrowed("not a pcap or pcapng file (unknown magic)"),
-                ))
-            }
-        };
+        let format = Format::of(magic).map_err(|k| open_error(name, file_index, k, UNKNOWN))?;
         // Hand the magic back to the parser in front of the rest of the stream.
         let stream = FillingReader(Cursor::new(magic).chain(reader));
-        let map_open = |e: PcapError<&'static [u8]>| match e {
-            PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => err(
-                CaptureErrorKind::Truncated,
-                Cow::Borrowed("truncated file header"),
-            ),
-            PcapError::ReadError => err(CaptureErrorKind::Io, Cow::Borrowed("read error")),
-            _ => err(
-                CaptureErrorKind::Corrupt,
-                Cow::Borrowed("malformed file header"),
-            ),
-        };
+        let header = |e| header_error(name, file_index, e);
         let inner: Box<dyn PcapReaderIterator> = match format {
-            Format::PcapNg => {
-                Box::new(PcapNGReader::new(INITIAL_BUFFER, stream).map_err(map_open)?)
-            }
+            Format::PcapNg => Box::new(PcapNGReader::new(INITIAL_BUFFER, stream).map_err(header)?),
             Format::Pcap { .. } => {
-                Box::new(LegacyPcapReader::new(INITIAL_BUFFER, stream).map_err(map_open)?)
+                Box::new(LegacyPcapReader::new(INITIAL_BUFFER, stream).map_err(header)?)
             }
         };
-        Ok(CaptureReader {
+        Ok(Self::with_inner(inner, format, name, file_index))
+    }
+
+    fn with_inner(
+        inner: Box<dyn PcapReaderIterator>,
+        format: Format,
+        name: &str,
+        file_index: u16,
+    ) -> CaptureReader {
+        CaptureReader {
             name: name.to_string(),
             inner,
             format,
@@ -547,7 +627,7 @@ impl CaptureReader {
             done: false,
             lent: 0,
             fast_epb: true,
-        })
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -613,6 +693,27 @@ impl CaptureReader {
     }
 }
 
+impl CaptureReader {
+    fn over_limit(&mut self) -> CaptureError {
+        self.fail(CaptureErrorKind::Corrupt, "record length exceeds the limit")
+    }
+
+    /// Why the input ended inside the block at its head: a declared length over the limit,
+    /// a whole block that does not parse, or a block the file stops inside.
+    fn cut_short(&self) -> Failure {
+        let data = self.inner.data();
+        match self.head_len(data) {
+            Some(n) if n > MAX_RECORD => {
+                (CaptureErrorKind::Corrupt, "record length exceeds the limit")
+            }
+            Some(n) if n > 0 && n <= data.len() => {
+                (CaptureErrorKind::Corrupt, "malformed record or block")
+            }
+            _ => (CaptureErrorKind::Truncated, "file ends inside a record"),
+        }
+    }
+}
+
 enum Step {
     Consumed(usize, Result<Option<Head>, Failure>),
     Eof,
@@ -660,6 +761,8 @@ impl CaptureReader {
             };
             if let Some((len, head)) = plain {
                 match head {
+                    // In place a block of any length is whole; the limit holds all the same.
+                    _ if len > MAX_RECORD => return Some(Err(self.over_limit())),
                     Ok(h) => {
                         self.lent = len;
                         return Some(Ok(h));
@@ -671,13 +774,14 @@ impl CaptureReader {
                 Ok((len, block)) => Step::Consumed(len, self.state.handle(block)),
                 Err(PcapError::Eof) => Step::Eof,
                 Err(PcapError::Incomplete(_) | PcapError::BufferTooSmall) => Step::NeedMore,
-                Err(PcapError::UnexpectedEof) => {
-                    Step::Fail((CaptureErrorKind::Truncated, "file ends inside a record"))
-                }
+                // At the end of the input (a file read in place is always there): judged
+                // by the declared length, as a record that cannot be buffered would be.
+                Err(PcapError::UnexpectedEof) => Step::Fail(self.cut_short()),
                 Err(PcapError::ReadError) => Step::Fail((CaptureErrorKind::Io, "read error")),
                 Err(_) => Step::Fail((CaptureErrorKind::Corrupt, "malformed record or block")),
             };
             match step {
+                Step::Consumed(len, _) if len > MAX_RECORD => return Some(Err(self.over_limit())),
                 Step::Consumed(len, Ok(Some(head))) => {
                     self.lent = len;
                     return Some(Ok(head));
@@ -690,12 +794,7 @@ impl CaptureReader {
                 Step::NeedMore => {
                     let avail = self.inner.data().len();
                     match self.head_len(self.inner.data()) {
-                        Some(n) if n > MAX_RECORD => {
-                            return Some(Err(self.fail(
-                                CaptureErrorKind::Corrupt,
-                                "record length exceeds the limit",
-                            )));
-                        }
+                        Some(n) if n > MAX_RECORD => return Some(Err(self.over_limit())),
                         // The whole record is buffered yet does not parse: its inside is bad.
                         Some(n) if n <= avail && n > 0 => {
                             return Some(Err(

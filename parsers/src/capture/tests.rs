@@ -414,6 +414,39 @@ fn real_captures_end_to_end() {
     );
 }
 
+/// Every item of a capture file opened `mapped` (in place) or streamed.
+fn file_items(path: &Path, mapped: bool) -> Vec<Result<Frame, CaptureError>> {
+    let open = if mapped {
+        CaptureReader::open
+    } else {
+        CaptureReader::open_streaming
+    };
+    open(path, 1).unwrap_or_else(|e| panic!("{e}")).collect()
+}
+
+#[test]
+fn mapped_files_read_as_streamed_files() {
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/roaming-scenario.pcap");
+    let mut paths = vec![fixture];
+    match std::fs::read_dir(captures_dir()) {
+        Ok(entries) => paths.extend(
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng")),
+        ),
+        Err(_) => eprintln!(
+            "SKIP the shared captures: none at {}",
+            captures_dir().display()
+        ),
+    }
+    for path in &paths {
+        let mapped = file_items(path, true);
+        assert!(!mapped.is_empty(), "{}", path.display());
+        assert_eq!(mapped, file_items(path, false), "{}", path.display());
+    }
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
@@ -457,6 +490,51 @@ mod fuzz {
         be.write_packet(0, 4_000_000, &pkt(21, 3), 21).unwrap();
         bytes.extend(be.into_inner().unwrap());
         bytes
+    }
+
+    /// A file's opening error or every item (up to 1000), read in place or streamed.
+    fn read_either(
+        bytes: &[u8],
+        in_place: bool,
+    ) -> Result<Vec<Result<Frame, CaptureError>>, CaptureError> {
+        let r = if in_place {
+            CaptureReader::from_bytes(Vec::from(bytes), "fuzz", 0)
+        } else {
+            CaptureReader::from_reader(Cursor::new(bytes.to_vec()), "fuzz", 0)
+        };
+        Ok(r?.take(1000).collect())
+    }
+
+    /// A little-endian modified-format pcap (magic a1b2cd34: 24-byte record headers).
+    fn modified_pcap() -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xa1b2_cd34u32.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&4u16.to_le_bytes());
+        for v in [0u32, 0, 65535, 1] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for (i, n) in [(1u32, 30usize), (2, 50)] {
+            for v in [i, 0, n as u32, n as u32, 2, 0] {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+            b.extend_from_slice(&pkt(n, i as u8));
+        }
+        b
+    }
+
+    /// Classic pcap in both byte orders and the modified (Kuznetzov) format, and pcapng.
+    fn in_place_files() -> Vec<Vec<u8>> {
+        let mut files = valid_files();
+        files.push(ng_mixed());
+        let mut be =
+            PcapWriter::with_byte_order(Vec::new(), LinkType::ETHERNET, TsResolution::Nano, true)
+                .unwrap();
+        be.write_packet(5_000, &pkt(40, 7), 44).unwrap();
+        be.write_packet(6_000, &pkt(20, 8), 20).unwrap();
+        files.push(be.into_inner().unwrap());
+        files.push(modified_pcap());
+        files
     }
 
     /// Every item of a file, through the plain-EPB reader or through `pcap-parser` only.
@@ -515,6 +593,15 @@ mod fuzz {
                                                 cut in any::<prop::sample::Index>(), do_cut in any::<bool>()) {
             let bytes = damaged(ng_mixed(), &edits, do_cut.then_some(cut));
             prop_assert_eq!(items(&bytes, true), items(&bytes, false));
+        }
+
+        /// A file read in place gives exactly what it gives streamed (frames, errors and
+        /// where they are), damaged or not.
+        #[test]
+        fn in_place_reader_matches_streaming(which in 0usize..5, edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+                                             cut in any::<prop::sample::Index>(), do_cut in any::<bool>()) {
+            let bytes = damaged(in_place_files().swap_remove(which), &edits, do_cut.then_some(cut));
+            prop_assert_eq!(read_either(&bytes, true), read_either(&bytes, false));
         }
 
         /// Corrupted files end (at most one error, always last) without panicking.
