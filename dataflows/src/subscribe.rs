@@ -672,16 +672,26 @@ struct Spent {
     delivered: u32,
     /// Event times of the moments delivered, per subscriber (for the frequency cap).
     times: AHashMap<Imsi, Vec<TimestampUs>>,
-    /// The live matches delivered, by moment id (moments with one id are one event for
-    /// the partner). Refusals need no record: both budgets only tighten (the count of
-    /// deliveries and the delivered times only grow), so a refused match asked again is
-    /// refused again.
-    delivered_ids: AHashSet<MomentId>,
+    /// The live matches delivered, by partner, purpose and moment id (moments with one id
+    /// are one event for the partner; the partner and purpose keep apart two
+    /// subscriptions given one id, which then share the budget but not decisions).
+    /// Refusals need no record: both budgets only tighten (the count of deliveries and the
+    /// delivered times only grow), so a refused match asked again is refused again.
+    delivered_ids: AHashSet<Delivered>,
+}
+
+/// What a delivery is remembered by within its subscription's budget.
+type Delivered = (PartnerId, Purpose, MomentId);
+
+fn delivered(m: &Match) -> Delivered {
+    (m.partner, m.purpose, m.moment.id)
 }
 
 impl Spent {
     /// Whether a match not delivered before may be delivered now, spending the budget.
-    fn spend(&mut self, budget: Budget, m: &Moment) -> bool {
+    fn spend(&mut self, budget: Budget, m: &Match) -> bool {
+        let key = delivered(m);
+        let m = &m.moment;
         let pass = budget.max_events.is_none_or(|n| self.delivered < n)
             && budget.frequency_cap_us.is_none_or(|cap| {
                 self.times
@@ -693,7 +703,7 @@ impl Spent {
             if budget.frequency_cap_us.is_some() {
                 self.times.entry(m.imsi).or_default().push(m.at);
             }
-            self.delivered_ids.insert(m.id);
+            self.delivered_ids.insert(key);
         }
         pass
     }
@@ -719,7 +729,7 @@ where
             let mut stash: Stash<T> = BTreeMap::new();
             let mut spent: AHashMap<u64, Spent> = AHashMap::new();
             // Deliveries forgotten once their moment expired (it cannot come back).
-            let mut forget: BTreeMap<T, Vec<(u64, MomentId)>> = BTreeMap::new();
+            let mut forget: BTreeMap<T, Vec<(u64, Delivered)>> = BTreeMap::new();
             move |(input, frontier), output| {
                 let port = output.output_index();
                 input.for_each(|cap, data| {
@@ -745,13 +755,13 @@ where
                             continue;
                         }
                         let s = spent.entry(m.subscription).or_default();
-                        let pass = if s.delivered_ids.contains(&m.moment.id) {
+                        let pass = if s.delivered_ids.contains(&delivered(&m)) {
                             true
-                        } else if r > 0 && s.spend(budget, &m.moment) {
+                        } else if r > 0 && s.spend(budget, &m) {
                             forget
                                 .entry(time_of(m.moment.expires_at))
                                 .or_default()
-                                .push((m.subscription, m.moment.id));
+                                .push((m.subscription, delivered(&m)));
                             true
                         } else {
                             false
