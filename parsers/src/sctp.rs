@@ -398,6 +398,9 @@ pub struct SctpStats {
 /// How many TSNs below the highest one seen are remembered per direction.
 const TSN_WINDOW: u32 = 4096;
 
+/// Directions the table reserves room for up front (the default `max_assocs`): ≈400 kB.
+const MAX_RESERVED_ASSOCS: usize = 4096;
+
 /// Recently seen TSNs: the highest plus a bitmap of the `TSN_WINDOW` below it, like an
 /// anti-replay window. Older TSNs count as seen: a retransmission that late is far
 /// likelier than new data.
@@ -567,27 +570,52 @@ struct AssocKey {
     vtag: u32,
 }
 
+/// One direction of an association: the TSNs seen and when it was last active, plus the
+/// partial messages only a direction that fragments needs (boxed on its first fragment, so
+/// the many directions that never fragment stay small and are held inline in the table).
 #[derive(Debug)]
 struct Direction {
     seen: TsnWindow,
-    frags: HashMap<u32, Frag>,
-    imsgs: HashMap<(u16, bool, u32), IMsg>,
-    pending: usize,
     last: PacketMeta,
-    last_sweep_us: i64,
+    partial: Option<Box<Partial>>,
 }
 
 impl Direction {
-    /// `hasher` is the reassembler's (cloned, so a new direction does not draw fresh
-    /// random seeds: that was 4 % of the MAP benchmark's time, a direction per copy).
-    fn new(meta: PacketMeta, hasher: &ahash::RandomState) -> Direction {
+    fn new(meta: PacketMeta) -> Direction {
         Direction {
             seen: TsnWindow::new(),
+            last: meta,
+            partial: None,
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.partial.as_ref().map_or(0, |p| p.pending)
+    }
+
+    fn fragment_count(&self) -> u64 {
+        self.partial.as_ref().map_or(0, |p| p.fragment_count())
+    }
+}
+
+/// Fragments of one direction waiting for the rest of their messages.
+#[derive(Debug)]
+struct Partial {
+    frags: HashMap<u32, Frag>,
+    imsgs: HashMap<(u16, bool, u32), IMsg>,
+    pending: usize,
+    last_sweep_us: i64,
+}
+
+impl Partial {
+    /// `hasher` is the reassembler's (cloned, so a new direction does not draw fresh
+    /// random seeds: that was 4 % of the MAP benchmark's time, a direction per copy).
+    fn new(now: i64, hasher: &ahash::RandomState) -> Partial {
+        Partial {
             frags: HashMap::with_hasher(hasher.clone()),
             imsgs: HashMap::with_hasher(hasher.clone()),
             pending: 0,
-            last: meta,
-            last_sweep_us: meta.ts_us,
+            last_sweep_us: now,
         }
     }
 
@@ -740,10 +768,9 @@ impl Direction {
 #[derive(Debug, Default)]
 pub struct SctpReassembler {
     cfg: SctpConfig,
-    /// Boxed (a direction, with its inline TSN bits and two fragment maps, is ≈200
-    /// bytes): growing the table then moves pointers, not directions, and an evicted
-    /// direction's memory is reused.
-    dirs: HashMap<AssocKey, Box<Direction>>,
+    /// Directions inline (≈96 bytes each, fragments boxed apart), the table's room
+    /// reserved once so that it never grows under association churn.
+    dirs: HashMap<AssocKey, Direction>,
     stats: SctpStats,
     /// Seeds the fragment maps of every direction.
     hasher: ahash::RandomState,
@@ -770,7 +797,7 @@ impl SctpReassembler {
 
     /// Fragment bytes held for all directions.
     pub fn pending_bytes(&self) -> usize {
-        self.dirs.values().map(|d| d.pending).sum()
+        self.dirs.values().map(Direction::pending).sum()
     }
 
     /// Feed one DATA / I-DATA chunk of the packet `meta`, sent along `flow` with
@@ -790,16 +817,19 @@ impl SctpReassembler {
             vtag,
         };
         // Only a full table needs the extra probe (one hash lookup per chunk otherwise).
-        if self.dirs.len() >= self.cfg.max_assocs.max(1) && !self.dirs.contains_key(&key) {
+        let max = self.cfg.max_assocs.max(1);
+        if self.dirs.len() >= max && !self.dirs.contains_key(&key) {
             self.evict();
+        }
+        if self.dirs.capacity() == 0 {
+            self.dirs.reserve(max.min(MAX_RESERVED_ASSOCS));
         }
         let cfg = self.cfg;
         let stats = &mut self.stats;
-        let hasher = &self.hasher;
         let dir = self
             .dirs
             .entry(key)
-            .or_insert_with(|| Box::new(Direction::new(*meta, hasher)));
+            .or_insert_with(|| Direction::new(*meta));
         dir.last = *meta;
         if !dir.seen.insert(chunk.tsn) {
             stats.duplicates += 1;
@@ -818,6 +848,10 @@ impl SctpReassembler {
             return;
         }
         stats.fragments += 1;
+        let hasher = &self.hasher;
+        let dir = dir
+            .partial
+            .get_or_insert_with(|| Box::new(Partial::new(now, hasher)));
         // Stale partial messages: swept at most twice per timeout period.
         if dir.pending > 0 && now.saturating_sub(dir.last_sweep_us) >= cfg.fragment_timeout_us / 2 {
             stats.dropped += dir.drop_older(now.saturating_sub(cfg.fragment_timeout_us));
