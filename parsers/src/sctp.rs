@@ -768,7 +768,7 @@ impl Partial {
 #[derive(Debug, Default)]
 pub struct SctpReassembler {
     cfg: SctpConfig,
-    /// Directions inline (≈96 bytes each, fragments boxed apart), the table's room
+    /// Directions inline (64 bytes each, fragments boxed apart), the table's room
     /// reserved once so that it never grows under association churn.
     dirs: HashMap<AssocKey, Direction>,
     stats: SctpStats,
