@@ -51,7 +51,7 @@ use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
 use crate::detector::{
-    imsi_key, imsi_route, order, stash_signals, warm, Presence, Seen, SignalStash,
+    imsi_key, imsi_route, order, recycle, stash_signals, warm, Presence, Seen, SignalStash,
 };
 use crate::moment::{Area, Moment, MomentKind, PresenceConfig};
 use crate::presence::is_relevant;
@@ -366,6 +366,7 @@ where
             "ZonePresence",
             move |_cap, _info| {
                 let mut signal_stash: SignalStash<T> = BTreeMap::new();
+                let mut spare: Vec<Vec<Signal>> = Vec::new();
                 let mut member_stash: BTreeMap<T, Vec<MembershipChange>> = BTreeMap::new();
                 let mut timers: BTreeMap<T, (Capability<T>, Vec<Timer>)> = BTreeMap::new();
                 let mut members = Membership::default();
@@ -377,8 +378,9 @@ where
                 let mut moments: Vec<Moment> = Vec::new();
                 move |(signals, s_frontier), (changes, m_frontier), output| {
                     let port = output.output_index();
-                    signals
-                        .for_each(|cap, data| stash_signals(&mut signal_stash, &cap, port, data));
+                    signals.for_each(|cap, data| {
+                        stash_signals(&mut signal_stash, &mut spare, &cap, port, data)
+                    });
                     changes.for_each(|_cap, data| {
                         for (kz, t, r) in data.drain(..) {
                             member_stash.entry(t).or_default().push((kz, r));
@@ -405,7 +407,7 @@ where
                         }
                         let mut cap = None;
                         if let Some((c, mut batch)) = signal_stash.remove(&next) {
-                            batch.sort_unstable_by(order);
+                            batch.sort_by(order);
                             // Every subscriber's entry looked up first (see `warm`).
                             keys.clear();
                             keys.extend(batch.iter().map(|s| imsi_key(&s.imsi)));
@@ -453,6 +455,7 @@ where
                                     state.remove(&key);
                                 }
                             }
+                            recycle(&mut spare, batch);
                             cap = Some(c);
                         }
                         if let Some((c, due)) = timers.remove(&next) {
