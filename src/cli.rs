@@ -119,6 +119,10 @@ pub struct DecodeArgs {
     /// `PREFIX MCC-MNC` (e.g. `447785 234-15`), longest prefix wins.
     #[arg(long, value_name = "FILE")]
     pub gt_plmn: Option<PathBuf>,
+    /// Read capture files through a buffer instead of memory-mapping them: for a file
+    /// another process may truncate while it is read (a mapped file must not shrink).
+    #[arg(long)]
+    pub no_mmap: bool,
 }
 
 /// "12h", "90s", "1h 30m" (humantime syntax).

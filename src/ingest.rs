@@ -58,17 +58,21 @@ pub fn decoder_config(args: &DecodeArgs) -> Result<DecoderConfig> {
     })
 }
 
-/// Open every capture, failing early with the file name if one cannot be read.
-pub fn open_all(paths: &[PathBuf]) -> Result<Vec<CaptureReader>> {
+/// Open every capture, failing early with the file name if one cannot be read; files are
+/// memory-mapped unless `no_mmap` (see [`CaptureReader::open`]).
+pub fn open_all(paths: &[PathBuf], no_mmap: bool) -> Result<Vec<CaptureReader>> {
+    let open = if no_mmap {
+        CaptureReader::open_streaming
+    } else {
+        CaptureReader::open
+    };
     if paths.len() > usize::from(u16::MAX) {
         bail!("at most {} capture files in one run", u16::MAX);
     }
     paths
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            CaptureReader::open(p, i as u16).with_context(|| format!("opening {}", p.display()))
-        })
+        .map(|(i, p)| open(p, i as u16).with_context(|| format!("opening {}", p.display())))
         .collect()
 }
 

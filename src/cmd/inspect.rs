@@ -56,7 +56,7 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let stdout = io::stdout();
     for path in &args.captures {
         let name = ingest::display_name(path);
-        let readers = ingest::open_all(std::slice::from_ref(path))?;
+        let readers = ingest::open_all(std::slice::from_ref(path), args.decode.no_mmap)?;
         let pb = ingest::progress(&name);
         let files = [name.clone()];
         if args.stats {

@@ -116,7 +116,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         .map(|p| ingest::display_name(p))
         .collect();
     let cfg = ingest::decoder_config(&args.decode)?;
-    let readers = ingest::open_all(&args.captures)?;
+    let readers = ingest::open_all(&args.captures, args.decode.no_mmap)?;
     let pb = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {
