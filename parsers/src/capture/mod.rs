@@ -147,6 +147,9 @@ impl CaptureError {
     }
 }
 
+/// Mapped files up to this size are faulted in whole when opened.
+const POPULATE_UP_TO: u64 = 256 * 1024 * 1024;
+
 /// Start size of the read buffer; it grows (up to [`MAX_RECORD`]) for larger records.
 const INITIAL_BUFFER: usize = 128 * 1024;
 /// Largest pcap record / pcapng block accepted: bounds memory on corrupt length fields.
@@ -523,10 +526,18 @@ impl CaptureReader {
     /// [`CaptureReader::open_streaming`].
     pub fn open(path: &Path, file_index: u16) -> Result<Self, CaptureError> {
         let file = Self::open_file(path, file_index)?;
-        if file.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
+        let len = file.metadata().ok().filter(|m| m.is_file()).map_or(0, |m| m.len());
+        if len > 0 {
+            // A file of moderate size is faulted in whole when mapped (one call instead of a
+            // page fault every few pages); a larger one is read ahead as it is parsed, so
+            // that decoding need not wait for all of it.
+            let mut options = memmap2::MmapOptions::new();
+            if len <= POPULATE_UP_TO {
+                options.populate();
+            }
             // SAFETY: the map is read-only and private to this reader; the file is not
             // written through it. Truncation by another process is the documented caveat.
-            if let Ok(map) = unsafe { memmap2::MmapOptions::new().populate().map(&file) } {
+            if let Ok(map) = unsafe { options.map(&file) } {
                 #[cfg(unix)]
                 let _ = map.advise(memmap2::Advice::Sequential);
                 return Self::from_bytes(map, &path.display().to_string(), file_index);
