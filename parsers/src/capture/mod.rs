@@ -526,7 +526,11 @@ impl CaptureReader {
     /// [`CaptureReader::open_streaming`].
     pub fn open(path: &Path, file_index: u16) -> Result<Self, CaptureError> {
         let file = Self::open_file(path, file_index)?;
-        let len = file.metadata().ok().filter(|m| m.is_file()).map_or(0, |m| m.len());
+        let len = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map_or(0, |m| m.len());
         if len > 0 {
             // A file of moderate size is faulted in whole when mapped (one call instead of a
             // page fault every few pages); a larger one is read ahead as it is parsed, so
