@@ -431,6 +431,20 @@ impl<R: Read> Read for FillingReader<R> {
 }
 
 const SHORT: &str = "file shorter than a capture header";
+const LIMIT: &str = "record length exceeds the limit";
+
+/// The declared length of the Section Header Block a pcapng file starts with, in the byte
+/// order its byte-order magic gives (`None` without a valid one).
+fn shb_len(head: &[u8]) -> Option<usize> {
+    let word = |o: usize| -> Option<[u8; 4]> { head.get(o..o + 4)?.try_into().ok() };
+    let len = word(4)?;
+    let n = match word(8)? {
+        [0x4d, 0x3c, 0x2b, 0x1a] => u32::from_le_bytes(len),
+        [0x1a, 0x2b, 0x3c, 0x4d] => u32::from_be_bytes(len),
+        _ => return None,
+    };
+    usize::try_from(n).ok()
+}
 const UNKNOWN: &str = "not a pcap or pcapng file (unknown magic)";
 
 /// An error opening a capture (before its first frame).
@@ -580,6 +594,14 @@ impl CaptureReader {
             .and_then(|m| m.try_into().ok())
             .ok_or_else(|| open_error(name, file_index, CaptureErrorKind::Truncated, SHORT))?;
         let format = Format::of(magic).map_err(|k| open_error(name, file_index, k, UNKNOWN))?;
+        if format == Format::PcapNg && shb_len(bytes.as_ref()).is_some_and(|n| n > MAX_RECORD) {
+            return Err(open_error(
+                name,
+                file_index,
+                CaptureErrorKind::Corrupt,
+                LIMIT,
+            ));
+        }
         let inner: Box<dyn PcapReaderIterator> = match format {
             Format::PcapNg => {
                 Box::new(InPlace::pcapng(bytes).map_err(|e| header_error(name, file_index, e))?)
@@ -598,30 +620,50 @@ impl CaptureReader {
         file_index: u16,
     ) -> Result<Self, CaptureError> {
         let mut reader = FillingReader(reader);
-        let mut magic = [0u8; 4];
-        let got = reader.read(&mut magic).map_err(|e| CaptureError {
+        // The magic, and for pcapng the Section Header Block's length and byte order.
+        let mut head = [0u8; 12];
+        let got = reader.read(&mut head).map_err(|e| CaptureError {
             reason: Cow::Owned(format!("read error: {e}")),
             ..open_error(name, file_index, CaptureErrorKind::Io, "")
         })?;
-        if got < 4 {
-            return Err(open_error(
-                name,
-                file_index,
-                CaptureErrorKind::Truncated,
-                SHORT,
-            ));
-        }
+        let head = head.get(..got).unwrap_or_default();
+        let magic: [u8; 4] = head
+            .get(..4)
+            .and_then(|m| m.try_into().ok())
+            .ok_or_else(|| open_error(name, file_index, CaptureErrorKind::Truncated, SHORT))?;
         let format = Format::of(magic).map_err(|k| open_error(name, file_index, k, UNKNOWN))?;
-        // Hand the magic back to the parser in front of the rest of the stream.
-        let stream = FillingReader(Cursor::new(magic).chain(reader));
+        // The first read must hold the whole Section Header Block (its options can make it
+        // longer than the usual buffer).
+        let capacity = match format {
+            Format::PcapNg => match shb_len(head) {
+                Some(n) if n > MAX_RECORD => {
+                    return Err(open_error(
+                        name,
+                        file_index,
+                        CaptureErrorKind::Corrupt,
+                        LIMIT,
+                    ))
+                }
+                Some(n) => n
+                    .saturating_add(1)
+                    .next_power_of_two()
+                    .clamp(INITIAL_BUFFER, MAX_RECORD + 64),
+                None => INITIAL_BUFFER,
+            },
+            Format::Pcap { .. } => INITIAL_BUFFER,
+        };
+        // Hand the head back to the parser in front of the rest of the stream.
+        let stream = FillingReader(Cursor::new(head.to_vec()).chain(reader));
         let header = |e| header_error(name, file_index, e);
         let inner: Box<dyn PcapReaderIterator> = match format {
-            Format::PcapNg => Box::new(PcapNGReader::new(INITIAL_BUFFER, stream).map_err(header)?),
+            Format::PcapNg => Box::new(PcapNGReader::new(capacity, stream).map_err(header)?),
             Format::Pcap { .. } => {
-                Box::new(LegacyPcapReader::new(INITIAL_BUFFER, stream).map_err(header)?)
+                Box::new(LegacyPcapReader::new(capacity, stream).map_err(header)?)
             }
         };
-        Ok(Self::with_inner(inner, format, name, file_index))
+        let mut reader = Self::with_inner(inner, format, name, file_index);
+        reader.capacity = capacity;
+        Ok(reader)
     }
 
     fn with_inner(
@@ -710,7 +752,7 @@ impl CaptureReader {
 
 impl CaptureReader {
     fn over_limit(&mut self) -> CaptureError {
-        self.fail(CaptureErrorKind::Corrupt, "record length exceeds the limit")
+        self.fail(CaptureErrorKind::Corrupt, LIMIT)
     }
 
     /// Why the input ended inside the block at its head: a declared length over the limit,

@@ -234,6 +234,63 @@ fn short_reads_and_large_records() {
     assert_eq!(got[1].data, pkt(300_000, 2));
 }
 
+/// A pcapng file whose Section Header Block carries a `comment_len`-octet comment, then
+/// one interface and packet (the rest of a writer's file after its own 28-octet SHB).
+fn ng_with_long_shb(comment_len: usize) -> Vec<u8> {
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    w.add_interface(1, 6).unwrap();
+    w.write_packet(0, 1_000, &pkt(40, 1), 40).unwrap();
+    let rest = w.into_inner().unwrap().split_off(28);
+    let padded = comment_len.next_multiple_of(4);
+    let len = (28 + 4 + padded + 4) as u32;
+    let mut b = Vec::new();
+    for v in [0x0A0D_0D0Au32, len, 0x1A2B_3C4D, 1, 0xffff_ffff, 0xffff_ffff] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b[12..16].copy_from_slice(&[1, 0, 0, 0]);
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&(comment_len as u16).to_le_bytes());
+    b.resize(b.len() + padded, b'c');
+    b.extend_from_slice(&[0, 0, 0, 0]);
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend(rest);
+    b
+}
+
+/// An SHB larger than the streaming reader's first buffer (found by fuzzing the two
+/// readers against each other): both read the file.
+#[test]
+fn long_section_header_block_reads_both_ways() {
+    // Options are at most 65,535 octets each; several make the block long.
+    let mut bytes = ng_with_long_shb(60_000);
+    let one = bytes.clone();
+    assert_eq!(frames(one.clone()).len(), 1);
+    // Three comments: the block grows past 128 KiB.
+    let extra: Vec<u8> = {
+        let mut o = Vec::new();
+        for _ in 0..2 {
+            o.extend_from_slice(&1u16.to_le_bytes());
+            o.extend_from_slice(&60_000u16.to_le_bytes());
+            o.resize(o.len() + 60_000, b'd');
+        }
+        o
+    };
+    let old_len = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+    let new_len = (old_len + extra.len()) as u32;
+    bytes.splice(28..28, extra);
+    bytes[4..8].copy_from_slice(&new_len.to_le_bytes());
+    let end = new_len as usize;
+    bytes[end - 4..end].copy_from_slice(&new_len.to_le_bytes());
+    assert!(end > INITIAL_BUFFER);
+    let streamed = frames(bytes.clone());
+    assert_eq!(streamed.len(), 1);
+    let in_place: Vec<Frame> = CaptureReader::from_bytes(bytes, "mem", 3)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(in_place, streamed);
+}
+
 #[test]
 fn merge_by_time_then_file_then_frame() {
     let file = |idx: u16, ts: &[i64]| {
