@@ -244,10 +244,11 @@ fn ng_with_long_shb(comment_len: usize) -> Vec<u8> {
     let padded = comment_len.next_multiple_of(4);
     let len = (28 + 4 + padded + 4) as u32;
     let mut b = Vec::new();
-    for v in [0x0A0D_0D0Au32, len, 0x1A2B_3C4D, 1, 0xffff_ffff, 0xffff_ffff] {
+    // Block type, length, byte-order magic, version 1.0 (two u16), section length -1.
+    let words = [0x0A0D_0D0Au32, len, 0x1A2B_3C4D, 1, u32::MAX, u32::MAX];
+    for v in words {
         b.extend_from_slice(&v.to_le_bytes());
     }
-    b[12..16].copy_from_slice(&[1, 0, 0, 0]);
     b.extend_from_slice(&1u16.to_le_bytes());
     b.extend_from_slice(&(comment_len as u16).to_le_bytes());
     b.resize(b.len() + padded, b'c');
