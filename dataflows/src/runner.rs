@@ -57,6 +57,20 @@ pub struct RunOptions {
     pub lateness_batches: u64,
 }
 
+impl RunOptions {
+    /// Signals fed in event-time order to the bounded engine, none late: how a capture
+    /// is replayed.
+    pub fn in_order(workers: usize, batch_us: i64) -> RunOptions {
+        RunOptions {
+            workers,
+            batch_us,
+            feed: Feed::InOrder,
+            engine: Engine::Bounded,
+            lateness_batches: 0,
+        }
+    }
+}
+
 /// What a run counted besides its moments.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunReport {
@@ -73,18 +87,7 @@ pub fn run_moments(
     batch_us: i64,
     cfg: PresenceConfig,
 ) -> Vec<Moment> {
-    run_moments_with(
-        signals,
-        RunOptions {
-            workers,
-            batch_us,
-            feed: Feed::InOrder,
-            engine: Engine::default(),
-            lateness_batches: 0,
-        },
-        cfg,
-    )
-    .0
+    run_moments_with(signals, RunOptions::in_order(workers, batch_us), cfg).0
 }
 
 fn splitmix64(mut x: u64) -> u64 {

@@ -143,13 +143,7 @@ proptest! {
         let moments = reference_moments(&signals, &cfg);
         let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
         let shared = Arc::new(signals);
-        let opts = RunOptions {
-            workers,
-            batch_us,
-            feed: Feed::InOrder,
-            engine: Engine::Bounded,
-            lateness_batches: 0,
-        };
+        let opts = RunOptions::in_order(workers, batch_us);
         let (updates, _) = run_newly_where(Arc::clone(&shared), opts, cfg);
         let batch = |at: i64| batch_of(at, min_at, batch_us);
         let expected = |t| common::view_at(

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use landfall_dataflows::zones::{resolve, CatalogCell, CellKey, LonLat, Shape, Zone};
 use landfall_dataflows::{
     batch_of, reference_moments, reference_zone_moments, run_moments_zoned, run_newly_where_zoned,
-    Area, Engine, Feed, Level, Moment, MomentKind, PresenceConfig, RunOptions, Topology,
-    ZoneConfig, ZoneId, ZoneInputs, ZoneKey, HOUR_US,
+    Area, Feed, Level, Moment, MomentKind, PresenceConfig, RunOptions, Topology, ZoneConfig,
+    ZoneId, ZoneInputs, ZoneKey, HOUR_US,
 };
 use landfall_parsers::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
 use proptest::prelude::*;
@@ -271,13 +271,7 @@ proptest! {
         let serving = reference_moments(&signals, &cfg);
         let shared = Arc::new(signals);
 
-        let in_order = RunOptions {
-            workers: 1,
-            batch_us,
-            feed: Feed::InOrder,
-            engine: Engine::Bounded,
-            lateness_batches: 0,
-        };
+        let in_order = RunOptions::in_order(1, batch_us);
         let (got, _) = run_moments_zoned(
             &Topology::Process, Arc::clone(&shared), Some(Arc::clone(&z)), in_order, cfg,
         );
@@ -325,13 +319,7 @@ proptest! {
             &cfg,
             &zcfg,
         ));
-        let opts = RunOptions {
-            workers,
-            batch_us,
-            feed: Feed::InOrder,
-            engine: Engine::Bounded,
-            lateness_batches: 0,
-        };
+        let opts = RunOptions::in_order(workers, batch_us);
         let (updates, _) = run_newly_where_zoned(Arc::new(signals), Some(z), opts, cfg);
         // A zone arrival is known when its stay has dwelled: the batch of its start plus
         // the dwell (its own batch without one); the other levels at their own batch.
@@ -398,13 +386,7 @@ fn border_ping_pong_gives_one_arrival_once_settled() {
         .enumerate()
         .map(|(i, &(m, eci))| cell_change(m * min, Some(eci), i as u64 + 1))
         .collect();
-    let opts = RunOptions {
-        workers: 1,
-        batch_us: min,
-        feed: Feed::InOrder,
-        engine: Engine::Bounded,
-        lateness_batches: 0,
-    };
+    let opts = RunOptions::in_order(1, min);
     let cfg = PresenceConfig::default();
     let run = |dwell| {
         let (got, _) = run_moments_zoned(

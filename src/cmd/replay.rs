@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use landfall_dataflows::zones::{read_catalog, read_zones, Shape};
 use landfall_dataflows::{
-    run_moments_zoned, Engine, Feed, PresenceConfig, RunOptions, Topology, ZoneConfig, ZoneInputs,
+    run_moments_zoned, PresenceConfig, RunOptions, Topology, ZoneConfig, ZoneInputs,
 };
 
 use crate::cli::ReplayArgs;
@@ -132,13 +132,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         ttl_us: args.ttl.as_micros() as i64,
     };
     let signals = Arc::new(sink.signals);
-    let opts = RunOptions {
-        workers: args.workers as usize,
-        batch_us: BATCH_US,
-        feed: Feed::InOrder,
-        engine: Engine::Bounded,
-        lateness_batches: 0,
-    };
+    let opts = RunOptions::in_order(args.workers as usize, BATCH_US);
     let (zone_inputs, zone_line) = match zones {
         Some((z, line)) => (Some(Arc::new(z)), Some(line)),
         None => (None, None),
