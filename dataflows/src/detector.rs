@@ -412,6 +412,24 @@ pub(crate) fn recycle(spare: &mut Vec<Vec<Signal>>, mut batch: Vec<Signal>) {
     }
 }
 
+/// Apply a relevant signal to its subscriber's country/network state: a departure of a
+/// subscriber not tracked creates no state.
+pub(crate) fn apply_serving(
+    state: &mut AHashMap<u64, Presence>,
+    key: u64,
+    s: &Signal,
+    cfg: &PresenceConfig,
+    out: &mut Vec<Moment>,
+) {
+    if s.kind.is_departure() {
+        if let Some(p) = state.get_mut(&key) {
+            p.apply(s, cfg, out);
+        }
+    } else {
+        state.entry(key).or_default().apply(s, cfg, out);
+    }
+}
+
 /// Looks up every key of a batch before the batch is applied in order. The lookups are
 /// independent, so their cache misses (a table of a million subscribers does not fit in
 /// cache) overlap instead of stalling one by one; the ordered pass then finds the
@@ -455,14 +473,8 @@ where
                     keys.clear();
                     keys.extend(batch.iter().map(|s| imsi_key(&s.imsi)));
                     warm(&state, &keys);
-                    for (s, key) in batch.iter().zip(&keys) {
-                        if s.kind.is_departure() {
-                            if let Some(p) = state.get_mut(key) {
-                                p.apply(s, &cfg, &mut moments);
-                            }
-                        } else {
-                            state.entry(*key).or_default().apply(s, &cfg, &mut moments);
-                        }
+                    for (s, &key) in batch.iter().zip(&keys) {
+                        apply_serving(&mut state, key, s, &cfg, &mut moments);
                     }
                     recycle(&mut spare, batch);
                     if !moments.is_empty() {

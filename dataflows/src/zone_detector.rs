@@ -51,7 +51,8 @@ use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
 use crate::detector::{
-    imsi_key, imsi_route, order, recycle, stash_signals, warm, Presence, Seen, SignalStash,
+    apply_serving, imsi_key, imsi_route, order, recycle, stash_signals, warm, Presence, Seen,
+    SignalStash,
 };
 use crate::moment::{Area, Moment, MomentKind, PresenceConfig};
 use crate::presence::is_relevant;
@@ -416,17 +417,7 @@ where
                             }
                             for (s, &key) in batch.iter().zip(&keys) {
                                 if serving && is_relevant(s) {
-                                    if s.kind.is_departure() {
-                                        if let Some(p) = serving_state.get_mut(&key) {
-                                            p.apply(s, &cfg, &mut moments);
-                                        }
-                                    } else {
-                                        serving_state.entry(key).or_default().apply(
-                                            s,
-                                            &cfg,
-                                            &mut moments,
-                                        );
-                                    }
+                                    apply_serving(&mut serving_state, key, s, &cfg, &mut moments);
                                 }
                                 if s.kind.is_location() {
                                     members.zones_of(s, &mut zones);
