@@ -688,10 +688,9 @@ fn delivered(m: &Match) -> Delivered {
 }
 
 impl Spent {
-    /// Whether a match not delivered before may be delivered now, spending the budget.
-    fn spend(&mut self, budget: Budget, m: &Match) -> bool {
-        let key = delivered(m);
-        let m = &m.moment;
+    /// Whether a match not delivered before (remembered as `key`) may be delivered now,
+    /// spending the budget.
+    fn spend(&mut self, budget: Budget, key: Delivered, m: &Moment) -> bool {
         let pass = budget.max_events.is_none_or(|n| self.delivered < n)
             && budget.frequency_cap_us.is_none_or(|cap| {
                 self.times
@@ -755,13 +754,14 @@ where
                             continue;
                         }
                         let s = spent.entry(m.subscription).or_default();
-                        let pass = if s.delivered_ids.contains(&delivered(&m)) {
+                        let key = delivered(&m);
+                        let pass = if s.delivered_ids.contains(&key) {
                             true
-                        } else if r > 0 && s.spend(budget, &m) {
+                        } else if r > 0 && s.spend(budget, key, &m.moment) {
                             forget
                                 .entry(time_of(m.moment.expires_at))
                                 .or_default()
-                                .push((m.subscription, delivered(&m)));
+                                .push((m.subscription, key));
                             true
                         } else {
                             false
@@ -775,9 +775,9 @@ where
                         if *f.key() > t {
                             break;
                         }
-                        for (sub, id) in f.remove() {
+                        for (sub, key) in f.remove() {
                             if let Some(s) = spent.get_mut(&sub) {
-                                s.delivered_ids.remove(&id);
+                                s.delivered_ids.remove(&key);
                             }
                         }
                     }

@@ -432,6 +432,7 @@ impl<R: Read> Read for FillingReader<R> {
 
 const SHORT: &str = "file shorter than a capture header";
 const LIMIT: &str = "record length exceeds the limit";
+const UNKNOWN: &str = "not a pcap or pcapng file (unknown magic)";
 
 /// The declared length of the Section Header Block a pcapng file starts with, in the byte
 /// order its byte-order magic gives (`None` without a valid one).
@@ -445,7 +446,6 @@ fn shb_len(head: &[u8]) -> Option<usize> {
     };
     usize::try_from(n).ok()
 }
-const UNKNOWN: &str = "not a pcap or pcapng file (unknown magic)";
 
 /// An error opening a capture (before its first frame).
 fn open_error(
@@ -748,9 +748,7 @@ impl CaptureReader {
             }
         }
     }
-}
 
-impl CaptureReader {
     fn over_limit(&mut self) -> CaptureError {
         self.fail(CaptureErrorKind::Corrupt, LIMIT)
     }
@@ -760,9 +758,7 @@ impl CaptureReader {
     fn cut_short(&self) -> Failure {
         let data = self.inner.data();
         match self.head_len(data) {
-            Some(n) if n > MAX_RECORD => {
-                (CaptureErrorKind::Corrupt, "record length exceeds the limit")
-            }
+            Some(n) if n > MAX_RECORD => (CaptureErrorKind::Corrupt, LIMIT),
             Some(n) if n > 0 && n <= data.len() => {
                 (CaptureErrorKind::Corrupt, "malformed record or block")
             }
