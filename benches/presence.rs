@@ -489,6 +489,19 @@ fn child(mode: &str, signals: u64, subs: u64) {
     );
 }
 
+/// One variant's result: the best run's time and the slowest, its counts, and the
+/// largest peak and live RSS of the runs.
+#[derive(Clone, Copy)]
+struct Measured {
+    seconds: f64,
+    slowest: f64,
+    moments: u64,
+    matches: u64,
+    tracked: u64,
+    peak: u64,
+    live: u64,
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(pos) = args.iter().position(|a| a == "--child") {
@@ -507,7 +520,7 @@ fn main() {
         .unwrap_or(3)
         .max(1);
     let exe = std::env::current_exe().expect("own path");
-    let once = |mode: &str| -> (f64, u64, u64, u64, u64, u64) {
+    let once = |mode: &str| -> Measured {
         let out = Command::new(&exe)
             .args(["--child", mode, &signals.to_string(), &subs.to_string()])
             .output()
@@ -519,37 +532,36 @@ fn main() {
         );
         let text = String::from_utf8_lossy(&out.stdout);
         let v: Vec<&str> = text.split_whitespace().collect();
-        (
-            v[0].parse().unwrap(),
-            v[1].parse().unwrap(),
-            v[2].parse().unwrap(),
-            v[3].parse().unwrap(),
-            v[4].parse().unwrap(),
-            v[5].parse().unwrap(),
-        )
+        let seconds: f64 = v[0].parse().unwrap();
+        Measured {
+            seconds,
+            slowest: seconds,
+            moments: v[1].parse().unwrap(),
+            matches: v[2].parse().unwrap(),
+            tracked: v[3].parse().unwrap(),
+            peak: v[4].parse().unwrap(),
+            live: v[5].parse().unwrap(),
+        }
     };
     // Best (shortest) of `runs`: a shared machine only ever slows a run down. Memory is
     // the largest of the runs; the counts must agree.
-    let slowest = std::cell::RefCell::new(HashMap::<String, f64>::new());
-    let run = |mode: &str| -> (f64, u64, u64, u64, u64, u64) {
+    let run = |mode: &str| -> Measured {
         let mut best = once(mode);
-        let mut worst = best.0;
         for _ in 1..runs {
             let r = once(mode);
             assert_eq!(
-                (r.1, r.2, r.3),
-                (best.1, best.2, best.3),
+                (r.moments, r.matches, r.tracked),
+                (best.moments, best.matches, best.tracked),
                 "{mode}: runs agree"
             );
-            worst = worst.max(r.0);
-            let (peak, live) = (best.4.max(r.4), best.5.max(r.5));
-            if r.0 < best.0 {
-                best = r;
-            }
-            best.4 = peak;
-            best.5 = live;
+            best = Measured {
+                seconds: best.seconds.min(r.seconds),
+                slowest: best.slowest.max(r.seconds),
+                peak: best.peak.max(r.peak),
+                live: best.live.max(r.live),
+                ..best
+            };
         }
-        slowest.borrow_mut().insert(mode.to_string(), worst);
         best
     };
     println!(
@@ -557,10 +569,10 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         std::mem::size_of::<Presence>()
     );
-    let (_, _, _, _, _, gen_live) = once("generate");
-    let (base_s, base_moments, _, _, base_peak, base_live) = run("hashmap");
-    let (plain_s, plain_moments, plain_matches, _, plain_peak, plain_live) = run("map+partners");
-    assert_eq!(plain_moments, base_moments);
+    let gen_live = once("generate").live;
+    let base = run("hashmap");
+    let plain = run("map+partners");
+    assert_eq!(plain.moments, base.moments);
     println!(
         "{:<12} {:>12} {:>12} {:>9} {:>11} {:>9} {:>10} {:>10} {:>14}",
         "variant",
@@ -573,44 +585,38 @@ fn main() {
         "live MiB",
         "B/subscriber"
     );
-    let line = |name: &str, s: f64, base: f64, r: (u64, u64, u64, u64, u64)| {
-        let (moments, matches, tracked, peak, live) = r;
-        let worst = slowest.borrow().get(name).copied().unwrap_or(s);
+    // The hash-map rows count the subscribers they were given.
+    let line = |name: &str, m: &Measured, baseline: f64, tracked: u64| {
         println!(
-            "{name:<12} {:>12.0} {:>12.0} {:>8.2}x {moments:>11} {matches:>9} {:>10.1} {:>10.1} {:>14.0}",
-            signals as f64 / s,
-            signals as f64 / worst,
-            base / s,
-            peak as f64 / 1048576.0,
-            live as f64 / 1048576.0,
-            live.saturating_sub(gen_live) as f64 / tracked.max(1) as f64
+            "{name:<12} {:>12.0} {:>12.0} {:>8.2}x {:>11} {:>9} {:>10.1} {:>10.1} {:>14.0}",
+            signals as f64 / m.seconds,
+            signals as f64 / m.slowest,
+            baseline / m.seconds,
+            m.moments,
+            m.matches,
+            m.peak as f64 / 1048576.0,
+            m.live as f64 / 1048576.0,
+            m.live.saturating_sub(gen_live) as f64 / tracked.max(1) as f64
         );
     };
-    line(
-        "hashmap",
-        base_s,
-        base_s,
-        (base_moments, 0, subs, base_peak, base_live),
-    );
-    line(
-        "map+partners",
-        plain_s,
-        plain_s,
-        (plain_moments, plain_matches, subs, plain_peak, plain_live),
-    );
+    line("hashmap", &base, base.seconds, subs);
+    line("map+partners", &plain, plain.seconds, subs);
     for mode in ["detect-1w", "detect-2w", "partners-1w", "partners-2w"] {
-        let (s, moments, matches, tracked, peak, live) = run(mode);
-        assert_eq!(moments, base_moments, "{mode} finds the baseline's moments");
-        let base = if mode.starts_with("partners") {
+        let m = run(mode);
+        assert_eq!(
+            m.moments, base.moments,
+            "{mode} finds the baseline's moments"
+        );
+        let baseline = if mode.starts_with("partners") {
             assert_eq!(
-                matches, plain_matches,
+                m.matches, plain.matches,
                 "{mode} delivers the baseline's matches"
             );
-            plain_s
+            plain.seconds
         } else {
-            base_s
+            base.seconds
         };
-        line(mode, s, base, (moments, matches, tracked, peak, live));
+        line(mode, &m, baseline, m.tracked);
     }
     println!("targets (2 cores): 2 workers >= 2,000,000 signals/s and >= 0.4x the (matching) hash map; <= 300 B/subscriber");
 }
