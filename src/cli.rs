@@ -33,8 +33,8 @@ pub struct ReplicateArgs {
     pub input: PathBuf,
     /// Where to write the pcapng.
     pub output: PathBuf,
-    /// How many copies.
-    #[arg(long, short = 'n', default_value_t = 25)]
+    /// How many copies (1 to 65536).
+    #[arg(long, short = 'n', default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub copies: u32,
 }
 
@@ -47,10 +47,12 @@ pub struct ScenarioArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// pcap or pcapng files; several files (probes) are merged by timestamp.
+    /// pcap or pcapng files; several files (probes) are merged by timestamp. `-` reads a
+    /// pcap or pcapng stream from standard input (e.g. `tcpdump -w - | landfall replay -`).
     #[arg(required = true)]
     pub captures: Vec<PathBuf>,
-    /// Write moments here instead of standard output.
+    /// Write moments here instead of standard output. Opened before any input is read;
+    /// it may not be one of the captures. In a cluster only process 0 opens it.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// Timely worker threads (per process).
@@ -63,25 +65,36 @@ pub struct ReplayArgs {
     /// This process's index in the cluster, 0-based.
     #[arg(long, default_value_t = 0)]
     pub process: u32,
-    /// The cluster's `host:port` addresses, one line per process, in process order.
+    /// The cluster's `IP:port` addresses, one line per process, in process order
+    /// (blank lines and `#` comments ignored).
     #[arg(long, value_name = "FILE")]
     pub hostfile: Option<PathBuf>,
-    /// A subscriber seen in an area within this gap before does not arrive there again.
-    #[arg(long, default_value = "12h", value_parser = parse_duration)]
+    /// How long a cluster process waits for the others to connect before it gives up.
+    #[arg(long, default_value = "60s", value_parser = parse_connect_timeout)]
+    pub connect_timeout: Duration,
+    /// A subscriber seen in an area within this gap before does not arrive there again
+    /// (0s to 366d).
+    #[arg(long, default_value = "12h", value_parser = parse_reentry_gap)]
     pub reentry_gap: Duration,
-    /// How long a moment stays valid (its expires_at).
-    #[arg(long, default_value = "2h", value_parser = parse_duration)]
+    /// How long a moment stays valid, its expires_at (1s to 366d).
+    #[arg(long, default_value = "2h", value_parser = parse_ttl)]
     pub ttl: Duration,
     /// Zones for zone-level moments: TOML `[[zone]]` tables with `id`, `name` and
     /// `cells` / `tacs` / `lacs`, a `circle` or a `polygon`.
     #[arg(long, value_name = "FILE")]
     pub zones: Option<PathBuf>,
-    /// Cell catalog (OpenCelliD CSV) placing cells in circle and polygon zones.
+    /// Cell catalog (OpenCelliD CSV) placing cells in circle and polygon zones. A row that
+    /// cannot be read fails the run, naming its line (see --skip-bad-rows); CDMA rows are
+    /// ignored.
     #[arg(long, value_name = "FILE", requires = "zones")]
     pub cells: Option<PathBuf>,
+    /// Skip catalog rows that cannot be read instead of failing: they are counted, and the
+    /// first few reported, in the summary.
+    #[arg(long, requires = "cells")]
+    pub skip_bad_rows: bool,
     /// A zone stay counts (arrives, departs) only once it has lasted this long: border
-    /// ping-pong between cells gives nothing until the subscriber settles.
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    /// ping-pong between cells gives nothing until the subscriber settles (0s to 366d).
+    #[arg(long, default_value = "0s", value_parser = parse_min_dwell)]
     pub min_dwell: Duration,
     /// Print no summary on standard error.
     #[arg(long, short)]
@@ -92,7 +105,7 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// pcap or pcapng files, each decoded on its own.
+    /// pcap or pcapng files, each decoded on its own; `-` reads a stream from standard input.
     #[arg(required = true)]
     pub captures: Vec<PathBuf>,
     /// Print per-protocol counts and decode errors (with frame numbers) instead of records.
@@ -123,9 +136,51 @@ pub struct DecodeArgs {
     /// another process may truncate while it is read (a mapped file must not shrink).
     #[arg(long)]
     pub no_mmap: bool,
+    /// Every capture is opened before any is decoded; by default one that cannot be opened
+    /// (missing, unreadable, not a capture) stops the run with exit code 2, naming each
+    /// such file. With this flag those files are reported on standard error and skipped,
+    /// and the others are decoded.
+    #[arg(long)]
+    pub skip_unreadable: bool,
 }
 
-/// "12h", "90s", "1h 30m" (humantime syntax).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
+/// The longest duration any option accepts: a year (and a leap day).
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// "12h", "90s", "1h 30m" (humantime syntax), between `min` and `max`.
+pub fn parse_duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim()).map_err(|e| format!("{s:?}: {e}"))?;
+    if d < min || d > max {
+        return Err(format!(
+            "{s:?} is out of range: allowed {} to {}",
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_reentry_gap(s: &str) -> Result<Duration, String> {
+    parse_duration_in(s, Duration::ZERO, MAX_DURATION)
+}
+
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    parse_duration_in(s, Duration::from_secs(1), MAX_DURATION)
+}
+
+fn parse_min_dwell(s: &str) -> Result<Duration, String> {
+    parse_duration_in(s, Duration::ZERO, MAX_DURATION)
+}
+
+fn parse_connect_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration_in(
+        s,
+        Duration::from_millis(100),
+        Duration::from_secs(24 * 3600),
+    )
+}
+
+/// Microseconds of a duration already range-checked by its parser.
+pub fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
-use landfall_parsers::capture::{CaptureReader, MergedCaptures};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
+use landfall_parsers::capture::{CaptureError, CaptureReader, MergedCaptures};
 use landfall_parsers::decode::{Decoder, DecoderConfig, Sink};
 use landfall_parsers::e164::{GtPlmnTable, E164};
 use landfall_parsers::e212::E212;
@@ -58,22 +58,66 @@ pub fn decoder_config(args: &DecodeArgs) -> Result<DecoderConfig> {
     })
 }
 
-/// Open every capture, failing early with the file name if one cannot be read; files are
-/// memory-mapped unless `no_mmap` (see [`CaptureReader::open`]).
-pub fn open_all(paths: &[PathBuf], no_mmap: bool) -> Result<Vec<CaptureReader>> {
-    let open = if no_mmap {
-        CaptureReader::open_streaming
+/// The path that names standard input.
+pub const STDIN: &str = "-";
+
+/// Whether `p` names standard input.
+pub fn is_stdin(p: &Path) -> bool {
+    p.as_os_str() == STDIN
+}
+
+/// Open one capture: `-` is standard input (streamed), a file is memory-mapped unless
+/// `no_mmap` (see [`CaptureReader::open`]).
+pub fn open_one(path: &Path, index: u16, no_mmap: bool) -> Result<CaptureReader, CaptureError> {
+    if is_stdin(path) {
+        return CaptureReader::from_reader(std::io::stdin(), "standard input", index);
+    }
+    if no_mmap {
+        CaptureReader::open_streaming(path, index)
     } else {
-        CaptureReader::open
-    };
+        CaptureReader::open(path, index)
+    }
+}
+
+/// The captures a run reads: every one is opened before any is decoded. One that cannot
+/// be opened fails the whole run, every failure listed, unless `skip_unreadable`: then
+/// each is reported on standard error and left out. Readers keep their position in
+/// `paths` as their file index, so names in the output stay right.
+pub fn open_all(
+    paths: &[PathBuf],
+    no_mmap: bool,
+    skip_unreadable: bool,
+) -> Result<Vec<CaptureReader>> {
     if paths.len() > usize::from(u16::MAX) {
         bail!("at most {} capture files in one run", u16::MAX);
     }
-    paths
-        .iter()
-        .enumerate()
-        .map(|(i, p)| open(p, i as u16).with_context(|| format!("opening {}", p.display())))
-        .collect()
+    if paths.iter().filter(|p| is_stdin(p)).count() > 1 {
+        bail!("standard input (-) can be read only once in a run");
+    }
+    let mut readers = Vec::with_capacity(paths.len());
+    let mut failed = Vec::new();
+    for (i, p) in paths.iter().enumerate() {
+        match open_one(p, i as u16, no_mmap) {
+            Ok(r) => readers.push(r),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    if failed.is_empty() {
+        return Ok(readers);
+    }
+    if skip_unreadable {
+        for f in &failed {
+            eprintln!("landfall: skipped {f}");
+        }
+        return Ok(readers);
+    }
+    let n = failed.len();
+    bail!(
+        "{} of {} captures cannot be read (--skip-unreadable decodes the others):\n  {}",
+        n,
+        paths.len(),
+        failed.join("\n  ")
+    )
 }
 
 /// A spinner with a frame rate on standard error, only when it is a terminal.
@@ -83,7 +127,15 @@ pub fn progress(label: &str) -> ProgressBar {
     }
     let pb = ProgressBar::new_spinner();
     pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {pos} frames ({per_sec}) {elapsed}")
+        ProgressStyle::with_template("{spinner} {msg} {human_pos} frames ({rate}) {elapsed}")
+            .map(|style| {
+                style.with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} frames/s", state.per_sec());
+                    },
+                )
+            })
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     pb.set_message(label.to_string());
@@ -129,8 +181,26 @@ impl Sink for SignalSink {
 
 /// The file name shown in moments' provenance and in summaries.
 pub fn display_name(p: &Path) -> String {
+    if is_stdin(p) {
+        return STDIN.to_owned();
+    }
     p.file_name().map_or_else(
         || p.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
+}
+
+/// Whether `a` and `b` name the same existing file (same device and inode), so that an
+/// output never overwrites an input.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    if is_stdin(a) || is_stdin(b) {
+        return false;
+    }
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => {
+            use std::os::unix::fs::MetadataExt;
+            x.dev() == y.dev() && x.ino() == y.ino()
+        }
+        _ => false,
+    }
 }

@@ -1,26 +1,20 @@
 //! Moments as JSON Lines: the replay output format.
 
 use std::io::{self, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use landfall_dataflows::{Area, Level, Moment, MomentKind};
 use serde::Serialize;
 
-/// RFC 3339 UTC with microseconds, e.g. `2021-05-05T20:08:31.835967Z`.
+/// RFC 3339 UTC with microseconds, e.g. `2021-05-05T20:08:31.835967Z`. Times outside
+/// 1970–9999 (which frames never carry: the decoder refuses them) are written as the
+/// nearest bound rather than failing.
 pub fn rfc3339_us(us: i64) -> String {
-    let t = if us >= 0 {
-        UNIX_EPOCH + Duration::from_micros(us as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_micros(us.unsigned_abs())
-    };
+    /// 9999-12-31T23:59:59.999999Z, the last instant RFC 3339 can write.
+    const LAST_US: i64 = 253_402_300_799_999_999;
+    let us = us.clamp(0, LAST_US);
+    let t = UNIX_EPOCH + Duration::from_micros(us as u64);
     humantime::format_rfc3339_micros(t).to_string()
-}
-
-/// Seconds since the epoch now, for summaries.
-pub fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 pub fn kind_name(k: MomentKind) -> &'static str {
@@ -117,5 +111,11 @@ mod tests {
             "2021-05-05T20:08:31.835967Z"
         );
         assert_eq!(rfc3339_us(0), "1970-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn timestamps_out_of_range_are_clamped() {
+        assert_eq!(rfc3339_us(-1), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339_us(i64::MAX), "9999-12-31T23:59:59.999999Z");
     }
 }

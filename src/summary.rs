@@ -166,7 +166,7 @@ pub fn stats_report(stats: &DecodeStats, files: &[String]) -> String {
             .iter()
             .map(|x| {
                 let file = files.get(usize::from(x.file)).map_or("?", |f| f.as_str());
-                format!("{file}#{}+{}", x.frame, x.offset)
+                format!("{file} frame {} offset {}", x.frame, x.offset)
             })
             .collect();
         let _ = writeln!(
@@ -174,7 +174,7 @@ pub fn stats_report(stats: &DecodeStats, files: &[String]) -> String {
             "  {:<50} {:>10}  e.g. {}",
             format!("{}: {reason}", layer.as_str()),
             e.count,
-            sites.join(", ")
+            sites.join("; ")
         );
     }
     s

@@ -54,10 +54,9 @@ fn check_gb_subscriber(s: &Signal) {
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn create_pdp_context_exchanges_give_session_starts() {
-    let Some(dir) = common::shared_captures() else {
-        return;
-    };
+    let dir = common::shared_captures();
     let (gb, stats) = signals(&dir.join("zeek-gtpv1-create-pdp-ctx-with-gb.pcap"));
     assert_eq!(gb.len(), 1, "{gb:?}");
     check_gb_subscriber(&gb[0]);
@@ -86,10 +85,9 @@ fn create_pdp_context_exchanges_give_session_starts() {
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn accepted_create_pdp_context_places_the_subscriber() {
-    let Some(dir) = common::shared_captures() else {
-        return;
-    };
+    let dir = common::shared_captures();
     for name in [
         "zeek-gtpv1-pdp-ctx-messages.pcapng",
         "zeek-gtpv1-create-pdp-ctx-with-gb.pcap",

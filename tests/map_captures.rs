@@ -44,10 +44,9 @@ fn has(ms: &[Value], kind: &str, level: &str, area: &str, imsi: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn update_location_dialogues_arrive_in_the_vlr_country() {
-    let Some(dir) = common::shared_captures() else {
-        return;
-    };
+    let dir = common::shared_captures();
     // VLR 441122 → +44, United Kingdom; the IMSIs are from test network 001-01.
     let lu = moments(&dir, "pcapr-LU-m3ua-map-updatelocation-isd.pcap", &[]);
     for imsi in ["001011356567851", "001011356567853"] {
@@ -74,10 +73,9 @@ fn update_location_dialogues_arrive_in_the_vlr_country() {
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn roaming_not_allowed_is_rejected_without_arrival() {
-    let Some(dir) = common::shared_captures() else {
-        return;
-    };
+    let dir = common::shared_captures();
     let name = "pcapr-test-m3ua-map-ati-sendid-ul-roamingNotAllowed.pcap";
     assert!(moments(&dir, name, &[]).is_empty());
     let path = dir.join(name);
@@ -91,10 +89,9 @@ fn roaming_not_allowed_is_rejected_without_arrival() {
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn inap_dialogue_is_not_read_as_map() {
-    let Some(dir) = common::shared_captures() else {
-        return;
-    };
+    let dir = common::shared_captures();
     let path = dir.join("pcapr-attach_sccp_xudts-m2pa-xudt-segmented-tcap-ericsson-inap.pcap");
     let (records, _) = landfall(&["inspect", path.to_str().unwrap()]);
     let (stats, _) = landfall(&["inspect", "--stats", path.to_str().unwrap()]);
@@ -104,10 +101,9 @@ fn inap_dialogue_is_not_read_as_map() {
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn gt_table_gives_map_signals_a_network() {
-    let Some(dir) = common::shared_captures() else {
-        return;
-    };
+    let dir = common::shared_captures();
     let table = common::temp_dir("gt-plmn").join("gt.txt");
     std::fs::write(&table, "# test\n4411 234-15\n").unwrap();
     let ms = moments(

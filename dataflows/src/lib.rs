@@ -117,8 +117,8 @@ pub use presence::{is_relevant, key_by_imsi, moments, relevant_signals, subscrib
 pub use reference::{reference_moments, reference_zone_moments};
 pub use runner::{
     batch_of, late_indices, run_moments, run_moments_on, run_moments_with, run_moments_zoned,
-    run_newly_where, run_newly_where_zoned, Engine, Feed, RunOptions, RunReport, Topology,
-    ZoneInputs,
+    run_newly_where, run_newly_where_zoned, try_run_moments_zoned, Engine, Feed, RunError,
+    RunOptions, RunReport, Topology, ZoneInputs,
 };
 pub use subscribe::{
     aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Consent,

@@ -14,7 +14,8 @@ use landfall_parsers::Signal;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 use timely::dataflow::operators::Exchange as _;
 
 /// How input is presented to the dataflow.
@@ -168,15 +169,34 @@ pub enum Topology {
     /// `hosts.len()` processes, this one being `process` (0-based); `hosts` are the
     /// `host:port` addresses of all processes, in process order. Every process feeds
     /// the same signals (each worker its share); the moments are gathered on process 0,
-    /// the others return none.
-    Cluster { process: usize, hosts: Vec<String> },
+    /// the others return none. `connect_timeout` bounds the wait for the other processes
+    /// (none: wait as long as it takes).
+    Cluster {
+        process: usize,
+        hosts: Vec<String>,
+        connect_timeout: Option<Duration>,
+    },
+}
+
+/// Why a run could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Timely could not start (in a cluster: an address it cannot use).
+    #[error("the timely workers could not start: {0}")]
+    Start(String),
+    /// Not every process of the cluster connected within the timeout.
+    #[error("the cluster's processes did not all connect within {0:?} (is every process started, with the same --hostfile?)")]
+    ConnectTimeout(Duration),
+    /// A worker stopped with an error (in a cluster: often a peer process that died).
+    #[error("a timely worker failed: {0}")]
+    Worker(String),
 }
 
 impl Topology {
     fn config(&self, workers: usize) -> timely::Config {
         match self {
             Topology::Process => timely::Config::process(workers),
-            Topology::Cluster { process, hosts } => timely::Config {
+            Topology::Cluster { process, hosts, .. } => timely::Config {
                 communication: timely::CommunicationConfig::Cluster {
                     threads: workers,
                     process: *process,
@@ -214,6 +234,9 @@ pub fn run_moments_on(
 /// catalog of `zones`, edits applied at their batches). Zone detection needs signals at
 /// their event-time batch: with [`Engine::History`] a delayed signal is placed at the
 /// batch it enters.
+///
+/// # Panics
+/// Where [`try_run_moments_zoned`] returns an error.
 pub fn run_moments_zoned(
     topology: &Topology,
     signals: Arc<Vec<Signal>>,
@@ -221,13 +244,25 @@ pub fn run_moments_zoned(
     opts: RunOptions,
     cfg: PresenceConfig,
 ) -> (Vec<Moment>, RunReport) {
+    try_run_moments_zoned(topology, signals, zones, opts, cfg).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`run_moments_zoned`], returning an error where timely cannot start, the cluster does
+/// not connect in time, or a worker fails.
+pub fn try_run_moments_zoned(
+    topology: &Topology,
+    signals: Arc<Vec<Signal>>,
+    zones: Option<Arc<ZoneInputs>>,
+    opts: RunOptions,
+    cfg: PresenceConfig,
+) -> Result<(Vec<Moment>, RunReport), RunError> {
     let engine = opts.engine;
     let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
     let batch_us = opts.batch_us.max(1);
     let zcfg = zones.as_ref().map(|z| z.config);
     let (updates, report) = run(topology, signals, zones, opts, move |s, reference| {
         moments_of(s, reference, zcfg, cfg, engine, min_at, batch_us)
-    });
+    })?;
     let mut counts: BTreeMap<Moment, isize> = BTreeMap::new();
     for (m, _, diff) in updates {
         *counts.entry(m).or_insert(0) += diff;
@@ -238,7 +273,7 @@ pub fn run_moments_zoned(
         out.extend(std::iter::repeat_n(m, count as usize));
     }
     sort_moments(&mut out);
-    (out, report)
+    Ok((out, report))
 }
 
 /// Run [`detect`] and [`newly_where`] (expiry at the batch of `at + ttl`) and return every
@@ -274,7 +309,8 @@ pub fn run_newly_where_zoned(
                 batch_of(at.saturating_add(cfg.ttl_us), min_at, batch_us)
             })
         },
-    );
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     updates.sort_by_key(|u| (u.1, u.0, u.2));
     (updates, report)
 }
@@ -317,13 +353,16 @@ type Reference<'a> = Option<(
 
 /// Feed `signals` (and `zones`, by worker 0) per `opts` into the dataflow `build` makes,
 /// on `opts.workers` threads; returns every output update and what the feed counted.
+///
+/// Workers park while they wait for each other (they never spin), so more workers than
+/// cores costs what oversubscription costs, not a time slice per batch.
 fn run<D, B>(
     topology: &Topology,
     signals: Arc<Vec<Signal>>,
     zones: Option<Arc<ZoneInputs>>,
     opts: RunOptions,
     build: B,
-) -> (Vec<(D, u64, isize)>, RunReport)
+) -> Result<(Vec<(D, u64, isize)>, RunReport), RunError>
 where
     D: timely::ExchangeData + Clone,
     B: for<'a> Fn(VecCollection<'a, u64, Signal>, Reference<'a>) -> VecCollection<'a, u64, D>
@@ -332,114 +371,159 @@ where
         + 'static,
 {
     let workers = opts.workers.max(1);
-    let guards = timely::execute(topology.config(workers), move |worker| {
-        let index = worker.index();
-        let peers = worker.peers();
-        let sink: Rc<RefCell<Vec<(D, u64, isize)>>> = Rc::new(RefCell::new(Vec::new()));
+    let config = topology.config(workers);
+    // The workers start only once every process of a cluster is connected: the first
+    // one says so, and the wait for it is what the connect timeout bounds.
+    let (started_tx, started) = mpsc::sync_channel::<()>(1);
+    let execute = move || {
+        timely::execute(config, move |worker| {
+            if worker.index() == 0 {
+                let _ = started_tx.try_send(());
+            }
+            let index = worker.index();
+            let peers = worker.peers();
+            let sink: Rc<RefCell<Vec<(D, u64, isize)>>> = Rc::new(RefCell::new(Vec::new()));
 
-        let (mut input, mut reference, probe) = worker.dataflow::<u64, _, _>(|scope| {
-            let (input, signals) = scope.new_collection::<Signal, isize>();
-            let (reference, collections) = match zones {
-                Some(_) => {
-                    let (catalog_in, catalog) = scope.new_collection::<CatalogCell, isize>();
-                    let (zones_in, zones) = scope.new_collection::<Zone, isize>();
-                    (Some((catalog_in, zones_in)), Some((catalog, zones)))
+            let (mut input, mut reference, probe) = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, signals) = scope.new_collection::<Signal, isize>();
+                let (reference, collections) = match zones {
+                    Some(_) => {
+                        let (catalog_in, catalog) = scope.new_collection::<CatalogCell, isize>();
+                        let (zones_in, zones) = scope.new_collection::<Zone, isize>();
+                        (Some((catalog_in, zones_in)), Some((catalog, zones)))
+                    }
+                    None => (None, None),
+                };
+                let sink = Rc::clone(&sink);
+                // Gather the output on worker 0 (process 0 in a cluster).
+                let (probe, _) = build(signals, collections)
+                    .inner
+                    .exchange(|_| 0)
+                    .as_collection()
+                    .inspect(move |(d, time, diff)| {
+                        sink.borrow_mut().push((d.clone(), *time, *diff))
+                    })
+                    .probe();
+                (input, reference, probe)
+            });
+            // Reference data enters up front at its batches, from worker 0.
+            if let (Some((catalog_in, zones_in)), Some(z), 0) = (&mut reference, &zones, index) {
+                for (t, c, r) in &z.catalog {
+                    catalog_in.update_at(*c, *t, *r);
                 }
-                None => (None, None),
-            };
-            let sink = Rc::clone(&sink);
-            // Gather the output on worker 0 (process 0 in a cluster).
-            let (probe, _) = build(signals, collections)
-                .inner
-                .exchange(|_| 0)
-                .as_collection()
-                .inspect(move |(d, time, diff)| sink.borrow_mut().push((d.clone(), *time, *diff)))
-                .probe();
-            (input, reference, probe)
-        });
-        // Reference data enters up front at its batches, from worker 0.
-        if let (Some((catalog_in, zones_in)), Some(z), 0) = (&mut reference, &zones, index) {
-            for (t, c, r) in &z.catalog {
-                catalog_in.update_at(*c, *t, *r);
-            }
-            for (t, zone, r) in &z.zones {
-                zones_in.update_at(zone.clone(), *t, *r);
-            }
-        }
-
-        let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
-        let mut rounds = BTreeSet::new();
-        // (round, insert order key, index) of this worker's signals.
-        let mut mine: Vec<(u64, u64, usize)> = Vec::new();
-        for i in 0..signals.len() {
-            let (round, key) = schedule(&signals, i, min_at, &opts);
-            rounds.insert(round);
-            if i % peers == index {
-                mine.push((round, key, i));
-            }
-        }
-        mine.sort_unstable();
-
-        let mut report = RunReport::default();
-        let mut next = mine.iter().peekable();
-        for &round in &rounds {
-            let held = match opts.engine {
-                Engine::Bounded => round.saturating_sub(opts.lateness_batches),
-                Engine::History => round,
-            };
-            if *input.time() < held {
-                input.advance_to(held);
-                if let Some((catalog_in, zones_in)) = &mut reference {
-                    catalog_in.advance_to(held);
-                    zones_in.advance_to(held);
+                for (t, zone, r) in &z.zones {
+                    zones_in.update_at(zone.clone(), *t, *r);
                 }
             }
-            while let Some(&&(r, _, i)) = next.peek() {
-                if r != round {
-                    break;
+
+            let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
+            let mut rounds = BTreeSet::new();
+            // (round, insert order key, index) of this worker's signals.
+            let mut mine: Vec<(u64, u64, usize)> = Vec::new();
+            for i in 0..signals.len() {
+                let (round, key) = schedule(&signals, i, min_at, &opts);
+                rounds.insert(round);
+                if i % peers == index {
+                    mine.push((round, key, i));
                 }
-                let s = signals[i];
-                match opts.engine {
-                    Engine::History => input.insert(s),
-                    Engine::Bounded => {
-                        let b = batch_of(s.at, min_at, opts.batch_us);
-                        if b < *input.time() {
-                            report.late += 1;
-                            if report.late_examples.len() < 5 {
-                                report.late_examples.push(s.source);
-                            }
-                        } else {
-                            input.update_at(s, b, 1);
-                        }
+            }
+            mine.sort_unstable();
+
+            let mut report = RunReport::default();
+            let mut next = mine.iter().peekable();
+            for &round in &rounds {
+                let held = match opts.engine {
+                    Engine::Bounded => round.saturating_sub(opts.lateness_batches),
+                    Engine::History => round,
+                };
+                if *input.time() < held {
+                    input.advance_to(held);
+                    if let Some((catalog_in, zones_in)) = &mut reference {
+                        catalog_in.advance_to(held);
+                        zones_in.advance_to(held);
                     }
                 }
-                next.next();
+                while let Some(&&(r, _, i)) = next.peek() {
+                    if r != round {
+                        break;
+                    }
+                    let s = signals[i];
+                    match opts.engine {
+                        Engine::History => input.insert(s),
+                        Engine::Bounded => {
+                            let b = batch_of(s.at, min_at, opts.batch_us);
+                            if b < *input.time() {
+                                report.late += 1;
+                                if report.late_examples.len() < 5 {
+                                    report.late_examples.push(s.source);
+                                }
+                            } else {
+                                input.update_at(s, b, 1);
+                            }
+                        }
+                    }
+                    next.next();
+                }
+                input.flush();
+                if let Some((catalog_in, zones_in)) = &mut reference {
+                    catalog_in.flush();
+                    zones_in.flush();
+                }
+                while probe.less_than(input.time()) {
+                    worker.step_or_park(None);
+                }
             }
-            input.flush();
-            if let Some((catalog_in, zones_in)) = &mut reference {
-                catalog_in.flush();
-                zones_in.flush();
+            input.close();
+            drop(reference);
+            while !probe.done() {
+                worker.step_or_park(None);
             }
-            worker.step_while(|| probe.less_than(input.time()));
-        }
-        input.close();
-        drop(reference);
-        worker.step_while(|| !probe.done());
 
-        let collected = sink.borrow_mut().split_off(0);
-        (collected, report)
-    })
-    .expect("timely failed to start");
+            let collected = sink.borrow_mut().split_off(0);
+            (collected, report)
+        })
+        .map(|guards| guards.join())
+    };
+    let connect_timeout = match topology {
+        Topology::Cluster {
+            connect_timeout, ..
+        } => *connect_timeout,
+        Topology::Process => None,
+    };
+    let results = match connect_timeout {
+        None => execute(),
+        Some(timeout) => {
+            let handle = std::thread::spawn(execute);
+            match started.recv_timeout(timeout) {
+                // Left blocked in timely's connection loop: the caller is expected to exit.
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(RunError::ConnectTimeout(timeout))
+                }
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => handle
+                    .join()
+                    .map_err(|p| RunError::Start(panic_text(p.as_ref())))?,
+            }
+        }
+    }
+    .map_err(RunError::Start)?;
 
     let mut all = Vec::new();
     let mut report = RunReport::default();
-    for result in guards.join() {
-        let (updates, r) = result.expect("a timely worker panicked");
+    for result in results {
+        let (updates, r) = result.map_err(RunError::Worker)?;
         report.late += r.late;
         report.late_examples.extend(r.late_examples);
         all.extend(updates);
     }
     report.late_examples.sort();
     report.late_examples.truncate(5);
-    (all, report)
+    Ok((all, report))
+}
+
+/// The message of a panic payload.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panicked".to_owned())
 }

@@ -340,57 +340,128 @@ impl std::fmt::Display for ZonesError {
 
 impl std::error::Error for ZonesError {}
 
+/// What to do with a catalog row that cannot be read (wrong columns, a non-numeric or
+/// out-of-range value).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BadRows {
+    /// The first bad row fails the read, naming its line.
+    #[default]
+    Reject,
+    /// Bad rows are skipped and counted, the first few kept as examples.
+    Skip,
+}
+
+/// A catalog as read: its cells, the rows of radio types that have no cell key here
+/// (CDMA: valid rows, not used), and the bad rows skipped under [`BadRows::Skip`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Catalog {
+    pub cells: Vec<CatalogCell>,
+    /// Rows of other radio types (CDMA), ignored.
+    pub other_radio: u64,
+    /// Bad rows skipped ([`BadRows::Skip`]).
+    pub bad: u64,
+    /// The first [`BAD_ROW_EXAMPLES`] bad rows, as `line N: what is wrong`.
+    pub bad_examples: Vec<String>,
+}
+
+/// How many bad rows a [`Catalog`] keeps as examples.
+pub const BAD_ROW_EXAMPLES: usize = 5;
+
+/// Columns of an OpenCelliD row that landfall reads (radio … lat); later ones are optional.
+const CATALOG_COLUMNS: usize = 8;
+
+/// One catalog row: a cell, a row of another radio type, or what is wrong with it.
+fn catalog_row(row: &csv::StringRecord) -> Result<Option<CatalogCell>, String> {
+    if row.len() < CATALOG_COLUMNS {
+        return Err(format!(
+            "{} columns, expected at least {CATALOG_COLUMNS} (radio,mcc,net,area,cell,unit,lon,lat,…)",
+            row.len()
+        ));
+    }
+    let field = |n: usize| row.get(n).unwrap_or("").trim();
+    fn num<T: std::str::FromStr>(v: &str, name: &str) -> Result<T, String> {
+        v.parse()
+            .map_err(|_| format!("{name} {v:?} is not a number in range"))
+    }
+    let radio = field(0);
+    if radio == "CDMA" {
+        return Ok(None);
+    }
+    let mcc: u16 = num(field(1), "mcc")?;
+    let net: u16 = num(field(2), "net")?;
+    let area: u32 = num(field(3), "area")?;
+    let cell: u64 = num(field(4), "cell")?;
+    let lon: f64 = num(field(6), "lon")?;
+    let lat: f64 = num(field(7), "lat")?;
+    if mcc > 999 || net > 999 {
+        return Err(format!("mcc {mcc} or net {net} above 999"));
+    }
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("lon {lon} outside -180..180"));
+    }
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(format!("lat {lat} outside -90..90"));
+    }
+    let plmn = Plmn::new(mcc, net, if net > 99 { 3 } else { 2 });
+    let key = match radio {
+        "LTE" => CellKey::Lte {
+            plmn,
+            eci: u32::try_from(cell).map_err(|_| format!("LTE cell {cell} above 2^32"))?,
+        },
+        "GSM" | "UMTS" => CellKey::Gsm {
+            plmn,
+            lac: u16::try_from(area)
+                .map_err(|_| format!("{radio} area (LAC) {area} above 65535"))?,
+            ci: u32::try_from(cell).map_err(|_| format!("{radio} cell {cell} above 2^32"))?,
+        },
+        "NR" => CellKey::Nr { plmn, nci: cell },
+        other => {
+            return Err(format!(
+                "unknown radio {other:?} (GSM, UMTS, LTE, NR or CDMA)"
+            ))
+        }
+    };
+    Ok(Some(CatalogCell {
+        cell: key,
+        at: LonLat::new(lon, lat),
+    }))
+}
+
 /// Read an OpenCelliD CSV (`radio,mcc,net,area,cell,unit,lon,lat,range,…`, with or without
-/// the header line). Rows of unknown radio types or out-of-range values are skipped and
-/// counted; returns the cells and the number skipped.
-pub fn read_catalog(reader: impl Read) -> Result<(Vec<CatalogCell>, u64), ZonesError> {
+/// the header line). A bad row fails the read or is skipped, as `bad_rows` says; CDMA rows
+/// are counted and ignored.
+pub fn read_catalog(reader: impl Read, bad_rows: BadRows) -> Result<Catalog, ZonesError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(reader);
-    let mut cells = Vec::new();
-    let mut skipped = 0;
+    let mut catalog = Catalog::default();
     for (i, row) in rdr.records().enumerate() {
-        let row = row.map_err(|e| ZonesError(format!("catalog line {}: {e}", i + 1)))?;
-        let field = |n: usize| row.get(n).unwrap_or("").trim();
-        if i == 0 && field(0) == "radio" {
+        let line = row
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(i as u64 + 1, |p| p.line());
+        let row = row.map_err(|e| ZonesError(format!("catalog line {line}: {e}")))?;
+        if i == 0 && row.get(0).map(str::trim) == Some("radio") {
             continue;
         }
-        let parsed = (|| {
-            let mcc: u16 = field(1).parse().ok()?;
-            let net: u16 = field(2).parse().ok()?;
-            let area: u32 = field(3).parse().ok()?;
-            let cell: u64 = field(4).parse().ok()?;
-            let lon: f64 = field(6).parse().ok()?;
-            let lat: f64 = field(7).parse().ok()?;
-            if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) || mcc > 999 {
-                return None;
+        match catalog_row(&row) {
+            Ok(Some(c)) => catalog.cells.push(c),
+            Ok(None) => catalog.other_radio += 1,
+            Err(why) => {
+                let what = format!("line {line}: {why}");
+                if bad_rows == BadRows::Reject {
+                    return Err(ZonesError(format!("catalog {what}")));
+                }
+                catalog.bad += 1;
+                if catalog.bad_examples.len() < BAD_ROW_EXAMPLES {
+                    catalog.bad_examples.push(what);
+                }
             }
-            let plmn = Plmn::new(mcc, net, if net > 99 { 3 } else { 2 });
-            let key = match field(0) {
-                "LTE" => CellKey::Lte {
-                    plmn,
-                    eci: u32::try_from(cell).ok()?,
-                },
-                "GSM" | "UMTS" => CellKey::Gsm {
-                    plmn,
-                    lac: u16::try_from(area).ok()?,
-                    ci: u32::try_from(cell).ok()?,
-                },
-                "NR" => CellKey::Nr { plmn, nci: cell },
-                _ => return None,
-            };
-            Some(CatalogCell {
-                cell: key,
-                at: LonLat::new(lon, lat),
-            })
-        })();
-        match parsed {
-            Some(c) => cells.push(c),
-            None => skipped += 1,
         }
     }
-    Ok((cells, skipped))
+    Ok(catalog)
 }
 
 #[derive(Deserialize)]
@@ -533,9 +604,10 @@ LTE,208,1,300,557,,999,0,0,0,0,0,0,0
     #[test]
     fn zones_resolve_by_keys_circles_and_polygons() {
         let zones = read_zones(ZONES).unwrap();
-        let (catalog, skipped) = read_catalog(CATALOG.as_bytes()).unwrap();
-        assert_eq!((catalog.len(), skipped), (4, 2));
-        let got = resolve(&zones, &catalog);
+        let read = read_catalog(CATALOG.as_bytes(), BadRows::Skip).unwrap();
+        assert_eq!((read.cells.len(), read.other_radio, read.bad), (4, 1, 1));
+        assert_eq!(read.bad_examples, ["line 7: lon 999 outside -180..180"]);
+        let got = resolve(&zones, &read.cells);
         let plmn = Plmn::new(208, 1, 2);
         let lte = |eci| ZoneKey::Cell(CellKey::Lte { plmn, eci });
         let z = |s: &str| ZoneId::new(s).unwrap();
@@ -548,6 +620,53 @@ LTE,208,1,300,557,,999,0,0,0,0,0,0,0
         // A signal's ECGI finds its cell's zones.
         let keys = ZoneKey::of_location(&Location::Ecgi { plmn, eci: 1234501 });
         assert_eq!(keys, vec![lte(1234501)]);
+    }
+
+    #[test]
+    fn bad_catalog_rows_are_errors_with_their_line() {
+        let e = read_catalog(CATALOG.as_bytes(), BadRows::Reject).unwrap_err();
+        assert_eq!(e.0, "catalog line 7: lon 999 outside -180..180");
+        let cases = [
+            ("LTE,208,1,300\n", "line 1: 4 columns, expected at least 8"),
+            (
+                "LTE,208,1,300,555,,2.5,north\n",
+                "line 1: lat \"north\" is not a number",
+            ),
+            (
+                "LTE,208,x,300,555,,2.5,49\n",
+                "line 1: net \"x\" is not a number",
+            ),
+            (
+                "WIMAX,208,1,300,555,,2.5,49\n",
+                "line 1: unknown radio \"WIMAX\"",
+            ),
+            (
+                "GSM,208,1,70000,555,,2.5,49\n",
+                "line 1: GSM area (LAC) 70000 above 65535",
+            ),
+            (
+                "LTE,208,1,1,1,,2.5,49\nLTE,208,1,300,555,,2.5,95\n",
+                "line 2: lat 95 outside",
+            ),
+        ];
+        for (csv, want) in cases {
+            let e = read_catalog(csv.as_bytes(), BadRows::Reject).unwrap_err();
+            assert!(e.0.starts_with(&format!("catalog {want}")), "{csv:?}: {e}");
+            let read = read_catalog(csv.as_bytes(), BadRows::Skip).unwrap();
+            assert_eq!(read.bad, 1, "{csv:?}");
+            assert!(read.bad_examples[0].starts_with(want), "{csv:?}: {read:?}");
+        }
+        // Only the first few bad rows are kept as examples; all are counted.
+        let many = "LTE,1\n".repeat(BAD_ROW_EXAMPLES + 3);
+        let read = read_catalog(many.as_bytes(), BadRows::Skip).unwrap();
+        assert_eq!(
+            (read.bad, read.bad_examples.len()),
+            (BAD_ROW_EXAMPLES as u64 + 3, BAD_ROW_EXAMPLES)
+        );
+        assert_eq!(
+            read.bad_examples[2],
+            "line 3: 2 columns, expected at least 8 (radio,mcc,net,area,cell,unit,lon,lat,…)"
+        );
     }
 
     #[test]

@@ -203,6 +203,10 @@ impl DecodeStats {
     }
 }
 
+/// The latest frame time decoded (9000-01-01T00:00:00Z): times and their expiries stay
+/// within what RFC 3339 can write.
+pub const LATEST_TIMESTAMP_US: i64 = 221_845_392_000_000_000;
+
 /// Frames Diameter messages in a TCP byte stream: 4-byte header with a 24-bit length.
 struct DiameterFramer;
 
@@ -275,6 +279,16 @@ impl Decoder {
         let meta = frame.meta;
         self.stats.frames += 1;
         self.stats.bytes += frame.data.len() as u64;
+        if !(0..=LATEST_TIMESTAMP_US).contains(&meta.ts_us) {
+            return self.stats.error(
+                &meta,
+                DecodeError::new(
+                    Layer::Capture,
+                    "frame timestamp before 1970 or after 8999",
+                    0,
+                ),
+            );
+        }
         let net = match parse_link(frame.linktype, frame.data) {
             Ok(n) => n,
             Err(e) => return self.stats.error(&meta, e),

@@ -54,11 +54,20 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
     }
     let several = args.captures.len() > 1;
     let stdout = io::stdout();
-    for path in &args.captures {
-        let name = ingest::display_name(path);
-        let readers = ingest::open_all(std::slice::from_ref(path), args.decode.no_mmap)?;
+    let files: Vec<String> = args
+        .captures
+        .iter()
+        .map(|p| ingest::display_name(p))
+        .collect();
+    let all = ingest::open_all(
+        &args.captures,
+        args.decode.no_mmap,
+        args.decode.skip_unreadable,
+    )?;
+    for reader in all {
+        let name = files[usize::from(reader.file_index())].clone();
+        let readers = vec![reader];
         let pb = ingest::progress(&name);
-        let files = [name.clone()];
         if args.stats {
             let decoder = ingest::decode_into(readers, cfg.clone(), &mut NullSink, &pb);
             pb.finish_and_clear();

@@ -5,17 +5,18 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use landfall_dataflows::zones::{read_catalog, read_zones, Shape};
+use landfall_dataflows::zones::{read_catalog, read_zones, BadRows, Catalog, Shape};
 use landfall_dataflows::{
-    run_moments_zoned, PresenceConfig, RunOptions, Topology, ZoneConfig, ZoneInputs,
+    try_run_moments_zoned, PresenceConfig, RunOptions, Topology, ZoneConfig, ZoneInputs,
 };
 
-use crate::cli::ReplayArgs;
+use crate::cli::{micros, ReplayArgs};
 use crate::ingest::{self, SignalSink};
 use crate::output::write_moment;
 use crate::summary::{rate_line, stats_report};
@@ -23,23 +24,29 @@ use crate::summary::{rate_line, stats_report};
 /// Signals are fed to the dataflow in one-second batches of capture time.
 const BATCH_US: i64 = 1_000_000;
 
-/// The timely topology the arguments ask for.
+/// The timely topology the arguments ask for, the hostfile checked line by line before
+/// anything starts.
 fn topology(args: &ReplayArgs) -> Result<Topology> {
     if args.processes <= 1 {
+        if args.process != 0 {
+            bail!("--process {} needs --processes above it", args.process);
+        }
         return Ok(Topology::Process);
+    }
+    if args.process >= args.processes {
+        bail!(
+            "--process {} is not below --processes {}",
+            args.process,
+            args.processes
+        );
     }
     let path = args
         .hostfile
         .as_ref()
-        .context("--processes > 1 needs --hostfile (one host:port per process)")?;
+        .context("--processes > 1 needs --hostfile (one IP:port per process)")?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading --hostfile {}", path.display()))?;
-    let hosts: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect();
+    let hosts = parse_hostfile(&text).with_context(|| format!("--hostfile {}", path.display()))?;
     if hosts.len() != args.processes as usize {
         bail!(
             "--hostfile {} lists {} addresses for --processes {}",
@@ -52,17 +59,43 @@ fn topology(args: &ReplayArgs) -> Result<Topology> {
         // timely's cluster setup prints connection progress on standard output.
         bail!("--processes > 1 needs --out FILE (timely prints connection progress on standard output)");
     }
-    if args.process >= args.processes {
-        bail!(
-            "--process {} is not below --processes {}",
-            args.process,
-            args.processes
-        );
-    }
     Ok(Topology::Cluster {
         process: args.process as usize,
         hosts,
+        connect_timeout: Some(args.connect_timeout),
     })
+}
+
+/// A hostfile's addresses: one `IP:port` a line (timely takes socket addresses, not host
+/// names), blank lines and `#` comments skipped, no address twice.
+fn parse_hostfile(text: &str) -> Result<Vec<String>> {
+    let mut hosts: Vec<String> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let addr: SocketAddr = line.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "line {}: {line:?} is not an IP address and port (e.g. 127.0.0.1:2101)",
+                n + 1
+            )
+        })?;
+        if addr.port() == 0 {
+            bail!("line {}: {line:?} has port 0", n + 1);
+        }
+        if let Some(first) = hosts
+            .iter()
+            .position(|h| h.parse::<SocketAddr>().ok() == Some(addr))
+        {
+            bail!(
+                "line {}: {line:?} repeats the address of process {first}",
+                n + 1
+            );
+        }
+        hosts.push(addr.to_string());
+    }
+    Ok(hosts)
 }
 
 /// The zones and cell catalog the arguments name, loaded before any decoding (so that a
@@ -74,49 +107,104 @@ fn zone_inputs(args: &ReplayArgs) -> Result<Option<(ZoneInputs, String)>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading --zones {}", path.display()))?;
     let zones = read_zones(&text).with_context(|| format!("--zones {}", path.display()))?;
-    let (catalog, skipped) = match &args.cells {
+    let bad_rows = if args.skip_bad_rows {
+        BadRows::Skip
+    } else {
+        BadRows::Reject
+    };
+    let catalog = match &args.cells {
         Some(p) => {
             let f = File::open(p).with_context(|| format!("opening --cells {}", p.display()))?;
-            read_catalog(io::BufReader::new(f))
+            read_catalog(io::BufReader::new(f), bad_rows)
                 .with_context(|| format!("--cells {}", p.display()))?
         }
-        None => (Vec::new(), 0),
+        None => Catalog::default(),
     };
     let geometric = zones
         .iter()
         .filter(|z| !matches!(z.shape, Shape::Keys(_)))
         .count();
     let mut line = format!(
-        "zones {} ({geometric} circles/polygons), catalog cells {} ({skipped} rows skipped)",
+        "zones {} ({geometric} circles/polygons), catalog cells {}",
         zones.len(),
-        catalog.len()
+        catalog.cells.len()
     );
-    if geometric > 0 && catalog.is_empty() {
+    if catalog.other_radio > 0 {
+        line.push_str(&format!(" ({} CDMA rows ignored)", catalog.other_radio));
+    }
+    if catalog.bad > 0 {
+        line.push_str(&format!(
+            ", {} bad rows skipped: {}",
+            catalog.bad,
+            catalog.bad_examples.join("; ")
+        ));
+    }
+    if geometric > 0 && catalog.cells.is_empty() {
         line.push_str(": circle and polygon zones need --cells to contain any cell");
     }
     Ok(Some((
         ZoneInputs {
-            catalog: catalog.into_iter().map(|c| (0, c, 1)).collect(),
+            catalog: catalog.cells.into_iter().map(|c| (0, c, 1)).collect(),
             zones: zones.into_iter().map(|z| (0, z, 1)).collect(),
             config: ZoneConfig {
-                min_dwell_us: args.min_dwell.as_micros() as i64,
+                min_dwell_us: micros(args.min_dwell),
             },
         },
         line,
     )))
 }
 
+/// Where the moments go: `--out` (opened now, before any input is read, so that a bad
+/// path fails at once; never one of the captures) or standard output. In a cluster only
+/// process 0 writes; the others open nothing.
+fn open_output(args: &ReplayArgs) -> Result<Option<Box<dyn Write>>> {
+    if args.processes > 1 && args.process != 0 {
+        return Ok(None);
+    }
+    let Some(p) = &args.out else {
+        return Ok(Some(Box::new(BufWriter::new(io::stdout()))));
+    };
+    if let Some(input) = args.captures.iter().find(|c| ingest::same_file(c, p)) {
+        bail!(
+            "--out {} is the capture {}: refusing to overwrite an input",
+            p.display(),
+            input.display()
+        );
+    }
+    let f = File::create(p).with_context(|| format!("creating --out {}", p.display()))?;
+    Ok(Some(Box::new(BufWriter::new(f))))
+}
+
+/// Tell the operator when there are more workers than cores: they still work (workers park
+/// while they wait), but share the cores.
+fn warn_oversubscribed(args: &ReplayArgs) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if args.workers as usize > cores && !args.quiet {
+        eprintln!(
+            "landfall: warning: --workers {} is more than the {cores} cores available; \
+             the extra workers share them and add no speed",
+            args.workers
+        );
+    }
+}
+
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let topology = topology(&args)?;
     let zones = zone_inputs(&args)?;
+    let out = open_output(&args)?;
+    warn_oversubscribed(&args);
     let files: Vec<String> = args
         .captures
         .iter()
         .map(|p| ingest::display_name(p))
         .collect();
     let cfg = ingest::decoder_config(&args.decode)?;
-    let readers = ingest::open_all(&args.captures, args.decode.no_mmap)?;
+    let readers = ingest::open_all(
+        &args.captures,
+        args.decode.no_mmap,
+        args.decode.skip_unreadable,
+    )?;
     let pb = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -128,8 +216,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let decoded = started.elapsed();
 
     let presence = PresenceConfig {
-        reentry_gap_us: args.reentry_gap.as_micros() as i64,
-        ttl_us: args.ttl.as_micros() as i64,
+        reentry_gap_us: micros(args.reentry_gap),
+        ttl_us: micros(args.ttl),
     };
     let signals = Arc::new(sink.signals);
     let opts = RunOptions::in_order(args.workers as usize, BATCH_US);
@@ -138,19 +226,19 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         None => (None, None),
     };
     let (moments, _) =
-        run_moments_zoned(&topology, Arc::clone(&signals), zone_inputs, opts, presence);
+        try_run_moments_zoned(&topology, Arc::clone(&signals), zone_inputs, opts, presence)?;
 
-    let mut out: Box<dyn Write> = match &args.out {
-        Some(p) => Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => Box::new(BufWriter::new(io::stdout().lock())),
-    };
     // In a cluster, moments are gathered on process 0; the others write nothing.
-    for m in &moments {
-        write_moment(&mut out, m, &files)?;
+    if let Some(mut out) = out {
+        let target = args
+            .out
+            .as_ref()
+            .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+        for m in &moments {
+            write_moment(&mut out, m, &files).with_context(|| format!("writing {target}"))?;
+        }
+        out.flush().with_context(|| format!("writing {target}"))?;
     }
-    out.flush()?;
 
     if !args.quiet {
         let stats = &decoder.stats;

@@ -124,7 +124,7 @@ impl CaptureErrorKind {
 
 /// A capture file that cannot be read (further): which file, where, and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{file}{}: {reason} (byte offset {offset})", frame_suffix(*.frame))]
+#[error("{file}: {}", describe(self))]
 pub struct CaptureError {
     /// The file's name (path as given, or the name passed to [`CaptureReader::from_reader`]).
     pub file: String,
@@ -137,8 +137,15 @@ pub struct CaptureError {
     pub reason: Cow<'static, str>,
 }
 
-fn frame_suffix(frame: Option<u64>) -> String {
-    frame.map_or_else(String::new, |f| format!(" frame {f}"))
+/// One sentence after the file name: where (frame, byte offset) when it says something,
+/// then what. An error opening or reading the file is the system's message alone.
+fn describe(e: &CaptureError) -> String {
+    match (e.kind, e.frame) {
+        (CaptureErrorKind::Io, _) => e.reason.to_string(),
+        (_, Some(frame)) => format!("frame {frame} (byte offset {}): {}", e.offset, e.reason),
+        (_, None) if e.offset == 0 => e.reason.to_string(),
+        (_, None) => format!("{} (byte offset {})", e.reason, e.offset),
+    }
 }
 
 impl CaptureError {
