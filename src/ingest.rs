@@ -36,7 +36,17 @@ pub fn decoder_config(args: &DecodeArgs) -> Result<DecoderConfig> {
         }
         let country = match country {
             Some(c) => {
-                Some(Country::new(c).with_context(|| format!("--mcc {o:?}: bad country code"))?)
+                let alpha2 = c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic());
+                let digits = c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit());
+                if !alpha2 && !digits {
+                    bail!(
+                        "--mcc {o:?}: the country must be ISO 3166 alpha-2 (DE) or 3 digits (001)"
+                    );
+                }
+                Some(
+                    Country::new(&c.to_ascii_uppercase())
+                        .with_context(|| format!("--mcc {o:?}: bad country code"))?,
+                )
             }
             None => None,
         };

@@ -50,7 +50,7 @@ impl Sink for NullSink {}
 pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let cfg = ingest::decoder_config(&args.decode)?;
     if let Some(dir) = &args.out_dir {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        fs::create_dir_all(dir).with_context(|| format!("creating --out-dir {}", dir.display()))?;
     }
     let several = args.captures.len() > 1;
     let stdout = io::stdout();
