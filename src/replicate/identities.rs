@@ -196,10 +196,10 @@ pub fn teid(teid: u32, copy: u32) -> u32 {
     (((u64::from(teid) - 1 + off) % M) + 1) as u32
 }
 
-/// Copy `copy`'s TCAP transaction id for `tid` (1–4 octets, rewritten in place): the value
-/// plus a per-copy offset modulo its width, a bijection for each copy, different in copies
-/// less than 2^(8·len) apart.
-pub fn tcap_tid(tid: &mut [u8], copy: u32) {
+/// Copy `copy`'s value of a 1–4 octet identifier (a TCAP transaction id, a GTP sequence
+/// number), rewritten in place: the value plus a per-copy offset modulo its width, a
+/// bijection for each copy, different in copies less than 2^(8·len) apart.
+pub fn shift_id(tid: &mut [u8], copy: u32) {
     if tid.is_empty() || tid.len() > 4 || copy == 0 {
         return;
     }
@@ -256,9 +256,9 @@ mod tests {
         assert_ne!(teid(1, 1), teid(1, 2));
         assert_ne!(teid(u32::MAX, 1), 0);
         let mut t = [0x12];
-        tcap_tid(&mut t, 0);
+        shift_id(&mut t, 0);
         assert_eq!(t, [0x12]);
-        tcap_tid(&mut t, 1);
+        shift_id(&mut t, 1);
         assert_ne!(t, [0x12]);
     }
 

@@ -62,6 +62,9 @@ pub enum What {
     Teid,
     /// A TCAP transaction id (1–4 octets).
     TcapTid,
+    /// A GTP sequence number (GTPv2: 3 octets, GTPv1: 2): requests and responses pair by
+    /// it, by sequence number alone when the response comes from another address.
+    GtpSequence,
     /// An IPv4 address naming a tunnel endpoint (F-TEID, GSN Address): moved like the
     /// packet's addresses.
     Ipv4,
@@ -438,9 +441,16 @@ fn gtpv2_messages(w: &mut Walker<'_>, data: &[u8]) {
         let Ok(msg) = Gtpv2Message::parse(cur) else {
             return;
         };
-        if msg.header.teid.is_some() {
+        let seq_at = if msg.header.teid.is_some() {
             w.push(cur.get(4..8).unwrap_or_default(), What::Teid);
-        }
+            8
+        } else {
+            4
+        };
+        w.push(
+            cur.get(seq_at..seq_at + 3).unwrap_or_default(),
+            What::GtpSequence,
+        );
         for ie in msg.ies().map_while(Result::ok) {
             gtpv2_ie(w, ie.kind, ie.value, 0);
         }
@@ -490,6 +500,9 @@ fn gtpv1_message(w: &mut Walker<'_>, data: &[u8], control: bool) {
     w.push(data.get(4..8).unwrap_or_default(), What::Teid);
     if !control || !msg.is_recorded() {
         return;
+    }
+    if msg.header.seq.is_some() {
+        w.push(data.get(8..10).unwrap_or_default(), What::GtpSequence);
     }
     for ie in msg.ies().map_while(Result::ok) {
         match ie.kind {

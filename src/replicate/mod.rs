@@ -125,6 +125,7 @@ pub struct Report {
     pub identity_fields: usize,
     pub teids: usize,
     pub tcap_tids: usize,
+    pub gtp_sequences: usize,
     pub endpoint_addresses: usize,
     /// Identity fields left as they are: not decimal or too short to map.
     pub unmapped_fields: usize,
@@ -146,8 +147,13 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  rewritten per copy: {} identity fields, {} TEIDs, {} TCAP transaction ids, {} endpoint addresses, {} checksums",
-            self.identity_fields, self.teids, self.tcap_tids, self.endpoint_addresses, self.checksums_fixed
+            "  rewritten per copy: {} identity fields, {} TEIDs, {} GTP sequence numbers, {} TCAP transaction ids, {} endpoint addresses, {} checksums",
+            self.identity_fields,
+            self.teids,
+            self.gtp_sequences,
+            self.tcap_tids,
+            self.endpoint_addresses,
+            self.checksums_fixed
         )?;
         write!(
             f,
@@ -439,8 +445,12 @@ fn rewrite_field(
             counts.teids += 1;
         }
         What::TcapTid => {
-            identities::tcap_tid(&mut bytes, copy);
+            identities::shift_id(&mut bytes, copy);
             counts.tcap_tids += 1;
+        }
+        What::GtpSequence => {
+            identities::shift_id(&mut bytes, copy);
+            counts.gtp_sequences += 1;
         }
         What::Ipv4 => {
             if bytes.len() != 4 {
