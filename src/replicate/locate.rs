@@ -125,8 +125,11 @@ pub enum Located {
         fields: Vec<Span>,
         /// A TCP segment whose fields are found in its reassembled stream.
         tcp: Option<TcpSegment>,
-        /// SCTP DATA chunks carrying a fragment of a user message (left as they are).
-        sctp_fragments: usize,
+        /// SCTP DATA chunks carrying a fragment of a user message: located once the
+        /// message is reassembled.
+        sctp: Vec<SctpFragment>,
+        /// SCCP segments of a longer message (left as they are).
+        sccp_segments: usize,
     },
 }
 
@@ -139,8 +142,37 @@ fn offset(whole: &[u8], part: &[u8]) -> Option<usize> {
 struct Walker<'f> {
     frame: &'f [u8],
     fields: Vec<Span>,
-    sctp_fragments: usize,
+    sccp_segments: usize,
     tcp: Option<TcpSegment>,
+    sctp: Vec<SctpFragment>,
+}
+
+impl<'f> Walker<'f> {
+    fn new(frame: &'f [u8]) -> Walker<'f> {
+        Walker {
+            frame,
+            fields: Vec::new(),
+            sccp_segments: 0,
+            tcp: None,
+            sctp: Vec::new(),
+        }
+    }
+}
+
+/// An SCTP DATA chunk holding a fragment of a user message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SctpFragment {
+    /// (source address, destination address, source port, destination port,
+    /// verification tag): one direction of an association.
+    pub flow: ([u8; 16], [u8; 16], u16, u16, u32),
+    pub stream: u16,
+    pub tsn: u32,
+    pub begin: bool,
+    pub end: bool,
+    pub ppid: u32,
+    /// Offset of the fragment's payload in the frame, and its length.
+    pub payload_at: usize,
+    pub payload_len: usize,
 }
 
 impl<'f> Walker<'f> {
@@ -198,11 +230,11 @@ pub fn locate(frame: &[u8], linktype: u32, diameter_tcp_ports: &[u16]) -> Locate
         }
         (ip[9], &ip[ihl..total])
     };
-    let mut w = Walker {
-        frame,
-        fields: Vec::new(),
-        sctp_fragments: 0,
-        tcp: None,
+    let mut w = Walker::new(frame);
+    let addrs = if v6 {
+        (addr16(&ip[8..24]), addr16(&ip[24..40]))
+    } else {
+        (addr4(&ip[12..16]), addr4(&ip[16..20]))
     };
     let transport = offset(frame, l4).map(|l4_at| Transport {
         ip_at,
@@ -213,15 +245,8 @@ pub fn locate(frame: &[u8], linktype: u32, diameter_tcp_ports: &[u16]) -> Locate
     });
     match protocol {
         IPPROTO_UDP => udp(&mut w, l4),
-        IPPROTO_TCP => {
-            let (src, dst) = if v6 {
-                (addr16(&ip[8..24]), addr16(&ip[24..40]))
-            } else {
-                (addr4(&ip[12..16]), addr4(&ip[16..20]))
-            };
-            tcp(&mut w, l4, (src, dst), diameter_tcp_ports)
-        }
-        IPPROTO_SCTP => sctp(&mut w, l4),
+        IPPROTO_TCP => tcp(&mut w, l4, addrs, diameter_tcp_ports),
+        IPPROTO_SCTP => sctp(&mut w, l4, addrs),
         _ => {}
     }
     let transport =
@@ -230,7 +255,8 @@ pub fn locate(frame: &[u8], linktype: u32, diameter_tcp_ports: &[u16]) -> Locate
         transport,
         fields: w.fields,
         tcp: w.tcp,
-        sctp_fragments: w.sctp_fragments,
+        sctp: w.sctp,
+        sccp_segments: w.sccp_segments,
     }
 }
 
@@ -302,12 +328,7 @@ fn tcp(w: &mut Walker<'_>, l4: &[u8], addrs: ([u8; 16], [u8; 16]), diameter_port
 /// The spans of a reassembled TCP stream's messages (Diameter or GTPv2), from its start.
 /// Bytes never captured end a message; the walk resumes at the next plausible header.
 pub fn stream_spans(kind: StreamKind, stream: &[u8], covered: &[bool]) -> Vec<Span> {
-    let mut w = Walker {
-        frame: stream,
-        fields: Vec::new(),
-        sctp_fragments: 0,
-        tcp: None,
-    };
+    let mut w = Walker::new(stream);
     let mut pos = 0;
     while pos < stream.len() {
         let rest = &stream[pos..];
@@ -356,7 +377,7 @@ pub fn stream_spans(kind: StreamKind, stream: &[u8], covered: &[bool]) -> Vec<Sp
     w.fields
 }
 
-fn sctp(w: &mut Walker<'_>, l4: &[u8]) {
+fn sctp(w: &mut Walker<'_>, l4: &[u8], addrs: ([u8; 16], [u8; 16])) {
     let Ok((header, chunks)) = SctpPacket::parse(l4) else {
         return;
     };
@@ -369,16 +390,46 @@ fn sctp(w: &mut Walker<'_>, l4: &[u8]) {
             continue;
         };
         if !(d.begin && d.end) {
-            w.sctp_fragments += 1;
+            if let Some(payload_at) = offset(w.frame, d.payload) {
+                w.sctp.push(SctpFragment {
+                    flow: (
+                        addrs.0,
+                        addrs.1,
+                        header.src_port,
+                        header.dst_port,
+                        header.vtag,
+                    ),
+                    stream: d.stream_id,
+                    tsn: d.tsn,
+                    begin: d.begin,
+                    end: d.end,
+                    ppid: d.ppid,
+                    payload_at,
+                    payload_len: d.payload.len(),
+                });
+            }
             continue;
         }
-        match d.ppid {
-            PPID_DIAMETER | PPID_DIAMETER_DTLS => diameter_messages(w, d.payload),
-            0 if diameter_port => diameter_messages(w, d.payload),
-            m3ua::PPID | m2pa::PPID => sigtran(w, d.ppid, d.payload),
-            _ => {}
-        }
+        user_message(w, d.ppid, diameter_port, d.payload);
     }
+}
+
+/// One SCTP user message by its payload protocol: Diameter, M3UA or M2PA.
+fn user_message(w: &mut Walker<'_>, ppid: u32, diameter_port: bool, data: &[u8]) {
+    match ppid {
+        PPID_DIAMETER | PPID_DIAMETER_DTLS => diameter_messages(w, data),
+        0 if diameter_port => diameter_messages(w, data),
+        m3ua::PPID | m2pa::PPID => sigtran(w, ppid, data),
+        _ => {}
+    }
+}
+
+/// The spans of an SCTP user message reassembled from fragments (offsets in `msg`).
+pub fn message_spans(frag: &SctpFragment, msg: &[u8]) -> Vec<Span> {
+    let mut w = Walker::new(msg);
+    let diameter_port = frag.flow.2 == DIAMETER_PORT || frag.flow.3 == DIAMETER_PORT;
+    user_message(&mut w, frag.ppid, diameter_port, msg);
+    w.fields
 }
 
 fn is_digits(b: &[u8]) -> bool {
@@ -550,7 +601,7 @@ fn sigtran(w: &mut Walker<'_>, ppid: u32, data: &[u8]) {
         .segmentation
         .is_some_and(|s| !(s.first && s.remaining == 0))
     {
-        w.sctp_fragments += 1;
+        w.sccp_segments += 1;
         return;
     }
     tcap(w, msg.data);
@@ -702,12 +753,7 @@ mod tests {
             ],
         }
         .emit();
-        let mut w = Walker {
-            frame: &tcap,
-            fields: Vec::new(),
-            sctp_fragments: 0,
-            tcp: None,
-        };
+        let mut w = Walker::new(&tcap);
         super::tcap(&mut w, &tcap);
         let got: Vec<(What, Vec<u8>)> = w
             .fields

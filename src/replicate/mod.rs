@@ -24,8 +24,8 @@ use landfall_parsers::sctp;
 
 pub use identities::{IdentityMap, Kind};
 use locate::{
-    locate, read_digits, stream_spans, write_digits, Located, StreamKind, TcpSegment, Transport,
-    What,
+    locate, message_spans, read_digits, stream_spans, write_digits, Located, SctpFragment,
+    StreamKind, TcpSegment, Transport, What,
 };
 
 const IPPROTO_SCTP: u8 = 132;
@@ -210,21 +210,36 @@ pub struct Piece {
 const MAX_STREAM: usize = 64 << 20;
 
 /// Every frame walked, and every field of the capture: the frames' own, and those of the
-/// reassembled Diameter/GTP TCP streams mapped back onto the segments that carry them.
-pub fn locate_capture(frames: &[Frame], diameter_tcp_ports: &[u16]) -> (Vec<Located>, Vec<Field>) {
+/// reassembled Diameter/GTP TCP streams and fragmented SCTP user messages, mapped back
+/// onto the segments and chunks that carry them; and how many SCTP fragments belong to no
+/// complete message.
+pub fn locate_capture(
+    frames: &[Frame],
+    diameter_tcp_ports: &[u16],
+) -> (Vec<Located>, Vec<Field>, usize) {
     let located: Vec<Located> = frames
         .iter()
         .map(|f| locate(&f.data, f.linktype, diameter_tcp_ports))
         .collect();
     let mut fields = Vec::new();
     let mut streams: HashMap<_, Vec<(usize, TcpSegment)>> = HashMap::new();
+    let mut fragments: HashMap<_, Vec<(usize, SctpFragment)>> = HashMap::new();
     for (i, loc) in located.iter().enumerate() {
         let Located::Ip {
-            fields: spans, tcp, ..
+            fields: spans,
+            tcp,
+            sctp,
+            ..
         } = loc
         else {
             continue;
         };
+        for f in sctp {
+            fragments
+                .entry((f.flow, f.stream))
+                .or_default()
+                .push((i, *f));
+        }
         for s in spans {
             fields.push(Field {
                 what: s.what,
@@ -247,7 +262,99 @@ pub fn locate_capture(frames: &[Frame], diameter_tcp_ports: &[u16]) -> (Vec<Loca
         let segs = &streams[&key];
         stream_fields(frames, key.0, segs, &mut fields);
     }
-    (located, fields)
+    let mut keys: Vec<_> = fragments.keys().copied().collect();
+    keys.sort();
+    let mut orphans = 0;
+    for key in keys {
+        orphans += sctp_fields(frames, &fragments[&key], &mut fields);
+    }
+    (located, fields, orphans)
+}
+
+/// Reassemble the fragmented user messages of one SCTP stream (consecutive TSNs from a
+/// B to an E fragment; a TSN captured twice is a retransmission, rewritten alike), locate
+/// their fields and map them onto the chunks. Returns the fragments of no complete message.
+fn sctp_fields(frames: &[Frame], frags: &[(usize, SctpFragment)], out: &mut Vec<Field>) -> usize {
+    let Some(&(_, first)) = frags.first() else {
+        return 0;
+    };
+    let rel = |f: &SctpFragment| i64::from(f.tsn.wrapping_sub(first.tsn) as i32);
+    let mut by_tsn: Vec<(i64, usize, SctpFragment)> =
+        frags.iter().map(|&(i, f)| (rel(&f), i, f)).collect();
+    by_tsn.sort_by_key(|&(t, i, _)| (t, i));
+    let mut used = 0;
+    let mut k = 0;
+    while k < by_tsn.len() {
+        let (t0, _, f0) = by_tsn[k];
+        if !f0.begin {
+            k += 1;
+            continue;
+        }
+        // The run: one group of copies per TSN, t0, t0 + 1, ... up to an E fragment.
+        let mut groups: Vec<&[(i64, usize, SctpFragment)]> = Vec::new();
+        let mut j = k;
+        let mut complete = false;
+        let mut want = t0;
+        while j < by_tsn.len() && by_tsn[j].0 == want {
+            let n = by_tsn[j..].iter().take_while(|x| x.0 == want).count();
+            let group = &by_tsn[j..j + n];
+            if want != t0 && group[0].2.begin {
+                break;
+            }
+            groups.push(group);
+            j += n;
+            if group[0].2.end {
+                complete = true;
+                break;
+            }
+            want += 1;
+        }
+        if !complete {
+            k += 1;
+            continue;
+        }
+        let mut msg = Vec::new();
+        let mut placed = Vec::new(); // (pos, len, frame, at)
+        for group in &groups {
+            let pos = msg.len();
+            let (_, i0, f) = group[0];
+            msg.extend_from_slice(&frames[i0].data[f.payload_at..f.payload_at + f.payload_len]);
+            for &(_, i, f) in group.iter() {
+                if f.payload_len == group[0].2.payload_len {
+                    placed.push((pos, f.payload_len, i, f.payload_at));
+                    used += 1;
+                }
+            }
+        }
+        for span in message_spans(&f0, &msg) {
+            let (s, e) = (span.at, span.at + span.len);
+            let pieces = pieces_of(&placed, s, e);
+            out.push(Field {
+                what: span.what,
+                orig: msg[s..e].to_vec(),
+                pieces,
+            });
+        }
+        k = j;
+    }
+    frags.len() - used
+}
+
+/// The pieces of the stream/message range `s..e` in the `(pos, len, frame, at)` runs.
+fn pieces_of(placed: &[(usize, usize, usize, usize)], s: usize, e: usize) -> Vec<Piece> {
+    placed
+        .iter()
+        .filter(|&&(pos, len, ..)| pos < e && pos + len > s)
+        .map(|&(pos, len, frame, at)| {
+            let from = s.max(pos);
+            Piece {
+                frame,
+                at: at + (from - pos),
+                from: from - s,
+                len: e.min(pos + len) - from,
+            }
+        })
+        .collect()
 }
 
 /// Reassemble one direction of a TCP connection (first capture of each byte wins), locate
@@ -296,19 +403,7 @@ fn stream_fields(
     placed.sort();
     for span in stream_spans(kind, &stream, &covered) {
         let (s, e) = (span.at, span.at + span.len);
-        let pieces = placed
-            .iter()
-            .filter(|&&(pos, len, ..)| pos < e && pos + len > s)
-            .map(|&(pos, len, frame, at)| {
-                let from = s.max(pos);
-                Piece {
-                    frame,
-                    at: at + (from - pos),
-                    from: from - s,
-                    len: e.min(pos + len) - from,
-                }
-            })
-            .collect();
+        let pieces = pieces_of(&placed, s, e);
         out.push(Field {
             what: span.what,
             orig: stream[s..e].to_vec(),
@@ -326,7 +421,7 @@ pub fn replicate_with(
     if !opts.distinct_subscribers {
         return Ok((replicate(frames, opts.copies)?, None));
     }
-    let (located, fields) = locate_capture(frames, &opts.diameter_tcp_ports);
+    let (located, fields, orphans) = locate_capture(frames, &opts.diameter_tcp_ports);
     let mut originals: BTreeSet<(Kind, String)> = BTreeSet::new();
     for field in &fields {
         if let What::Identity(kind, enc) = field.what {
@@ -388,10 +483,10 @@ pub fn replicate_with(
                     Located::Fragment => counts.fragments += 1,
                     Located::Ip {
                         transport,
-                        sctp_fragments,
+                        sccp_segments,
                         ..
                     } => {
-                        counts.partial_messages += sctp_fragments;
+                        counts.partial_messages += sccp_segments;
                         for (at, bytes) in &patches[i] {
                             if let Some(dst) = data.get_mut(*at..at + bytes.len()) {
                                 dst.copy_from_slice(bytes);
@@ -413,6 +508,7 @@ pub fn replicate_with(
                 copies: report.copies,
                 imsis: report.imsis,
                 msisdns: report.msisdns,
+                partial_messages: counts.partial_messages + orphans,
                 ..counts
             };
         }
@@ -537,4 +633,144 @@ fn fix_l4_checksum(data: &mut [u8], t: Transport) {
         sum = 0xffff;
     }
     data[range.start + at..range.start + at + 2].copy_from_slice(&sum.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use landfall_parsers::capture::Frame;
+    use landfall_parsers::diameter::{Message, S6aSession};
+    use landfall_parsers::flow::PacketMeta;
+    use landfall_parsers::ip::Ipv4Repr;
+    use landfall_parsers::link::{EtherType, EthernetRepr, LinkType};
+    use landfall_parsers::sctp::{Chunk, DataChunk, SctpRepr};
+    use landfall_parsers::Plmn;
+    use std::net::Ipv4Addr;
+
+    const IMSI: &str = "208011000000001";
+
+    /// An Ethernet/IPv4/SCTP frame with one DATA chunk (PPID 46) of `payload`.
+    fn frame(n: u64, tsn: u32, begin: bool, end: bool, payload: &[u8]) -> Frame {
+        let chunk = DataChunk {
+            unordered: false,
+            begin,
+            end,
+            immediate: false,
+            tsn,
+            stream_id: 0,
+            ssn: 0,
+            ppid: 46,
+            i_data: None,
+            payload,
+        };
+        let sctp = SctpRepr {
+            src_port: 3868,
+            dst_port: 3868,
+            vtag: 0x1234_5678,
+            chunks: vec![Chunk::Data(chunk)],
+        }
+        .emit();
+        let ip = Ipv4Repr {
+            src: Ipv4Addr::new(10, 0, 0, 1),
+            dst: Ipv4Addr::new(10, 0, 0, 2),
+            protocol: 132,
+            ttl: 64,
+            tos: 0,
+            ident: n as u16,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let mut packet = Vec::new();
+        ip.emit(&sctp, &mut packet);
+        let mut data = Vec::new();
+        EthernetRepr {
+            dst: [2, 0, 0, 0, 0, 2],
+            src: [2, 0, 0, 0, 0, 1],
+            vlans: vec![],
+            ethertype: EtherType::IPV4,
+        }
+        .emit(&packet, &mut data);
+        Frame {
+            meta: PacketMeta {
+                file: 0,
+                frame: n,
+                ts_us: n as i64 * 1000,
+            },
+            linktype: LinkType::ETHERNET,
+            orig_len: data.len() as u32,
+            data,
+        }
+    }
+
+    /// The DATA chunk payload of a frame built by [`frame`].
+    fn payload(f: &Frame) -> Vec<u8> {
+        let Ok(Network::Ipv4(ip)) = parse_link(f.linktype, &f.data) else {
+            panic!("not IPv4");
+        };
+        let sctp = &ip[20..];
+        assert!(sctp::SctpPacket::new_checked(sctp)
+            .unwrap()
+            .verify_checksum());
+        match SctpRepr::parse(sctp).unwrap().chunks[0] {
+            Chunk::Data(d) => d.payload.to_vec(),
+            _ => panic!("not DATA"),
+        }
+    }
+
+    /// A ULR fragmented over three DATA chunks, the User-Name split between the first two,
+    /// the second captured twice: the IMSI is found in the reassembled message and each
+    /// copy's fragments carry the copy's IMSI.
+    #[test]
+    fn identities_in_fragmented_sctp_messages_are_rewritten() {
+        let home = Plmn::parse("208-01").unwrap();
+        let ulr = S6aSession::new(home, home, 1)
+            .ulr(1, 1, IMSI, home, 1004, 34)
+            .emit();
+        let at = ulr
+            .windows(IMSI.len())
+            .position(|w| w == IMSI.as_bytes())
+            .unwrap();
+        let (a, rest) = ulr.split_at(at + 5);
+        let (b, c) = rest.split_at(rest.len() / 2);
+        let frames = vec![
+            frame(1, 7, true, false, a),
+            frame(2, 8, false, false, b),
+            frame(3, 8, false, false, b),
+            frame(4, 9, false, true, c),
+        ];
+        let (_, fields, orphans) = locate_capture(&frames, &[]);
+        assert_eq!(orphans, 0);
+        let imsi: Vec<&Field> = fields
+            .iter()
+            .filter(|f| f.what == What::Identity(Kind::Imsi, locate::Enc::Ascii))
+            .collect();
+        assert_eq!(imsi.len(), 1);
+        assert_eq!(imsi[0].orig, IMSI.as_bytes());
+        assert_eq!(imsi[0].pieces.len(), 3, "{:?}", imsi[0].pieces);
+
+        let opts = Options {
+            copies: 2,
+            distinct_subscribers: true,
+            diameter_tcp_ports: vec![],
+        };
+        let (out, report) = replicate_with(&frames, &opts).unwrap();
+        assert_eq!(report.unwrap().partial_messages, 0);
+        let out = read_frames(out, "out").unwrap();
+        assert_eq!(out.len(), 8);
+        for copy in 0..2 {
+            let f = &out[copy * 4..copy * 4 + 4];
+            assert_eq!(payload(&f[1]), payload(&f[2]), "the retransmission alike");
+            let msg = [payload(&f[0]), payload(&f[1]), payload(&f[3])].concat();
+            let m = Message::parse(&msg).unwrap();
+            let user = m.find(1, 0).unwrap().utf8().unwrap().to_string();
+            if copy == 0 {
+                assert_eq!(user, IMSI);
+            } else {
+                assert_ne!(user, IMSI);
+                assert_eq!(user.len(), IMSI.len());
+                assert_eq!(&user[..6], &IMSI[..6]);
+            }
+        }
+    }
 }
