@@ -510,3 +510,79 @@ fn damaged_frames_do_not_panic() {
         }
     }
 }
+
+/// `inspect` records of `capture`: (frame, imsi, msisdn).
+fn records(capture: &Path) -> Vec<(u64, Option<String>, Option<String>)> {
+    let out = ok(&["inspect", s(capture)]);
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("record is JSON");
+            let text = |k: &str| v[k].as_str().map(str::to_string);
+            (v["frame"].as_u64().unwrap(), text("imsi"), text("msisdn"))
+        })
+        .collect()
+}
+
+/// No identity the decoders read in a later copy is an original one (identities too
+/// short to map — an IMSI under 8 digits, an MSISDN under 5 — excepted), and every copy
+/// has as many records as the original.
+fn no_original_identity_in_copies(input: &Path) {
+    let name = input.file_name().unwrap().to_str().unwrap();
+    let out = tmp(&format!("{name}-ids.pcapng"));
+    replicate(input, 3, true, &out);
+    let frames = read_frames(std::fs::read(input).unwrap(), name)
+        .unwrap()
+        .len() as u64;
+    let original = records(input);
+    let replicated = records(&out);
+    assert_eq!(replicated.len(), 3 * original.len(), "{name}: records");
+    let imsis: HashSet<&String> = original.iter().filter_map(|r| r.1.as_ref()).collect();
+    let msisdns: HashSet<&String> = original.iter().filter_map(|r| r.2.as_ref()).collect();
+    let mut later = 0;
+    for (frame, imsi, msisdn) in &replicated {
+        if *frame <= frames {
+            continue;
+        }
+        later += 1;
+        if let Some(i) = imsi.as_ref().filter(|i| i.len() >= 8) {
+            assert!(!imsis.contains(i), "{name}: frame {frame} keeps IMSI {i}");
+        }
+        if let Some(m) = msisdn.as_ref().filter(|m| m.len() >= 5) {
+            assert!(
+                !msisdns.contains(m),
+                "{name}: frame {frame} keeps MSISDN {m}"
+            );
+        }
+    }
+    assert_eq!(
+        later,
+        2 * original.len(),
+        "{name}: records of the later copies"
+    );
+}
+
+#[test]
+fn copies_carry_no_original_identity() {
+    no_original_identity_in_copies(&fixture("roaming-scenario.pcap"));
+    for name in [
+        // MAP in segmented XUDTs (SMS), MAP returnError, SendIdentification, ATI.
+        "pcapr-dump-m2pa-map-sms-srism-mofsm.pcap",
+        "pcapr-test-m3ua-map-ati-sendid-ul-roamingNotAllowed.pcap",
+        // GTPv2 over TCP, piggybacking, malformed; GTPv2 and GTPv1 single sessions.
+        "pcapplusplus-gtpv2-edgecases-piggyback-tcp-malformed.pcapng",
+        "ndpi-gtpv2-create-session.pcap",
+        "zeek-gtpv1-create-pdp-ctx-with-gb.pcap",
+        // Diameter over TCP, AIR resync over SCTP, attach with S6a and GTPv2.
+        "pyhss-s6a-air-aia-tcp.pcapng",
+        "pyhss-s6a-air-resync-sctp.pcap",
+        "open5gs-testattach-epc-s6a-gtpv2-s1ap-sll.pcapng",
+        "tempo-magma-oppo-detach-s6a-pur-sll.pcapng",
+    ] {
+        let Some(p) = shared(name) else {
+            return;
+        };
+        no_original_identity_in_copies(&p);
+    }
+}

@@ -4,7 +4,10 @@
 //! GTPv2/GTPv1 IEs, M3UA/M2PA → MTP3 → SCCP → TCAP → MAP components).
 //!
 //! Every range is a slice of a view into the frame, so its offset is exact; nothing is
-//! found by searching bytes. In MAP, whose fields are typed by the operation, the
+//! found by searching bytes. Messages split across frames (TCP segments, SCTP fragments,
+//! SCCP segments) are walked in their reassembled stream or message ([`stream_spans`],
+//! [`message_spans`], [`tcap_spans`]) and the ranges mapped back onto the frames by the
+//! caller. In MAP, whose fields are typed by the operation, the
 //! component is decoded (`map::decode_fields`) to learn its IMSI and MSISDN, and the
 //! parameter's BER tree is walked for the primitive elements holding exactly those
 //! digits (an IMSI as TBCD, an MSISDN as an AddressString): a whole element's contents,
@@ -128,7 +131,9 @@ pub enum Located {
         /// SCTP DATA chunks carrying a fragment of a user message: located once the
         /// message is reassembled.
         sctp: Vec<SctpFragment>,
-        /// SCCP segments of a longer message (left as they are).
+        /// SCCP segments of a longer message: located once the message is reassembled.
+        sccp: Vec<SccpSegment>,
+        /// SCCP segments inside a reassembled SCTP message (left as they are).
         sccp_segments: usize,
     },
 }
@@ -141,22 +146,39 @@ fn offset(whole: &[u8], part: &[u8]) -> Option<usize> {
 
 struct Walker<'f> {
     frame: &'f [u8],
+    /// Is `frame` a frame (not a reassembled stream or message)?
+    in_frame: bool,
     fields: Vec<Span>,
     sccp_segments: usize,
     tcp: Option<TcpSegment>,
     sctp: Vec<SctpFragment>,
+    sccp: Vec<SccpSegment>,
 }
 
 impl<'f> Walker<'f> {
     fn new(frame: &'f [u8]) -> Walker<'f> {
         Walker {
             frame,
+            in_frame: false,
             fields: Vec::new(),
             sccp_segments: 0,
             tcp: None,
             sctp: Vec::new(),
+            sccp: Vec::new(),
         }
     }
+}
+
+/// An SCCP segment (XUDT/LUDT) of a longer message, keyed as the decoder's reassembler
+/// keys it: (OPC, DPC, calling GT digits, calling SSN, local reference).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SccpSegment {
+    pub key: (u32, u32, Option<String>, Option<u8>, u32),
+    pub first: bool,
+    pub remaining: u8,
+    /// Offset of the segment's data in the frame, and its length.
+    pub data_at: usize,
+    pub data_len: usize,
 }
 
 /// An SCTP DATA chunk holding a fragment of a user message.
@@ -231,6 +253,7 @@ pub fn locate(frame: &[u8], linktype: u32, diameter_tcp_ports: &[u16]) -> Locate
         (ip[9], &ip[ihl..total])
     };
     let mut w = Walker::new(frame);
+    w.in_frame = true;
     let addrs = if v6 {
         (addr16(&ip[8..24]), addr16(&ip[24..40]))
     } else {
@@ -256,6 +279,7 @@ pub fn locate(frame: &[u8], linktype: u32, diameter_tcp_ports: &[u16]) -> Locate
         fields: w.fields,
         tcp: w.tcp,
         sctp: w.sctp,
+        sccp: w.sccp,
         sccp_segments: w.sccp_segments,
     }
 }
@@ -570,7 +594,7 @@ fn gtpv1_message(w: &mut Walker<'_>, data: &[u8], control: bool) {
 }
 
 fn sigtran(w: &mut Walker<'_>, ppid: u32, data: &[u8]) {
-    let (si, user) = if ppid == m3ua::PPID {
+    let (label, si, user) = if ppid == m3ua::PPID {
         let Ok(m) = M3uaMessage::parse(data) else {
             return;
         };
@@ -578,7 +602,7 @@ fn sigtran(w: &mut Walker<'_>, ppid: u32, data: &[u8]) {
             return;
         }
         match m.protocol_data() {
-            Ok(pd) => (pd.si, pd.data),
+            Ok(pd) => ((pd.opc, pd.dpc), pd.si, pd.data),
             Err(_) => return,
         }
     } else {
@@ -586,7 +610,7 @@ fn sigtran(w: &mut Walker<'_>, ppid: u32, data: &[u8]) {
             return;
         };
         match Mtp3Message::parse(mtp3) {
-            Ok(m) => (m.si, m.data),
+            Ok(m) => ((m.label.opc, m.label.dpc), m.si, m.data),
             Err(_) => return,
         }
     };
@@ -596,15 +620,35 @@ fn sigtran(w: &mut Walker<'_>, ppid: u32, data: &[u8]) {
     let Ok(msg) = SccpMessage::parse(user) else {
         return;
     };
-    // A segment of a longer message holds part of a TCAP message: left as it is.
-    if msg
-        .segmentation
-        .is_some_and(|s| !(s.first && s.remaining == 0))
-    {
-        w.sccp_segments += 1;
+    // A segment of a longer message holds part of a TCAP message: located once the
+    // message is reassembled (segments in frames only).
+    if let Some(seg) = msg.segmentation.filter(|s| !(s.first && s.remaining == 0)) {
+        match offset(w.frame, msg.data).filter(|_| w.in_frame) {
+            Some(data_at) => w.sccp.push(SccpSegment {
+                key: (
+                    label.0,
+                    label.1,
+                    msg.calling.digits().map(|d| d.as_str().to_string()),
+                    msg.calling.ssn,
+                    seg.local_reference,
+                ),
+                first: seg.first,
+                remaining: seg.remaining,
+                data_at,
+                data_len: msg.data.len(),
+            }),
+            None => w.sccp_segments += 1,
+        }
         return;
     }
     tcap(w, msg.data);
+}
+
+/// The spans of a TCAP message reassembled from SCCP segments (offsets in `msg`).
+pub fn tcap_spans(msg: &[u8]) -> Vec<Span> {
+    let mut w = Walker::new(msg);
+    tcap(&mut w, msg);
+    w.fields
 }
 
 fn tcap(w: &mut Walker<'_>, data: &[u8]) {

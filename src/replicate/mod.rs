@@ -13,7 +13,7 @@
 pub mod identities;
 pub mod locate;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::io::{self, Cursor};
 
@@ -24,8 +24,8 @@ use landfall_parsers::sctp;
 
 pub use identities::{IdentityMap, Kind};
 use locate::{
-    locate, message_spans, read_digits, stream_spans, write_digits, Located, SctpFragment,
-    StreamKind, TcpSegment, Transport, What,
+    locate, message_spans, read_digits, stream_spans, tcap_spans, write_digits, Located,
+    SccpSegment, SctpFragment, StreamKind, TcpSegment, Transport, What,
 };
 
 const IPPROTO_SCTP: u8 = 132;
@@ -130,7 +130,7 @@ pub struct Report {
     /// Identity fields left as they are: not decimal or too short to map.
     pub unmapped_fields: usize,
     /// Frames of each copy left as they are apart from the address move: IP fragments, not
-    /// IP; and SCTP DATA chunks / SCCP segments holding part of a message.
+    /// IP; and SCTP DATA chunks / SCCP segments holding part of a message never completed.
     pub fragments: usize,
     pub not_ip: usize,
     pub partial_messages: usize,
@@ -224,16 +224,21 @@ pub fn locate_capture(
     let mut fields = Vec::new();
     let mut streams: HashMap<_, Vec<(usize, TcpSegment)>> = HashMap::new();
     let mut fragments: HashMap<_, Vec<(usize, SctpFragment)>> = HashMap::new();
+    let mut segments: BTreeMap<_, Vec<(usize, &SccpSegment)>> = BTreeMap::new();
     for (i, loc) in located.iter().enumerate() {
         let Located::Ip {
             fields: spans,
             tcp,
             sctp,
+            sccp,
             ..
         } = loc
         else {
             continue;
         };
+        for seg in sccp {
+            segments.entry(seg.key.clone()).or_default().push((i, seg));
+        }
         for f in sctp {
             fragments
                 .entry((f.flow, f.stream))
@@ -268,7 +273,51 @@ pub fn locate_capture(
     for key in keys {
         orphans += sctp_fields(frames, &fragments[&key], &mut fields);
     }
+    for segs in segments.values() {
+        orphans += sccp_fields(frames, segs, &mut fields);
+    }
     (located, fields, orphans)
+}
+
+/// Reassemble the segmented SCCP messages of one key as the decoder does (a first segment,
+/// then `remaining` counting down to 0, in capture order), locate their TCAP fields and map
+/// them onto the segments. Returns the segments of no complete message.
+fn sccp_fields(frames: &[Frame], segs: &[(usize, &SccpSegment)], out: &mut Vec<Field>) -> usize {
+    let mut orphans = 0;
+    let mut run: Vec<(usize, &SccpSegment)> = Vec::new();
+    for &(i, seg) in segs {
+        if seg.first {
+            orphans += run.len();
+            run = vec![(i, seg)];
+        } else if run
+            .last()
+            .is_some_and(|(_, p)| p.remaining == seg.remaining + 1)
+        {
+            run.push((i, seg));
+        } else {
+            orphans += run.len() + 1;
+            run.clear();
+            continue;
+        }
+        if seg.remaining == 0 {
+            let mut msg = Vec::new();
+            let mut placed = Vec::new();
+            for &(i, s) in &run {
+                placed.push((msg.len(), s.data_len, i, s.data_at));
+                msg.extend_from_slice(&frames[i].data[s.data_at..s.data_at + s.data_len]);
+            }
+            for span in tcap_spans(&msg) {
+                let (s, e) = (span.at, span.at + span.len);
+                out.push(Field {
+                    what: span.what,
+                    orig: msg[s..e].to_vec(),
+                    pieces: pieces_of(&placed, s, e),
+                });
+            }
+            run.clear();
+        }
+    }
+    orphans + run.len()
 }
 
 /// Reassemble the fragmented user messages of one SCTP stream (consecutive TSNs from a
