@@ -47,24 +47,28 @@ pub fn mappable(kind: Kind, digits: &str) -> bool {
 }
 
 /// One class of identities sharing a kind, a length and a kept prefix: the suffixes of its
-/// originals (sorted), and the index of each original.
+/// originals, sorted (an original's index is its position).
 #[derive(Debug, Default)]
 struct Class {
     originals: Vec<u64>,
 }
 
 impl Class {
-    /// The `n`-th (0-based) suffix value that is not an original's.
+    /// The `n`-th (0-based) suffix value that is not an original's. Below the `j`-th
+    /// original (sorted) there are `originals[j] - j` free values, nondecreasing in `j`; with
+    /// `j*` the originals whose count is at most `n`, the answer is `n + j*`.
     fn nth_free(&self, n: u64) -> u64 {
-        let mut v = n;
-        for &s in &self.originals {
-            if s <= v {
-                v += 1;
+        let s = &self.originals;
+        let (mut lo, mut hi) = (0usize, s.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if s[mid] - mid as u64 <= n {
+                lo = mid + 1;
             } else {
-                break;
+                hi = mid;
             }
         }
-        v
+        n + lo as u64
     }
 }
 
@@ -239,6 +243,15 @@ mod tests {
         );
         assert_eq!(m.map(Kind::Imsi, "999990000000009", 1), None);
         assert_eq!(m.map(Kind::Msisdn, "999990000000001", 1), None);
+    }
+
+    #[test]
+    fn nth_free_skips_the_originals() {
+        let c = Class {
+            originals: vec![0, 1, 3, 7],
+        };
+        let free: Vec<u64> = (0..6).map(|n| c.nth_free(n)).collect();
+        assert_eq!(free, vec![2, 4, 5, 6, 8, 9]);
     }
 
     #[test]
