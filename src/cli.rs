@@ -39,10 +39,11 @@ pub struct ReplicateArgs {
     pub copies: u32,
     /// Give every copy after the first its own subscribers: IMSIs and MSISDNs (Diameter,
     /// GTPv2-C, GTPv1-C, MAP) mapped to new ones of the same length and home network
-    /// (MCC+MNC, country code), and GTP TEIDs, TCAP transaction ids and tunnel endpoint
-    /// addresses moved per copy, so N copies carry N times the subscribers and sessions.
-    /// UDP, TCP and SCTP checksums that were right are recomputed. Without it every copy
-    /// keeps the original subscribers.
+    /// (MCC+MNC, country code), never an original and never shared between copies; GTP
+    /// TEIDs and sequence numbers, TCAP transaction ids and tunnel endpoint addresses moved
+    /// per copy, so N copies carry N times the subscribers and sessions. UDP, TCP and SCTP
+    /// checksums that were right are recomputed; a report goes to standard error. Without
+    /// it every copy keeps the original subscribers.
     #[arg(long)]
     pub distinct_subscribers: bool,
     /// TCP ports carrying Diameter (as for replay), where identities are rewritten.
