@@ -23,7 +23,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write the bundled roaming scenario capture (built by landfall's own encoders).
     Scenario(ScenarioArgs),
-    /// Replicate a capture N times as distinct flows, shifted in time (load for benchmarks).
+    /// Replicate a capture N times as distinct flows, shifted in time (load for benchmarks);
+    /// with --distinct-subscribers each copy also has its own subscribers.
     Replicate(ReplicateArgs),
 }
 
@@ -36,6 +37,18 @@ pub struct ReplicateArgs {
     /// How many copies (1 to 65536).
     #[arg(long, short = 'n', default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub copies: u32,
+    /// Give every copy after the first its own subscribers: IMSIs and MSISDNs (Diameter,
+    /// GTPv2-C, GTPv1-C, MAP) mapped to new ones of the same length and home network
+    /// (MCC+MNC, country code), never an original and never shared between copies; GTP
+    /// TEIDs and sequence numbers, TCAP transaction ids and tunnel endpoint addresses moved
+    /// per copy, so N copies carry N times the subscribers and sessions. UDP, TCP and SCTP
+    /// checksums that were right are recomputed; a report goes to standard error. Without
+    /// it every copy keeps the original subscribers.
+    #[arg(long)]
+    pub distinct_subscribers: bool,
+    /// TCP ports carrying Diameter (as for replay), where identities are rewritten.
+    #[arg(long, value_delimiter = ',', default_value = "3868,3871")]
+    pub diameter_tcp_ports: Vec<u16>,
 }
 
 #[derive(Debug, Args)]
