@@ -29,7 +29,10 @@ impl Sink for Collect {
 }
 
 fn signals() -> Vec<Signal> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/roaming-scenario.pcap");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/roaming-scenario.pcap"
+    );
     let bytes = std::fs::read(path).expect("the bundled scenario");
     let frames = read_frames(bytes, "scenario").expect("frames");
     let big = replicate(&frames, COPIES).expect("replicated capture");
@@ -49,8 +52,13 @@ fn measure(signals: &Arc<Vec<Signal>>, workers: usize) -> ([Duration; 3], usize)
     let mut moments = 0;
     for _ in 0..RUNS {
         let start = Instant::now();
-        moments = run_moments(Arc::clone(signals), workers, BATCH_US, PresenceConfig::default())
-            .len();
+        moments = run_moments(
+            Arc::clone(signals),
+            workers,
+            BATCH_US,
+            PresenceConfig::default(),
+        )
+        .len();
         times.push(start.elapsed());
     }
     times.sort();

@@ -17,36 +17,25 @@ use landfall_parsers::udp::UdpRepr;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod common;
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(name)
 }
 
-/// A capture of `../shared/captures`, or `None` (the test is skipped, with a message) when
-/// that directory is absent — unless `CI` is set: then the test fails.
-fn shared(name: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/captures");
-    if !dir.is_dir() {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "{} is absent but CI is set: the replicate tests need the real captures",
-                dir.display()
-            );
-        }
-        eprintln!(
-            "skipping: {} is absent (the real captures are not in this checkout)",
-            dir.display()
-        );
-        return None;
-    }
-    let path = dir.join(name);
+/// A capture of `../shared/captures`. Tests that call this carry
+/// `#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]` (see `build.rs`):
+/// where the folder is missing here, the run is CI's and the test fails saying why.
+fn shared(name: &str) -> PathBuf {
+    let path = common::shared_captures().join(name);
     assert!(
         path.is_file(),
         "{} missing from the shared captures",
         path.display()
     );
-    Some(path)
+    path
 }
 
 fn landfall(args: &[&str]) -> Output {
@@ -368,55 +357,50 @@ fn rewritten_frames_have_right_checksums() {
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn shared_diameter_sctp_32_subscribers() {
-    let Some(p) = shared("magma-gx-gy-s6a-32ue.pcapng") else {
-        return;
-    };
+    let p = shared("magma-gx-gy-s6a-32ue.pcapng");
     let (original, replicated) = check_distinct(&p, 5);
     assert_eq!(imsis(&original).len(), 32);
     assert_eq!(imsis(&replicated).len(), 160);
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn shared_diameter_and_gtpv2() {
     for name in [
         "magma-inbound-roaming-01-s6a-s8-gtpv2.pcapng",
         "tempo-magma-quectel-s6a-ulr-air-pur-gtpv2-mbr-sll.pcapng",
         "open5gs-testepc-s1-x2-handover-pathswitch-null-loopback.pcapng",
     ] {
-        let Some(p) = shared(name) else {
-            return;
-        };
+        let p = shared(name);
         check_distinct(&p, 3);
     }
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn shared_diameter_tcp() {
-    let Some(p) = shared("magma-nsa-connection-sll-diameter-tcp.pcapng") else {
-        return;
-    };
+    let p = shared("magma-nsa-connection-sll-diameter-tcp.pcapng");
     check_distinct(&p, 3);
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn shared_gtpv1() {
-    let Some(p) = shared("zeek-gtpv1-pdp-ctx-messages.pcapng") else {
-        return;
-    };
+    let p = shared("zeek-gtpv1-pdp-ctx-messages.pcapng");
     check_distinct(&p, 3);
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn shared_map() {
     for name in [
         "pcapr-LU-m3ua-map-updatelocation-isd.pcap",
         "pcapr-tmp-m3ua-map-sri-ul-isd.pcap",
         "pcapr-gprs_ms_log-m3ua-map-sai-ugl-isd-with-gb.pcap",
     ] {
-        let Some(p) = shared(name) else {
-            return;
-        };
+        let p = shared(name);
         check_distinct(&p, 3);
     }
 }
@@ -465,14 +449,20 @@ fn bad_input_is_a_clear_error_with_exit_code_2() {
 /// still has every frame.
 #[test]
 fn damaged_frames_do_not_panic() {
+    damage_and_replicate(&[fixture("roaming-scenario.pcap")]);
+}
+
+#[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
+fn damaged_shared_frames_do_not_panic() {
+    damage_and_replicate(&[
+        shared("pcapr-tmp-m3ua-map-sri-ul-isd.pcap"),
+        shared("zeek-gtpv1-pdp-ctx-messages.pcapng"),
+    ]);
+}
+
+fn damage_and_replicate(paths: &[PathBuf]) {
     use landfall::replicate::{replicate_with, Options};
-    let mut paths = vec![fixture("roaming-scenario.pcap")];
-    if let Some(p) = shared("pcapr-tmp-m3ua-map-sri-ul-isd.pcap") {
-        paths.push(p);
-    }
-    if let Some(p) = shared("zeek-gtpv1-pdp-ctx-messages.pcapng") {
-        paths.push(p);
-    }
     let opts = Options {
         copies: 2,
         distinct_subscribers: true,
@@ -486,7 +476,7 @@ fn damaged_frames_do_not_panic() {
         state
     };
     for path in paths {
-        let frames = read_frames(std::fs::read(&path).unwrap(), "damaged").unwrap();
+        let frames = read_frames(std::fs::read(path).unwrap(), "damaged").unwrap();
         for _ in 0..300 {
             let mut damaged = frames.clone();
             for f in damaged.iter_mut() {
@@ -564,6 +554,7 @@ fn no_original_identity_in_copies(input: &Path) {
 }
 
 #[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
 fn copies_carry_no_original_identity() {
     no_original_identity_in_copies(&fixture("roaming-scenario.pcap"));
     for name in [
@@ -580,9 +571,7 @@ fn copies_carry_no_original_identity() {
         "open5gs-testattach-epc-s6a-gtpv2-s1ap-sll.pcapng",
         "tempo-magma-oppo-detach-s6a-pur-sll.pcapng",
     ] {
-        let Some(p) = shared(name) else {
-            return;
-        };
+        let p = shared(name);
         no_original_identity_in_copies(&p);
     }
 }
