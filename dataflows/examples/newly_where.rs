@@ -20,7 +20,7 @@ use landfall_dataflows::zones::{read_zones, CatalogCell, Zone};
 use landfall_dataflows::{
     count_per_area, detect, detect_zones, newly_where, zone_membership, PresenceConfig, ZoneConfig,
 };
-use landfall_parsers::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
+use landfall_model::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
 
 const ZONES: &str = r#"
 [[zone]]

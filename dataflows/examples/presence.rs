@@ -12,7 +12,7 @@
 
 use differential_dataflow::input::Input;
 use landfall_dataflows::{moments, Area, MomentKind, PresenceConfig, HOUR_US};
-use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
+use landfall_model::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
 
 fn signal(
     at: i64,

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use ahash::AHashMap;
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::VecCollection;
-use landfall_parsers::{Country, Imsi, Plmn, Signal, TimestampUs};
+use landfall_model::{Country, Imsi, Plmn, Signal, TimestampUs};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Capability, InputCapability};

@@ -11,7 +11,7 @@
 //! computed by [`detect_zones`] with the stay rules of [`zone_detector`].
 //!
 //! Per subscriber (IMSI), signals are processed in order of `(at, source)` (`source` is the
-//! [`Provenance`](landfall_parsers::Provenance), which orders by file, frame, protocol,
+//! [`Provenance`](landfall_model::Provenance), which orders by file, frame, protocol,
 //! message; any remaining tie falls back to the full `Signal` order), which makes the
 //! result deterministic.
 //!
@@ -68,7 +68,7 @@
 //! ```
 //! use differential_dataflow::input::Input;
 //! use landfall_dataflows::{moments, MomentKind, PresenceConfig};
-//! use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
+//! use landfall_model::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
 //!
 //! let signal = Signal {
 //!     at: 1_000_000,
@@ -98,7 +98,7 @@
 //! ```
 
 pub mod detector;
-pub mod moment;
+pub use landfall_model::moment;
 pub mod newly;
 pub mod presence;
 pub mod reference;
@@ -108,7 +108,7 @@ pub mod zone_detector;
 pub mod zones;
 
 pub use detector::{detect, imsi_key, imsi_route, Presence};
-pub use landfall_parsers::Signal;
+pub use landfall_model::Signal;
 pub use moment::{
     sort_moments, Area, Level, Moment, MomentId, MomentKind, PresenceConfig, HOUR_US,
 };

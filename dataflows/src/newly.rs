@@ -24,7 +24,7 @@ use ahash::AHashMap;
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
-use landfall_parsers::{Imsi, TimestampUs};
+use landfall_model::{Imsi, TimestampUs};
 use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;

@@ -25,7 +25,7 @@
 use crate::moment::{Area, Level, Moment, MomentKind, PresenceConfig};
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
-use landfall_parsers::{Country, Imsi, Signal, TimestampUs};
+use landfall_model::{Country, Imsi, Signal, TimestampUs};
 use std::collections::HashMap;
 use timely::progress::Timestamp;
 

@@ -6,7 +6,7 @@
 //! State per subscriber is bounded by the number of distinct areas the subscriber visited.
 
 use crate::moment::{sort_moments, Area, Level, Moment, MomentKind, PresenceConfig};
-use landfall_parsers::{Country, Imsi, Plmn, Signal, TimestampUs};
+use landfall_model::{Country, Imsi, Plmn, Signal, TimestampUs};
 use std::collections::HashMap;
 
 /// When a subscriber last had a location signal in one area.

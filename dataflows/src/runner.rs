@@ -10,7 +10,7 @@ use crate::zones::{zone_membership, CatalogCell, Zone};
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::input::Input;
 use differential_dataflow::VecCollection;
-use landfall_parsers::Signal;
+use landfall_model::Signal;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -78,7 +78,7 @@ pub struct RunReport {
     /// Signals that arrived later than the lateness allows (not applied).
     pub late: u64,
     /// The first few of them.
-    pub late_examples: Vec<landfall_parsers::Provenance>,
+    pub late_examples: Vec<landfall_model::Provenance>,
 }
 
 /// [`run_moments_with`] with in-order batches.

@@ -4,7 +4,7 @@
 use crate::moment::HOUR_US;
 use crate::presence::subscriber_history;
 use crate::*;
-use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance, SignalKind};
+use landfall_model::{Country, Imsi, Plmn, Proto, Provenance, SignalKind};
 use std::sync::Arc;
 
 const IMSI: &str = "001020000000064";

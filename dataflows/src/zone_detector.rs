@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use ahash::AHashMap;
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::VecCollection;
-use landfall_parsers::{Plmn, Signal, TimestampUs};
+use landfall_model::{Plmn, Signal, TimestampUs};
 use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;

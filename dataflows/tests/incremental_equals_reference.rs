@@ -11,7 +11,7 @@ use landfall_dataflows::{
     batch_of, late_indices, reference_moments, run_moments, run_moments_with, run_newly_where,
     Engine, Feed, PresenceConfig, RunOptions, HOUR_US,
 };
-use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
+use landfall_model::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use std::sync::Arc;

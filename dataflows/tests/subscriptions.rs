@@ -13,7 +13,7 @@ use landfall_dataflows::{
     aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Area, Consent,
     Direction, Level, Match, Moment, MomentId, MomentKind, PartnerId, Purpose, Subscription,
 };
-use landfall_parsers::{Country, Imsi, Plmn, Proto, Provenance};
+use landfall_model::{Country, Imsi, Plmn, Proto, Provenance};
 use proptest::prelude::*;
 
 const IMSIS: [&str; 3] = ["208010000000001", "262010000000002", "214070000000003"];

@@ -16,7 +16,7 @@ use landfall_dataflows::{
     Area, Feed, Level, Moment, MomentKind, PresenceConfig, RunOptions, Topology, ZoneConfig,
     ZoneId, ZoneInputs, ZoneKey, HOUR_US,
 };
-use landfall_parsers::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
+use landfall_model::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
 use proptest::prelude::*;
 
 const IMSIS: [&str; 3] = ["208010000000001", "262010000000002", "214070000000003"];

@@ -9,7 +9,7 @@ use differential_dataflow::input::Input;
 use landfall_dataflows::zones::{
     resolve, zone_membership, CatalogCell, CellKey, LonLat, Shape, Zone, ZoneId, ZoneKey,
 };
-use landfall_parsers::Plmn;
+use landfall_model::Plmn;
 use proptest::prelude::*;
 
 const LAST: u64 = 12;

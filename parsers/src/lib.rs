@@ -24,11 +24,11 @@ mod pending;
 pub mod record;
 pub mod sccp;
 pub mod sctp;
-pub mod signal;
+pub use landfall_model::signal;
 pub mod sigtran;
 pub mod tcap;
 pub mod tcp;
-pub mod types;
+pub use landfall_model::identity as types;
 pub mod udp;
 pub mod wire;
 

@@ -1,12 +1,13 @@
 //! The output record of the presence operator: a [`Moment`] — an arrival, a departure or a
 //! roaming transition of one subscriber at one area level — and its deterministic id.
 
-use landfall_parsers::{Country, Imsi, Msisdn, Plmn, Provenance, Signal, TimestampUs};
+use crate::identity::{Country, Imsi, Msisdn, Plmn};
+use crate::signal::{Provenance, Signal, TimestampUs};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
-use crate::zones::ZoneId;
+use crate::zone::ZoneId;
 
 /// One hour in microseconds.
 pub const HOUR_US: i64 = 3_600 * 1_000_000;
@@ -39,12 +40,12 @@ pub enum Level {
     /// Area = serving network (`Signal::serving`).
     Network,
     /// Area = an operator-defined zone the signal's cell, TAC or LAC belongs to
-    /// ([`crate::detect_zones`]).
+    /// (the zone detector).
     Zone,
 }
 
 impl Level {
-    /// The levels the serving network decides ([`crate::detect`]), in a fixed order.
+    /// The levels the serving network decides (the detector), in a fixed order.
     pub const SERVING: [Level; 2] = [Level::Country, Level::Network];
 
     pub fn as_str(self) -> &'static str {

@@ -1,7 +1,7 @@
 //! The normalized record every decoder produces: one per meaningful signaling transaction
 //! (DESIGN.md, "Signal"). It is what the dataflow consumes, whatever protocol it came from.
 
-use crate::types::{Country, Imsi, Msisdn, Plmn};
+use crate::identity::{Country, Imsi, Msisdn, Plmn};
 use serde::{Deserialize, Serialize};
 
 /// Microseconds since the Unix epoch (capture time).
