@@ -1,6 +1,5 @@
 //! landfall-dataflows: differential-dataflow operators that maintain *who is newly where*
-//! and emit arrival [`Moment`]s from normalized [`Signal`]s (see `DESIGN.md`, "Areas and
-//! moments").
+//! and emit arrival [`Moment`]s from normalized [`Signal`]s (see `docs/semantics.md`).
 //!
 //! # What is computed
 //!

@@ -1,5 +1,5 @@
-//! The *newly where* view (DESIGN.md, "Areas and moments"): `(subscriber, area,
-//! arrived_at)` from an arrival until the subscriber leaves the area or the moment's TTL
+//! The *newly where* view (docs/semantics.md, "TTL and the newly-where view"): `(subscriber,
+//! area, arrived_at)` from an arrival until the subscriber leaves the area or the moment's TTL
 //! runs out — the live, queryable set partners ask about ("who is newly at the airport?").
 //!
 //! [`newly_where`] turns the moment collection into that view. An arrival adds its entry at
@@ -7,7 +7,8 @@
 //! expiry retraction is *held inside the operator* (a map keyed by expiry time, with one
 //! capability at the earliest) and emitted only when the input frontier reaches the expiry
 //! time. Nothing future-dated enters an arrangement downstream, which is what makes a TTL
-//! affordable in differential dataflow (see shared/notes/differential.md, "the TTL trap").
+//! affordable in differential dataflow (see docs/semantics.md,
+//! "TTL and the newly-where view").
 //!
 //! Moments are applied in `(at, source)` order. Moments carry no finer order, so when
 //! several signals of one subscriber share `(at, source)` (one frame, one µs) the

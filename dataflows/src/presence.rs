@@ -16,7 +16,7 @@
 //! fine for replays and tests, not for national-scale live traffic. The faster design —
 //! an upsert of each subscriber's latest state per level (`arrange_from_upsert`) plus
 //! bounded re-entry windows, so only changes reach the arrangements — is future work
-//! (a later issue targets ≥ 2 M signals/s; see `shared/notes/differential.md`).
+//! (a later issue targets ≥ 2 M signals/s).
 //!
 //! The state machine here is written independently of [`crate::reference`] (per-level
 //! passes over a sorted history, rather than one signal at a time across levels); the

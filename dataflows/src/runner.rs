@@ -362,7 +362,7 @@ fn run<D, B>(
     zones: Option<Arc<ZoneInputs>>,
     opts: RunOptions,
     build: B,
-) -> Result<(Vec<(D, u64, isize)>, RunReport), RunError>
+) -> Result<(Updates<D>, RunReport), RunError>
 where
     D: timely::ExchangeData + Clone,
     B: for<'a> Fn(VecCollection<'a, u64, Signal>, Reference<'a>) -> VecCollection<'a, u64, D>
@@ -519,6 +519,9 @@ where
     report.late_examples.truncate(5);
     Ok((all, report))
 }
+
+/// Every output update of a run: `(data, batch, diff)`.
+type Updates<D> = Vec<(D, u64, isize)>;
 
 /// The message of a panic payload.
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {

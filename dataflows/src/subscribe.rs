@@ -1,5 +1,5 @@
-//! Subscriptions and consent as differential input collections (DESIGN.md, "Partners,
-//! subscriptions, consent"): which partner receives which moment, decided inside the
+//! Subscriptions and consent as differential input collections (docs/semantics.md,
+//! "Consent" and "Budgets"): which partner receives which moment, decided inside the
 //! dataflow so that a new subscription, a cancelled one, a consent given or withdrawn, or a
 //! global opt-out takes effect incrementally.
 //!

@@ -1,5 +1,5 @@
-//! Zone-level moments (DESIGN.md, "Areas and moments"): arrivals into and departures from
-//! operator-defined zones — the airport arrivals hall, the station — from the cells,
+//! Zone-level moments (docs/semantics.md, "Zone stays and minimum dwell"): arrivals into and
+//! departures from operator-defined zones — the airport arrivals hall, the station — from cells,
 //! tracking areas and location areas that signals carry.
 //!
 //! [`detect_zones`] is a timely operator beside [`crate::detect`]: signals are partitioned

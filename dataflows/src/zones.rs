@@ -1,4 +1,4 @@
-//! Zones and the cell catalog (DESIGN.md, "Areas and moments"): an operator-defined zone
+//! Zones and the cell catalog (docs/semantics.md, "Areas and levels"): an operator-defined zone
 //! is a set of cells, tracking areas or location areas, or a circle or polygon resolved
 //! against a cell catalog in OpenCelliD CSV form (a cell belongs to a circle or polygon
 //! when its position is inside).

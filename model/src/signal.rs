@@ -1,5 +1,6 @@
 //! The normalized record every decoder produces: one per meaningful signaling transaction
-//! (DESIGN.md, "Signal"). It is what the dataflow consumes, whatever protocol it came from.
+//! (docs/semantics.md, "Signals"). It is what the dataflow consumes, whatever protocol it
+//! came from.
 
 use crate::identity::{Country, Imsi, Msisdn, Plmn};
 use serde::{Deserialize, Serialize};

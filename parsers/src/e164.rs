@@ -3,7 +3,7 @@
 //!
 //! MAP carries no PLMN id for the serving network; what it has is the VLR/SGSN number
 //! (an E.164 global title). Its country calling code gives the serving *country*
-//! (DESIGN.md: country-level moments from MAP); an operator who knows its roaming partners'
+//! (docs/semantics.md, "Areas and levels"); an operator who knows its roaming partners'
 //! GT ranges can map them to PLMNs with [`GtPlmnTable`] so MAP signals reach the network
 //! level too.
 //!

@@ -1,4 +1,4 @@
-//! S6a request/answer correlation into normalized [`Signal`]s (DESIGN.md, "Signal").
+//! S6a request/answer correlation into normalized [`Signal`]s (docs/semantics.md, "Signals").
 //!
 //! Requests are held, keyed by (connection, hop-by-hop id, end-to-end id), until their
 //! answer arrives, for at most a capture-time timeout and a maximum count. A signal

@@ -1,4 +1,5 @@
-//! GTPv2-C request/response correlation into normalized [`Signal`]s (DESIGN.md).
+//! GTPv2-C request/response correlation into normalized [`Signal`]s
+//! (docs/semantics.md, "Signals").
 //!
 //! Requests are held, keyed by (connection, sequence number), until their response; only
 //! an accepted cause (16–63, TS 29.274 §8.4) makes a signal, carrying the request's time

@@ -3,7 +3,8 @@
 //! A dialogue is keyed by its initiator's transaction id (the Begin's otid); the
 //! responder's id is learned from its first Continue. Invokes are remembered by invoke id
 //! so that a returnResultLast without a result (no opcode) still finds its operation.
-//! The signal carries the invoke's time and frame (DESIGN.md: the request's time).
+//! The signal carries the invoke's time and frame (docs/semantics.md, "Signals": the
+//! request's time).
 //!
 //! | invoke | returnResultLast | returnError |
 //! |---|---|---|
