@@ -148,7 +148,10 @@ fn truncated_files_give_one_error_then_end() {
         (e.kind, e.frame, e.offset, e.file_index),
         (CaptureErrorKind::Truncated, Some(3), 24 + 2 * 116, 3)
     );
-    assert!(e.to_string().contains("mem frame 3"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!("mem: frame 3 (byte offset {}): {}", 24 + 2 * 116, e.reason)
+    );
     // Cut inside a record header, and in the pcapng case inside a block.
     assert!(read_all(full[..24 + 116 + 3].to_vec())
         .last()
