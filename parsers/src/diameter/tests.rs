@@ -516,7 +516,12 @@ fn error_answers_reject_ulr_only() {
 #[test]
 fn notify_noise_and_answers_without_request_are_counted() {
     let s = S6aSession::new(Plmn::new(1, 1, 2), Plmn::new(1, 1, 2), 1);
-    let mut f = Feed::new(DiameterCorrelator::default());
+    // No early pairing: an answer without request is counted at once.
+    let config = CorrelatorConfig {
+        answer_tolerance_us: 0,
+        ..Default::default()
+    };
+    let mut f = Feed::new(DiameterCorrelator::new(config, E212::default()));
     let nor = s.nor(1, 1, "001010000000001");
     assert_eq!(f.push(T0, &nor), None);
     assert_eq!(f.push(T0 + 1, &s.noa(&nor, Outcome::SUCCESS)), None);
@@ -559,6 +564,7 @@ fn pending_requests_expire_and_are_bounded() {
     let config = CorrelatorConfig {
         timeout_us: 30_000_000,
         max_pending: 3,
+        answer_tolerance_us: 0,
         ..Default::default()
     };
     let mut f = Feed::new(DiameterCorrelator::new(config, E212::default()));

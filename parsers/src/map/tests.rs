@@ -134,7 +134,8 @@ struct Dialogue {
 impl Dialogue {
     fn new(gt: GtPlmnTable) -> Self {
         Dialogue {
-            corr: MapCorrelator::new(E212::default(), E164::default(), gt),
+            // No early holding: messages of unseen dialogues are counted at once.
+            corr: MapCorrelator::with_tolerance(E212::default(), E164::default(), gt, 0),
             frame: 0,
         }
     }
