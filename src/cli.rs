@@ -123,6 +123,24 @@ pub struct DecodeArgs {
     /// another process may truncate while it is read (a mapped file must not shrink).
     #[arg(long)]
     pub no_mmap: bool,
+    /// Correct a probe's clock before the captures are merged: FILE=OFFSET, added to the
+    /// timestamps of that capture (its name or path) or of every capture under a folder,
+    /// e.g. `--clock-offset hss-side.pcap=+5ms` for a probe 5 ms behind. Repeatable.
+    #[arg(long = "clock-offset", value_name = "FILE=±DURATION", value_parser = crate::skew::parse_clock_offset)]
+    pub clock_offsets: Vec<crate::skew::ClockOffset>,
+    /// How long an answer stamped before its request (clocks of two probes disagreeing)
+    /// waits for it; 0 drops such answers at once.
+    #[arg(long, default_value = "300ms", value_parser = parse_tolerance, allow_hyphen_values = true)]
+    pub answer_tolerance: Duration,
+}
+
+/// A tolerance: a humantime duration of at most one hour.
+pub fn parse_tolerance(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > Duration::from_secs(3600) {
+        return Err(format!("{s:?}: at most 1h"));
+    }
+    Ok(d)
 }
 
 /// "12h", "90s", "1h 30m" (humantime syntax).

@@ -49,6 +49,7 @@ impl Sink for NullSink {}
 
 pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let cfg = ingest::decoder_config(&args.decode)?;
+    crate::skew::resolve_offsets(&args.captures, &args.decode.clock_offsets)?;
     if let Some(dir) = &args.out_dir {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -56,7 +57,9 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let stdout = io::stdout();
     for path in &args.captures {
         let name = ingest::display_name(path);
-        let readers = ingest::open_all(std::slice::from_ref(path), args.decode.no_mmap)?;
+        let one = std::slice::from_ref(path);
+        let mut readers = ingest::open_all(one, args.decode.no_mmap)?;
+        crate::skew::apply_offsets(&mut readers, one, &args.decode.clock_offsets);
         let pb = ingest::progress(&name);
         let files = [name.clone()];
         if args.stats {
@@ -65,6 +68,9 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
             let mut out = stdout.lock();
             writeln!(out, "== {name}")?;
             write!(out, "{}", stats_report(&decoder.stats, &files))?;
+            if crate::skew::worth_reporting(&decoder.stats) {
+                write!(out, "{}", crate::skew::skew_report(&decoder.stats, &files))?;
+            }
             continue;
         }
         let decoder = if let Some(dir) = &args.out_dir {
@@ -98,7 +104,28 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
             );
         }
     }
+    if args.stats && several {
+        skew_across(&args, &cfg)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The captures merged by time as one run (as `replay` reads them): how answers paired
+/// across inputs, and the delays per pair of inputs (probes whose clocks disagree).
+fn skew_across(args: &InspectArgs, cfg: &landfall_parsers::decode::DecoderConfig) -> Result<()> {
+    let files: Vec<String> = args
+        .captures
+        .iter()
+        .map(|p| ingest::display_name(p))
+        .collect();
+    let readers = ingest::open_inputs(&args.captures, &args.decode)?;
+    let pb = ingest::progress("merged");
+    let decoder = ingest::decode_into(readers, cfg.clone(), &mut NullSink, &pb);
+    pb.finish_and_clear();
+    let mut out = io::stdout().lock();
+    writeln!(out, "== merged by time: {}", files.join(", "))?;
+    write!(out, "{}", crate::skew::skew_report(&decoder.stats, &files))?;
+    Ok(())
 }
 
 fn finish<W: Write>(mut sink: RecordSink<W>) -> io::Result<()> {

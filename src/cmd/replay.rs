@@ -116,7 +116,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         .map(|p| ingest::display_name(p))
         .collect();
     let cfg = ingest::decoder_config(&args.decode)?;
-    let readers = ingest::open_all(&args.captures, args.decode.no_mmap)?;
+    let readers = ingest::open_inputs(&args.captures, &args.decode)?;
     let pb = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -155,6 +155,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     if !args.quiet {
         let stats = &decoder.stats;
         eprint!("{}", stats_report(stats, &files));
+        if crate::skew::worth_reporting(stats) {
+            eprint!("{}", crate::skew::skew_report(stats, &files));
+        }
         if let Some(line) = zone_line {
             eprintln!("{line}");
         }

@@ -183,6 +183,8 @@ struct Iface {
 struct State {
     file_index: u16,
     frames: u64,
+    /// Added to every frame's timestamp: the correction for a probe whose clock is off.
+    clock_offset_us: i64,
     /// Classic pcap: link type and whether the fractional timestamp is in ns.
     legacy: Option<(u32, bool)>,
     ifaces: Vec<Iface>,
@@ -197,7 +199,7 @@ impl State {
         PacketMeta {
             file: self.file_index,
             frame: self.frames,
-            ts_us,
+            ts_us: ts_us.saturating_add(self.clock_offset_us),
         }
     }
 
@@ -562,6 +564,13 @@ impl CaptureReader {
             }
         }
         Self::from_reader(file, &path.display().to_string(), file_index)
+    }
+
+    /// Correct this file's clock: `offset_us` is added to every frame's timestamp from now
+    /// on (a probe whose clock is 5 ms behind needs +5000), before [`MergedCaptures`]
+    /// merges it with other files.
+    pub fn set_clock_offset(&mut self, offset_us: i64) {
+        self.state.clock_offset_us = offset_us;
     }
 
     /// Open a capture file and read it through a bounded buffer, in constant memory.

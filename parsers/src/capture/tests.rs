@@ -322,6 +322,15 @@ fn merge_by_time_then_file_then_frame() {
         ]
     );
 
+    // A clock offset corrects one file's timestamps before the merge.
+    let mut late = file(1, &[5, 25]);
+    late.set_clock_offset(-10);
+    let merged: Vec<(i64, u16)> = MergedCaptures::new(vec![file(0, &[10, 20]), late])
+        .map(|r| r.unwrap())
+        .map(|f| (f.meta.ts_us, f.meta.file))
+        .collect();
+    assert_eq!(merged, vec![(-5, 1), (10, 0), (15, 1), (20, 0)]);
+
     // An error in one file comes out in place; the other file goes on.
     let mut broken = sample_pcap(3);
     broken.truncate(broken.len() - 1);
