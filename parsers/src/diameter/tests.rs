@@ -779,3 +779,115 @@ proptest! {
         exercise(&d);
     }
 }
+
+/// One S6a transaction of the interleaving property: request and answer messages with
+/// their capture metadata (the answer's time chosen by the test).
+struct Exchange {
+    req: (PacketMeta, Vec<u8>),
+    ans: (PacketMeta, Vec<u8>),
+}
+
+/// `n` transactions 10 ms apart (ULR with initial attach, AIR, PUR, a rejected ULR, by
+/// `kinds`), of distinct subscribers; the answer of transaction `i` stamped `delays[i]`
+/// after its request (negative: before it, a probe clock behind).
+fn exchanges(kinds: &[u8], delays: &[i64]) -> Vec<Exchange> {
+    let s = S6aSession::new(Plmn::new(262, 1, 2), Plmn::new(208, 1, 2), 1);
+    let visited = Plmn::new(208, 1, 2);
+    kinds
+        .iter()
+        .zip(delays)
+        .enumerate()
+        .map(|(i, (&k, &d))| {
+            let imsi = format!("2620100000{:05}", i);
+            let id = i as u32 + 1;
+            let (q, a) = match k % 4 {
+                0 => {
+                    let q = s.ulr(id, id, &imsi, visited, 1004, 0x22);
+                    let a = s.ula(&q, Outcome::SUCCESS, Some("4915100000001"));
+                    (q, a)
+                }
+                1 => {
+                    let q = s.air(id, id, &imsi, visited, 1);
+                    let a = s.aia(&q, Outcome::SUCCESS);
+                    (q, a)
+                }
+                2 => {
+                    let q = s.pur(id, id, &imsi);
+                    let a = s.pua(&q, Outcome::SUCCESS);
+                    (q, a)
+                }
+                _ => {
+                    let q = s.ulr(id, id, &imsi, visited, 1004, 0x22);
+                    let a = s.ula(&q, Outcome::ROAMING_NOT_ALLOWED, None);
+                    (q, a)
+                }
+            };
+            let t = T0 + 10_000 * i as i64;
+            Exchange {
+                req: (meta(2 * id as u64 - 1, t), q.emit()),
+                ans: (meta(2 * id as u64, t + d), a.emit()),
+            }
+        })
+        .collect()
+}
+
+/// Feed the messages in capture-time order (ties: the order `ties` picks) and return the
+/// signals, sorted, with the correlator's pairing counts.
+fn correlate_in_time_order(
+    xs: &[Exchange],
+    ties: &[bool],
+    tolerance_us: i64,
+) -> (Vec<crate::Signal>, crate::early::PairingStats) {
+    let mut msgs: Vec<(i64, bool, &PacketMeta, &Vec<u8>, bool)> = Vec::new();
+    for (x, &tie) in xs.iter().zip(ties) {
+        msgs.push((x.req.0.ts_us, !tie, &x.req.0, &x.req.1, true));
+        msgs.push((x.ans.0.ts_us, tie, &x.ans.0, &x.ans.1, false));
+    }
+    msgs.sort_by_key(|m| (m.0, m.1, m.2.frame));
+    let config = CorrelatorConfig {
+        answer_tolerance_us: tolerance_us,
+        ..Default::default()
+    };
+    let mut c = DiameterCorrelator::new(config, E212::default());
+    let mut out = Vec::new();
+    for (_, _, m, bytes, request) in msgs {
+        let f = if request { flow() } else { flow().reversed() };
+        out.extend(c.push(m, f, &Message::parse(bytes).unwrap()));
+    }
+    c.flush();
+    out.sort_by_key(|s| (s.at, s.source.frame));
+    (out, c.pairing())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Answers stamped anywhere from the tolerance before their request to 5 ms after it,
+    /// in any interleaving, give exactly the signals of the in-order capture; each answer
+    /// pairs once, early or in order.
+    #[test]
+    fn interleavings_within_the_tolerance_give_the_in_order_signals(
+        kinds in prop::collection::vec(any::<u8>(), 1..24),
+        delays in prop::collection::vec(-299_999i64..5_000, 24),
+        ties in prop::collection::vec(any::<bool>(), 24),
+    ) {
+        let in_order_delays: Vec<i64> = delays.iter().map(|d| d.abs() % 5_000 + 1).collect();
+        let (expected, p) = correlate_in_time_order(&exchanges(&kinds, &in_order_delays), &ties, 300_000);
+        prop_assert_eq!(p.early, 0);
+        let (got, p) = correlate_in_time_order(&exchanges(&kinds, &delays), &ties, 300_000);
+        prop_assert_eq!(&got, &expected);
+        prop_assert_eq!(p.in_order + p.early, kinds.len() as u64);
+        prop_assert_eq!((p.early_dropped, p.expired), (0, 0));
+    }
+}
+
+#[test]
+fn answers_beyond_the_tolerance_are_dropped_and_counted() {
+    let xs = exchanges(&[0, 0], &[-400_000, -100_000]);
+    let (got, p) = correlate_in_time_order(&xs, &[false, false], 300_000);
+    assert_eq!(got.len(), 1, "only the answer within the tolerance pairs");
+    assert_eq!((p.early, p.early_dropped, p.expired), (1, 1, 1));
+    let (got, p) = correlate_in_time_order(&xs, &[false, false], 0);
+    assert!(got.is_empty());
+    assert_eq!((p.early, p.early_dropped, p.expired), (0, 0, 2));
+}
