@@ -340,3 +340,54 @@ fn tcp_and_sctp_do_not_depend_on_which_direction_comes_first() {
         }
     }
 }
+
+/// Every signal the decoder finds.
+#[derive(Default)]
+struct Signals(Vec<landfall_parsers::Signal>);
+
+impl landfall_parsers::decode::Sink for Signals {
+    fn signal(&mut self, s: landfall_parsers::Signal) {
+        self.0.push(s);
+    }
+}
+
+fn signals(frames: &[landfall_parsers::capture::Frame]) -> Vec<landfall_parsers::Signal> {
+    use landfall_parsers::decode::{Decoder, DecoderConfig};
+    let mut d = Decoder::new(DecoderConfig::default());
+    let mut sink = Signals::default();
+    for f in frames {
+        d.push(f, &mut sink);
+    }
+    d.finish(&mut sink);
+    sink.0.sort_by_key(|s| (s.at, s.source.frame));
+    sink.0
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Each link's answers stamped up to 290 ms early (any lag below the default
+    /// tolerance, a different one per link), the frames merged by time: the decoder gives
+    /// exactly the signals of the in-order capture, for all five links at once.
+    #[test]
+    fn answers_early_by_any_lag_within_the_tolerance_give_the_in_order_signals(
+        lags in proptest::collection::vec(0i64..290_000, 5),
+    ) {
+        let frames: Vec<_> = CaptureReader::from_bytes(skew_scenario(6), "s", 0)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expected = signals(&frames);
+        proptest::prop_assert_eq!(expected.len(), 6 * 9);
+        let mut skewed = frames.clone();
+        for f in &mut skewed {
+            let (src, _) = addrs(&f.data);
+            if let Some(link) = SKEW_SERVERS.iter().position(|s| *s == src) {
+                f.meta.ts_us -= lags[link];
+            }
+        }
+        // A stable sort: each direction keeps its own order.
+        skewed.sort_by_key(|f| f.meta.ts_us);
+        proptest::prop_assert_eq!(signals(&skewed), expected);
+    }
+}

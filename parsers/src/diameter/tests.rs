@@ -891,3 +891,31 @@ fn answers_beyond_the_tolerance_are_dropped_and_counted() {
     assert!(got.is_empty());
     assert_eq!((p.early, p.early_dropped, p.expired), (0, 0, 2));
 }
+
+#[test]
+fn copies_from_a_second_probe_stay_one_transaction_when_the_answer_comes_first() {
+    let s = S6aSession::new(Plmn::new(262, 1, 2), Plmn::new(208, 1, 2), 1);
+    let ulr = s.ulr(7, 7, "262010000000007", Plmn::new(208, 1, 2), 1004, 0x22);
+    let ula = s.ula(&ulr, Outcome::SUCCESS, None);
+    let (q, a) = (ulr.emit(), ula.emit());
+    let mut c = DiameterCorrelator::default();
+    let mut push = |frame, ts, bytes: &[u8], f: FlowKey| {
+        c.push(&meta(frame, T0 + ts), f, &Message::parse(bytes).unwrap())
+    };
+    // Two probes, each seeing both directions; the answers' clocks are 100 ms behind.
+    assert_eq!(push(1, -100_000, &a, flow().reversed()), None);
+    assert_eq!(push(2, -99_000, &a, flow().reversed()), None, "a copy");
+    let sig = push(3, 0, &q, flow()).expect("paired with the early answer");
+    assert_eq!((sig.at, sig.source.frame), (T0, 3), "the request's time");
+    assert_eq!(push(4, 1_000, &q, flow()), None, "the request's copy");
+    c.flush();
+    let st = c.stats();
+    assert_eq!(
+        (st.signals, st.duplicate_requests, st.unanswered),
+        (1, 1, 0)
+    );
+    assert_eq!(st.unmatched_answers, 1, "the answer's copy");
+    let p = c.pairing();
+    assert_eq!((p.in_order, p.early, p.early_dropped), (0, 1, 0));
+    assert_eq!(c.delays().pairs[&(0, 0)].min_us, -100_000);
+}
