@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use landfall::scenario::{skew_scenario, SKEW_SERVERS};
-use landfall_parsers::capture::{CaptureReader, PcapWriter, TsResolution};
+use landfall_parsers::capture::{CaptureReader, Frame, PcapWriter, TsResolution};
 use landfall_parsers::link::LinkType;
 use serde_json::Value;
 
@@ -56,12 +56,18 @@ struct Split {
     answers: PathBuf,
 }
 
-fn split(bytes: &[u8], link: usize, lag_us: i64, d: &Path) -> Split {
+/// The frames of a capture.
+fn frames_of(bytes: Vec<u8>) -> Vec<Frame> {
+    CaptureReader::from_bytes(bytes, "skew", 0)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn split(frames: &[Frame], link: usize, lag_us: i64, d: &Path) -> Split {
     let server = SKEW_SERVERS[link];
-    let reader = CaptureReader::from_bytes(bytes.to_vec(), "skew", 0).unwrap();
     let (mut all, mut req, mut ans) = (Vec::new(), Vec::new(), Vec::new());
-    for f in reader {
-        let f = f.unwrap();
+    for f in frames {
         let (src, dst) = addrs(&f.data);
         if src == server {
             ans.push((f.meta.ts_us - lag_us, f.data.clone()));
@@ -70,7 +76,7 @@ fn split(bytes: &[u8], link: usize, lag_us: i64, d: &Path) -> Split {
         } else {
             continue;
         }
-        all.push((f.meta.ts_us, f.data));
+        all.push((f.meta.ts_us, f.data.clone()));
     }
     assert!(!req.is_empty() && !ans.is_empty());
     let s = Split {
@@ -128,11 +134,11 @@ fn path(p: &Path) -> &str {
 
 #[test]
 fn split_directions_replay_to_the_single_file_moments() {
-    let bytes = skew_scenario(SUBSCRIBERS);
+    let frames = frames_of(skew_scenario(SUBSCRIBERS));
     for (name, link) in LINKS {
         for lag in LAGS_US {
             let d = dir(&format!("{name}-{lag}"));
-            let s = split(&bytes, link, lag, &d);
+            let s = split(&frames, link, lag, &d);
             let single = moments(&landfall(&["replay", "--quiet", path(&s.single)]).stdout);
             assert!(
                 single.len() >= SUBSCRIBERS as usize,
@@ -202,9 +208,9 @@ fn split_directions_replay_to_the_single_file_moments() {
 
 #[test]
 fn inspect_stats_shows_negative_delays_and_suggests_an_offset() {
-    let bytes = skew_scenario(SUBSCRIBERS);
+    let frames = frames_of(skew_scenario(SUBSCRIBERS));
     let d = dir("inspect");
-    let s = split(&bytes, 0, 20_000, &d);
+    let s = split(&frames, 0, 20_000, &d);
     let out = landfall(&["inspect", "--stats", path(&s.requests), path(&s.answers)]);
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
@@ -237,9 +243,9 @@ fn inspect_stats_shows_negative_delays_and_suggests_an_offset() {
 
 #[test]
 fn bad_clock_flags_exit_2_with_the_flag_named() {
-    let bytes = skew_scenario(1);
+    let frames = frames_of(skew_scenario(1));
     let d = dir("flags");
-    let s = split(&bytes, 0, 0, &d);
+    let s = split(&frames, 0, 0, &d);
     for (flag, value, says) in [
         ("--clock-offset", "answers.pcap", "--clock-offset"),
         ("--clock-offset", "answers.pcap=soon", "--clock-offset"),
@@ -280,7 +286,7 @@ impl landfall_parsers::decode::Sink for Records {
     }
 }
 
-fn decode(frames: &[landfall_parsers::capture::Frame]) -> Vec<String> {
+fn decode(frames: &[Frame]) -> Vec<String> {
     use landfall_parsers::decode::{Decoder, DecoderConfig};
     let mut d = Decoder::new(DecoderConfig::default());
     let mut sink = Records::default();
@@ -300,10 +306,7 @@ fn decode(frames: &[landfall_parsers::capture::Frame]) -> Vec<String> {
 #[test]
 fn tcp_and_sctp_do_not_depend_on_which_direction_comes_first() {
     for bytes in [landfall::scenario::roaming_scenario(), skew_scenario(4)] {
-        let frames: Vec<_> = CaptureReader::from_bytes(bytes, "s", 0)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let frames = frames_of(bytes);
         let in_order = decode(&frames);
         assert!(in_order.len() > 20, "{}", in_order.len());
         for first_up in [true, false] {
@@ -351,7 +354,7 @@ impl landfall_parsers::decode::Sink for Signals {
     }
 }
 
-fn signals(frames: &[landfall_parsers::capture::Frame]) -> Vec<landfall_parsers::Signal> {
+fn signals(frames: &[Frame]) -> Vec<landfall_parsers::Signal> {
     use landfall_parsers::decode::{Decoder, DecoderConfig};
     let mut d = Decoder::new(DecoderConfig::default());
     let mut sink = Signals::default();
@@ -373,10 +376,7 @@ proptest::proptest! {
     fn answers_early_by_any_lag_within_the_tolerance_give_the_in_order_signals(
         lags in proptest::collection::vec(0i64..290_000, 5),
     ) {
-        let frames: Vec<_> = CaptureReader::from_bytes(skew_scenario(6), "s", 0)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let frames = frames_of(skew_scenario(6));
         let expected = signals(&frames);
         proptest::prop_assert_eq!(expected.len(), 6 * 9);
         let mut skewed = frames.clone();
