@@ -125,7 +125,8 @@ pub struct DecodeArgs {
     pub no_mmap: bool,
     /// Correct a probe's clock before the captures are merged: FILE=OFFSET, added to the
     /// timestamps of that capture (its name or path) or of every capture under a folder,
-    /// e.g. `--clock-offset hss-side.pcap=+5ms` for a probe 5 ms behind. Repeatable.
+    /// e.g. `--clock-offset hss-side.pcap=+5ms` for a probe 5 ms behind; `FILE#N=OFFSET`
+    /// for pcapng interface N of a file. Repeatable; the most specific target wins.
     #[arg(long = "clock-offset", value_name = "FILE=±DURATION", value_parser = crate::skew::parse_clock_offset)]
     pub clock_offsets: Vec<crate::skew::ClockOffset>,
     /// How long an answer stamped before its request (clocks of two probes disagreeing)

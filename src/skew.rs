@@ -13,18 +13,31 @@ use landfall_parsers::early::DelaySample;
 const MAX_OFFSET_US: i64 = 86_400_000_000;
 
 /// One `--clock-offset TARGET=±DURATION`: a capture file (its name or path) or a folder of
-/// captures, and what to add to its timestamps.
+/// captures, or one pcapng interface of a file (`FILE#N`, N its interface id), and what to
+/// add to its timestamps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClockOffset {
     pub target: String,
+    /// A pcapng interface id of the target file.
+    pub iface: Option<u32>,
     pub offset_us: i64,
 }
 
-/// Parse `NAME_OR_PATH=+5ms` / `=-1s 500ms` / `=20ms` (a signed humantime duration).
+/// Parse `NAME_OR_PATH=+5ms` / `=-1s 500ms` / `=20ms` (a signed humantime duration), or
+/// `NAME_OR_PATH#1=+5ms` for interface 1 of a pcapng file.
 pub fn parse_clock_offset(s: &str) -> Result<ClockOffset, String> {
     let (target, offset) = s
         .rsplit_once('=')
         .ok_or_else(|| format!("{s:?}: expected FILE=OFFSET, e.g. probe-b.pcap=+5ms"))?;
+    let (target, iface) = match target.rsplit_once('#') {
+        Some((file, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            let n = n
+                .parse()
+                .map_err(|_| format!("{s:?}: interface id {n} too large"))?;
+            (file, Some(n))
+        }
+        _ => (target, None),
+    };
     if target.is_empty() {
         return Err(format!("{s:?}: no file or folder before '='"));
     }
@@ -42,6 +55,7 @@ pub fn parse_clock_offset(s: &str) -> Result<ClockOffset, String> {
         .ok_or_else(|| format!("{s:?}: offset beyond one day"))?;
     Ok(ClockOffset {
         target: target.to_owned(),
+        iface,
         offset_us: if negative { -us } else { us },
     })
 }
@@ -77,13 +91,15 @@ pub fn resolve_offsets(paths: &[PathBuf], offsets: &[ClockOffset]) -> Result<Vec
     Ok(offsets_of(paths, offsets))
 }
 
-/// The offset of each capture in `paths`, ignoring targets that name none of them.
+/// The offset of each capture in `paths`, ignoring targets that name none of them (and
+/// interface offsets).
 fn offsets_of(paths: &[PathBuf], offsets: &[ClockOffset]) -> Vec<i64> {
     paths
         .iter()
         .map(|p| {
             offsets
                 .iter()
+                .filter(|o| o.iface.is_none())
                 .filter_map(|o| specificity(&o.target, p).map(|s| (s, o.offset_us)))
                 .max_by_key(|(s, _)| *s)
                 .map_or(0, |(_, us)| us)
@@ -92,11 +108,18 @@ fn offsets_of(paths: &[PathBuf], offsets: &[ClockOffset]) -> Vec<i64> {
 }
 
 /// Apply the offsets to the readers opened for `paths` (targets naming none of them are
-/// ignored: check them first with [`resolve_offsets`]).
+/// ignored: check them first with [`resolve_offsets`]). An interface's offset replaces its
+/// file's for that interface's packets.
 pub fn apply_offsets(readers: &mut [CaptureReader], paths: &[PathBuf], offsets: &[ClockOffset]) {
-    for (r, us) in readers.iter_mut().zip(offsets_of(paths, offsets)) {
+    let files = offsets_of(paths, offsets);
+    for ((r, us), p) in readers.iter_mut().zip(files).zip(paths) {
         if us != 0 {
             r.set_clock_offset(us);
+        }
+        for o in offsets {
+            if let (Some(i), Some(_)) = (o.iface, specificity(&o.target, p)) {
+                r.set_interface_clock_offset(i, o.offset_us.saturating_sub(us));
+            }
         }
     }
 }
@@ -213,6 +236,12 @@ mod tests {
             1_500_000
         );
         assert_eq!(parse_clock_offset("a=b=20ms").unwrap().target, "a=b");
+        let i = parse_clock_offset("probe.pcapng#2=-3ms").unwrap();
+        assert_eq!(
+            (i.target.as_str(), i.iface, i.offset_us),
+            ("probe.pcapng", Some(2), -3_000)
+        );
+        assert_eq!(parse_clock_offset("a#b=1ms").unwrap().iface, None);
         for bad in ["b.pcap", "=5ms", "b.pcap=5", "b.pcap=fast", "b.pcap=+2days"] {
             assert!(parse_clock_offset(bad).is_err(), "{bad}");
         }
@@ -226,6 +255,7 @@ mod tests {
         ];
         let o = |t: &str, us| ClockOffset {
             target: t.into(),
+            iface: None,
             offset_us: us,
         };
         assert_eq!(

@@ -105,6 +105,27 @@ fn pcapng_two_interfaces_and_resolutions() {
 }
 
 #[test]
+fn clock_offsets_per_file_and_per_interface() {
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    let a = w.add_interface(LinkType::ETHERNET, 6).unwrap();
+    let b = w.add_interface(LinkType::ETHERNET, 6).unwrap();
+    w.write_packet(a, 10_000, &pkt(20, 1), 20).unwrap();
+    w.write_packet(b, 10_000, &pkt(20, 2), 20).unwrap();
+    let bytes = w.into_inner().unwrap();
+    for mapped in [false, true] {
+        let mut r = if mapped {
+            CaptureReader::from_bytes(bytes.clone(), "ng", 0).unwrap()
+        } else {
+            CaptureReader::from_reader(Cursor::new(bytes.clone()), "ng", 0).unwrap()
+        };
+        r.set_clock_offset(-3);
+        r.set_interface_clock_offset(1, 5);
+        let ts: Vec<i64> = r.map(|f| f.unwrap().meta.ts_us).collect();
+        assert_eq!(ts, vec![7, 12], "mapped {mapped}");
+    }
+}
+
+#[test]
 fn pcapng_obsolete_packet_block() {
     let mut w = PcapNgWriter::new(Vec::new()).unwrap();
     w.add_interface(LinkType::ETHERNET, 6).unwrap();
