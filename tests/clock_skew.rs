@@ -201,7 +201,9 @@ fn split_directions_replay_to_the_single_file_moments() {
                 ]);
                 assert_ne!(moments(&out.stdout), single, "{name}, {lag} µs");
             }
-            let _ = std::fs::remove_dir_all(&d);
+            if std::env::var_os("LANDFALL_KEEP_SKEW").is_none() {
+                let _ = std::fs::remove_dir_all(&d);
+            }
         }
     }
 }
@@ -213,6 +215,7 @@ fn inspect_stats_shows_negative_delays_and_suggests_an_offset() {
     let s = split(&frames, 0, 20_000, &d);
     let out = landfall(&["inspect", "--stats", path(&s.requests), path(&s.answers)]);
     let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}");
     let line = text
         .lines()
         .find(|l| l.contains("requests.pcap → answers.pcap"))
