@@ -193,7 +193,7 @@ pub fn skew_report(stats: &DecodeStats, files: &[String]) -> String {
     }
     let _ = writeln!(
         out,
-        "request→answer delays per pair of inputs (ms; request file → answer file)"
+        "request→answer delays per pair of inputs (ms; request file → answer file; answers dropped unpaired included when their request came later)"
     );
     for (&(r, a), s) in &stats.delays.pairs {
         let p = |q| s.percentile(q).map_or("-".to_owned(), ms);
@@ -218,6 +218,13 @@ pub fn skew_report(stats: &DecodeStats, files: &[String]) -> String {
                 name(a),
                 signed_ms(fix)
             );
+            if s.min_us < 0 && stats.pairing.values().any(|p| p.early_dropped > 0) {
+                let _ = writeln!(
+                    out,
+                    "    (or --answer-tolerance {}ms or more: answers were dropped after the tolerance)",
+                    (s.min_us.unsigned_abs().div_ceil(1000) + 1)
+                );
+            }
         }
     }
     out

@@ -241,6 +241,21 @@ fn inspect_stats_shows_negative_delays_and_suggests_an_offset() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("negative 0"), "{text}");
     assert!(!text.contains("suggest"), "{text}");
+    // A lag beyond the tolerance: nothing pairs, but the requests coming after their
+    // dropped answers still measure it.
+    let s = split(&frames, 1, 500_000, &d);
+    let out = landfall(&["inspect", "--stats", path(&s.requests), path(&s.answers)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("early dropped {SUBSCRIBERS:>8}")),
+        "{text}"
+    );
+    assert!(text.contains("median -498.000"), "{text}");
+    assert!(
+        text.contains("suggest --clock-offset answers.pcap=+498ms"),
+        "{text}"
+    );
+    assert!(text.contains("--answer-tolerance 499ms"), "{text}");
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -13,7 +13,10 @@
 //! copy of its request, and a request copy after an early pairing is a duplicate.
 //!
 //! [`Delays`] records the request→answer delay of every pairing per (request file,
-//! answer file): negative delays are the sign of a clock offset between the probes.
+//! answer file): negative delays are the sign of a clock offset between the probes. An
+//! answer dropped (after the tolerance, or at once when it is 0) is remembered a while
+//! longer ([`MISSED_WINDOW_US`]) by key, so that its request, when it comes, still
+//! measures the delay: the offset can be suggested even when it exceeds the tolerance.
 
 use ahash::AHashMap as HashMap;
 use serde::Serialize;
@@ -27,6 +30,8 @@ use crate::signal::TimestampUs;
 pub const DEFAULT_TOLERANCE_US: i64 = 300_000;
 /// Default bound on the answers held at once.
 pub const DEFAULT_MAX_EARLY: usize = 1 << 16;
+/// How long a dropped answer is remembered for measuring its request's delay.
+pub const MISSED_WINDOW_US: i64 = 10_000_000;
 
 /// How pairings went, per correlator.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -63,7 +68,7 @@ pub enum Hold {
 
 #[derive(Clone, Debug)]
 struct Held<A> {
-    ts: TimestampUs,
+    meta: PacketMeta,
     seq: u64,
     answer: A,
 }
@@ -83,6 +88,9 @@ pub struct EarlyAnswers<K, S, A> {
     /// Transactions completed within the tolerance: key → (time, paired early).
     completed: HashMap<K, (TimestampUs, bool)>,
     completed_order: VecDeque<(TimestampUs, K)>,
+    /// Answers dropped unpaired within [`MISSED_WINDOW_US`]: key → where the answer was.
+    missed: HashMap<K, PacketMeta>,
+    missed_order: VecDeque<(TimestampUs, K)>,
     seq: u64,
     /// Latest capture time seen: answers and completions older than `now - tolerance` go.
     now: TimestampUs,
@@ -101,6 +109,8 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
             order: VecDeque::new(),
             completed: HashMap::new(),
             completed_order: VecDeque::new(),
+            missed: HashMap::new(),
+            missed_order: VecDeque::new(),
             seq: 0,
             now: TimestampUs::MIN,
             dropped: 0,
@@ -142,9 +152,20 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
             self.order.pop_front();
             if self.held.get(&key).is_some_and(|h| h.seq == seq) {
                 if let Some(h) = self.remove(&key) {
+                    self.miss(key, h.meta);
                     dropped(h.answer);
                 }
                 n += 1;
+            }
+        }
+        let missed_limit = self.now.saturating_sub(MISSED_WINDOW_US);
+        while let Some(&(ts, key)) = self.missed_order.front() {
+            if ts >= missed_limit {
+                break;
+            }
+            self.missed_order.pop_front();
+            if self.missed.get(&key).is_some_and(|m| m.ts_us == ts) {
+                self.missed.remove(&key);
             }
         }
         while let Some(&(ts, key)) = self.completed_order.front() {
@@ -160,18 +181,46 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
         n
     }
 
-    /// Hold `answer`, seen at `ts`, for the request of `key` (also findable by `alt`).
-    /// A second answer for a held key is a copy and refused; a full table drops its oldest.
-    pub fn hold(&mut self, key: K, alt: Option<S>, ts: TimestampUs, answer: A) -> Hold {
-        if !self.enabled() || self.held.contains_key(&key) || self.completed.contains_key(&key) {
+    /// Remember an answer dropped unpaired, for its request's delay.
+    fn miss(&mut self, key: K, meta: PacketMeta) {
+        if self.missed.len() >= self.max {
+            self.missed.clear();
+            self.missed_order.clear();
+        }
+        self.missed.insert(key, meta);
+        self.missed_order.push_back((meta.ts_us, key));
+    }
+
+    /// Where the answer of `key` was seen, if it was dropped unpaired within
+    /// [`MISSED_WINDOW_US`]: its request, seen now, measures the delay.
+    pub fn take_missed(&mut self, key: &K) -> Option<PacketMeta> {
+        if self.missed.is_empty() {
+            return None;
+        }
+        self.missed.remove(key)
+    }
+
+    /// Hold `answer`, seen in packet `meta`, for the request of `key` (also findable by
+    /// `alt`). A second answer for a held key is a copy and refused; a full table drops
+    /// its oldest. Disabled (tolerance 0), the answer is refused but remembered as missed.
+    pub fn hold(&mut self, key: K, alt: Option<S>, meta: &PacketMeta, answer: A) -> Hold {
+        if self.held.contains_key(&key) || self.completed.contains_key(&key) {
             return Hold::Refused;
         }
+        if !self.enabled() {
+            self.now = self.now.max(meta.ts_us);
+            self.miss(key, *meta);
+            return Hold::Refused;
+        }
+        let ts = meta.ts_us;
         while self.held.len() >= self.max {
             let Some((_, seq, k)) = self.order.pop_front() else {
                 break;
             };
             if self.held.get(&k).is_some_and(|h| h.seq == seq) {
-                self.remove(&k);
+                if let Some(h) = self.remove(&k) {
+                    self.miss(k, h.meta);
+                }
                 self.dropped += 1;
             }
         }
@@ -179,7 +228,7 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
         self.held.insert(
             key,
             Held {
-                ts,
+                meta: *meta,
                 seq: self.seq,
                 answer,
             },
@@ -220,7 +269,7 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
                 _ => return None,
             }
         };
-        self.remove(&found).map(|h| (h.answer, h.ts))
+        self.remove(&found).map(|h| (h.answer, h.meta.ts_us))
     }
 
     /// The answer held for `key`, to add to (MAP: further messages of a dialogue whose
@@ -272,6 +321,8 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
         self.order.clear();
         self.completed.clear();
         self.completed_order.clear();
+        self.missed.clear();
+        self.missed_order.clear();
         self.dropped += n;
         n
     }
@@ -281,7 +332,7 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
         let mut v: Vec<(u64, K, TimestampUs, A)> = self
             .held
             .drain()
-            .map(|(k, h)| (h.seq, k, h.ts, h.answer))
+            .map(|(k, h)| (h.seq, k, h.meta.ts_us, h.answer))
             .collect();
         v.sort_by_key(|e| e.0);
         self.by_alt.clear();
@@ -388,36 +439,60 @@ impl Delays {
 mod tests {
     use super::*;
 
+    fn at(ts_us: i64) -> PacketMeta {
+        PacketMeta {
+            file: 1,
+            frame: 0,
+            ts_us,
+        }
+    }
+
+    #[test]
+    fn dropped_answers_are_remembered_for_their_requests_delay() {
+        let mut e: EarlyAnswers<u32, (), ()> = EarlyAnswers::new(100, 4);
+        e.hold(1, None, &at(1_000), ());
+        assert_eq!(e.expire(1_200), 1);
+        assert_eq!(e.take_missed(&1).map(|m| m.ts_us), Some(1_000));
+        assert_eq!(e.take_missed(&1), None, "once");
+        e.hold(2, None, &at(1_300), ());
+        e.expire(1_500);
+        e.expire(1_300 + MISSED_WINDOW_US + 1);
+        assert_eq!(e.take_missed(&2), None, "forgotten after the window");
+        let mut off: EarlyAnswers<u32, (), ()> = EarlyAnswers::new(0, 4);
+        assert_eq!(off.hold(3, None, &at(5), ()), Hold::Refused);
+        assert_eq!(off.take_missed(&3).map(|m| m.ts_us), Some(5));
+    }
+
     #[test]
     fn held_answers_pair_expire_and_refuse_copies() {
         let mut e: EarlyAnswers<u32, u8, &str> = EarlyAnswers::new(100, 4);
-        assert_eq!(e.hold(1, Some(9), 1_000, "a"), Hold::Held);
-        assert_eq!(e.hold(1, Some(9), 1_010, "copy"), Hold::Refused);
+        assert_eq!(e.hold(1, Some(9), &at(1_000), "a"), Hold::Held);
+        assert_eq!(e.hold(1, Some(9), &at(1_010), "copy"), Hold::Refused);
         assert_eq!(e.expire(1_100), 0, "not older than the tolerance");
         // Found by the alternative key when the exact one differs.
         assert_eq!(e.take(&7, Some(9), |_| true), Some(("a", 1_000)));
         e.complete(1, true);
         assert!(e.completed_early(&1));
-        assert_eq!(e.hold(1, None, 1_100, "late copy"), Hold::Refused);
-        assert_eq!(e.hold(2, None, 1_100, "b"), Hold::Held);
+        assert_eq!(e.hold(1, None, &at(1_100), "late copy"), Hold::Refused);
+        assert_eq!(e.hold(2, None, &at(1_100), "b"), Hold::Held);
         assert_eq!(e.expire(1_201), 1);
         assert!(!e.completed_early(&1), "completions expire too");
         assert_eq!(e.dropped, 1);
         // Full: the oldest goes.
         for k in 10..15 {
-            e.hold(k, None, 1_300, "x");
+            e.hold(k, None, &at(1_300), "x");
         }
         assert_eq!((e.len(), e.dropped), (4, 2));
         assert!(e.take(&10, None, |_| true).is_none());
         let mut off: EarlyAnswers<u32, u8, ()> = EarlyAnswers::new(0, 4);
-        assert_eq!(off.hold(1, None, 0, ()), Hold::Refused);
+        assert_eq!(off.hold(1, None, &at(0), ()), Hold::Refused);
     }
 
     #[test]
     fn ambiguous_alternatives_do_not_pair() {
         let mut e: EarlyAnswers<(u8, u16), u16, u8> = EarlyAnswers::new(100, 16);
-        e.hold((1, 5), Some(5), 0, 33);
-        e.hold((2, 5), Some(5), 0, 33);
+        e.hold((1, 5), Some(5), &at(0), 33);
+        e.hold((2, 5), Some(5), &at(0), 33);
         assert!(e.take(&(3, 5), Some(5), |_| true).is_none());
         assert!(e.take(&(1, 5), Some(5), |t| *t == 35).is_none());
         assert_eq!(e.take(&(1, 5), Some(5), |_| true), Some((33, 0)));

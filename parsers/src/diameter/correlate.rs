@@ -230,11 +230,7 @@ impl DiameterCorrelator {
         }
         let Some(req) = self.pending.remove(&key) else {
             // Perhaps early: its request may still come (clock skew between probes).
-            if self
-                .early
-                .hold(key, None, meta.ts_us, Answer::of(meta, msg))
-                == Hold::Refused
-            {
+            if self.early.hold(key, None, meta, Answer::of(meta, msg)) == Hold::Refused {
                 self.stats.unmatched_answers += 1;
             }
             return None;
@@ -287,6 +283,10 @@ impl DiameterCorrelator {
             self.delays.record(meta, &a.meta);
             self.early.complete(key, true);
             return self.answer(p, a);
+        }
+        if let Some(a) = self.early.take_missed(&key) {
+            // Its answer came too early for the tolerance: the delay still tells the skew.
+            self.delays.record(meta, &a);
         }
         self.order.push_back((meta.ts_us, self.seq, key));
         self.pending.insert(key, p);

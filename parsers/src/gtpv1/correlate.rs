@@ -264,6 +264,10 @@ impl Gtpv1Correlator {
                 self.early.complete(key, true);
                 return self.respond(pending, resp);
             }
+            if let Some(a) = self.early.take_missed(&key) {
+                // Its response came too early for the tolerance: the delay tells the skew.
+                self.delays.record(meta, &a);
+            }
             let displaced = self.pending.insert(key, pending);
             // A different request reusing the sequence number replaces the old one.
             self.stats.unanswered += displaced.flushed + u64::from(displaced.replaced);
@@ -274,7 +278,7 @@ impl Gtpv1Correlator {
         }
         let resp = Response::of(meta, m, flow);
         let Some(req) = self.pending.take(key, t) else {
-            if self.early.hold(key, Some(seq), meta.ts_us, resp) == Hold::Refused {
+            if self.early.hold(key, Some(seq), meta, resp) == Hold::Refused {
                 self.stats.unmatched_responses += 1;
             }
             return None;

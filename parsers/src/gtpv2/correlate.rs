@@ -190,6 +190,10 @@ impl Gtpv2Correlator {
                 self.early.complete(key, true);
                 return self.respond(pending, resp);
             }
+            if let Some(a) = self.early.take_missed(&key) {
+                // Its response came too early for the tolerance: the delay tells the skew.
+                self.delays.record(meta, &a);
+            }
             // A request reusing the key (a retransmission) replaces the pending one.
             self.stats.unanswered += self.pending.insert(key, pending).flushed;
             return None;
@@ -199,7 +203,7 @@ impl Gtpv2Correlator {
         }
         let resp = Response::of(meta, msg, flow);
         let Some(req) = self.pending.take(key, t) else {
-            if self.early.hold(key, Some(key.1), meta.ts_us, resp) == Hold::Refused {
+            if self.early.hold(key, Some(key.1), meta, resp) == Hold::Refused {
                 self.stats.unmatched_responses += 1;
             }
             return None;

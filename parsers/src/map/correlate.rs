@@ -311,6 +311,11 @@ impl MapCorrelator {
                     },
                 );
                 self.order.push_back((meta.ts_us, key));
+                if let Some(a) = self.early.take_missed(&key) {
+                    // Its responder's messages came too early for the tolerance: the
+                    // delay still tells the skew.
+                    self.delays.record(meta, &a);
+                }
             }
         }
         Some(InDialogue {
@@ -357,8 +362,7 @@ impl MapCorrelator {
                     };
                     if let Some(held) = self.early.get_mut(&d) {
                         held.push(msg);
-                    } else if replayed
-                        || self.early.hold(d, None, meta.ts_us, vec![msg]) == Hold::Refused
+                    } else if replayed || self.early.hold(d, None, meta, vec![msg]) == Hold::Refused
                     {
                         self.stats.unmatched += 1;
                         return None;
