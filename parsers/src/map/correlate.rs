@@ -45,6 +45,9 @@ use crate::types::Digits;
 /// Subsystem numbers of MAP entities (Q.713 Annex B, TS 23.003 §8.2).
 const MAP_SSNS: [u8; 12] = [5, 6, 7, 8, 9, 10, 145, 149, 150, 151, 152, 153];
 
+/// At most this many messages are held for one dialogue whose Begin was not seen yet.
+const MAX_HELD_PER_DIALOGUE: usize = 16;
+
 /// A transaction id (1-4 octets) with its length, so 00 and 0000 differ.
 type Tid = (u8, u32);
 
@@ -361,6 +364,10 @@ impl MapCorrelator {
                         comps: Vec::new(),
                     };
                     if let Some(held) = self.early.get_mut(&d) {
+                        if held.len() >= MAX_HELD_PER_DIALOGUE {
+                            self.stats.unmatched += 1;
+                            return None;
+                        }
                         held.push(msg);
                     } else if replayed || self.early.hold(d, None, meta, vec![msg]) == Hold::Refused
                     {
