@@ -163,8 +163,8 @@ fn suggestion(stats: &DecodeStats, req: u16, ans: u16, s: &DelaySample) -> Optio
         .get(&(ans, req))
         .and_then(|r| r.percentile(50))
     {
-        Some(back) => Some((back - med) / 2),
-        None => Some(-s.min_us),
+        Some(back) => Some(back.saturating_sub(med) / 2),
+        None => Some(s.min_us.saturating_neg()),
     }
 }
 
