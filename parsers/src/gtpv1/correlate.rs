@@ -778,4 +778,108 @@ mod tests {
         assert_eq!(n.send(GGSN, SGSN, ok), None);
         assert_eq!(n.stats().no_imsi, 1);
     }
+
+    /// One message of the interleaving property: when, which packet, which way, what.
+    type Timed = (i64, bool, PacketMeta, [u8; 4], [u8; 4], Gtpv1Repr);
+
+    /// `n` sessions 5 ms apart, each Create, Update (new routing area) 20 ms later and
+    /// Delete 40 ms later, SGSN → GGSN; each response stamped `delays[k]` after its request.
+    fn sessions(n: usize, delays: &[i64], ties: &[bool]) -> Vec<Timed> {
+        let mut out = Vec::new();
+        let mut frame = 0;
+        for s in 0..n {
+            let (t_sgsn, t_ggsn) = (0x1000 + s as u32, 0x2000 + s as u32);
+            let seq = 3 * s as u16;
+            let t = 5_000 * s as i64;
+            let steps = [
+                (
+                    create(seq, t_sgsn),
+                    response(
+                        msg::CREATE_PDP_CONTEXT_RESPONSE,
+                        t_sgsn,
+                        seq,
+                        128,
+                        vec![teid_c(t_ggsn), gsn(GGSN)],
+                    ),
+                ),
+                (
+                    gtp(
+                        msg::UPDATE_PDP_CONTEXT_REQUEST,
+                        t_ggsn,
+                        seq + 1,
+                        vec![rai(0x20)],
+                    ),
+                    response(
+                        msg::UPDATE_PDP_CONTEXT_RESPONSE,
+                        t_sgsn,
+                        seq + 1,
+                        128,
+                        vec![],
+                    ),
+                ),
+                (
+                    gtp(msg::DELETE_PDP_CONTEXT_REQUEST, t_ggsn, seq + 2, vec![]),
+                    response(
+                        msg::DELETE_PDP_CONTEXT_RESPONSE,
+                        t_sgsn,
+                        seq + 2,
+                        128,
+                        vec![],
+                    ),
+                ),
+            ];
+            for (k, (q, a)) in steps.into_iter().enumerate() {
+                let i = 3 * s + k;
+                let at = t + 20_000 * k as i64;
+                let tie = ties.get(i).copied().unwrap_or(false);
+                let m = |frame, ts_us| PacketMeta {
+                    file: 0,
+                    frame,
+                    ts_us,
+                };
+                frame += 1;
+                out.push((at, !tie, m(frame, at), SGSN, GGSN, q));
+                frame += 1;
+                let ra = at + delays.get(i).copied().unwrap_or(1);
+                out.push((ra, tie, m(frame, ra), GGSN, SGSN, a));
+            }
+        }
+        out.sort_by_key(|m| (m.0, m.1, m.2.frame));
+        out
+    }
+
+    fn correlate(msgs: &[Timed]) -> (Vec<Signal>, crate::early::PairingStats) {
+        let mut c = Gtpv1Correlator::new(E212::default());
+        let mut out = Vec::new();
+        for (_, _, meta, src, dst, m) in msgs {
+            let flow = FlowKey::new(IpAddr::from(*src), 2123, IpAddr::from(*dst), 2123);
+            let bytes = m.emit();
+            out.extend(c.push(meta, flow, &Gtpv1Message::parse(&bytes).unwrap()));
+        }
+        c.flush();
+        out.sort_by_key(|s| (s.at, s.source.frame));
+        (out, c.pairing())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Responses stamped anywhere from just under the tolerance (300 ms) before their
+        /// request to 5 ms after it, in any interleaving, give the in-order signals.
+        #[test]
+        fn interleavings_within_the_tolerance_give_the_in_order_signals(
+            n in 1usize..12,
+            delays in proptest::collection::vec(-299_999i64..5_000, 36),
+            ties in proptest::collection::vec(proptest::prelude::any::<bool>(), 36),
+        ) {
+            let in_order: Vec<i64> = delays.iter().map(|d| d.abs() % 5_000 + 1).collect();
+            let (expected, p) = correlate(&sessions(n, &in_order, &ties));
+            proptest::prop_assert_eq!(expected.len(), 3 * n);
+            proptest::prop_assert_eq!(p.early, 0);
+            let (got, p) = correlate(&sessions(n, &delays, &ties));
+            proptest::prop_assert_eq!(got, expected);
+            proptest::prop_assert_eq!(p.in_order + p.early, 3 * n as u64);
+            proptest::prop_assert_eq!((p.early_dropped, p.expired), (0, 0));
+        }
+    }
 }
