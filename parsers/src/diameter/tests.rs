@@ -919,3 +919,28 @@ fn copies_from_a_second_probe_stay_one_transaction_when_the_answer_comes_first()
     assert_eq!((p.in_order, p.early, p.early_dropped), (0, 1, 0));
     assert_eq!(c.delays().pairs[&(0, 0)].min_us, -100_000);
 }
+
+#[test]
+fn a_request_waits_its_timeout_plus_the_tolerance() {
+    // The request's probe is behind: its answer comes the skew later than the timeout.
+    let config = CorrelatorConfig {
+        timeout_us: 1_000_000,
+        answer_tolerance_us: 300_000,
+        ..Default::default()
+    };
+    let xs = exchanges(&[0, 0], &[1_200_000, 1_400_000]);
+    let mut c = DiameterCorrelator::new(config, E212::default());
+    let mut got = Vec::new();
+    for x in &xs {
+        got.extend(c.push(&x.req.0, flow(), &Message::parse(&x.req.1).unwrap()));
+    }
+    for x in &xs {
+        got.extend(c.push(
+            &x.ans.0,
+            flow().reversed(),
+            &Message::parse(&x.ans.1).unwrap(),
+        ));
+    }
+    assert_eq!(got.len(), 1, "1.2 s is within 1 s + 300 ms, 1.4 s is not");
+    assert_eq!(c.stats().unanswered, 1);
+}
