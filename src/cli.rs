@@ -155,6 +155,21 @@ pub struct DecodeArgs {
     /// and the others are decoded.
     #[arg(long)]
     pub skip_unreadable: bool,
+    /// Correct a probe's clock before the captures are merged: FILE=OFFSET, added to the
+    /// timestamps of that capture (its name or path) or of every capture under a folder,
+    /// e.g. `--clock-offset hss-side.pcap=+5ms` for a probe 5 ms behind; `FILE#N=OFFSET`
+    /// for pcapng interface N of a file. Repeatable; the most specific target wins.
+    #[arg(long = "clock-offset", value_name = "FILE=±DURATION", value_parser = crate::skew::parse_clock_offset)]
+    pub clock_offsets: Vec<crate::skew::ClockOffset>,
+    /// How long an answer stamped before its request (clocks of two probes disagreeing)
+    /// waits for it; 0 drops such answers at once.
+    #[arg(long, default_value = "300ms", value_parser = parse_tolerance, allow_hyphen_values = true)]
+    pub answer_tolerance: Duration,
+}
+
+/// A tolerance: a humantime duration of at most one hour.
+pub fn parse_tolerance(s: &str) -> Result<Duration, String> {
+    parse_duration_in(s, Duration::ZERO, Duration::from_secs(3600))
 }
 
 /// The longest duration any option accepts: a year (and a leap day).

@@ -65,7 +65,17 @@ pub fn decoder_config(args: &DecodeArgs) -> Result<DecoderConfig> {
         e212,
         e164: E164::default(),
         gt_plmn,
+        answer_tolerance_us: i64::try_from(args.answer_tolerance.as_micros()).unwrap_or(i64::MAX),
     })
+}
+
+/// [`open_all`] with each capture's `--clock-offset` applied (an offset naming none of
+/// `paths` is an error).
+pub fn open_inputs(paths: &[PathBuf], args: &DecodeArgs) -> Result<Vec<CaptureReader>> {
+    crate::skew::resolve_offsets(paths, &args.clock_offsets)?;
+    let mut readers = open_all(paths, args.no_mmap, args.skip_unreadable)?;
+    crate::skew::apply_offsets(&mut readers, paths, &args.clock_offsets);
+    Ok(readers)
 }
 
 /// The path that names standard input.

@@ -7,4 +7,5 @@ pub mod ingest;
 pub mod output;
 pub mod replicate;
 pub mod scenario;
+pub mod skew;
 pub mod summary;

@@ -14,6 +14,7 @@ use crate::diameter;
 use crate::diameter::correlate::{CorrelatorConfig, DiameterCorrelator};
 use crate::e164::{GtPlmnTable, E164};
 use crate::e212::E212;
+use crate::early::{Delays, PairingStats, DEFAULT_TOLERANCE_US};
 use crate::error::{DecodeError, Layer};
 use crate::flow::{FlowKey, PacketMeta, Transport};
 use crate::gtpv1::correlate::Gtpv1Correlator;
@@ -57,6 +58,9 @@ pub struct DecoderConfig {
     pub e164: E164,
     /// Operator-supplied global-title prefixes → PLMN, for MAP's serving network.
     pub gt_plmn: GtPlmnTable,
+    /// How long (capture time, µs) an answer seen before its request waits for it, in
+    /// every correlator ([`crate::early`]); 0 drops such answers at once.
+    pub answer_tolerance_us: i64,
 }
 
 impl Default for DecoderConfig {
@@ -66,6 +70,7 @@ impl Default for DecoderConfig {
             e212: E212::default(),
             e164: E164::default(),
             gt_plmn: GtPlmnTable::default(),
+            answer_tolerance_us: DEFAULT_TOLERANCE_US,
         }
     }
 }
@@ -147,6 +152,10 @@ pub struct DecodeStats {
     pub errors: BTreeMap<(Layer, &'static str), ErrorCount>,
     /// Traffic recognised and deliberately not decoded (not errors), by what it was.
     pub skipped: BTreeMap<&'static str, u64>,
+    /// How each protocol's answers were paired with requests (filled at the end).
+    pub pairing: BTreeMap<Proto, PairingStats>,
+    /// Request→answer delays per (request file, answer file), all protocols.
+    pub delays: Delays,
 }
 
 impl DecodeStats {
@@ -250,10 +259,22 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(cfg: DecoderConfig) -> Decoder {
-        let diameter = DiameterCorrelator::new(CorrelatorConfig::default(), cfg.e212.clone());
-        let gtpv2 = Gtpv2Correlator::new(cfg.e212.clone());
-        let gtpv1 = Gtpv1Correlator::new(cfg.e212.clone());
-        let map = MapCorrelator::new(cfg.e212.clone(), cfg.e164.clone(), cfg.gt_plmn.clone());
+        let tolerance = cfg.answer_tolerance_us.max(0);
+        let diameter = DiameterCorrelator::new(
+            CorrelatorConfig {
+                answer_tolerance_us: tolerance,
+                ..CorrelatorConfig::default()
+            },
+            cfg.e212.clone(),
+        );
+        let gtpv2 = Gtpv2Correlator::with_tolerance(cfg.e212.clone(), tolerance);
+        let gtpv1 = Gtpv1Correlator::with_tolerance(cfg.e212.clone(), tolerance);
+        let map = MapCorrelator::with_tolerance(
+            cfg.e212.clone(),
+            cfg.e164.clone(),
+            cfg.gt_plmn.clone(),
+            tolerance,
+        );
         Decoder {
             cfg,
             ip: IpLayer::default(),
@@ -489,6 +510,15 @@ impl Decoder {
             if n > 0 {
                 stats.skipped.insert(what, n);
             }
+        }
+        for (proto, p, d) in [
+            (Proto::Diameter, diameter.pairing(), diameter.delays()),
+            (Proto::Gtpv2, gtpv2.pairing(), gtpv2.delays()),
+            (Proto::Gtpv1, self.gtpv1.pairing(), self.gtpv1.delays()),
+            (Proto::Map, self.map.pairing(), self.map.delays()),
+        ] {
+            stats.pairing.entry(proto).or_default().add(&p);
+            stats.delays.merge(d);
         }
     }
 }
@@ -783,7 +813,7 @@ impl Ss7<'_> {
             }
         }
         if let Some(d) = dialogue {
-            self.map.end(meta, d, signals.len());
+            self.map.end(meta, d, &mut signals);
         }
         for signal in signals {
             self.stats.deliver(signal, sink);

@@ -13,6 +13,7 @@ pub mod decode;
 pub mod diameter;
 pub mod e164;
 pub mod e212;
+pub mod early;
 pub mod error;
 pub mod flow;
 pub mod gtpv1;

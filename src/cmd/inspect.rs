@@ -49,6 +49,7 @@ impl Sink for NullSink {}
 
 pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let cfg = ingest::decoder_config(&args.decode)?;
+    crate::skew::resolve_offsets(&args.captures, &args.decode.clock_offsets)?;
     if let Some(dir) = &args.out_dir {
         fs::create_dir_all(dir).with_context(|| format!("creating --out-dir {}", dir.display()))?;
     }
@@ -59,11 +60,7 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
         .iter()
         .map(|p| ingest::display_name(p))
         .collect();
-    let all = ingest::open_all(
-        &args.captures,
-        args.decode.no_mmap,
-        args.decode.skip_unreadable,
-    )?;
+    let all = ingest::open_inputs(&args.captures, &args.decode)?;
     for reader in all {
         let name = files[usize::from(reader.file_index())].clone();
         let readers = vec![reader];
@@ -74,6 +71,9 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
             let mut out = stdout.lock();
             writeln!(out, "== {name}")?;
             write!(out, "{}", stats_report(&decoder.stats, &files))?;
+            if crate::skew::worth_reporting(&decoder.stats) {
+                write!(out, "{}", crate::skew::skew_report(&decoder.stats, &files))?;
+            }
             continue;
         }
         let decoder = if let Some(dir) = &args.out_dir {
@@ -107,7 +107,29 @@ pub fn run(args: InspectArgs) -> Result<ExitCode> {
             );
         }
     }
+    // The merged pass reads every input again: standard input cannot be.
+    if args.stats && several && !args.captures.iter().any(|p| ingest::is_stdin(p)) {
+        skew_across(&args, &cfg)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The captures merged by time as one run (as `replay` reads them): how answers paired
+/// across inputs, and the delays per pair of inputs (probes whose clocks disagree).
+fn skew_across(args: &InspectArgs, cfg: &landfall_parsers::decode::DecoderConfig) -> Result<()> {
+    let files: Vec<String> = args
+        .captures
+        .iter()
+        .map(|p| ingest::display_name(p))
+        .collect();
+    let readers = ingest::open_inputs(&args.captures, &args.decode)?;
+    let pb = ingest::progress("merged");
+    let decoder = ingest::decode_into(readers, cfg.clone(), &mut NullSink, &pb);
+    pb.finish_and_clear();
+    let mut out = io::stdout().lock();
+    writeln!(out, "== merged by time: {}", files.join(", "))?;
+    write!(out, "{}", crate::skew::skew_report(&decoder.stats, &files))?;
+    Ok(())
 }
 
 fn finish<W: Write>(mut sink: RecordSink<W>) -> io::Result<()> {

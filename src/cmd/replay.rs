@@ -200,11 +200,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         .map(|p| ingest::display_name(p))
         .collect();
     let cfg = ingest::decoder_config(&args.decode)?;
-    let readers = ingest::open_all(
-        &args.captures,
-        args.decode.no_mmap,
-        args.decode.skip_unreadable,
-    )?;
+    let readers = ingest::open_inputs(&args.captures, &args.decode)?;
     let pb = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -243,6 +239,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     if !args.quiet {
         let stats = &decoder.stats;
         eprint!("{}", stats_report(stats, &files));
+        if crate::skew::worth_reporting(stats) {
+            eprint!("{}", crate::skew::skew_report(stats, &files));
+        }
         if let Some(line) = zone_line {
             eprintln!("{line}");
         }

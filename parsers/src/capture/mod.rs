@@ -190,6 +190,10 @@ struct Iface {
 struct State {
     file_index: u16,
     frames: u64,
+    /// Added to every frame's timestamp: the correction for a probe whose clock is off.
+    clock_offset_us: i64,
+    /// Added on top for the packets of these pcapng interfaces (by interface id).
+    iface_clock_offsets: Vec<(u32, i64)>,
     /// Classic pcap: link type and whether the fractional timestamp is in ns.
     legacy: Option<(u32, bool)>,
     ifaces: Vec<Iface>,
@@ -199,12 +203,20 @@ struct State {
 type Failure = (CaptureErrorKind, &'static str);
 
 impl State {
+    /// The clock correction of pcapng interface `if_id` beyond the file's.
+    fn iface_offset(&self, if_id: u32) -> i64 {
+        self.iface_clock_offsets
+            .iter()
+            .find(|(i, _)| *i == if_id)
+            .map_or(0, |&(_, us)| us)
+    }
+
     fn next_meta(&mut self, ts_us: i64) -> PacketMeta {
         self.frames += 1;
         PacketMeta {
             file: self.file_index,
             frame: self.frames,
-            ts_us,
+            ts_us: ts_us.saturating_add(self.clock_offset_us),
         }
     }
 
@@ -318,7 +330,7 @@ impl State {
                 "packet on an undeclared interface",
             ))?;
         let units = (u64::from(ts_high) << 32) | u64::from(ts_low);
-        let ts_us = ts_to_us(units, &iface)?;
+        let ts_us = ts_to_us(units, &iface)?.saturating_add(self.iface_offset(if_id));
         let caplen = (caplen as usize).min(data.len());
         let data = data.get(..caplen).unwrap_or(data);
         let meta = self.next_meta(ts_us);
@@ -356,7 +368,8 @@ impl State {
             CaptureErrorKind::Corrupt,
             "packet on an undeclared interface",
         ))?;
-        let ts_us = ts_to_us((u64::from(ts_high) << 32) | u64::from(ts_low), &iface)?;
+        let ts_us = ts_to_us((u64::from(ts_high) << 32) | u64::from(ts_low), &iface)?
+            .saturating_add(self.iface_offset(u32::from(if_id)));
         let meta = self.next_meta(ts_us);
         Ok(Head::new(meta, iface.linktype, data, orig_len))
     }
@@ -569,6 +582,24 @@ impl CaptureReader {
             }
         }
         Self::from_reader(file, &path.display().to_string(), file_index)
+    }
+
+    /// Correct this file's clock: `offset_us` is added to every frame's timestamp from now
+    /// on (a probe whose clock is 5 ms behind needs +5000), before [`MergedCaptures`]
+    /// merges it with other files.
+    pub fn set_clock_offset(&mut self, offset_us: i64) {
+        self.state.clock_offset_us = offset_us;
+    }
+
+    /// Correct the clock of one pcapng interface (by interface id, in the order of the
+    /// file's Interface Description Blocks): `offset_us` is added to its packets'
+    /// timestamps on top of the file's offset. No effect on classic pcap files.
+    pub fn set_interface_clock_offset(&mut self, if_id: u32, offset_us: i64) {
+        let o = &mut self.state.iface_clock_offsets;
+        o.retain(|(i, _)| *i != if_id);
+        if offset_us != 0 {
+            o.push((if_id, offset_us));
+        }
     }
 
     /// Open a capture file and read it through a bounded buffer, in constant memory.

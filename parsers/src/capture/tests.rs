@@ -105,6 +105,27 @@ fn pcapng_two_interfaces_and_resolutions() {
 }
 
 #[test]
+fn clock_offsets_per_file_and_per_interface() {
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    let a = w.add_interface(LinkType::ETHERNET, 6).unwrap();
+    let b = w.add_interface(LinkType::ETHERNET, 6).unwrap();
+    w.write_packet(a, 10_000, &pkt(20, 1), 20).unwrap();
+    w.write_packet(b, 10_000, &pkt(20, 2), 20).unwrap();
+    let bytes = w.into_inner().unwrap();
+    for mapped in [false, true] {
+        let mut r = if mapped {
+            CaptureReader::from_bytes(bytes.clone(), "ng", 0).unwrap()
+        } else {
+            CaptureReader::from_reader(Cursor::new(bytes.clone()), "ng", 0).unwrap()
+        };
+        r.set_clock_offset(-3);
+        r.set_interface_clock_offset(1, 5);
+        let ts: Vec<i64> = r.map(|f| f.unwrap().meta.ts_us).collect();
+        assert_eq!(ts, vec![7, 12], "mapped {mapped}");
+    }
+}
+
+#[test]
 fn pcapng_obsolete_packet_block() {
     let mut w = PcapNgWriter::new(Vec::new()).unwrap();
     w.add_interface(LinkType::ETHERNET, 6).unwrap();
@@ -324,6 +345,15 @@ fn merge_by_time_then_file_then_frame() {
             (50, 1, 4)
         ]
     );
+
+    // A clock offset corrects one file's timestamps before the merge.
+    let mut late = file(1, &[5, 25]);
+    late.set_clock_offset(-10);
+    let merged: Vec<(i64, u16)> = MergedCaptures::new(vec![file(0, &[10, 20]), late])
+        .map(|r| r.unwrap())
+        .map(|f| (f.meta.ts_us, f.meta.file))
+        .collect();
+    assert_eq!(merged, vec![(-5, 1), (10, 0), (15, 1), (20, 0)]);
 
     // An error in one file comes out in place; the other file goes on.
     let mut broken = sample_pcap(3);

@@ -21,6 +21,9 @@ use super::dictionary::{self, cmd};
 use super::header::Message;
 use super::s6a::S6aFields;
 use crate::e212::E212;
+use crate::early::{
+    Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
+};
 use crate::flow::{FlowKey, PacketMeta};
 use crate::signal::{Proto, Provenance, Signal, SignalKind, TimestampUs};
 use crate::types::{Imsi, Msisdn, Plmn};
@@ -35,6 +38,11 @@ pub struct CorrelatorConfig {
     /// At most this many IMSI→MSISDN associations are remembered (oldest-inserted
     /// entries are not tracked; the table is cleared when full).
     pub max_msisdns: usize,
+    /// An answer seen before its request waits this long (capture time, µs) for it
+    /// ([`crate::early`]); 0 drops it at once.
+    pub answer_tolerance_us: i64,
+    /// At most this many answers wait for their request.
+    pub max_early: usize,
 }
 
 impl Default for CorrelatorConfig {
@@ -43,6 +51,8 @@ impl Default for CorrelatorConfig {
             timeout_us: 30_000_000,
             max_pending: 1 << 20,
             max_msisdns: 50_000_000,
+            answer_tolerance_us: DEFAULT_TOLERANCE_US,
+            max_early: DEFAULT_MAX_EARLY,
         }
     }
 }
@@ -65,7 +75,7 @@ pub struct CorrelatorStats {
     /// Notify requests (no signal).
     pub notify: u64,
     /// Answers whose request was never seen (capture started mid-transaction, or the
-    /// request expired).
+    /// request expired), including those held early that their request never claimed.
     pub unmatched_answers: u64,
     /// Requests dropped unanswered after the timeout, by [`DiameterCorrelator::flush`],
     /// or when over `max_pending` (those also counted in `evicted`).
@@ -94,6 +104,27 @@ struct Pending {
     seq: u64,
 }
 
+/// What a signal needs of an answer, kept while it waits for its request.
+#[derive(Clone, Copy, Debug)]
+struct Answer {
+    meta: PacketMeta,
+    code: u32,
+    success: Option<bool>,
+    msisdn: Option<Msisdn>,
+}
+
+impl Answer {
+    fn of(meta: &PacketMeta, msg: &Message<'_>) -> Answer {
+        let f = S6aFields::extract(msg);
+        Answer {
+            meta: *meta,
+            code: msg.header.code,
+            success: f.success(),
+            msisdn: f.msisdn(),
+        }
+    }
+}
+
 /// Pairs S6a requests with answers and emits signals.
 #[derive(Clone, Debug)]
 pub struct DiameterCorrelator {
@@ -106,6 +137,9 @@ pub struct DiameterCorrelator {
     now: TimestampUs,
     msisdns: HashMap<Imsi, Msisdn>,
     stats: CorrelatorStats,
+    early: EarlyAnswers<Key, (), Answer>,
+    pairing: PairingStats,
+    delays: Delays,
 }
 
 impl Default for DiameterCorrelator {
@@ -127,6 +161,9 @@ fn tracked(code: u32) -> bool {
 impl DiameterCorrelator {
     pub fn new(config: CorrelatorConfig, e212: E212) -> DiameterCorrelator {
         DiameterCorrelator {
+            early: EarlyAnswers::new(config.answer_tolerance_us, config.max_early),
+            pairing: PairingStats::default(),
+            delays: Delays::default(),
             config,
             e212,
             pending: HashMap::new(),
@@ -140,6 +177,19 @@ impl DiameterCorrelator {
 
     pub fn stats(&self) -> &CorrelatorStats {
         &self.stats
+    }
+
+    /// How answers were paired (in order, early, dropped; requests expired).
+    pub fn pairing(&self) -> PairingStats {
+        PairingStats {
+            expired: self.stats.unanswered,
+            ..self.pairing
+        }
+    }
+
+    /// Request→answer delays per pair of input files.
+    pub fn delays(&self) -> &Delays {
+        &self.delays
     }
 
     /// Requests currently waiting for an answer.
@@ -172,15 +222,17 @@ impl DiameterCorrelator {
         }
         let key = (flow.connection(), h.hbh, h.e2e);
         if h.flags.request() {
-            self.request(meta, key, msg);
-            return None;
+            return self.request(meta, key, msg);
         }
         if !tracked(h.code) {
             self.stats.other_s6a += 1;
             return None;
         }
         let Some(req) = self.pending.remove(&key) else {
-            self.stats.unmatched_answers += 1;
+            // Perhaps early: its request may still come (clock skew between probes).
+            if self.early.hold(key, None, meta, Answer::of(meta, msg)) == Hold::Refused {
+                self.stats.unmatched_answers += 1;
+            }
             return None;
         };
         if req.code != h.code {
@@ -189,14 +241,17 @@ impl DiameterCorrelator {
             self.stats.unanswered += 1;
             return None;
         }
-        self.answer(req, msg)
+        self.pairing.in_order += 1;
+        self.delays.record(&req.meta, meta);
+        self.early.complete(key, false);
+        self.answer(req, Answer::of(meta, msg))
     }
 
-    fn request(&mut self, meta: &PacketMeta, key: Key, msg: &Message<'_>) {
+    fn request(&mut self, meta: &PacketMeta, key: Key, msg: &Message<'_>) -> Option<Signal> {
         let code = msg.header.code;
         if code == cmd::NOTIFY {
             self.stats.notify += 1;
-            return;
+            return None;
         }
         if !tracked(code) {
             self.stats.other_s6a += 1;
@@ -206,11 +261,11 @@ impl DiameterCorrelator {
                     self.learn(i, m);
                 }
             }
-            return;
+            return None;
         }
-        if self.pending.contains_key(&key) {
+        if self.pending.contains_key(&key) || self.early.completed_early(&key) {
             self.stats.duplicate_requests += 1;
-            return;
+            return None;
         }
         let f = S6aFields::extract(msg);
         self.seq += 1;
@@ -223,6 +278,16 @@ impl DiameterCorrelator {
             initial_attach: f.initial_attach(),
             seq: self.seq,
         };
+        if let Some((a, _)) = self.early.take(&key, None, |a| a.code == code) {
+            self.pairing.early += 1;
+            self.delays.record(meta, &a.meta);
+            self.early.complete(key, true);
+            return self.answer(p, a);
+        }
+        if let Some(a) = self.early.take_missed(&key) {
+            // Its answer came too early for the tolerance: the delay still tells the skew.
+            self.delays.record(meta, &a);
+        }
         self.order.push_back((meta.ts_us, self.seq, key));
         self.pending.insert(key, p);
         while self.pending.len() > self.config.max_pending {
@@ -236,6 +301,7 @@ impl DiameterCorrelator {
             self.order
                 .retain(|(_, seq, k)| pending.get(k).is_some_and(|p| p.seq == *seq));
         }
+        None
     }
 
     /// Remove the oldest live pending request; false when there is none.
@@ -250,9 +316,19 @@ impl DiameterCorrelator {
         false
     }
 
+    /// Requests older than the timeout go, answers held longer than the tolerance too. A
+    /// request waits the timeout plus the tolerance: the capture time `now` may come from
+    /// a probe whose clock runs ahead of the one its answer is stamped by.
     fn expire(&mut self) {
+        let dropped = self.early.expire(self.now);
+        self.stats.unmatched_answers += dropped;
+        self.pairing.early_dropped += dropped;
+        let wait = self
+            .config
+            .timeout_us
+            .saturating_add(self.early.tolerance_us());
         while let Some(&(ts, seq, key)) = self.order.front() {
-            if ts.saturating_add(self.config.timeout_us) >= self.now {
+            if ts.saturating_add(wait) >= self.now {
                 break;
             }
             self.order.pop_front();
@@ -268,6 +344,9 @@ impl DiameterCorrelator {
         self.stats.unanswered += self.pending.len() as u64;
         self.pending.clear();
         self.order.clear();
+        let dropped = self.early.flush();
+        self.stats.unmatched_answers += dropped;
+        self.pairing.early_dropped += dropped;
     }
 
     fn learn(&mut self, imsi: Imsi, msisdn: Msisdn) {
@@ -277,9 +356,8 @@ impl DiameterCorrelator {
         self.msisdns.insert(imsi, msisdn);
     }
 
-    fn answer(&mut self, req: Pending, msg: &Message<'_>) -> Option<Signal> {
-        let f = S6aFields::extract(msg);
-        let Some(success) = f.success() else {
+    fn answer(&mut self, req: Pending, ans: Answer) -> Option<Signal> {
+        let Some(success) = ans.success else {
             self.stats.no_result += 1;
             return None;
         };
@@ -287,7 +365,7 @@ impl DiameterCorrelator {
             self.stats.no_imsi += 1;
             return None;
         };
-        let answer_msisdn = f.msisdn();
+        let answer_msisdn = ans.msisdn;
         let kind = match (req.code, success) {
             (cmd::UPDATE_LOCATION, true) if req.initial_attach => SignalKind::Attach,
             (cmd::UPDATE_LOCATION, true) => SignalKind::LocationUpdate,

@@ -516,7 +516,12 @@ fn error_answers_reject_ulr_only() {
 #[test]
 fn notify_noise_and_answers_without_request_are_counted() {
     let s = S6aSession::new(Plmn::new(1, 1, 2), Plmn::new(1, 1, 2), 1);
-    let mut f = Feed::new(DiameterCorrelator::default());
+    // No early pairing: an answer without request is counted at once.
+    let config = CorrelatorConfig {
+        answer_tolerance_us: 0,
+        ..Default::default()
+    };
+    let mut f = Feed::new(DiameterCorrelator::new(config, E212::default()));
     let nor = s.nor(1, 1, "001010000000001");
     assert_eq!(f.push(T0, &nor), None);
     assert_eq!(f.push(T0 + 1, &s.noa(&nor, Outcome::SUCCESS)), None);
@@ -559,6 +564,7 @@ fn pending_requests_expire_and_are_bounded() {
     let config = CorrelatorConfig {
         timeout_us: 30_000_000,
         max_pending: 3,
+        answer_tolerance_us: 0,
         ..Default::default()
     };
     let mut f = Feed::new(DiameterCorrelator::new(config, E212::default()));
@@ -772,4 +778,169 @@ proptest! {
         d[at] = byte;
         exercise(&d);
     }
+}
+
+/// One S6a transaction of the interleaving property: request and answer messages with
+/// their capture metadata (the answer's time chosen by the test).
+struct Exchange {
+    req: (PacketMeta, Vec<u8>),
+    ans: (PacketMeta, Vec<u8>),
+}
+
+/// `n` transactions 10 ms apart (ULR with initial attach, AIR, PUR, a rejected ULR, by
+/// `kinds`), of distinct subscribers; the answer of transaction `i` stamped `delays[i]`
+/// after its request (negative: before it, a probe clock behind).
+fn exchanges(kinds: &[u8], delays: &[i64]) -> Vec<Exchange> {
+    let s = S6aSession::new(Plmn::new(262, 1, 2), Plmn::new(208, 1, 2), 1);
+    let visited = Plmn::new(208, 1, 2);
+    kinds
+        .iter()
+        .zip(delays)
+        .enumerate()
+        .map(|(i, (&k, &d))| {
+            let imsi = format!("2620100000{:05}", i);
+            let id = i as u32 + 1;
+            let (q, a) = match k % 4 {
+                0 => {
+                    let q = s.ulr(id, id, &imsi, visited, 1004, 0x22);
+                    let a = s.ula(&q, Outcome::SUCCESS, Some("4915100000001"));
+                    (q, a)
+                }
+                1 => {
+                    let q = s.air(id, id, &imsi, visited, 1);
+                    let a = s.aia(&q, Outcome::SUCCESS);
+                    (q, a)
+                }
+                2 => {
+                    let q = s.pur(id, id, &imsi);
+                    let a = s.pua(&q, Outcome::SUCCESS);
+                    (q, a)
+                }
+                _ => {
+                    let q = s.ulr(id, id, &imsi, visited, 1004, 0x22);
+                    let a = s.ula(&q, Outcome::ROAMING_NOT_ALLOWED, None);
+                    (q, a)
+                }
+            };
+            let t = T0 + 10_000 * i as i64;
+            Exchange {
+                req: (meta(2 * id as u64 - 1, t), q.emit()),
+                ans: (meta(2 * id as u64, t + d), a.emit()),
+            }
+        })
+        .collect()
+}
+
+/// Feed the messages in capture-time order (ties: the order `ties` picks) and return the
+/// signals, sorted, with the correlator's pairing counts.
+fn correlate_in_time_order(
+    xs: &[Exchange],
+    ties: &[bool],
+    tolerance_us: i64,
+) -> (Vec<crate::Signal>, crate::early::PairingStats) {
+    let mut msgs: Vec<(i64, bool, &PacketMeta, &Vec<u8>, bool)> = Vec::new();
+    for (x, &tie) in xs.iter().zip(ties) {
+        msgs.push((x.req.0.ts_us, !tie, &x.req.0, &x.req.1, true));
+        msgs.push((x.ans.0.ts_us, tie, &x.ans.0, &x.ans.1, false));
+    }
+    msgs.sort_by_key(|m| (m.0, m.1, m.2.frame));
+    let config = CorrelatorConfig {
+        answer_tolerance_us: tolerance_us,
+        ..Default::default()
+    };
+    let mut c = DiameterCorrelator::new(config, E212::default());
+    let mut out = Vec::new();
+    for (_, _, m, bytes, request) in msgs {
+        let f = if request { flow() } else { flow().reversed() };
+        out.extend(c.push(m, f, &Message::parse(bytes).unwrap()));
+    }
+    c.flush();
+    out.sort_by_key(|s| (s.at, s.source.frame));
+    (out, c.pairing())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Answers stamped anywhere from the tolerance before their request to 5 ms after it,
+    /// in any interleaving, give exactly the signals of the in-order capture; each answer
+    /// pairs once, early or in order.
+    #[test]
+    fn interleavings_within_the_tolerance_give_the_in_order_signals(
+        kinds in prop::collection::vec(any::<u8>(), 1..24),
+        delays in prop::collection::vec(-299_999i64..5_000, 24),
+        ties in prop::collection::vec(any::<bool>(), 24),
+    ) {
+        let in_order_delays: Vec<i64> = delays.iter().map(|d| d.abs() % 5_000 + 1).collect();
+        let (expected, p) = correlate_in_time_order(&exchanges(&kinds, &in_order_delays), &ties, 300_000);
+        prop_assert_eq!(p.early, 0);
+        let (got, p) = correlate_in_time_order(&exchanges(&kinds, &delays), &ties, 300_000);
+        prop_assert_eq!(&got, &expected);
+        prop_assert_eq!(p.in_order + p.early, kinds.len() as u64);
+        prop_assert_eq!((p.early_dropped, p.expired), (0, 0));
+    }
+}
+
+#[test]
+fn answers_beyond_the_tolerance_are_dropped_and_counted() {
+    let xs = exchanges(&[0, 0], &[-400_000, -100_000]);
+    let (got, p) = correlate_in_time_order(&xs, &[false, false], 300_000);
+    assert_eq!(got.len(), 1, "only the answer within the tolerance pairs");
+    assert_eq!((p.early, p.early_dropped, p.expired), (1, 1, 1));
+    let (got, p) = correlate_in_time_order(&xs, &[false, false], 0);
+    assert!(got.is_empty());
+    assert_eq!((p.early, p.early_dropped, p.expired), (0, 0, 2));
+}
+
+#[test]
+fn copies_from_a_second_probe_stay_one_transaction_when_the_answer_comes_first() {
+    let s = S6aSession::new(Plmn::new(262, 1, 2), Plmn::new(208, 1, 2), 1);
+    let ulr = s.ulr(7, 7, "262010000000007", Plmn::new(208, 1, 2), 1004, 0x22);
+    let ula = s.ula(&ulr, Outcome::SUCCESS, None);
+    let (q, a) = (ulr.emit(), ula.emit());
+    let mut c = DiameterCorrelator::default();
+    let mut push = |frame, ts, bytes: &[u8], f: FlowKey| {
+        c.push(&meta(frame, T0 + ts), f, &Message::parse(bytes).unwrap())
+    };
+    // Two probes, each seeing both directions; the answers' clocks are 100 ms behind.
+    assert_eq!(push(1, -100_000, &a, flow().reversed()), None);
+    assert_eq!(push(2, -99_000, &a, flow().reversed()), None, "a copy");
+    let sig = push(3, 0, &q, flow()).expect("paired with the early answer");
+    assert_eq!((sig.at, sig.source.frame), (T0, 3), "the request's time");
+    assert_eq!(push(4, 1_000, &q, flow()), None, "the request's copy");
+    c.flush();
+    let st = c.stats();
+    assert_eq!(
+        (st.signals, st.duplicate_requests, st.unanswered),
+        (1, 1, 0)
+    );
+    assert_eq!(st.unmatched_answers, 1, "the answer's copy");
+    let p = c.pairing();
+    assert_eq!((p.in_order, p.early, p.early_dropped), (0, 1, 0));
+    assert_eq!(c.delays().pairs[&(0, 0)].min_us, -100_000);
+}
+
+#[test]
+fn a_request_waits_its_timeout_plus_the_tolerance() {
+    // The request's probe is behind: its answer comes the skew later than the timeout.
+    let config = CorrelatorConfig {
+        timeout_us: 1_000_000,
+        answer_tolerance_us: 300_000,
+        ..Default::default()
+    };
+    let xs = exchanges(&[0, 0], &[1_200_000, 1_400_000]);
+    let mut c = DiameterCorrelator::new(config, E212::default());
+    let mut got = Vec::new();
+    for x in &xs {
+        got.extend(c.push(&x.req.0, flow(), &Message::parse(&x.req.1).unwrap()));
+    }
+    for x in &xs {
+        got.extend(c.push(
+            &x.ans.0,
+            flow().reversed(),
+            &Message::parse(&x.ans.1).unwrap(),
+        ));
+    }
+    assert_eq!(got.len(), 1, "1.2 s is within 1 s + 300 ms, 1.4 s is not");
+    assert_eq!(c.stats().unanswered, 1);
 }

@@ -24,6 +24,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{ie, msg, Gtpv1Fields, Gtpv1Message, Uli};
 use crate::e212::E212;
+use crate::early::{
+    Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
+};
 use crate::flow::{FlowKey, PacketMeta};
 use crate::pending::{PendingRequests, Request};
 use crate::signal::{Location, Proto, Provenance, Signal, SignalKind};
@@ -73,14 +76,41 @@ impl Request for Pending {
     }
 }
 
+/// What a signal needs of a response, kept while it waits for its request.
+#[derive(Clone, Debug)]
+struct Response {
+    meta: PacketMeta,
+    msg_type: u8,
+    cause: Option<u8>,
+    /// The responder's control TEIDs.
+    sender: Vec<(IpAddr, u32)>,
+}
+
+impl Response {
+    fn of(meta: &PacketMeta, m: &Gtpv1Message<'_>, flow: FlowKey) -> Response {
+        let (f, _) = Gtpv1Fields::extract(m);
+        Response {
+            meta: *meta,
+            msg_type: m.header.msg_type,
+            cause: f.cause,
+            sender: control_teids(m, flow.src.addr),
+        }
+    }
+}
+
+type Key = (FlowKey, u16);
+
 /// Pairs GTPv1-C requests with responses and emits signals.
 #[derive(Clone, Debug)]
 pub struct Gtpv1Correlator {
     e212: E212,
     max_sessions: usize,
     pending: PendingRequests<u16, Pending>,
+    early: EarlyAnswers<Key, u16, Response>,
     sessions: HashMap<(IpAddr, u32), Subscriber>,
     stats: Gtpv1Stats,
+    pairing: PairingStats,
+    delays: Delays,
 }
 
 fn is_request(t: u8) -> bool {
@@ -155,17 +185,50 @@ fn location(f: &Gtpv1Fields) -> Option<Location> {
 
 impl Gtpv1Correlator {
     pub fn new(e212: E212) -> Gtpv1Correlator {
+        Gtpv1Correlator::with_tolerance(e212, DEFAULT_TOLERANCE_US)
+    }
+
+    /// A correlator whose responses wait `tolerance_us` for a request not seen yet.
+    pub fn with_tolerance(e212: E212, tolerance_us: i64) -> Gtpv1Correlator {
         Gtpv1Correlator {
             e212,
-            pending: PendingRequests::new(30_000_000, 1 << 20),
+            // A request waits the tolerance longer (see `early`): `now` may come from a
+            // probe whose clock runs ahead.
+            pending: PendingRequests::new(
+                30_000_000_i64.saturating_add(tolerance_us.max(0)),
+                1 << 20,
+            ),
+            early: EarlyAnswers::new(tolerance_us, DEFAULT_MAX_EARLY),
             max_sessions: 10_000_000,
             sessions: HashMap::new(),
             stats: Gtpv1Stats::default(),
+            pairing: PairingStats::default(),
+            delays: Delays::default(),
         }
     }
 
     pub fn stats(&self) -> &Gtpv1Stats {
         &self.stats
+    }
+
+    /// How responses were paired (in order, early, dropped; requests expired).
+    pub fn pairing(&self) -> PairingStats {
+        PairingStats {
+            expired: self.stats.unanswered,
+            ..self.pairing
+        }
+    }
+
+    /// Request→response delays per pair of input files.
+    pub fn delays(&self) -> &Delays {
+        &self.delays
+    }
+
+    fn expire(&mut self, now: i64) {
+        self.stats.unanswered += self.pending.expire(now);
+        let dropped = self.early.expire(now);
+        self.stats.unmatched_responses += dropped;
+        self.pairing.early_dropped += dropped;
     }
 
     /// Feed one message seen on `flow`; returns a signal when it completes a transaction.
@@ -176,13 +239,15 @@ impl Gtpv1Correlator {
         flow: FlowKey,
         m: &Gtpv1Message<'_>,
     ) -> Option<Signal> {
-        self.stats.unanswered += self.pending.expire(meta.ts_us);
+        self.expire(meta.ts_us);
         let t = m.header.msg_type;
         let seq = m.header.seq?;
         let key = (flow.connection(), seq);
         if is_request(t) {
             // A retransmission keeps the first copy: the signal is the first request's.
-            if self.pending.get(&key).is_some_and(|p| p.msg_type == t) {
+            if self.pending.get(&key).is_some_and(|p| p.msg_type == t)
+                || self.early.completed_early(&key)
+            {
                 return None;
             }
             let (fields, _) = Gtpv1Fields::extract(m);
@@ -193,6 +258,16 @@ impl Gtpv1Correlator {
                 session: (m.header.teid != 0).then_some((flow.dst.addr, m.header.teid)),
                 sender: control_teids(m, flow.src.addr),
             };
+            if let Some((resp, _)) = self.early.take(&key, Some(seq), |r| r.msg_type == t + 1) {
+                self.pairing.early += 1;
+                self.delays.record(meta, &resp.meta);
+                self.early.complete(key, true);
+                return self.respond(pending, resp);
+            }
+            if let Some(a) = self.early.take_missed(&key) {
+                // Its response came too early for the tolerance: the delay tells the skew.
+                self.delays.record(meta, &a);
+            }
             let displaced = self.pending.insert(key, pending);
             // A different request reusing the sequence number replaces the old one.
             self.stats.unanswered += displaced.flushed + u64::from(displaced.replaced);
@@ -201,19 +276,29 @@ impl Gtpv1Correlator {
         if !is_response(t) {
             return None;
         }
+        let resp = Response::of(meta, m, flow);
         let Some(req) = self.pending.take(key, t) else {
-            self.stats.unmatched_responses += 1;
+            if self.early.hold(key, Some(seq), meta, resp) == Hold::Refused {
+                self.stats.unmatched_responses += 1;
+            }
             return None;
         };
-        let (resp, _) = Gtpv1Fields::extract(m);
+        self.pairing.in_order += 1;
+        self.delays.record(&req.meta, meta);
+        self.early.complete(key, false);
+        self.respond(req, resp)
+    }
+
+    /// A request and its response: a signal when the cause accepts.
+    fn respond(&mut self, req: Pending, resp: Response) -> Option<Signal> {
         if !resp.cause.is_some_and(|c| (128..=191).contains(&c)) {
             self.stats.rejected += 1;
             return None;
         }
-        self.answer(req, m, flow)
+        self.answer(req, resp)
     }
 
-    fn answer(&mut self, req: Pending, resp: &Gtpv1Message<'_>, flow: FlowKey) -> Option<Signal> {
+    fn answer(&mut self, req: Pending, resp: Response) -> Option<Signal> {
         let known = req.session.and_then(|s| self.sessions.get(&s).copied());
         let f = &req.fields;
         let loc = location(f);
@@ -242,8 +327,7 @@ impl Gtpv1Correlator {
                 if self.sessions.len() >= self.max_sessions {
                     self.sessions.clear();
                 }
-                let responder = control_teids(resp, flow.src.addr);
-                for k in req.session.iter().chain(&req.sender).chain(&responder) {
+                for k in req.session.iter().chain(&req.sender).chain(&resp.sender) {
                     self.sessions.insert(*k, sub);
                 }
                 match req.msg_type {
@@ -283,6 +367,9 @@ impl Gtpv1Correlator {
     /// End of input: requests still pending are counted as unanswered.
     pub fn flush(&mut self) {
         self.stats.unanswered += self.pending.flush();
+        let dropped = self.early.flush();
+        self.stats.unmatched_responses += dropped;
+        self.pairing.early_dropped += dropped;
     }
 }
 
@@ -317,8 +404,9 @@ mod tests {
 
     impl Net {
         fn new() -> Net {
+            // No early pairing: these tests count responses without request at once.
             Net {
-                c: Gtpv1Correlator::new(E212::default()),
+                c: Gtpv1Correlator::with_tolerance(E212::default(), 0),
                 frame: 0,
                 ts_us: 0,
             }
@@ -689,5 +777,109 @@ mod tests {
         let ok = response(msg::UPDATE_PDP_CONTEXT_RESPONSE, 0, 2, 128, vec![]);
         assert_eq!(n.send(GGSN, SGSN, ok), None);
         assert_eq!(n.stats().no_imsi, 1);
+    }
+
+    /// One message of the interleaving property: when, which packet, which way, what.
+    type Timed = (i64, bool, PacketMeta, [u8; 4], [u8; 4], Gtpv1Repr);
+
+    /// `n` sessions 5 ms apart, each Create, Update (new routing area) 20 ms later and
+    /// Delete 40 ms later, SGSN → GGSN; each response stamped `delays[k]` after its request.
+    fn sessions(n: usize, delays: &[i64], ties: &[bool]) -> Vec<Timed> {
+        let mut out = Vec::new();
+        let mut frame = 0;
+        for s in 0..n {
+            let (t_sgsn, t_ggsn) = (0x1000 + s as u32, 0x2000 + s as u32);
+            let seq = 3 * s as u16;
+            let t = 5_000 * s as i64;
+            let steps = [
+                (
+                    create(seq, t_sgsn),
+                    response(
+                        msg::CREATE_PDP_CONTEXT_RESPONSE,
+                        t_sgsn,
+                        seq,
+                        128,
+                        vec![teid_c(t_ggsn), gsn(GGSN)],
+                    ),
+                ),
+                (
+                    gtp(
+                        msg::UPDATE_PDP_CONTEXT_REQUEST,
+                        t_ggsn,
+                        seq + 1,
+                        vec![rai(0x20)],
+                    ),
+                    response(
+                        msg::UPDATE_PDP_CONTEXT_RESPONSE,
+                        t_sgsn,
+                        seq + 1,
+                        128,
+                        vec![],
+                    ),
+                ),
+                (
+                    gtp(msg::DELETE_PDP_CONTEXT_REQUEST, t_ggsn, seq + 2, vec![]),
+                    response(
+                        msg::DELETE_PDP_CONTEXT_RESPONSE,
+                        t_sgsn,
+                        seq + 2,
+                        128,
+                        vec![],
+                    ),
+                ),
+            ];
+            for (k, (q, a)) in steps.into_iter().enumerate() {
+                let i = 3 * s + k;
+                let at = t + 20_000 * k as i64;
+                let tie = ties.get(i).copied().unwrap_or(false);
+                let m = |frame, ts_us| PacketMeta {
+                    file: 0,
+                    frame,
+                    ts_us,
+                };
+                frame += 1;
+                out.push((at, !tie, m(frame, at), SGSN, GGSN, q));
+                frame += 1;
+                let ra = at + delays.get(i).copied().unwrap_or(1);
+                out.push((ra, tie, m(frame, ra), GGSN, SGSN, a));
+            }
+        }
+        out.sort_by_key(|m| (m.0, m.1, m.2.frame));
+        out
+    }
+
+    fn correlate(msgs: &[Timed]) -> (Vec<Signal>, crate::early::PairingStats) {
+        let mut c = Gtpv1Correlator::new(E212::default());
+        let mut out = Vec::new();
+        for (_, _, meta, src, dst, m) in msgs {
+            let flow = FlowKey::new(IpAddr::from(*src), 2123, IpAddr::from(*dst), 2123);
+            let bytes = m.emit();
+            out.extend(c.push(meta, flow, &Gtpv1Message::parse(&bytes).unwrap()));
+        }
+        c.flush();
+        out.sort_by_key(|s| (s.at, s.source.frame));
+        (out, c.pairing())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Responses stamped anywhere from just under the tolerance (300 ms) before their
+        /// request to 5 ms after it, in any interleaving, give the in-order signals.
+        #[test]
+        fn interleavings_within_the_tolerance_give_the_in_order_signals(
+            n in 1usize..12,
+            delays in proptest::collection::vec(-299_999i64..5_000, 36),
+            ties in proptest::collection::vec(proptest::prelude::any::<bool>(), 36),
+        ) {
+            let in_order: Vec<i64> = delays.iter().map(|d| d.abs() % 5_000 + 1).collect();
+            let (expected, p) = correlate(&sessions(n, &in_order, &ties));
+            proptest::prop_assert_eq!(expected.len(), 3 * n);
+            proptest::prop_assert_eq!(p.early, 0);
+            let (got, p) = correlate(&sessions(n, &delays, &ties));
+            proptest::prop_assert_eq!(got, expected);
+            proptest::prop_assert_eq!(p.in_order + p.early, 3 * n as u64);
+            proptest::prop_assert_eq!((p.early_dropped, p.expired), (0, 0));
+        }
     }
 }

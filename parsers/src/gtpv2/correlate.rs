@@ -19,6 +19,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::{ie, Gtpv2Fields, Gtpv2Message, Uli};
 use crate::e212::E212;
+use crate::early::{
+    Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
+};
 use crate::flow::{FlowKey, PacketMeta};
 use crate::pending::{PendingRequests, Request};
 use crate::signal::{Location, Proto, Provenance, Signal, SignalKind};
@@ -37,7 +40,7 @@ pub struct Gtpv2Stats {
     pub rejected: u64,
     /// Requests dropped after the timeout or at the end of input.
     pub unanswered: u64,
-    /// Responses whose request was not seen.
+    /// Responses whose request was not seen (held early ones included once dropped).
     pub unmatched_responses: u64,
     /// Accepted transactions whose subscriber could not be identified.
     pub no_imsi: u64,
@@ -72,29 +75,89 @@ impl Request for Pending {
     }
 }
 
+/// What a signal needs of a response, kept while it waits for its request.
+#[derive(Clone, Copy, Debug)]
+struct Response {
+    meta: PacketMeta,
+    msg_type: u8,
+    cause: Option<u8>,
+    /// The responder's control TEID (its Sender F-TEID).
+    sender: Option<(IpAddr, u32)>,
+}
+
+impl Response {
+    fn of(meta: &PacketMeta, msg: &Gtpv2Message<'_>, flow: FlowKey) -> Response {
+        let (f, _) = Gtpv2Fields::extract(msg);
+        Response {
+            meta: *meta,
+            msg_type: msg.header.msg_type,
+            cause: f.cause,
+            sender: sender_fteid(msg, flow.src.addr),
+        }
+    }
+}
+
+type Key = (FlowKey, u32);
+
 /// Pairs GTPv2-C requests with responses and emits signals.
 #[derive(Clone, Debug)]
 pub struct Gtpv2Correlator {
     e212: E212,
     pending: PendingRequests<u32, Pending>,
+    early: EarlyAnswers<Key, u32, Response>,
     sessions: HashMap<(IpAddr, u32), Subscriber>,
     max_sessions: usize,
     stats: Gtpv2Stats,
+    pairing: PairingStats,
+    delays: Delays,
 }
 
 impl Gtpv2Correlator {
     pub fn new(e212: E212) -> Gtpv2Correlator {
+        Gtpv2Correlator::with_tolerance(e212, DEFAULT_TOLERANCE_US)
+    }
+
+    /// A correlator whose responses wait `tolerance_us` for a request not seen yet.
+    pub fn with_tolerance(e212: E212, tolerance_us: i64) -> Gtpv2Correlator {
         Gtpv2Correlator {
             e212,
-            pending: PendingRequests::new(30_000_000, 1 << 20),
+            // A request waits the tolerance longer (see `early`): `now` may come from a
+            // probe whose clock runs ahead.
+            pending: PendingRequests::new(
+                30_000_000_i64.saturating_add(tolerance_us.max(0)),
+                1 << 20,
+            ),
+            early: EarlyAnswers::new(tolerance_us, DEFAULT_MAX_EARLY),
             sessions: HashMap::new(),
             max_sessions: 10_000_000,
             stats: Gtpv2Stats::default(),
+            pairing: PairingStats::default(),
+            delays: Delays::default(),
         }
     }
 
     pub fn stats(&self) -> &Gtpv2Stats {
         &self.stats
+    }
+
+    /// How responses were paired (in order, early, dropped; requests expired).
+    pub fn pairing(&self) -> PairingStats {
+        PairingStats {
+            expired: self.stats.unanswered,
+            ..self.pairing
+        }
+    }
+
+    /// Request→response delays per pair of input files.
+    pub fn delays(&self) -> &Delays {
+        &self.delays
+    }
+
+    fn expire(&mut self, now: i64) {
+        self.stats.unanswered += self.pending.expire(now);
+        let dropped = self.early.expire(now);
+        self.stats.unmatched_responses += dropped;
+        self.pairing.early_dropped += dropped;
     }
 
     /// Feed one message seen on `flow`; returns a signal when it completes a transaction.
@@ -104,13 +167,16 @@ impl Gtpv2Correlator {
         flow: FlowKey,
         msg: &Gtpv2Message<'_>,
     ) -> Option<Signal> {
-        self.stats.unanswered += self.pending.expire(meta.ts_us);
+        self.expire(meta.ts_us);
         let t = msg.header.msg_type;
         let key = (flow.connection(), msg.header.seq);
         if matches!(
             t,
             CREATE_SESSION | MODIFY_BEARER | DELETE_SESSION | CHANGE_NOTIFICATION
         ) {
+            if self.early.completed_early(&key) {
+                return None; // a copy of a request already paired with its early response
+            }
             let (fields, _) = Gtpv2Fields::extract(msg);
             let pending = Pending {
                 meta: *meta,
@@ -119,6 +185,16 @@ impl Gtpv2Correlator {
                 sender: sender_fteid(msg, flow.src.addr),
                 fields,
             };
+            if let Some((resp, _)) = self.early.take(&key, Some(key.1), |r| r.msg_type == t + 1) {
+                self.pairing.early += 1;
+                self.delays.record(meta, &resp.meta);
+                self.early.complete(key, true);
+                return self.respond(pending, resp);
+            }
+            if let Some(a) = self.early.take_missed(&key) {
+                // Its response came too early for the tolerance: the delay tells the skew.
+                self.delays.record(meta, &a);
+            }
             // A request reusing the key (a retransmission) replaces the pending one.
             self.stats.unanswered += self.pending.insert(key, pending).flushed;
             return None;
@@ -126,19 +202,29 @@ impl Gtpv2Correlator {
         if !matches!(t, 33 | 35 | 37 | 39) {
             return None;
         }
+        let resp = Response::of(meta, msg, flow);
         let Some(req) = self.pending.take(key, t) else {
-            self.stats.unmatched_responses += 1;
+            if self.early.hold(key, Some(key.1), meta, resp) == Hold::Refused {
+                self.stats.unmatched_responses += 1;
+            }
             return None;
         };
-        let (resp, _) = Gtpv2Fields::extract(msg);
+        self.pairing.in_order += 1;
+        self.delays.record(&req.meta, meta);
+        self.early.complete(key, false);
+        self.respond(req, resp)
+    }
+
+    /// A request and its response: a signal when the cause accepts.
+    fn respond(&mut self, req: Pending, resp: Response) -> Option<Signal> {
         if !resp.cause.is_some_and(|c| (16..=63).contains(&c)) {
             self.stats.rejected += 1;
             return None;
         }
-        self.answer(req, msg, flow)
+        self.answer(req, resp)
     }
 
-    fn answer(&mut self, req: Pending, resp: &Gtpv2Message<'_>, flow: FlowKey) -> Option<Signal> {
+    fn answer(&mut self, req: Pending, resp: Response) -> Option<Signal> {
         let known = req.session.and_then(|s| self.sessions.get(&s).copied());
         let f = &req.fields;
         let sub = match (f.imsi, known) {
@@ -169,7 +255,7 @@ impl Gtpv2Correlator {
                 if let Some(s) = req.sender {
                     self.sessions.insert(s, sub);
                 }
-                if let Some(s) = sender_fteid(resp, flow.src.addr) {
+                if let Some(s) = resp.sender {
                     self.sessions.insert(s, sub);
                 }
                 SignalKind::SessionStart
@@ -208,6 +294,9 @@ impl Gtpv2Correlator {
     /// End of input: pending requests count as unanswered.
     pub fn flush(&mut self) {
         self.stats.unanswered += self.pending.flush();
+        let dropped = self.early.flush();
+        self.stats.unmatched_responses += dropped;
+        self.pairing.early_dropped += dropped;
     }
 }
 
@@ -297,7 +386,7 @@ mod tests {
 
     #[test]
     fn session_lifecycle_through_learned_teids() {
-        let mut c = Gtpv2Correlator::new(E212::default());
+        let mut c = Gtpv2Correlator::with_tolerance(E212::default(), 0);
         let (mme, sgw) = (flow(1, 2), flow(2, 1));
         let imsi = Imsi::parse("208011000000001").unwrap();
         let csr = Gtpv2Repr {

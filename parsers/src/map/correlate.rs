@@ -23,6 +23,10 @@
 //! too; without a dialogue portion (MAP v1), a message between subsystems none of which is
 //! a MAP one is skipped. STP-relayed copies of a message (same ids, seen again on another
 //! link) update the same dialogue instead of opening a new one.
+//!
+//! The responder's messages of a dialogue whose Begin was not seen yet (its direction is
+//! captured by a probe whose clock is behind) are held, in order, for the tolerance of
+//! [`crate::early`]; when the Begin arrives they are replayed after it, as if in order.
 
 use ahash::AHashMap as HashMap;
 use std::collections::VecDeque;
@@ -30,6 +34,9 @@ use std::collections::VecDeque;
 use super::{op, MapFields};
 use crate::e164::{GtPlmnTable, E164};
 use crate::e212::E212;
+use crate::early::{
+    Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
+};
 use crate::flow::PacketMeta;
 use crate::sccp::SccpAddress;
 use crate::signal::{Proto, Provenance, Signal, SignalKind, TimestampUs};
@@ -38,6 +45,9 @@ use crate::types::Digits;
 
 /// Subsystem numbers of MAP entities (Q.713 Annex B, TS 23.003 §8.2).
 const MAP_SSNS: [u8; 12] = [5, 6, 7, 8, 9, 10, 145, 149, 150, 151, 152, 153];
+
+/// At most this many messages are held for one dialogue whose Begin was not seen yet.
+const MAX_HELD_PER_DIALOGUE: usize = 16;
 
 /// A transaction id (1-4 octets) with its length, so 00 and 0000 differ.
 type Tid = (u8, u32);
@@ -59,7 +69,8 @@ pub struct MapStats {
     pub aborted: u64,
     /// Dialogues that timed out or were open at the end of input.
     pub unanswered: u64,
-    /// Continue/End messages of a dialogue whose Begin was not seen.
+    /// Continue/End messages of a dialogue whose Begin was not seen (held early ones
+    /// included once dropped).
     pub unmatched: u64,
     /// Copies of messages already seen (STP relaying on several links).
     pub duplicates: u64,
@@ -87,6 +98,24 @@ struct Dialogue {
     responder: Option<Tid>,
 }
 
+/// What the correlator needs of a component (owned, so it can wait for its dialogue).
+#[derive(Clone, Copy, Debug)]
+struct Comp {
+    kind: ComponentKind,
+    invoke_id: Option<i64>,
+    opcode: Option<i64>,
+    fields: MapFields,
+}
+
+/// A responder's message held until its dialogue's Begin arrives.
+#[derive(Clone, Debug)]
+struct HeldMsg {
+    meta: PacketMeta,
+    kind: TcapKind,
+    otid: Option<Tid>,
+    comps: Vec<Comp>,
+}
+
 /// Pairs MAP invokes with their results across a TCAP dialogue and emits signals.
 #[derive(Clone, Debug)]
 pub struct MapCorrelator {
@@ -104,6 +133,10 @@ pub struct MapCorrelator {
     closed: HashMap<Tid, TimestampUs>,
     order: VecDeque<(TimestampUs, Tid)>,
     stats: MapStats,
+    /// Messages of dialogues not begun yet, by their destination transaction id.
+    early: EarlyAnswers<Tid, (), Vec<HeldMsg>>,
+    pairing: PairingStats,
+    delays: Delays,
 }
 
 /// A MAP message's place in a dialogue, from [`MapCorrelator::begin`].
@@ -112,6 +145,10 @@ pub struct InDialogue {
     key: Tid,
     side: Side,
     kind: TcapKind,
+    /// Held for a dialogue not begun yet: components are kept, not correlated.
+    held: bool,
+    /// A held message replayed after its Begin: results pair early.
+    replayed: bool,
 }
 
 /// Which side of a dialogue sent a message.
@@ -123,7 +160,20 @@ enum Side {
 
 impl MapCorrelator {
     pub fn new(e212: E212, e164: E164, gt_plmn: GtPlmnTable) -> MapCorrelator {
+        MapCorrelator::with_tolerance(e212, e164, gt_plmn, DEFAULT_TOLERANCE_US)
+    }
+
+    /// A correlator holding a responder's messages `tolerance_us` for their Begin.
+    pub fn with_tolerance(
+        e212: E212,
+        e164: E164,
+        gt_plmn: GtPlmnTable,
+        tolerance_us: i64,
+    ) -> MapCorrelator {
         MapCorrelator {
+            early: EarlyAnswers::new(tolerance_us, DEFAULT_MAX_EARLY),
+            pairing: PairingStats::default(),
+            delays: Delays::default(),
             e212,
             e164,
             gt_plmn,
@@ -140,6 +190,19 @@ impl MapCorrelator {
 
     pub fn stats(&self) -> &MapStats {
         &self.stats
+    }
+
+    /// How results were paired with invokes (in order, early, dropped; unanswered).
+    pub fn pairing(&self) -> PairingStats {
+        PairingStats {
+            expired: self.stats.unanswered,
+            ..self.pairing
+        }
+    }
+
+    /// Invoke→result delays per pair of input files.
+    pub fn delays(&self) -> &Delays {
+        &self.delays
     }
 
     /// Is this TCAP message MAP? Non-MAP dialogues are remembered so that their later
@@ -197,7 +260,7 @@ impl MapCorrelator {
             for (c, fields) in components {
                 self.component(meta, d, c, fields, &mut out);
             }
-            self.end(meta, d, out.len());
+            self.end(meta, d, &mut out);
         }
         out
     }
@@ -215,40 +278,74 @@ impl MapCorrelator {
         self.expire(meta.ts_us);
         let otid = m.otid.map(tid);
         let dtid = m.dtid.map(tid);
-        let (key, side) = match m.kind {
-            TcapKind::Unidirectional => return None,
-            TcapKind::Begin => {
-                let key = otid?;
-                match self.dialogues.get(&key) {
-                    Some(d) if meta.ts_us - d.opened < self.timeout_us => {
-                        self.stats.duplicates += 1;
-                    }
-                    _ => {
-                        if self.dialogues.len() >= self.max_dialogues {
-                            self.stats.unanswered += self.dialogues.len() as u64;
-                            self.dialogues.clear();
-                            self.responders.clear();
-                        }
-                        self.dialogues.insert(
-                            key,
-                            Dialogue {
-                                opened: meta.ts_us,
-                                initiator_gt: calling.digits().copied(),
-                                responder_gt: called.digits().copied(),
-                                invokes: Vec::new(),
-                                learned: MapFields::default(),
-                                responder: None,
-                            },
-                        );
-                        self.order.push_back((meta.ts_us, key));
-                    }
-                }
-                (key, Side::Initiator)
+        if m.kind == TcapKind::Begin {
+            // Held messages of a dialogue whose Begin this is wait for `end`.
+            return self.open(meta, otid?, called, calling);
+        }
+        self.follow(meta, m.kind, otid, dtid, false)
+    }
+
+    /// A Begin: opens the dialogue `key` (or is a relayed copy of one open).
+    fn open(
+        &mut self,
+        meta: &PacketMeta,
+        key: Tid,
+        called: &SccpAddress,
+        calling: &SccpAddress,
+    ) -> Option<InDialogue> {
+        match self.dialogues.get(&key) {
+            Some(d) if meta.ts_us - d.opened < self.timeout_us => {
+                self.stats.duplicates += 1;
             }
+            _ => {
+                if self.dialogues.len() >= self.max_dialogues {
+                    self.stats.unanswered += self.dialogues.len() as u64;
+                    self.dialogues.clear();
+                    self.responders.clear();
+                }
+                self.dialogues.insert(
+                    key,
+                    Dialogue {
+                        opened: meta.ts_us,
+                        initiator_gt: calling.digits().copied(),
+                        responder_gt: called.digits().copied(),
+                        invokes: Vec::new(),
+                        learned: MapFields::default(),
+                        responder: None,
+                    },
+                );
+                self.order.push_back((meta.ts_us, key));
+                if let Some(a) = self.early.take_missed(&key) {
+                    // Its responder's messages came too early for the tolerance: the
+                    // delay still tells the skew.
+                    self.delays.record(meta, &a);
+                }
+            }
+        }
+        Some(InDialogue {
+            key,
+            side: Side::Initiator,
+            kind: TcapKind::Begin,
+            held: false,
+            replayed: false,
+        })
+    }
+
+    /// A Continue, End or Abort: its dialogue, or held for a Begin not seen yet.
+    fn follow(
+        &mut self,
+        meta: &PacketMeta,
+        kind: TcapKind,
+        otid: Option<Tid>,
+        dtid: Option<Tid>,
+        replayed: bool,
+    ) -> Option<InDialogue> {
+        let (key, side) = match kind {
+            TcapKind::Unidirectional | TcapKind::Begin => return None,
             TcapKind::Continue | TcapKind::End | TcapKind::Abort => {
                 let d = dtid?;
                 if let Some(dl) = self.dialogues.get_mut(&d) {
-                    if let (Some(o), TcapKind::Continue) = (otid, m.kind) {
+                    if let (Some(o), TcapKind::Continue) = (otid, kind) {
                         dl.responder = Some(o);
                         self.responders.insert(o, d);
                     }
@@ -258,29 +355,76 @@ impl MapCorrelator {
                 } else {
                     if self.closed.contains_key(&d) {
                         self.stats.duplicates += 1;
-                    } else {
-                        self.stats.unmatched += 1;
+                        return None;
                     }
-                    return None;
+                    // Perhaps early: its Begin may still come (clock skew between probes).
+                    let msg = HeldMsg {
+                        meta: *meta,
+                        kind,
+                        otid,
+                        comps: Vec::new(),
+                    };
+                    if let Some(held) = self.early.get_mut(&d) {
+                        if held.len() >= MAX_HELD_PER_DIALOGUE {
+                            self.stats.unmatched += 1;
+                            return None;
+                        }
+                        held.push(msg);
+                    } else if replayed || self.early.hold(d, None, meta, vec![msg]) == Hold::Refused
+                    {
+                        self.stats.unmatched += 1;
+                        return None;
+                    }
+                    return Some(InDialogue {
+                        key: d,
+                        side: Side::Responder,
+                        kind,
+                        held: true,
+                        replayed,
+                    });
                 }
             }
         };
         Some(InDialogue {
             key,
             side,
-            kind: m.kind,
+            kind,
+            held: false,
+            replayed,
         })
     }
 
-    /// The end of a message of dialogue `d`, after its components gave `signals` signals.
-    pub fn end(&mut self, meta: &PacketMeta, d: InDialogue, signals: usize) {
+    /// The end of a message of dialogue `d`, after its components put their signals in
+    /// `out`; a Begin's held messages are replayed after it, their signals added to `out`.
+    pub fn end(&mut self, meta: &PacketMeta, d: InDialogue, out: &mut Vec<Signal>) {
+        self.finish_message(meta, d);
+        if d.kind == TcapKind::Begin {
+            if let Some((held, _)) = self.early.take(&d.key, None, |_| true) {
+                for m in held {
+                    let Some(r) = self.follow(&m.meta, m.kind, m.otid, Some(d.key), true) else {
+                        continue;
+                    };
+                    for c in &m.comps {
+                        self.correlate(&m.meta, r, c, out);
+                    }
+                    self.finish_message(&m.meta, r);
+                }
+            }
+        }
+        // The caller's signals of this message's components are in `out` too.
+        self.stats.signals += out.len() as u64;
+    }
+
+    fn finish_message(&mut self, meta: &PacketMeta, d: InDialogue) {
+        if d.held {
+            return;
+        }
         if matches!(d.kind, TcapKind::End | TcapKind::Abort) {
             if d.kind == TcapKind::Abort {
                 self.stats.aborted += 1;
             }
             self.close(meta.ts_us, d.key);
         }
-        self.stats.signals += signals as u64;
     }
 
     fn close(&mut self, ts: TimestampUs, key: Tid) {
@@ -303,14 +447,31 @@ impl MapCorrelator {
         fields: &MapFields,
         out: &mut Vec<Signal>,
     ) {
+        let c = Comp {
+            kind: c.kind,
+            invoke_id: c.invoke_id,
+            opcode: c.opcode.and_then(|o| o.local()),
+            fields: *fields,
+        };
+        if dl.held {
+            if let Some(m) = self.early.get_mut(&dl.key).and_then(|h| h.last_mut()) {
+                m.comps.push(c);
+            }
+            return;
+        }
+        self.correlate(meta, dl, &c, out);
+    }
+
+    fn correlate(&mut self, meta: &PacketMeta, dl: InDialogue, c: &Comp, out: &mut Vec<Signal>) {
         let side = dl.side;
+        let fields = &c.fields;
         let Some(d) = self.dialogues.get_mut(&dl.key) else {
             return;
         };
         merge(&mut d.learned, fields);
         match (c.kind, side) {
             (ComponentKind::Invoke, Side::Initiator) => {
-                let Some(op) = c.opcode.and_then(|o| o.local()) else {
+                let Some(op) = c.opcode else {
                     return;
                 };
                 if d.invokes.iter().any(|i| i.id == c.invoke_id && i.op == op) {
@@ -328,6 +489,12 @@ impl MapCorrelator {
                     return;
                 };
                 let inv = d.invokes.remove(pos);
+                self.delays.record(&inv.meta, meta);
+                if dl.replayed {
+                    self.pairing.early += 1;
+                } else {
+                    self.pairing.in_order += 1;
+                }
                 let accepted = c.kind == ComponentKind::ReturnResultLast;
                 let kind = match (inv.op, accepted) {
                     (op::UPDATE_LOCATION | op::UPDATE_GPRS_LOCATION, true) => {
@@ -355,6 +522,11 @@ impl MapCorrelator {
     }
 
     fn expire(&mut self, now: TimestampUs) {
+        let mut dropped = 0;
+        self.early
+            .expire_each(now, |held| dropped += held.len() as u64);
+        self.stats.unmatched += dropped;
+        self.pairing.early_dropped += dropped;
         while let Some(&(ts, key)) = self.order.front() {
             if now - ts < self.timeout_us {
                 break;
@@ -389,6 +561,12 @@ impl MapCorrelator {
         self.dialogues.clear();
         self.responders.clear();
         self.order.clear();
+        let mut dropped = 0;
+        for (_, _, held) in self.early.drain() {
+            dropped += held.len() as u64;
+        }
+        self.stats.unmatched += dropped;
+        self.pairing.early_dropped += dropped;
     }
 }
 

@@ -134,17 +134,28 @@ struct Dialogue {
 impl Dialogue {
     fn new(gt: GtPlmnTable) -> Self {
         Dialogue {
-            corr: MapCorrelator::new(E212::default(), E164::default(), gt),
+            // No early holding: messages of unseen dialogues are counted at once.
+            corr: MapCorrelator::with_tolerance(E212::default(), E164::default(), gt, 0),
             frame: 0,
         }
     }
 
     fn send(&mut self, from_vlr: bool, repr: TcapRepr) -> Vec<crate::signal::Signal> {
+        let ts_us = (self.frame as i64 + 1) * 1000;
+        self.send_at(from_vlr, repr, ts_us)
+    }
+
+    fn send_at(
+        &mut self,
+        from_vlr: bool,
+        repr: TcapRepr,
+        ts_us: i64,
+    ) -> Vec<crate::signal::Signal> {
         self.frame += 1;
         let meta = PacketMeta {
             file: 0,
             frame: self.frame,
-            ts_us: self.frame as i64 * 1000,
+            ts_us,
         };
         let vlr = SccpAddress::e164(7, "447785000685");
         let hlr = SccpAddress::e164(6, "33612000000");
@@ -237,6 +248,69 @@ fn update_location_with_isd_gives_location_update() {
     // A relayed copy of the End is recognised and gives nothing.
     assert!(d.send(false, end).is_empty());
     assert_eq!(d.corr.stats().duplicates, 1);
+}
+
+#[test]
+fn responder_messages_before_the_begin_are_held_and_replayed_after_it() {
+    let mut d = Dialogue::new(GtPlmnTable::default());
+    d.corr = MapCorrelator::new(E212::default(), E164::default(), GtPlmnTable::default());
+    // The HLR side's probe is 20 ms behind: its Continue (ISD) and End come first.
+    let isd = encode::insert_subscriber_data(None, &isdn("14155550100"));
+    let cont = tcap(
+        TcapKind::Continue,
+        Some(9),
+        Some(1),
+        vec![component(
+            ComponentKind::Invoke,
+            2,
+            Some(op::INSERT_SUBSCRIBER_DATA),
+            Some(isd),
+        )],
+    );
+    let end = tcap(
+        TcapKind::End,
+        None,
+        Some(1),
+        vec![component(
+            ComponentKind::ReturnResultLast,
+            1,
+            Some(op::UPDATE_LOCATION),
+            Some(encode::location_result(&isdn("33612000000"))),
+        )],
+    );
+    assert!(d.send_at(false, cont, 90_000).is_empty());
+    assert!(d.send_at(false, end.clone(), 95_000).is_empty());
+    let s = d.send_at(true, ul_begin("310150123456789"), 100_000);
+    assert_eq!(s.len(), 1, "the held End completes the dialogue");
+    assert_eq!(
+        (s[0].kind, s[0].at, s[0].source.frame),
+        (SignalKind::LocationUpdate, 100_000, 3)
+    );
+    assert_eq!(
+        s[0].msisdn.unwrap().as_str(),
+        "14155550100",
+        "from the held ISD"
+    );
+    // The initiator's acknowledgement of the ISD and a relayed End copy give nothing.
+    let ack = tcap(
+        TcapKind::Continue,
+        Some(1),
+        Some(9),
+        vec![component(ComponentKind::ReturnResultLast, 2, None, None)],
+    );
+    assert!(d.send_at(true, ack, 101_000).is_empty());
+    assert!(d.send_at(false, end, 102_000).is_empty());
+    let p = d.corr.pairing();
+    assert_eq!((p.in_order, p.early, p.early_dropped), (0, 1, 0));
+    // A stray End whose Begin never comes is dropped after the tolerance, as unmatched.
+    let stray = tcap(TcapKind::End, None, Some(77), vec![]);
+    assert!(d.send_at(false, stray, 200_000).is_empty());
+    assert_eq!(d.corr.stats().unmatched, 0, "still held");
+    assert!(d
+        .send_at(true, ul_begin("310150123456780"), 600_000)
+        .is_empty());
+    assert_eq!(d.corr.stats().unmatched, 1);
+    assert_eq!(d.corr.pairing().early_dropped, 1);
 }
 
 #[test]
