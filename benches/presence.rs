@@ -48,8 +48,8 @@ use differential_dataflow::input::Input;
 use landfall_dataflows::zones::{CatalogCell, CellKey, Shape, Zone};
 use landfall_dataflows::{
     detect_with_zones, imsi_key, partner_matches, zone_membership, Area, Consent, Direction,
-    Moment, MomentKind, PartnerId, Presence, PresenceConfig, Purpose, Subscription, ZoneConfig,
-    ZoneId, ZoneKey, ZonePresence,
+    Moment, MomentKind, PartnerId, Presence, Purpose, Rules, Subscription, ZoneId, ZoneKey,
+    ZonePresence,
 };
 use landfall_parsers::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
 
@@ -314,7 +314,7 @@ fn rss_bytes(field: &str) -> u64 {
 
 /// One variant, in this process; prints `elapsed_s moments tracked peak_bytes`.
 fn child(mode: &str, signals: u64, subs: u64) {
-    let cfg = PresenceConfig::default();
+    let cfg = Rules::default();
     let start = Instant::now();
     // (moments, matches delivered, subscribers tracked, RSS with the state still alive)
     let (moments, matched, tracked, live) = match mode {
@@ -339,7 +339,6 @@ fn child(mode: &str, signals: u64, subs: u64) {
                     }
                 }
             }
-            let zcfg = ZoneConfig::default();
             let mut started = Vec::new();
             let none: Vec<ZoneId> = Vec::new();
             let mut partners = (mode == "map+partners").then(|| PlainPartners::new(subs));
@@ -357,7 +356,7 @@ fn child(mode: &str, signals: u64, subs: u64) {
                 if !here.is_empty() || in_zones.contains_key(&key) {
                     let z = in_zones.entry(key).or_default();
                     let placement = z.placement(&s, here);
-                    z.apply(&s, placement, &cfg, &zcfg, &mut out, &mut started);
+                    z.apply(&s, placement, &cfg, &mut out, &mut started);
                     if z.is_empty() {
                         in_zones.remove(&key);
                     }
@@ -392,14 +391,11 @@ fn child(mode: &str, signals: u64, subs: u64) {
                         let (_, opt_out) = scope.new_collection::<Imsi, isize>();
                         // Event time to batch number: the moments' own times and expiry.
                         let batch_of = |at: i64| ((at - T0) / BATCH_US).max(0) as u64;
-                        let moments = detect_with_zones(
-                            signals,
-                            membership,
-                            cfg,
-                            ZoneConfig::default(),
-                            move |t: &u64, at| batch_of(at).max(*t),
-                        )
-                        .inspect_batch(move |_, data| c.set(c.get() + data.len() as u64));
+                        let moments =
+                            detect_with_zones(signals, membership, cfg, move |t: &u64, at| {
+                                batch_of(at).max(*t)
+                            })
+                            .inspect_batch(move |_, data| c.set(c.get() + data.len() as u64));
                         if !with_partners {
                             let (probe, _) = moments.probe();
                             return (input, subs, consent, zone_input, probe);

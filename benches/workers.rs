@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use landfall::replicate::{read_frames, replicate};
-use landfall_dataflows::{run_moments, PresenceConfig};
+use landfall_dataflows::{run_moments, Rules};
 use landfall_parsers::capture::CaptureReader;
 use landfall_parsers::decode::{Decoder, DecoderConfig, Sink};
 use landfall_parsers::Signal;
@@ -52,13 +52,7 @@ fn measure(signals: &Arc<Vec<Signal>>, workers: usize) -> ([Duration; 3], usize)
     let mut moments = 0;
     for _ in 0..RUNS {
         let start = Instant::now();
-        moments = run_moments(
-            Arc::clone(signals),
-            workers,
-            BATCH_US,
-            PresenceConfig::default(),
-        )
-        .len();
+        moments = run_moments(Arc::clone(signals), workers, BATCH_US, Rules::default()).len();
         times.push(start.elapsed());
     }
     times.sort();

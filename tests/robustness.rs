@@ -7,7 +7,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use landfall::ingest::{decode_into, SignalSink};
-use landfall_dataflows::{run_moments, PresenceConfig};
+use landfall_dataflows::{run_moments, Rules};
 use landfall_parsers::capture::CaptureReader;
 use landfall_parsers::decode::DecoderConfig;
 
@@ -45,12 +45,7 @@ fn replay(bytes: Vec<u8>, name: &str) -> (u64, u64, usize) {
         &indicatif::ProgressBar::hidden(),
     );
     let n = sink.signals.len();
-    let moments = run_moments(
-        Arc::new(sink.signals),
-        1,
-        1_000_000,
-        PresenceConfig::default(),
-    );
+    let moments = run_moments(Arc::new(sink.signals), 1, 1_000_000, Rules::default());
     assert!(
         moments.len() <= 6 * n,
         "more moments than signals can explain"

@@ -18,7 +18,7 @@
 use differential_dataflow::input::Input;
 use landfall_dataflows::zones::{read_zones, CatalogCell, Zone};
 use landfall_dataflows::{
-    count_per_area, detect, detect_zones, newly_where, zone_membership, PresenceConfig, ZoneConfig,
+    count_per_area, detect, detect_zones, newly_where, zone_membership, Rules,
 };
 use landfall_model::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
 
@@ -61,9 +61,9 @@ fn signal(minute: i64, frame: u64, imsi: &str, home: &str, serving: &str, countr
 fn main() {
     timely::execute_from_args(std::env::args(), |worker| {
         let (index, peers) = (worker.index(), worker.peers());
-        let cfg = PresenceConfig {
+        let cfg = Rules {
             ttl_us: 30 * MINUTE,
-            ..PresenceConfig::default()
+            ..Rules::default()
         };
         let (mut input, mut zones, probe) = worker.dataflow::<u64, _, _>(|scope| {
             let (input, signals) = scope.new_collection::<Signal, isize>();
@@ -73,13 +73,8 @@ fn main() {
             let membership = zone_membership(cells, zone_defs);
             // Timely time = minute of event time.
             let minute_of = move |t: &u64, at: i64| (((at - T0) / MINUTE) as u64).max(*t);
-            let moments = detect(signals.clone(), cfg).concat(detect_zones(
-                signals,
-                membership,
-                cfg,
-                ZoneConfig::default(),
-                minute_of,
-            ));
+            let moments = detect(signals.clone(), cfg)
+                .concat(detect_zones(signals, membership, cfg, minute_of));
             // Expiry at the minute of `at + ttl`.
             let view = newly_where(moments, move |t, at| minute_of(t, at + cfg.ttl_us));
             let view = view.inspect(|(n, minute, diff)| {

@@ -11,7 +11,7 @@
 //! ```
 
 use differential_dataflow::input::Input;
-use landfall_dataflows::{moments, Area, MomentKind, PresenceConfig, HOUR_US};
+use landfall_dataflows::{moments, Area, MomentKind, Rules, HOUR_US};
 use landfall_model::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
 
 fn signal(
@@ -49,7 +49,7 @@ fn main() {
         let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
             let (input, signals) = scope.new_collection::<Signal, isize>();
             let fr = Country::new("FR").unwrap();
-            let (probe, _) = moments(signals, PresenceConfig::default())
+            let (probe, _) = moments(signals, Rules::default())
                 // Your pipeline continues here: inbound roamers arriving in France.
                 .filter(move |m| {
                     m.kind == MomentKind::Arrival

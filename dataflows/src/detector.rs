@@ -35,8 +35,8 @@ use timely::dataflow::operators::{Capability, InputCapability};
 use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
-use crate::moment::{Area, Level, Moment, MomentKind, PresenceConfig};
-use crate::presence::is_relevant;
+use crate::history::is_relevant;
+use crate::moment::{Area, Level, Moment, MomentKind, Rules};
 
 /// When a subscriber was last in an area: the latest `at` of a location signal there,
 /// and the latest `at` strictly before that (several signals can share an `at`, and the
@@ -259,7 +259,7 @@ impl Presence {
     }
 
     /// Apply one signal; moments go to `out`.
-    pub fn apply(&mut self, s: &Signal, cfg: &PresenceConfig, out: &mut Vec<Moment>) {
+    pub fn apply(&mut self, s: &Signal, cfg: &Rules, out: &mut Vec<Moment>) {
         if s.kind.is_departure() {
             for level in Level::SERVING {
                 if let Some(old) = self.current(level) {
@@ -418,7 +418,7 @@ pub(crate) fn apply_serving(
     state: &mut AHashMap<u64, Presence>,
     key: u64,
     s: &Signal,
-    cfg: &PresenceConfig,
+    cfg: &Rules,
     out: &mut Vec<Moment>,
 ) {
     if s.kind.is_departure() {
@@ -446,7 +446,7 @@ pub(crate) fn warm<V>(state: &AHashMap<u64, V>, keys: &[u64]) {
 /// the signal that caused it.
 pub fn detect<'scope, T>(
     signals: VecCollection<'scope, T, Signal>,
-    cfg: PresenceConfig,
+    cfg: Rules,
 ) -> VecCollection<'scope, T, Moment>
 where
     T: Timestamp + TotalOrder,

@@ -22,7 +22,7 @@
 //!   session end) changes nothing.
 //! * **arrival** into `A` at `t` (the signal's `at`): the current area becomes `A` (it was
 //!   another area or none) *and* the subscriber had no location signal in `A` during
-//!   `[t - reentry_gap, t)` ([`PresenceConfig::reentry_gap_us`], default 12 h). A first
+//!   `[t - reentry_gap, t)` ([`Rules::reentry_gap_us`], default 12 h). A first
 //!   sighting counts. `from` = the previous current area at that level (None if none).
 //! * **departure** from `A` at `t`: the current area changes away from `A` (`to` = the new
 //!   area) or a departure signal arrives while the current area is `A` (`to` = None).
@@ -34,7 +34,7 @@
 //!   `roaming-off` if `C == home` and `L` is foreign. Not gated by the re-entry gap;
 //!   `from` = `L`.
 //! * Each moment carries the causing signal's `at`, provenance, MSISDN, home network and
-//!   country and RAT, `expires_at = at + ttl` ([`PresenceConfig::ttl_us`], default 2 h),
+//!   country and RAT, `expires_at = at + ttl` ([`Rules::ttl_us`], default 2 h),
 //!   and a deterministic [`MomentId`] (SHA-256 over `(imsi, kind, level, area, at)`, see
 //!   [`MomentId::derive`]). Canonical output order is `(at, id)` ([`sort_moments`]).
 //!   Edge case of the half-open gap window: a ping-pong `A → B → A` whose signals share
@@ -48,7 +48,7 @@
 //!
 //! # Modules
 //!
-//! * [`presence`]: the differential operator [`moments`], built from [`relevant_signals`]
+//! * [`history`]: the differential operator [`moments`], built from [`relevant_signals`]
 //!   → [`key_by_imsi`] → [`subscriber_moments`] (a per-IMSI `reduce`). Correct under
 //!   incremental and out-of-order input; per-IMSI history grows (see the module docs for
 //!   the cost and the planned bounded-state design).
@@ -66,7 +66,7 @@
 //!
 //! ```
 //! use differential_dataflow::input::Input;
-//! use landfall_dataflows::{moments, MomentKind, PresenceConfig};
+//! use landfall_dataflows::{moments, MomentKind, Rules};
 //! use landfall_model::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
 //!
 //! let signal = Signal {
@@ -86,7 +86,7 @@
 //! timely::execute_directly(move |worker| {
 //!     let mut input = worker.dataflow::<u64, _, _>(|scope| {
 //!         let (input, signals) = scope.new_collection();
-//!         moments(signals, PresenceConfig::default())
+//!         moments(signals, Rules::default())
 //!             .filter(|m| m.kind == MomentKind::Arrival)
 //!             .inspect(|(m, time, diff)| println!("{time} {diff:+} {} {} {}", m.id, m.kind.as_str(), m.area));
 //!         input
@@ -98,8 +98,8 @@
 
 pub mod detector;
 pub use landfall_model::moment;
+pub mod history;
 pub mod newly;
-pub mod presence;
 pub mod reference;
 pub mod runner;
 pub mod subscribe;
@@ -107,23 +107,21 @@ pub mod zone_detector;
 pub mod zones;
 
 pub use detector::{detect, imsi_key, imsi_route, Presence};
+pub use history::{is_relevant, key_by_imsi, moments, relevant_signals, subscriber_moments};
 pub use landfall_model::Signal;
-pub use moment::{
-    sort_moments, Area, Level, Moment, MomentId, MomentKind, PresenceConfig, HOUR_US,
-};
+pub use moment::{sort_moments, Area, Level, Moment, MomentId, MomentKind, Rules, HOUR_US};
 pub use newly::{count_per_area, members_per_area, newly_where, Newly};
-pub use presence::{is_relevant, key_by_imsi, moments, relevant_signals, subscriber_moments};
 pub use reference::{reference_moments, reference_zone_moments};
 pub use runner::{
     batch_of, late_indices, run_moments, run_moments_on, run_moments_with, run_moments_zoned,
-    run_newly_where, run_newly_where_zoned, try_run_moments_zoned, Engine, Feed, RunError,
-    RunOptions, RunReport, Topology, ZoneInputs,
+    run_newly_where, run_newly_where_zoned, try_run_moments_zoned, Engine, Feed, RunConfig,
+    RunError, RunReport, Topology, ZoneInputs,
 };
 pub use subscribe::{
     aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Consent,
     Direction, Match, PartnerId, Purpose, Subscription,
 };
-pub use zone_detector::{detect_with_zones, detect_zones, Placement, ZoneConfig, ZonePresence};
+pub use zone_detector::{detect_with_zones, detect_zones, Placement, ZonePresence};
 pub use zones::{zone_membership, ZoneId, ZoneKey};
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! baseline of the benchmarks. It shares no rule code with [`crate::presence`] on purpose.
 //! State per subscriber is bounded by the number of distinct areas the subscriber visited.
 
-use crate::moment::{sort_moments, Area, Level, Moment, MomentKind, PresenceConfig};
+use crate::moment::{sort_moments, Area, Level, Moment, MomentKind, Rules};
 use landfall_model::{Country, Imsi, Plmn, Signal, TimestampUs};
 use std::collections::HashMap;
 
@@ -77,7 +77,7 @@ impl Subscriber {
 }
 
 /// All moments the rules derive from `signals`, sorted by `(at, id)`.
-pub fn reference_moments(signals: &[Signal], cfg: &PresenceConfig) -> Vec<Moment> {
+pub fn reference_moments(signals: &[Signal], cfg: &Rules) -> Vec<Moment> {
     let mut order: Vec<&Signal> = signals.iter().collect();
     order.sort_by(|a, b| {
         (a.at, a.source, a.imsi)
@@ -187,8 +187,7 @@ pub fn reference_moments(signals: &[Signal], cfg: &PresenceConfig) -> Vec<Moment
 pub fn reference_zone_moments(
     signals: &[Signal],
     zones_of: impl Fn(&Signal) -> Vec<crate::zones::ZoneId>,
-    cfg: &PresenceConfig,
-    zcfg: &crate::zone_detector::ZoneConfig,
+    cfg: &Rules,
 ) -> Vec<Moment> {
     use crate::zones::ZoneId;
     use std::collections::{BTreeMap, BTreeSet};
@@ -197,7 +196,7 @@ pub fn reference_zone_moments(
     for s in signals {
         by_imsi.entry(s.imsi).or_default().push(s);
     }
-    let dwell = zcfg.min_dwell_us.max(0);
+    let dwell = cfg.min_dwell_us.max(0);
     let mut out = Vec::new();
     for (_, mut history) in by_imsi {
         history.sort_by(|a, b| {

@@ -1,11 +1,13 @@
-//! Run [`crate::presence::moments`] over a slice of signals on a local timely cluster and
-//! collect the final moments: the replay path, and the harness of the property tests.
+//! Run the moment dataflow (by default the bounded [`crate::detect`], with zones
+//! [`crate::detect_with_zones`]) over a slice of signals on timely workers and collect
+//! the final moments: the replay path, and the harness of the property tests. One
+//! [`RunConfig`] carries everything a run needs besides its inputs and [`Topology`].
 
 use crate::detector::detect;
-use crate::moment::{sort_moments, Moment, PresenceConfig};
+use crate::history::moments;
+use crate::moment::{sort_moments, Moment, Rules};
 use crate::newly::{newly_where, Newly};
-use crate::presence::moments;
-use crate::zone_detector::{detect_with_zones, detect_zones, ZoneConfig};
+use crate::zone_detector::{detect_with_zones, detect_zones};
 use crate::zones::{zone_membership, CatalogCell, Zone};
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::input::Input;
@@ -44,9 +46,9 @@ pub enum Engine {
     History,
 }
 
-/// Options of [`run_moments_with`].
+/// Everything a run needs besides its inputs: the rules and how signals are fed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RunOptions {
+pub struct RunConfig {
     /// Timely worker threads in this process (at least 1).
     pub workers: usize,
     /// Width of one input batch (one timely time) in µs of event time (at least 1).
@@ -56,19 +58,27 @@ pub struct RunOptions {
     /// How many batches a signal may arrive behind the newest one and still be handled
     /// as if in order ([`Engine::Bounded`] only).
     pub lateness_batches: u64,
+    /// Re-entry gap, TTL and minimum dwell.
+    pub rules: Rules,
 }
 
-impl RunOptions {
+impl RunConfig {
     /// Signals fed in event-time order to the bounded engine, none late: how a capture
     /// is replayed.
-    pub fn in_order(workers: usize, batch_us: i64) -> RunOptions {
-        RunOptions {
+    pub fn in_order(workers: usize, batch_us: i64) -> RunConfig {
+        RunConfig {
             workers,
             batch_us,
             feed: Feed::InOrder,
             engine: Engine::Bounded,
             lateness_batches: 0,
+            rules: Rules::default(),
         }
+    }
+
+    /// This configuration with `rules`.
+    pub fn with_rules(self, rules: Rules) -> RunConfig {
+        RunConfig { rules, ..self }
     }
 }
 
@@ -86,9 +96,13 @@ pub fn run_moments(
     signals: Arc<Vec<Signal>>,
     workers: usize,
     batch_us: i64,
-    cfg: PresenceConfig,
+    cfg: Rules,
 ) -> Vec<Moment> {
-    run_moments_with(signals, RunOptions::in_order(workers, batch_us), cfg).0
+    run_moments_with(
+        signals,
+        RunConfig::in_order(workers, batch_us).with_rules(cfg),
+    )
+    .0
 }
 
 fn splitmix64(mut x: u64) -> u64 {
@@ -100,7 +114,7 @@ fn splitmix64(mut x: u64) -> u64 {
 
 /// The timely time (batch number) at which signal `i` enters, and a key ordering the
 /// inserts within the batch.
-fn schedule(signals: &[Signal], i: usize, min_at: i64, opts: &RunOptions) -> (u64, u64) {
+fn schedule(signals: &[Signal], i: usize, min_at: i64, opts: &RunConfig) -> (u64, u64) {
     let s = &signals[i];
     let batch = ((i128::from(s.at) - i128::from(min_at)) / i128::from(opts.batch_us.max(1))) as u64;
     match opts.feed {
@@ -122,7 +136,7 @@ fn schedule(signals: &[Signal], i: usize, min_at: i64, opts: &RunOptions) -> (u6
 
 /// Indices of the signals that `opts` makes late: round `r` (the feed schedule) more than
 /// `lateness_batches` after their event-time batch. Empty for [`Engine::History`].
-pub fn late_indices(signals: &[Signal], opts: &RunOptions) -> Vec<usize> {
+pub fn late_indices(signals: &[Signal], opts: &RunConfig) -> Vec<usize> {
     if opts.engine == Engine::History {
         return Vec::new();
     }
@@ -151,21 +165,17 @@ pub fn late_indices(signals: &[Signal], opts: &RunOptions) -> Vec<usize> {
 ///
 /// # Panics
 /// If a worker thread panics, or timely cannot start.
-pub fn run_moments_with(
-    signals: Arc<Vec<Signal>>,
-    opts: RunOptions,
-    cfg: PresenceConfig,
-) -> (Vec<Moment>, RunReport) {
-    run_moments_on(&Topology::Process, signals, opts, cfg)
+pub fn run_moments_with(signals: Arc<Vec<Signal>>, opts: RunConfig) -> (Vec<Moment>, RunReport) {
+    run_moments_on(&Topology::Process, signals, opts)
 }
 
 /// Where the timely workers run.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Topology {
-    /// `RunOptions::workers` threads in this process.
+    /// `RunConfig::workers` threads in this process.
     #[default]
     Process,
-    /// One process of a timely cluster: `RunOptions::workers` threads in each of
+    /// One process of a timely cluster: `RunConfig::workers` threads in each of
     /// `hosts.len()` processes, this one being `process` (0-based); `hosts` are the
     /// `host:port` addresses of all processes, in process order. Every process feeds
     /// the same signals (each worker its share); the moments are gathered on process 0,
@@ -217,17 +227,15 @@ impl Topology {
 pub struct ZoneInputs {
     pub catalog: Vec<(u64, CatalogCell, isize)>,
     pub zones: Vec<(u64, Zone, isize)>,
-    pub config: ZoneConfig,
 }
 
 /// [`run_moments_with`] on a given [`Topology`].
 pub fn run_moments_on(
     topology: &Topology,
     signals: Arc<Vec<Signal>>,
-    opts: RunOptions,
-    cfg: PresenceConfig,
+    opts: RunConfig,
 ) -> (Vec<Moment>, RunReport) {
-    run_moments_zoned(topology, signals, None, opts, cfg)
+    run_moments_zoned(topology, signals, None, opts)
 }
 
 /// [`run_moments_on`] with zone-level moments too ([`detect_zones`] over the zones and
@@ -241,10 +249,9 @@ pub fn run_moments_zoned(
     topology: &Topology,
     signals: Arc<Vec<Signal>>,
     zones: Option<Arc<ZoneInputs>>,
-    opts: RunOptions,
-    cfg: PresenceConfig,
+    opts: RunConfig,
 ) -> (Vec<Moment>, RunReport) {
-    try_run_moments_zoned(topology, signals, zones, opts, cfg).unwrap_or_else(|e| panic!("{e}"))
+    try_run_moments_zoned(topology, signals, zones, opts).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// [`run_moments_zoned`], returning an error where timely cannot start, the cluster does
@@ -253,15 +260,13 @@ pub fn try_run_moments_zoned(
     topology: &Topology,
     signals: Arc<Vec<Signal>>,
     zones: Option<Arc<ZoneInputs>>,
-    opts: RunOptions,
-    cfg: PresenceConfig,
+    opts: RunConfig,
 ) -> Result<(Vec<Moment>, RunReport), RunError> {
-    let engine = opts.engine;
+    let (engine, cfg) = (opts.engine, opts.rules);
     let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
     let batch_us = opts.batch_us.max(1);
-    let zcfg = zones.as_ref().map(|z| z.config);
     let (updates, report) = run(topology, signals, zones, opts, move |s, reference| {
-        moments_of(s, reference, zcfg, cfg, engine, min_at, batch_us)
+        moments_of(s, reference, cfg, engine, min_at, batch_us)
     })?;
     let mut counts: BTreeMap<Moment, isize> = BTreeMap::new();
     for (m, _, diff) in updates {
@@ -281,10 +286,9 @@ pub fn try_run_moments_zoned(
 /// batch `t` gives the view as of the end of batch `t`.
 pub fn run_newly_where(
     signals: Arc<Vec<Signal>>,
-    opts: RunOptions,
-    cfg: PresenceConfig,
+    opts: RunConfig,
 ) -> (Vec<(Newly, u64, isize)>, RunReport) {
-    run_newly_where_zoned(signals, None, opts, cfg)
+    run_newly_where_zoned(signals, None, opts)
 }
 
 /// [`run_newly_where`] with zones: the view of [`detect_with_zones`]'s moments, so zone
@@ -292,19 +296,18 @@ pub fn run_newly_where(
 pub fn run_newly_where_zoned(
     signals: Arc<Vec<Signal>>,
     zones: Option<Arc<ZoneInputs>>,
-    opts: RunOptions,
-    cfg: PresenceConfig,
+    opts: RunConfig,
 ) -> (Vec<(Newly, u64, isize)>, RunReport) {
+    let cfg = opts.rules;
     let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
     let batch_us = opts.batch_us.max(1);
-    let zcfg = zones.as_ref().map(|z| z.config);
     let (mut updates, report) = run(
         &Topology::Process,
         signals,
         zones,
         opts,
         move |s, reference| {
-            let moments = moments_of(s, reference, zcfg, cfg, Engine::Bounded, min_at, batch_us);
+            let moments = moments_of(s, reference, cfg, Engine::Bounded, min_at, batch_us);
             newly_where(moments, move |_t: &u64, at| {
                 batch_of(at.saturating_add(cfg.ttl_us), min_at, batch_us)
             })
@@ -319,24 +322,23 @@ pub fn run_newly_where_zoned(
 /// and stays enter at their event-time batch (`min_at`, `batch_us`).
 fn moments_of<'a>(
     s: VecCollection<'a, u64, Signal>,
-    reference: Reference<'a>,
-    zcfg: Option<ZoneConfig>,
-    cfg: PresenceConfig,
+    zones: ZoneCollections<'a>,
+    cfg: Rules,
     engine: Engine,
     min_at: i64,
     batch_us: i64,
 ) -> VecCollection<'a, u64, Moment> {
     let at_time = move |t: &u64, at: i64| batch_of(at, min_at, batch_us).max(*t);
-    match (reference, zcfg, engine) {
-        (Some((catalog, zones)), Some(zcfg), Engine::Bounded) => {
-            detect_with_zones(s, zone_membership(catalog, zones), cfg, zcfg, at_time)
+    match (zones, engine) {
+        (Some((catalog, zones)), Engine::Bounded) => {
+            detect_with_zones(s, zone_membership(catalog, zones), cfg, at_time)
         }
-        (Some((catalog, zones)), Some(zcfg), Engine::History) => {
+        (Some((catalog, zones)), Engine::History) => {
             let membership = zone_membership(catalog, zones);
-            moments(s.clone(), cfg).concat(detect_zones(s, membership, cfg, zcfg, at_time))
+            moments(s.clone(), cfg).concat(detect_zones(s, membership, cfg, at_time))
         }
-        (_, _, Engine::Bounded) => detect(s, cfg),
-        (_, _, Engine::History) => moments(s, cfg),
+        (None, Engine::Bounded) => detect(s, cfg),
+        (None, Engine::History) => moments(s, cfg),
     }
 }
 
@@ -346,7 +348,7 @@ pub fn batch_of(at: i64, min_at: i64, batch_us: i64) -> u64 {
 }
 
 /// The catalog and zone collections handed to a dataflow builder (when the run has zones).
-type Reference<'a> = Option<(
+type ZoneCollections<'a> = Option<(
     VecCollection<'a, u64, CatalogCell>,
     VecCollection<'a, u64, Zone>,
 )>;
@@ -360,12 +362,12 @@ fn run<D, B>(
     topology: &Topology,
     signals: Arc<Vec<Signal>>,
     zones: Option<Arc<ZoneInputs>>,
-    opts: RunOptions,
+    opts: RunConfig,
     build: B,
 ) -> Result<(Updates<D>, RunReport), RunError>
 where
     D: timely::ExchangeData + Clone,
-    B: for<'a> Fn(VecCollection<'a, u64, Signal>, Reference<'a>) -> VecCollection<'a, u64, D>
+    B: for<'a> Fn(VecCollection<'a, u64, Signal>, ZoneCollections<'a>) -> VecCollection<'a, u64, D>
         + Send
         + Sync
         + 'static,

@@ -187,10 +187,10 @@ impl Budget {
     }
 }
 
-/// Reference data of the partner stage, broadcast to every worker (it is small). Each
+/// RegistryEntry data of the partner stage, broadcast to every worker (it is small). Each
 /// is present while its count is positive, as `distinct` would make it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-enum Reference {
+enum RegistryEntry {
     Consent(Consent),
     OptOut(Imsi),
     /// Boxed: consents are the bulk of the reference stream, and a 176-byte variant
@@ -228,7 +228,7 @@ impl<T: Ord + Clone> History<T> {
 struct Pending<T: Timestamp> {
     cap: Capability<T>,
     moments: Vec<(Moment, isize)>,
-    refs: Vec<(Reference, isize)>,
+    refs: Vec<(RegistryEntry, isize)>,
     /// Subscribers with live moments expiring now.
     expiring: Vec<Imsi>,
 }
@@ -320,9 +320,9 @@ impl<T: Ord + Clone> Stage<T> {
     }
 
     /// Apply a reference update; times come in order.
-    fn apply(&mut self, t: &T, reference: Reference, r: isize) {
+    fn apply(&mut self, t: &T, reference: RegistryEntry, r: isize) {
         match reference {
-            Reference::Consent(c) => {
+            RegistryEntry::Consent(c) => {
                 let key = (c.partner, c.purpose);
                 let g = self.grants.entry(c.imsi).or_default();
                 let end = g.partition_point(|(k, _, _)| *k <= key);
@@ -331,12 +331,12 @@ impl<T: Ord + Clone> Stage<T> {
                     _ => g.insert(end, (key, t.clone(), r)),
                 }
             }
-            Reference::OptOut(imsi) => self
+            RegistryEntry::OptOut(imsi) => self
                 .opt_outs
                 .entry(imsi)
                 .or_insert_with(|| History(Vec::new()))
                 .update(t, r),
-            Reference::Subscription(s) => match self.subs.iter_mut().find(|(x, _)| *x == *s) {
+            RegistryEntry::Subscription(s) => match self.subs.iter_mut().find(|(x, _)| *x == *s) {
                 Some((_, h)) => h.update(t, r),
                 None => {
                     let mut h = History(Vec::new());
@@ -369,13 +369,13 @@ where
 {
     // The registry, opt-outs and subscriptions (small) to every worker, unarranged.
     let refs = consent
-        .map(Reference::Consent)
-        .concat(opt_out.map(Reference::OptOut))
-        .concat(subscriptions.map(|s| Reference::Subscription(Box::new(s))))
+        .map(RegistryEntry::Consent)
+        .concat(opt_out.map(RegistryEntry::OptOut))
+        .concat(subscriptions.map(|s| RegistryEntry::Subscription(Box::new(s))))
         .inner
         .broadcast();
     let route = Exchange::new(|(m, _, _): &(Moment, T, isize)| imsi_route(&m.imsi));
-    let time_of2 = time_of.clone();
+    let budget_time_of = time_of.clone();
     let budgeted: VecCollection<'scope, T, Budgeted> = moments
         .inner
         .binary_frontier(
@@ -447,7 +447,7 @@ where
                         let mut full: Vec<Imsi> = if p
                             .refs
                             .iter()
-                            .any(|(x, _)| matches!(x, Reference::Subscription(_)))
+                            .any(|(x, _)| matches!(x, RegistryEntry::Subscription(_)))
                         {
                             stage.live.keys().copied().collect()
                         } else {
@@ -455,9 +455,9 @@ where
                                 .refs
                                 .iter()
                                 .filter_map(|(x, _)| match x {
-                                    Reference::Consent(c) => Some(c.imsi),
-                                    Reference::OptOut(imsi) => Some(*imsi),
-                                    Reference::Subscription(_) => None,
+                                    RegistryEntry::Consent(c) => Some(c.imsi),
+                                    RegistryEntry::OptOut(imsi) => Some(*imsi),
+                                    RegistryEntry::Subscription(_) => None,
                                 })
                                 .collect();
                             v.retain(|i| stage.live.contains_key(i));
@@ -571,7 +571,7 @@ where
         .clone()
         .filter(|(_, b)| b.is_unlimited())
         .map(|(m, _)| m);
-    let capped = within_budget(budgeted.filter(|(_, b)| !b.is_unlimited()), time_of2);
+    let capped = within_budget(budgeted.filter(|(_, b)| !b.is_unlimited()), budget_time_of);
     free.concat(capped)
 }
 

@@ -1,8 +1,8 @@
 //! Rule-by-rule tests. Every scenario runs through the reference, the operator's state
 //! machine, and the timely runner (1 and 2 workers, in order and shuffled), which must agree.
 
+use crate::history::subscriber_history;
 use crate::moment::HOUR_US;
-use crate::presence::subscriber_history;
 use crate::*;
 use landfall_model::{Country, Imsi, Plmn, Proto, Provenance, SignalKind};
 use std::sync::Arc;
@@ -49,7 +49,7 @@ fn sig(at: i64, frame: u64, kind: SignalKind, serving: &str, serving_country: &s
 
 /// Moments of `signals` from every implementation, asserted equal.
 fn run(signals: Vec<Signal>) -> Vec<Moment> {
-    let cfg = PresenceConfig::default();
+    let cfg = Rules::default();
     let expected = reference_moments(&signals, &cfg);
 
     let mut machine = Vec::new();
@@ -71,7 +71,7 @@ fn run(signals: Vec<Signal>) -> Vec<Moment> {
         assert_eq!(got, expected, "runner ({workers} workers) vs reference");
     }
     for (engine, lateness_batches) in [(Engine::History, 0), (Engine::Bounded, 5)] {
-        let opts = RunOptions {
+        let opts = RunConfig {
             workers: 2,
             batch_us: HOUR_US / 2,
             feed: Feed::Shuffled {
@@ -80,8 +80,9 @@ fn run(signals: Vec<Signal>) -> Vec<Moment> {
             },
             engine,
             lateness_batches,
+            rules: Default::default(),
         };
-        let (got, report) = run_moments_with(Arc::clone(&shared), opts, cfg);
+        let (got, report) = run_moments_with(Arc::clone(&shared), opts.with_rules(cfg));
         assert_eq!(got, expected, "shuffled runner ({engine:?}) vs reference");
         assert_eq!(report.late, 0);
     }

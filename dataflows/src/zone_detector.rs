@@ -19,7 +19,7 @@
 //!   cancel, detach) leaves every zone.
 //! * A **stay** in zone `Z` runs from the first signal placing the subscriber in `Z` to
 //!   the first signal placing them outside it. A stay **dwells** once it has lasted
-//!   [`ZoneConfig::min_dwell_us`] of event time (a stay that has not ended by the end of the
+//!   [`Rules::min_dwell_us`] of event time (a stay that has not ended by the end of the
 //!   input dwells); with the default 0 every stay dwells at once.
 //! * **arrival** into `Z` at the stay's start `t`, once the stay dwells, unless a signal of
 //!   an earlier *dwelling* stay in `Z` lies within `[t - reentry_gap, t)`. Stays too short to
@@ -42,7 +42,6 @@ use ahash::AHashMap;
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::VecCollection;
 use landfall_model::{Plmn, Signal, TimestampUs};
-use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Broadcast;
@@ -54,17 +53,9 @@ use crate::detector::{
     apply_serving, imsi_key, imsi_route, order, recycle, stash_signals, warm, Presence, Seen,
     SignalStash,
 };
-use crate::moment::{Area, Moment, MomentKind, PresenceConfig};
-use crate::presence::is_relevant;
+use crate::history::is_relevant;
+use crate::moment::{Area, Moment, MomentKind, Rules};
 use crate::zones::{ZoneId, ZoneKey};
-
-/// Tunables of the zone rules (the re-entry gap and TTL are [`PresenceConfig`]'s).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ZoneConfig {
-    /// A stay counts (arrives, blocks re-entry, departs) once it has lasted this long, in
-    /// µs of event time. 0 (the default): at once.
-    pub min_dwell_us: i64,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Progress {
@@ -163,15 +154,14 @@ impl ZonePresence {
         &mut self,
         s: &Signal,
         placement: Placement<'_>,
-        cfg: &PresenceConfig,
-        zcfg: &ZoneConfig,
+        cfg: &Rules,
         out: &mut Vec<Moment>,
         started: &mut Vec<ZoneId>,
     ) {
         let Placement::In(zones, plmn) = placement else {
             return;
         };
-        let dwell = zcfg.min_dwell_us.max(0);
+        let dwell = cfg.min_dwell_us.max(0);
         self.confirm(s.at, dwell, out);
         self.plmn = plmn;
         // Stays that end here.
@@ -315,15 +305,14 @@ type Timer = (u64, ZoneId, TimestampUs);
 pub fn detect_zones<'scope, T, F>(
     signals: VecCollection<'scope, T, Signal>,
     membership: VecCollection<'scope, T, (ZoneKey, ZoneId)>,
-    cfg: PresenceConfig,
-    zcfg: ZoneConfig,
+    cfg: Rules,
     at_time: F,
 ) -> VecCollection<'scope, T, Moment>
 where
     T: Timestamp + TotalOrder,
     F: Fn(&T, TimestampUs) -> T + 'static,
 {
-    zone_operator(signals, membership, cfg, zcfg, at_time, false)
+    zone_operator(signals, membership, cfg, at_time, Levels::ZonesOnly)
 }
 
 /// `detect(signals) ⊎ detect_zones(signals, …)` in one operator: the signals are exchanged,
@@ -332,32 +321,39 @@ where
 pub fn detect_with_zones<'scope, T, F>(
     signals: VecCollection<'scope, T, Signal>,
     membership: VecCollection<'scope, T, (ZoneKey, ZoneId)>,
-    cfg: PresenceConfig,
-    zcfg: ZoneConfig,
+    cfg: Rules,
     at_time: F,
 ) -> VecCollection<'scope, T, Moment>
 where
     T: Timestamp + TotalOrder,
     F: Fn(&T, TimestampUs) -> T + 'static,
 {
-    zone_operator(signals, membership, cfg, zcfg, at_time, true)
+    zone_operator(signals, membership, cfg, at_time, Levels::All)
 }
 
-/// The zone operator; with `serving`, also the country/network rules of [`crate::detect`].
+/// Which levels the zone operator decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Levels {
+    /// Zones alone ([`detect_zones`]).
+    ZonesOnly,
+    /// Zones and the country/network rules of [`crate::detect`] ([`detect_with_zones`]).
+    All,
+}
+
+/// The zone operator; with [`Levels::All`], also the country/network rules of [`crate::detect`].
 fn zone_operator<'scope, T, F>(
     signals: VecCollection<'scope, T, Signal>,
     membership: VecCollection<'scope, T, (ZoneKey, ZoneId)>,
-    cfg: PresenceConfig,
-    zcfg: ZoneConfig,
+    cfg: Rules,
     at_time: F,
-    serving: bool,
+    levels: Levels,
 ) -> VecCollection<'scope, T, Moment>
 where
     T: Timestamp + TotalOrder,
     F: Fn(&T, TimestampUs) -> T + 'static,
 {
     let route = Exchange::new(|(s, _, _): &(Signal, T, isize)| imsi_route(&s.imsi));
-    let dwell = zcfg.min_dwell_us.max(0);
+    let dwell = cfg.min_dwell_us.max(0);
     signals
         .inner
         .binary_frontier(
@@ -412,11 +408,11 @@ where
                             // Every subscriber's entry looked up first (see `warm`).
                             keys.clear();
                             keys.extend(batch.iter().map(|s| imsi_key(&s.imsi)));
-                            if serving {
+                            if levels == Levels::All {
                                 warm(&serving_state, &keys);
                             }
                             for (s, &key) in batch.iter().zip(&keys) {
-                                if serving && is_relevant(s) {
+                                if levels == Levels::All && is_relevant(s) {
                                     apply_serving(&mut serving_state, key, s, &cfg, &mut moments);
                                 }
                                 if s.kind.is_location() {
@@ -433,7 +429,7 @@ where
                                 };
                                 started.clear();
                                 let placement = p.placement(s, &zones);
-                                p.apply(s, placement, &cfg, &zcfg, &mut moments, &mut started);
+                                p.apply(s, placement, &cfg, &mut moments, &mut started);
                                 if !started.is_empty() {
                                     let due = at_time(&next, s.at.saturating_add(dwell));
                                     let due = if due < next { next.clone() } else { due };

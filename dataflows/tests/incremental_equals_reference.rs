@@ -9,7 +9,7 @@ mod common;
 
 use landfall_dataflows::{
     batch_of, late_indices, reference_moments, run_moments, run_moments_with, run_newly_where,
-    Engine, Feed, PresenceConfig, RunOptions, HOUR_US,
+    Engine, Feed, Rules, RunConfig, HOUR_US,
 };
 use landfall_model::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
 use proptest::prelude::*;
@@ -92,9 +92,9 @@ proptest! {
         seed in any::<u64>(),
         max_delay_batches in 0u64..5,
     ) {
-        let cfg = PresenceConfig {
+        let cfg = Rules {
             reentry_gap_us: if short_gap { 3 * HOUR_US } else { 12 * HOUR_US },
-            ..PresenceConfig::default()
+            ..Rules::default()
         };
         let expected = reference_moments(&signals, &cfg);
         let shared = Arc::new(signals);
@@ -103,17 +103,17 @@ proptest! {
         prop_assert_eq!(&one, &expected, "1 worker, in order");
 
         let feed = Feed::Shuffled { seed, max_delay_batches };
-        let history = RunOptions { workers: 2, batch_us, feed, engine: Engine::History, lateness_batches: 0 };
-        let (two, _) = run_moments_with(Arc::clone(&shared), history, cfg);
+        let history = RunConfig { workers: 2, batch_us, feed, engine: Engine::History, lateness_batches: 0, rules: cfg };
+        let (two, _) = run_moments_with(Arc::clone(&shared), history.with_rules(cfg));
         prop_assert_eq!(&two, &expected, "history, 2 workers, out of order");
 
-        let bounded = RunOptions { engine: Engine::Bounded, lateness_batches: max_delay_batches, ..history };
-        let (two, report) = run_moments_with(Arc::clone(&shared), bounded, cfg);
+        let bounded = RunConfig { engine: Engine::Bounded, lateness_batches: max_delay_batches, ..history };
+        let (two, report) = run_moments_with(Arc::clone(&shared), bounded.with_rules(cfg));
         prop_assert_eq!(report.late, 0);
         prop_assert_eq!(&two, &expected, "bounded, 2 workers, disorder within lateness");
 
         // Less lateness than disorder: late signals are counted and left out.
-        let tight = RunOptions { lateness_batches: max_delay_batches / 2, ..bounded };
+        let tight = RunConfig { lateness_batches: max_delay_batches / 2, ..bounded };
         let late = late_indices(&shared, &tight);
         let kept: Vec<Signal> = shared
             .iter()
@@ -121,7 +121,7 @@ proptest! {
             .filter(|(i, _)| !late.contains(i))
             .map(|(_, s)| *s)
             .collect();
-        let (got, report) = run_moments_with(Arc::clone(&shared), tight, cfg);
+        let (got, report) = run_moments_with(Arc::clone(&shared), tight.with_rules(cfg));
         prop_assert_eq!(report.late, late.len() as u64);
         prop_assert_eq!(&got, &reference_moments(&kept, &cfg), "bounded, beyond lateness");
     }
@@ -139,12 +139,12 @@ proptest! {
         ttl_h in 1i64..4,
         workers in 1usize..3,
     ) {
-        let cfg = PresenceConfig { ttl_us: ttl_h * HOUR_US, ..PresenceConfig::default() };
+        let cfg = Rules { ttl_us: ttl_h * HOUR_US, ..Rules::default() };
         let moments = reference_moments(&signals, &cfg);
         let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
         let shared = Arc::new(signals);
-        let opts = RunOptions::in_order(workers, batch_us);
-        let (updates, _) = run_newly_where(Arc::clone(&shared), opts, cfg);
+        let opts = RunConfig::in_order(workers, batch_us);
+        let (updates, _) = run_newly_where(Arc::clone(&shared), opts.with_rules(cfg));
         let batch = |at: i64| batch_of(at, min_at, batch_us);
         let expected = |t| common::view_at(
             &moments,
@@ -165,7 +165,7 @@ fn larger_sequence_equals_reference() {
         .new_tree(&mut runner)
         .unwrap()
         .current();
-    let cfg = PresenceConfig::default();
+    let cfg = Rules::default();
     let expected = reference_moments(&signals, &cfg);
     assert!(
         expected.len() > 20,
@@ -175,7 +175,7 @@ fn larger_sequence_equals_reference() {
     let shared = Arc::new(signals);
     assert_eq!(run_moments(Arc::clone(&shared), 2, HOUR_US, cfg), expected);
     for (engine, lateness_batches) in [(Engine::History, 0), (Engine::Bounded, 8)] {
-        let opts = RunOptions {
+        let opts = RunConfig {
             workers: 2,
             batch_us: HOUR_US / 4,
             feed: Feed::Shuffled {
@@ -184,7 +184,11 @@ fn larger_sequence_equals_reference() {
             },
             engine,
             lateness_batches,
+            rules: Default::default(),
         };
-        assert_eq!(run_moments_with(Arc::clone(&shared), opts, cfg).0, expected);
+        assert_eq!(
+            run_moments_with(Arc::clone(&shared), opts.with_rules(cfg)).0,
+            expected
+        );
     }
 }

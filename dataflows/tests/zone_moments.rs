@@ -13,8 +13,8 @@ use std::sync::Arc;
 use landfall_dataflows::zones::{resolve, CatalogCell, CellKey, LonLat, Shape, Zone};
 use landfall_dataflows::{
     batch_of, reference_moments, reference_zone_moments, run_moments_zoned, run_newly_where_zoned,
-    Area, Feed, Level, Moment, MomentKind, PresenceConfig, RunOptions, Topology, ZoneConfig,
-    ZoneId, ZoneInputs, ZoneKey, HOUR_US,
+    Area, Feed, Level, Moment, MomentKind, Rules, RunConfig, Topology, ZoneId, ZoneInputs, ZoneKey,
+    HOUR_US,
 };
 use landfall_model::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
 use proptest::prelude::*;
@@ -185,12 +185,9 @@ fn edits() -> impl Strategy<Value = Vec<(i64, Edit)>> {
 }
 
 /// The run's zone inputs: edits at the batch of their slot.
-fn inputs(edits: &[(i64, Edit)], min_at: i64, batch_us: i64, zcfg: ZoneConfig) -> ZoneInputs {
+fn inputs(edits: &[(i64, Edit)], min_at: i64, batch_us: i64) -> ZoneInputs {
     let batch = |slot: i64| batch_of(BASE + slot * SLOT, min_at, batch_us);
-    let mut z = ZoneInputs {
-        config: zcfg,
-        ..ZoneInputs::default()
-    };
+    let mut z = ZoneInputs::default();
     for (slot, e) in edits {
         match e {
             Edit::Zone(zone, r) => z.zones.push((batch(*slot), zone.clone(), *r)),
@@ -255,39 +252,36 @@ proptest! {
         seed in any::<u64>(),
         max_delay_batches in 0u64..4,
     ) {
-        let cfg = PresenceConfig {
+        let cfg = Rules {
             reentry_gap_us: if short_gap { 3 * HOUR_US } else { 12 * HOUR_US },
-            ..PresenceConfig::default()
+            min_dwell_us: dwell,
+            ..Rules::default()
         };
-        let zcfg = ZoneConfig { min_dwell_us: dwell };
         let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
-        let z = Arc::new(inputs(&edits, min_at, batch_us, zcfg));
+        let z = Arc::new(inputs(&edits, min_at, batch_us));
         let expected = reference_zone_moments(
             &signals,
             |s| zones_of(s, &z, min_at, batch_us),
             &cfg,
-            &zcfg,
         );
         let serving = reference_moments(&signals, &cfg);
         let shared = Arc::new(signals);
 
-        let in_order = RunOptions::in_order(1, batch_us);
+        let in_order = RunConfig::in_order(1, batch_us);
         let (got, _) = run_moments_zoned(
-            &Topology::Process, Arc::clone(&shared), Some(Arc::clone(&z)), in_order, cfg,
-        );
+            &Topology::Process, Arc::clone(&shared), Some(Arc::clone(&z)), in_order.with_rules(cfg));
         let (zoned, rest) = zone_level(&got);
         prop_assert_eq!(&zoned, &expected, "1 worker, in order");
         prop_assert_eq!(&rest, &serving, "country and network levels unchanged");
 
-        let shuffled = RunOptions {
+        let shuffled = RunConfig {
             workers: 2,
             feed: Feed::Shuffled { seed, max_delay_batches },
             lateness_batches: max_delay_batches,
             ..in_order
         };
         let (got, report) = run_moments_zoned(
-            &Topology::Process, Arc::clone(&shared), Some(Arc::clone(&z)), shuffled, cfg,
-        );
+            &Topology::Process, Arc::clone(&shared), Some(Arc::clone(&z)), shuffled.with_rules(cfg));
         prop_assert_eq!(report.late, 0);
         let (zoned, _) = zone_level(&got);
         prop_assert_eq!(&zoned, &expected, "2 workers, out of order within the lateness");
@@ -308,19 +302,17 @@ proptest! {
         ttl_h in 1i64..4,
         workers in 1usize..3,
     ) {
-        let cfg = PresenceConfig { ttl_us: ttl_h * HOUR_US, ..PresenceConfig::default() };
-        let zcfg = ZoneConfig { min_dwell_us: dwell };
+        let cfg = Rules { ttl_us: ttl_h * HOUR_US, min_dwell_us: dwell, ..Rules::default() };
         let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
-        let z = Arc::new(inputs(&edits, min_at, batch_us, zcfg));
+        let z = Arc::new(inputs(&edits, min_at, batch_us));
         let mut moments = reference_moments(&signals, &cfg);
         moments.extend(reference_zone_moments(
             &signals,
             |s| zones_of(s, &z, min_at, batch_us),
             &cfg,
-            &zcfg,
         ));
-        let opts = RunOptions::in_order(workers, batch_us);
-        let (updates, _) = run_newly_where_zoned(Arc::new(signals), Some(z), opts, cfg);
+        let opts = RunConfig::in_order(workers, batch_us);
+        let (updates, _) = run_newly_where_zoned(Arc::new(signals), Some(z), opts.with_rules(cfg));
         // A zone arrival is known when its stay has dwelled: the batch of its start plus
         // the dwell (its own batch without one); the other levels at their own batch.
         let batch = |at: i64| batch_of(at, min_at, batch_us);
@@ -371,30 +363,28 @@ fn border_ping_pong_gives_one_arrival_once_settled() {
         name: "CDG T2".into(),
         shape: Shape::Keys(vec![ZoneKey::Cell(CellKey::Lte { plmn: fr(), eci: 1 })]),
     };
-    let z = |dwell| {
-        Arc::new(ZoneInputs {
-            catalog: vec![],
-            zones: vec![(0, zone.clone(), 1)],
-            config: ZoneConfig {
-                min_dwell_us: dwell,
-            },
-        })
-    };
+    let z = Arc::new(ZoneInputs {
+        catalog: vec![],
+        zones: vec![(0, zone.clone(), 1)],
+    });
     // In at 0, out at 2 min, in at 3, out at 5, in at 6 and stays (signals at 8, 30).
     let signals: Vec<Signal> = [(0, 1), (2, 2), (3, 1), (5, 2), (6, 1), (8, 1), (30, 1)]
         .iter()
         .enumerate()
         .map(|(i, &(m, eci))| cell_change(m * min, Some(eci), i as u64 + 1))
         .collect();
-    let opts = RunOptions::in_order(1, min);
-    let cfg = PresenceConfig::default();
+    let opts = RunConfig::in_order(1, min);
+    let cfg = Rules::default();
     let run = |dwell| {
+        let rules = Rules {
+            min_dwell_us: dwell,
+            ..cfg
+        };
         let (got, _) = run_moments_zoned(
             &Topology::Process,
             Arc::new(signals.clone()),
-            Some(z(dwell)),
-            opts,
-            cfg,
+            Some(Arc::clone(&z)),
+            opts.with_rules(rules),
         );
         zone_level(&got).0
     };
@@ -428,9 +418,11 @@ fn border_ping_pong_gives_one_arrival_once_settled() {
     let (got, _) = run_moments_zoned(
         &Topology::Process,
         Arc::new(with_purge),
-        Some(z(10 * min)),
-        opts,
-        cfg,
+        Some(z),
+        opts.with_rules(Rules {
+            min_dwell_us: 10 * min,
+            ..cfg
+        }),
     );
     let zoned = zone_level(&got).0;
     assert_eq!(zoned.len(), 2, "{zoned:?}");

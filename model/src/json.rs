@@ -204,7 +204,7 @@ pub fn parse_rfc3339_us(field: &'static str, text: &str) -> Result<TimestampUs, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::moment::PresenceConfig;
+    use crate::moment::Rules;
     use crate::signal::{Signal, SignalKind};
     use proptest::prelude::*;
 
@@ -305,7 +305,7 @@ mod tests {
                 rat,
                 source: Provenance { file: 1, frame, proto: Proto::Map, message: 0 },
             };
-            let cfg = PresenceConfig { ttl_us: ttl, ..PresenceConfig::default() };
+            let cfg = Rules { ttl_us: ttl, ..Rules::default() };
             let m = Moment::caused_by(&signal, &cfg, kinds[kind], area, from.then_some(area), None);
             let files = vec!["a.pcap".to_owned(), "b.pcap".to_owned()];
             let line = serde_json::to_string(&MomentRecord::of(&m, &files)).unwrap();

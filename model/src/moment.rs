@@ -12,21 +12,25 @@ use crate::zone::ZoneId;
 /// One hour in microseconds.
 pub const HOUR_US: i64 = 3_600 * 1_000_000;
 
-/// Tunables of the presence rules.
+/// The rules' tunables, for every level (docs/semantics.md, "Defaults and flags").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct PresenceConfig {
+pub struct Rules {
     /// Re-entry gap: no `arrival` into an area if the subscriber had a location signal
     /// in that area during `[t - reentry_gap_us, t)`. Default 12 h.
     pub reentry_gap_us: i64,
     /// Lifetime of a moment: `expires_at = at + ttl_us`. Default 2 h.
     pub ttl_us: i64,
+    /// A zone stay counts (arrives, blocks re-entry, departs) once it has lasted this
+    /// long, in µs of event time. Default 0: at once.
+    pub min_dwell_us: i64,
 }
 
-impl Default for PresenceConfig {
+impl Default for Rules {
     fn default() -> Self {
-        PresenceConfig {
+        Rules {
             reentry_gap_us: 12 * HOUR_US,
             ttl_us: 2 * HOUR_US,
+            min_dwell_us: 0,
         }
     }
 }
@@ -269,7 +273,7 @@ impl Moment {
     /// moved where) are the caller's; this only packages the result.
     pub fn caused_by(
         s: &Signal,
-        cfg: &PresenceConfig,
+        cfg: &Rules,
         kind: MomentKind,
         area: Area,
         from: Option<Area>,

@@ -12,9 +12,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use landfall_dataflows::zones::{read_catalog, read_zones, BadRows, Catalog, Shape};
-use landfall_dataflows::{
-    try_run_moments_zoned, PresenceConfig, RunOptions, Topology, ZoneConfig, ZoneInputs,
-};
+use landfall_dataflows::{try_run_moments_zoned, Rules, RunConfig, Topology, ZoneInputs};
 
 use crate::cli::{micros, ReplayArgs};
 use crate::ingest::{self, SignalSink};
@@ -146,9 +144,6 @@ fn zone_inputs(args: &ReplayArgs) -> Result<Option<(ZoneInputs, String)>> {
         ZoneInputs {
             catalog: catalog.cells.into_iter().map(|c| (0, c, 1)).collect(),
             zones: zones.into_iter().map(|z| (0, z, 1)).collect(),
-            config: ZoneConfig {
-                min_dwell_us: micros(args.min_dwell),
-            },
         },
         line,
     )))
@@ -211,18 +206,17 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     pb.finish_and_clear();
     let decoded = started.elapsed();
 
-    let presence = PresenceConfig {
+    let signals = Arc::new(sink.signals);
+    let run = RunConfig::in_order(args.workers as usize, BATCH_US).with_rules(Rules {
         reentry_gap_us: micros(args.reentry_gap),
         ttl_us: micros(args.ttl),
-    };
-    let signals = Arc::new(sink.signals);
-    let opts = RunOptions::in_order(args.workers as usize, BATCH_US);
+        min_dwell_us: micros(args.min_dwell),
+    });
     let (zone_inputs, zone_line) = match zones {
         Some((z, line)) => (Some(Arc::new(z)), Some(line)),
         None => (None, None),
     };
-    let (moments, _) =
-        try_run_moments_zoned(&topology, Arc::clone(&signals), zone_inputs, opts, presence)?;
+    let (moments, _) = try_run_moments_zoned(&topology, Arc::clone(&signals), zone_inputs, run)?;
 
     // In a cluster, moments are gathered on process 0; the others write nothing.
     if let Some(mut out) = out {

@@ -1,4 +1,4 @@
-//! The differential presence operator: signals in, moments out.
+//! The history operator: signals in, moments out, from each subscriber's whole signal history.
 //!
 //! Built from small named steps, each usable on its own:
 //! [`relevant_signals`] (drop kinds that change nothing) → [`key_by_imsi`] (so state is
@@ -22,7 +22,7 @@
 //! passes over a sorted history, rather than one signal at a time across levels); the
 //! property tests compare the two.
 
-use crate::moment::{Area, Level, Moment, MomentKind, PresenceConfig};
+use crate::moment::{Area, Level, Moment, MomentKind, Rules};
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
 use landfall_model::{Country, Imsi, Signal, TimestampUs};
@@ -36,7 +36,7 @@ use timely::progress::Timestamp;
 /// the signals accumulated up to that time, each with multiplicity +1.
 pub fn moments<'scope, T>(
     signals: VecCollection<'scope, T, Signal>,
-    cfg: PresenceConfig,
+    cfg: Rules,
 ) -> VecCollection<'scope, T, Moment>
 where
     T: Timestamp + Lattice + Ord,
@@ -76,7 +76,7 @@ where
 /// Per-IMSI `reduce`: the subscriber's moments from the subscriber's signals.
 pub fn subscriber_moments<'scope, T>(
     keyed: VecCollection<'scope, T, (Imsi, Signal)>,
-    cfg: PresenceConfig,
+    cfg: Rules,
 ) -> VecCollection<'scope, T, Moment>
 where
     T: Timestamp + Lattice + Ord,
@@ -111,7 +111,7 @@ where
 /// The rule state machine for one subscriber: moments from the subscriber's signals
 /// (in any order; they are processed by `(at, source)`, remaining ties by the full
 /// `Signal` order).
-pub fn subscriber_history(mut history: Vec<&Signal>, cfg: &PresenceConfig) -> Vec<Moment> {
+pub fn subscriber_history(mut history: Vec<&Signal>, cfg: &Rules) -> Vec<Moment> {
     history.sort_by(|a, b| {
         (a.at, a.source)
             .cmp(&(b.at, b.source))
@@ -134,7 +134,7 @@ fn area_of(s: &Signal, level: Level) -> Option<Area> {
 }
 
 /// Arrivals and departures at one level.
-fn level_pass(sorted: &[&Signal], level: Level, cfg: &PresenceConfig, out: &mut Vec<Moment>) {
+fn level_pass(sorted: &[&Signal], level: Level, cfg: &Rules, out: &mut Vec<Moment>) {
     let mut current: Option<Area> = None;
     // Distinct times of location signals per area, ascending (input is sorted by `at`).
     let mut visits: HashMap<Area, Vec<TimestampUs>> = HashMap::new();
@@ -192,7 +192,7 @@ fn level_pass(sorted: &[&Signal], level: Level, cfg: &PresenceConfig, out: &mut 
 }
 
 /// Roaming transitions: the new country against the last known one, relative to home.
-fn roaming_pass(sorted: &[&Signal], cfg: &PresenceConfig, out: &mut Vec<Moment>) {
+fn roaming_pass(sorted: &[&Signal], cfg: &Rules, out: &mut Vec<Moment>) {
     let mut known: Option<Country> = None;
     for &s in sorted.iter().filter(|s| s.kind.is_location()) {
         let Some(country) = s.serving_country else {
