@@ -6,7 +6,7 @@
 //! country and network, last known country, and the areas seen within the re-entry gap),
 //! emitting moments as differential updates `(moment, time, +1)`.
 //!
-//! Why not a `reduce` over each subscriber's history ([`crate::presence`])? Most signals
+//! Why not a `reduce` over each subscriber's history ([`crate::history`])? Most signals
 //! repeat the subscriber's current area; a reduce re-reads the history on every change and
 //! keeps all of it. Here a signal costs one hash lookup and, usually, no output, and a
 //! subscriber's state is a few dozen bytes that never grows beyond the areas visited
@@ -400,10 +400,9 @@ pub(crate) fn stash_signals<T: Timestamp>(
     }
 }
 
-/// Keep a processed batch's vector (emptied, its capacity kept) for a later batch: growing
-/// every batch from empty (reallocations copying it) was the largest share of the
-/// partner benchmark's memory copies (callgrind: 312 M of memcpy instructions on 1 M
-/// signals, 248 M with the stable sort and reused vectors).
+/// Keep a processed batch's vector (emptied, its capacity kept) for a later batch, so that
+/// batches are not grown from empty, reallocating and copying as they fill (see
+/// benches/README.md for the measurement).
 pub(crate) fn recycle(spare: &mut Vec<Vec<Signal>>, mut batch: Vec<Signal>) {
     const KEPT: usize = 4;
     if spare.len() < KEPT {

@@ -13,10 +13,8 @@
 //!
 //! **Cost.** Per-IMSI history grows without bound (the input arrangement keeps every
 //! relevant signal, and each change re-runs the subscriber's whole history). That is
-//! fine for replays and tests, not for national-scale live traffic. The faster design —
-//! an upsert of each subscriber's latest state per level (`arrange_from_upsert`) plus
-//! bounded re-entry windows, so only changes reach the arrangements — is future work
-//! (a later issue targets ≥ 2 M signals/s).
+//! fine for replays and tests, not for live traffic: the bounded [`crate::detect`] is the
+//! default engine; this operator is the one that revises its output for any disorder.
 //!
 //! The state machine here is written independently of [`crate::reference`] (per-level
 //! passes over a sorted history, rather than one signal at a time across levels); the

@@ -48,14 +48,26 @@
 //!
 //! # Modules
 //!
+//! * [`moment`] (re-exported from `landfall-model`): [`Moment`], its kinds, levels,
+//!   areas and deterministic id; [`Rules`] (re-entry gap, TTL, minimum dwell).
+//! * [`detector`]: [`detect`], the bounded operator (per-subscriber state in a timely
+//!   operator keyed by IMSI, event-time batches): the default engine.
+//! * [`zones`]: zone and catalog files, [`zone_membership`] (which cells, TACs and LACs
+//!   belong to which zones, incrementally).
+//! * [`zone_detector`]: [`detect_zones`] and [`detect_with_zones`] (zone stays, minimum
+//!   dwell, re-entry gap at the zone level).
+//! * [`newly`]: [`newly_where`], the newly-where view (until departure or TTL), with
+//!   [`count_per_area`] and [`members_per_area`].
+//! * [`subscribe`]: partners: [`partner_matches`] (consent, subscriptions, budgets) and
+//!   [`aggregates`].
 //! * [`history`]: the differential operator [`moments`], built from [`relevant_signals`]
-//!   → [`key_by_imsi`] → [`subscriber_moments`] (a per-IMSI `reduce`). Correct under
-//!   incremental and out-of-order input; per-IMSI history grows (see the module docs for
-//!   the cost and the planned bounded-state design).
+//!   → [`key_by_imsi`] → [`subscriber_moments`] (a per-IMSI `reduce`); revises its output
+//!   for any disorder, at the cost of keeping every signal.
 //! * [`reference`](mod@reference): [`reference_moments`], a plain sequential implementation — the oracle of
 //!   the property tests and the hash-map baseline of benchmarks.
-//! * [`runner`]: [`run_moments`] / [`run_moments_with`] execute the operator on a local
-//!   timely cluster over a slice of signals (replay path, tests).
+//! * [`runner`]: [`run_moments`] / [`run_moments_with`] / [`try_run_moments_zoned`]
+//!   execute the dataflow over a slice of signals on N workers or a timely cluster, with
+//!   one [`RunConfig`] (replay path, tests).
 //!
 //! # Using the operator in your own dataflow
 //!

@@ -2,7 +2,7 @@
 //! global `(at, source, imsi)` order with a `HashMap` of per-subscriber state.
 //!
 //! It is the oracle the differential operator is tested against, and the hash-map
-//! baseline of the benchmarks. It shares no rule code with [`crate::presence`] on purpose.
+//! baseline of the benchmarks. It shares no rule code with [`crate::history`] on purpose.
 //! State per subscriber is bounded by the number of distinct areas the subscriber visited.
 
 use crate::moment::{sort_moments, Area, Level, Moment, MomentKind, Rules};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use landfall_dataflows::zones::{read_catalog, read_zones, BadRows, Catalog, Shape};
+use landfall_dataflows::zones::{read_catalog, read_zones, BadRows, Catalog, Shape, Zone};
 use landfall_dataflows::{try_run_moments_zoned, Rules, RunConfig, Topology, ZoneInputs};
 
 use crate::cli::{micros, ReplayArgs};
@@ -96,57 +96,74 @@ fn parse_hostfile(text: &str) -> Result<Vec<String>> {
     Ok(hosts)
 }
 
-/// The zones and cell catalog the arguments name, loaded before any decoding (so that a
-/// bad file fails fast), with a line for the summary.
-fn zone_inputs(args: &ReplayArgs) -> Result<Option<(ZoneInputs, String)>> {
-    let Some(path) = &args.zones else {
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading --zones {}", path.display()))?;
-    let zones = read_zones(&text).with_context(|| format!("--zones {}", path.display()))?;
-    let bad_rows = if args.skip_bad_rows {
-        BadRows::Skip
-    } else {
-        BadRows::Reject
-    };
-    let catalog = match &args.cells {
-        Some(p) => {
-            let f = File::open(p).with_context(|| format!("opening --cells {}", p.display()))?;
-            read_catalog(io::BufReader::new(f), bad_rows)
-                .with_context(|| format!("--cells {}", p.display()))?
+/// The zones and cell catalog a run reads.
+struct ZoneFiles {
+    zones: Vec<Zone>,
+    catalog: Catalog,
+}
+
+impl ZoneFiles {
+    /// The files the arguments name, loaded before any decoding (so that a bad file fails
+    /// fast); none without `--zones`.
+    fn load(args: &ReplayArgs) -> Result<Option<ZoneFiles>> {
+        let Some(path) = &args.zones else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading --zones {}", path.display()))?;
+        let zones = read_zones(&text).with_context(|| format!("--zones {}", path.display()))?;
+        let bad_rows = if args.skip_bad_rows {
+            BadRows::Skip
+        } else {
+            BadRows::Reject
+        };
+        let catalog = match &args.cells {
+            Some(p) => {
+                let f =
+                    File::open(p).with_context(|| format!("opening --cells {}", p.display()))?;
+                read_catalog(io::BufReader::new(f), bad_rows)
+                    .with_context(|| format!("--cells {}", p.display()))?
+            }
+            None => Catalog::default(),
+        };
+        Ok(Some(ZoneFiles { zones, catalog }))
+    }
+
+    /// The summary line: zones, catalog cells, rows ignored or skipped.
+    fn summary(&self) -> String {
+        let (zones, catalog) = (&self.zones, &self.catalog);
+        let geometric = zones
+            .iter()
+            .filter(|z| !matches!(z.shape, Shape::Keys(_)))
+            .count();
+        let mut line = format!(
+            "zones {} ({geometric} circles/polygons), catalog cells {}",
+            zones.len(),
+            catalog.cells.len()
+        );
+        if catalog.other_radio > 0 {
+            line.push_str(&format!(" ({} CDMA rows ignored)", catalog.other_radio));
         }
-        None => Catalog::default(),
-    };
-    let geometric = zones
-        .iter()
-        .filter(|z| !matches!(z.shape, Shape::Keys(_)))
-        .count();
-    let mut line = format!(
-        "zones {} ({geometric} circles/polygons), catalog cells {}",
-        zones.len(),
-        catalog.cells.len()
-    );
-    if catalog.other_radio > 0 {
-        line.push_str(&format!(" ({} CDMA rows ignored)", catalog.other_radio));
+        if catalog.bad > 0 {
+            line.push_str(&format!(
+                ", {} bad rows skipped: {}",
+                catalog.bad,
+                catalog.bad_examples.join("; ")
+            ));
+        }
+        if geometric > 0 && catalog.cells.is_empty() {
+            line.push_str(": circle and polygon zones need --cells to contain any cell");
+        }
+        line
     }
-    if catalog.bad > 0 {
-        line.push_str(&format!(
-            ", {} bad rows skipped: {}",
-            catalog.bad,
-            catalog.bad_examples.join("; ")
-        ));
-    }
-    if geometric > 0 && catalog.cells.is_empty() {
-        line.push_str(": circle and polygon zones need --cells to contain any cell");
-    }
-    Ok(Some((
+
+    /// The dataflow's zone inputs: everything present from the first batch.
+    fn into_inputs(self) -> ZoneInputs {
         ZoneInputs {
-            catalog: catalog.cells.into_iter().map(|c| (0, c, 1)).collect(),
-            zones: zones.into_iter().map(|z| (0, z, 1)).collect(),
-        },
-        line,
-    )))
+            catalog: self.catalog.cells.into_iter().map(|c| (0, c, 1)).collect(),
+            zones: self.zones.into_iter().map(|z| (0, z, 1)).collect(),
+        }
+    }
 }
 
 /// Where the moments go: `--out` (opened now, before any input is read, so that a bad
@@ -186,7 +203,7 @@ fn warn_oversubscribed(args: &ReplayArgs) {
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let topology = topology(&args)?;
-    let zones = zone_inputs(&args)?;
+    let zones = ZoneFiles::load(&args)?;
     let out = open_output(&args)?;
     warn_oversubscribed(&args);
     let files: Vec<String> = args
@@ -212,10 +229,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         ttl_us: micros(args.ttl),
         min_dwell_us: micros(args.min_dwell),
     });
-    let (zone_inputs, zone_line) = match zones {
-        Some((z, line)) => (Some(Arc::new(z)), Some(line)),
-        None => (None, None),
-    };
+    let zone_line = zones.as_ref().map(ZoneFiles::summary);
+    let zone_inputs = zones.map(|z| Arc::new(z.into_inputs()));
     let (moments, _) = try_run_moments_zoned(&topology, Arc::clone(&signals), zone_inputs, run)?;
 
     // In a cluster, moments are gathered on process 0; the others write nothing.
