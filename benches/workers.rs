@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use landfall::replicate::{read_frames, replicate};
+use landfall_testkit::replicate::{read_frames, replicate};
 use landfall_dataflows::{run_moments, PresenceConfig};
 use landfall_parsers::capture::CaptureReader;
 use landfall_parsers::decode::{Decoder, DecoderConfig, Sink};

@@ -18,7 +18,7 @@ use landfall_parsers::diameter::avp::{AvpIter, MAX_DEPTH};
 use landfall_parsers::diameter::{self, Message};
 use landfall_parsers::gtpv1::{self, Gtpv1Message};
 use landfall_parsers::gtpv2::{self, Gtpv2Message};
-use landfall_parsers::ip::{walk_ipv6_extensions, Ipv6Repr};
+use landfall_parsers::ip::{walk_ipv6_extensions, IpProtocol, Ipv6Repr};
 use landfall_parsers::link::{parse_link, Network};
 use landfall_parsers::map;
 use landfall_parsers::sccp::SccpMessage;
@@ -32,9 +32,6 @@ use landfall_parsers::{Imsi, Layer, Msisdn};
 
 use super::identities::Kind;
 
-pub const IPPROTO_TCP: u8 = 6;
-pub const IPPROTO_UDP: u8 = 17;
-pub const IPPROTO_SCTP: u8 = 132;
 const GTPU_PORT: u16 = 2152;
 const DIAMETER_PORT: u16 = 3868;
 const PPID_DIAMETER: u32 = 46;
@@ -267,13 +264,13 @@ pub fn locate(frame: &[u8], linktype: u32, diameter_tcp_ports: &[u16]) -> Locate
         l4_len: l4.len(),
     });
     match protocol {
-        IPPROTO_UDP => udp(&mut w, l4),
-        IPPROTO_TCP => tcp(&mut w, l4, addrs, diameter_tcp_ports),
-        IPPROTO_SCTP => sctp(&mut w, l4, addrs),
+        IpProtocol::UDP => udp(&mut w, l4),
+        IpProtocol::TCP => tcp(&mut w, l4, addrs, diameter_tcp_ports),
+        IpProtocol::SCTP => sctp(&mut w, l4, addrs),
         _ => {}
     }
     let transport =
-        transport.filter(|t| matches!(t.protocol, IPPROTO_UDP | IPPROTO_TCP | IPPROTO_SCTP));
+        transport.filter(|t| matches!(t.protocol, IpProtocol::UDP | IpProtocol::TCP | IpProtocol::SCTP));
     Located::Ip {
         transport,
         fields: w.fields,

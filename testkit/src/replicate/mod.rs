@@ -19,7 +19,7 @@ use std::fmt;
 use std::io::{self, Cursor};
 
 use landfall_parsers::capture::{CaptureError, CaptureReader, Frame, PcapNgWriter};
-use landfall_parsers::ip::internet_checksum;
+use landfall_parsers::ip::{internet_checksum, IpProtocol};
 use landfall_parsers::link::{parse_link, Network};
 use landfall_parsers::sctp;
 
@@ -28,8 +28,6 @@ use locate::{
     locate, message_spans, read_digits, stream_spans, tcap_spans, write_digits, Located,
     SccpSegment, SctpFragment, StreamKind, TcpSegment, Transport, What,
 };
-
-const IPPROTO_SCTP: u8 = 132;
 
 /// Read every frame of a capture held in memory.
 pub fn read_frames(bytes: Vec<u8>, name: &str) -> Result<Vec<Frame>, CaptureError> {
@@ -95,7 +93,7 @@ fn relocate(data: &mut [u8], linktype: u32, copy: u32) {
     let sum = internet_checksum(&[&ip[..ihl]]);
     ip[10..12].copy_from_slice(&sum.to_be_bytes());
     let first_fragment = ip[6] & 0x1f == 0 && ip[7] == 0;
-    if ip[9] == IPPROTO_SCTP && first_fragment {
+    if ip[9] == IpProtocol::SCTP && first_fragment {
         if let Some(vtag) = ip.get_mut(ihl + 4..ihl + 8) {
             for (b, k) in vtag.iter_mut().zip(copy.to_be_bytes()) {
                 *b ^= k;
@@ -630,7 +628,7 @@ fn pseudo_header(data: &[u8], t: &Transport, len: usize) -> Option<Vec<u8>> {
 fn l4_packet(data: &[u8], t: &Transport) -> Option<(std::ops::Range<usize>, usize)> {
     let mut len = t.l4_len;
     let at = match t.protocol {
-        locate::IPPROTO_UDP => {
+        IpProtocol::UDP => {
             let l = data.get(t.l4_at + 4..t.l4_at + 6)?;
             len = usize::from(u16::from_be_bytes([l[0], l[1]]));
             if len < 8 || len > t.l4_len {
@@ -638,8 +636,8 @@ fn l4_packet(data: &[u8], t: &Transport) -> Option<(std::ops::Range<usize>, usiz
             }
             6
         }
-        locate::IPPROTO_TCP if len >= 20 => 16,
-        locate::IPPROTO_SCTP if len >= 12 => 8,
+        IpProtocol::TCP if len >= 20 => 16,
+        IpProtocol::SCTP if len >= 12 => 8,
         _ => return None,
     };
     let range = t.l4_at..t.l4_at + len;
@@ -654,11 +652,11 @@ fn l4_checksum_ok(data: &[u8], t: &Transport) -> bool {
         return false;
     };
     let pkt = &data[range];
-    if t.protocol == locate::IPPROTO_SCTP {
+    if t.protocol == IpProtocol::SCTP {
         let stored = u32::from_le_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
         return sctp::checksum(pkt) == stored;
     }
-    if t.protocol == locate::IPPROTO_UDP && !t.v6 && pkt[at..at + 2] == [0, 0] {
+    if t.protocol == IpProtocol::UDP && !t.v6 && pkt[at..at + 2] == [0, 0] {
         return false;
     }
     pseudo_header(data, t, pkt.len()).is_some_and(|ph| internet_checksum(&[&ph, pkt]) == 0)
@@ -669,7 +667,7 @@ fn fix_l4_checksum(data: &mut [u8], t: Transport) {
     let Some((range, at)) = l4_packet(data, &t) else {
         return;
     };
-    if t.protocol == locate::IPPROTO_SCTP {
+    if t.protocol == IpProtocol::SCTP {
         let sum = sctp::checksum(&data[range.clone()]);
         data[range.start + 8..range.start + 12].copy_from_slice(&sum.to_le_bytes());
         return;
@@ -679,7 +677,7 @@ fn fix_l4_checksum(data: &mut [u8], t: Transport) {
     };
     data[range.start + at..range.start + at + 2].copy_from_slice(&[0, 0]);
     let mut sum = internet_checksum(&[&ph, &data[range.clone()]]);
-    if sum == 0 && t.protocol == locate::IPPROTO_UDP {
+    if sum == 0 && t.protocol == IpProtocol::UDP {
         sum = 0xffff;
     }
     data[range.start + at..range.start + at + 2].copy_from_slice(&sum.to_be_bytes());
@@ -689,7 +687,8 @@ fn fix_l4_checksum(data: &mut [u8], t: Transport) {
 mod tests {
     use super::*;
     use landfall_parsers::capture::Frame;
-    use landfall_parsers::diameter::{Message, S6aSession};
+    use crate::diameter::S6aSession;
+    use landfall_parsers::diameter::Message;
     use landfall_parsers::flow::PacketMeta;
     use landfall_parsers::ip::Ipv4Repr;
     use landfall_parsers::link::{EtherType, EthernetRepr, LinkType};
