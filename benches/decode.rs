@@ -12,11 +12,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use landfall_testkit::replicate::{read_frames, replicate};
 use landfall_parsers::capture::CaptureReader;
 use landfall_parsers::decode::{AppMessage, Decoder, DecoderConfig, Sink};
 use landfall_parsers::flow::PacketMeta;
 use landfall_parsers::Signal;
+use landfall_testkit::replicate::{read_frames, replicate};
 
 const COPIES: u32 = 25;
 

@@ -9,11 +9,11 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use landfall_testkit::replicate::{copy_spacing_us, read_frames};
 use landfall_parsers::link::{parse_link, Network};
 use landfall_parsers::sctp::SctpPacket;
 use landfall_parsers::tcp::TcpPacket;
 use landfall_parsers::udp::UdpRepr;
+use landfall_testkit::replicate::{copy_spacing_us, read_frames};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

@@ -100,7 +100,6 @@ fn s6a_fields_rules() {
     );
 }
 
-
 /// The magma MME's session, so that the builder reproduces frame 28 byte for byte.
 fn magma_session() -> S6aSession {
     S6aSession {
@@ -520,7 +519,10 @@ fn correlate_in_time_order(
     xs: &[Exchange],
     ties: &[bool],
     tolerance_us: i64,
-) -> (Vec<landfall_parsers::Signal>, landfall_parsers::early::PairingStats) {
+) -> (
+    Vec<landfall_parsers::Signal>,
+    landfall_parsers::early::PairingStats,
+) {
     let mut msgs: Vec<(i64, bool, &PacketMeta, &Vec<u8>, bool)> = Vec::new();
     for (x, &tie) in xs.iter().zip(ties) {
         msgs.push((x.req.0.ts_us, !tie, &x.req.0, &x.req.1, true));

@@ -269,7 +269,13 @@ impl Wire {
     }
 
     /// Send `payload` in one segment at the next sequence number and advance it.
-    pub(crate) fn tcp(&mut self, at: i64, conn: &mut TcpConn, dir: Dir, payload: &[u8]) -> io::Result<()> {
+    pub(crate) fn tcp(
+        &mut self,
+        at: i64,
+        conn: &mut TcpConn,
+        dir: Dir,
+        payload: &[u8],
+    ) -> io::Result<()> {
         let seq = conn.sender(dir).seq;
         self.tcp_at(at, conn, dir, seq, TcpFlags::ACK | TcpFlags::PSH, payload)?;
         let from = conn.sender(dir);
@@ -302,8 +308,22 @@ impl Wire {
         let init_chunk = init(down_tag, assoc.up.tsn, None);
         self.sctp_control(t, assoc, Dir::Up, 0, SCTP_INIT, &init_chunk)?;
         let init_ack = init(up_tag, assoc.down.tsn, Some(&STATE_COOKIE));
-        self.sctp_control(t + 150, assoc, Dir::Down, down_tag, SCTP_INIT_ACK, &init_ack)?;
-        self.sctp_control(t + 300, assoc, Dir::Up, up_tag, SCTP_COOKIE_ECHO, &STATE_COOKIE)?;
+        self.sctp_control(
+            t + 150,
+            assoc,
+            Dir::Down,
+            down_tag,
+            SCTP_INIT_ACK,
+            &init_ack,
+        )?;
+        self.sctp_control(
+            t + 300,
+            assoc,
+            Dir::Up,
+            up_tag,
+            SCTP_COOKIE_ECHO,
+            &STATE_COOKIE,
+        )?;
         self.sctp_control(t + 450, assoc, Dir::Down, down_tag, SCTP_COOKIE_ACK, &[])
     }
 

@@ -98,7 +98,13 @@ impl Net {
     }
 
     /// ULR at `t`, ULA `delay_us` later.
-    pub(crate) fn attach(&mut self, via: Via, t: i64, attach: Attach<'_>, delay_us: i64) -> io::Result<()> {
+    pub(crate) fn attach(
+        &mut self,
+        via: Via,
+        t: i64,
+        attach: Attach<'_>,
+        delay_us: i64,
+    ) -> io::Result<()> {
         let (ulr, ula) = self.update_location(&attach);
         self.exchange(via, t, &ulr, &ula, delay_us)
     }

@@ -34,7 +34,9 @@ use landfall_parsers::capture::{PcapWriter, TsResolution};
 use landfall_parsers::gtpv2::Uli;
 use landfall_parsers::link::LinkType;
 use landfall_parsers::map::{encode as map_encode, error as map_error, op, Isdn};
-use landfall_parsers::tcap::{map_context, ComponentKind, ComponentRepr, DialoguePdu, TcapKind, TcapRepr};
+use landfall_parsers::tcap::{
+    map_context, ComponentKind, ComponentRepr, DialoguePdu, TcapKind, TcapRepr,
+};
 use landfall_parsers::tcp::TcpFlags;
 use landfall_parsers::{Imsi, Msisdn};
 

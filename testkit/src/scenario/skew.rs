@@ -18,7 +18,9 @@ use super::{
     ULR_INITIAL_ATTACH, VODAFONE_GB,
 };
 use crate::diameter::{Outcome, S6aSession};
-use crate::gtpv2::{self as gtp, SessionRequest, CAUSE_ACCEPTED, IF_S11_SGW, RAT_EUTRAN as GTP_RAT_EUTRAN};
+use crate::gtpv2::{
+    self as gtp, SessionRequest, CAUSE_ACCEPTED, IF_S11_SGW, RAT_EUTRAN as GTP_RAT_EUTRAN,
+};
 
 /// Links of [`skew_scenario`], each one client (requests) and one server (answers): the
 /// servers' addresses, whose packets make the answer direction.
