@@ -1,18 +1,18 @@
 //! Simulated network elements writing Ethernet/IPv4 pcaps, and the scenarios built on
 //! them:
 //!
-//! * [`endpoints`]: the pcap writer ([`endpoints::Wire`]) and the transport endpoints it
+//! * `endpoints`: the pcap writer (`Wire`) and the transport endpoints it
 //!   drives: an SCTP association (setup, consecutive TSNs and stream sequence numbers,
 //!   SACKs, bundled DATA chunks), a TCP connection (handshake, sequence and acknowledgement
 //!   numbers, segments at any sequence number), UDP datagrams;
-//! * [`network`]: the Diameter peers on those transports (MME A over SCTP, MME B over TCP,
+//! * `network`: the Diameter peers on those transports (MME A over SCTP, MME B over TCP,
 //!   request/answer exchanges, update-location attaches) and the M3UA link of a VLR
 //!   carrying MAP over TCAP over SCCP;
 //! * [`roaming`]: the bundled roaming scenario (`fixtures/roaming-scenario.pcap`);
 //! * [`skew`]: the clock-skew scenario (short round trips on five links).
 
-pub mod endpoints;
-pub mod network;
+mod endpoints;
+mod network;
 pub mod roaming;
 pub mod skew;
 
