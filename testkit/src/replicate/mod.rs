@@ -4,8 +4,8 @@
 //! rather than retransmissions the transport layers would rightly drop.
 //!
 //! With [`Options::distinct_subscribers`], every copy after the first also carries its own
-//! subscribers: the frames are walked once ([`locate`](mod@locate)) for the identities and session
-//! keys they carry, an [`IdentityMap`] is built from every original IMSI and MSISDN, and
+//! subscribers: the frames are walked once ([`locate`](mod@locate)) for the identities and
+//! session keys they carry, an [`IdentityMap`] is built from every original IMSI and MSISDN, and
 //! each copy's frames get their identities, GTP TEIDs and sequence numbers, TCAP
 //! transaction ids and tunnel endpoint addresses rewritten in place (same lengths, so no
 //! length field changes), their UDP, TCP and SCTP checksums fixed where they were right.
