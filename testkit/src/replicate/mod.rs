@@ -5,10 +5,10 @@
 //!
 //! With [`Options::distinct_subscribers`], every copy after the first also carries its own
 //! subscribers: the frames are walked once ([`locate`](mod@locate)) for the identities and
-//! session keys they carry, an [`IdentityMap`] is built from every original IMSI and MSISDN, and
-//! each copy's frames get their identities, GTP TEIDs and sequence numbers, TCAP
-//! transaction ids and tunnel endpoint addresses rewritten in place (same lengths, so no
-//! length field changes), their UDP, TCP and SCTP checksums fixed where they were right.
+//! session keys they carry, an [`IdentityMap`] is built from every original IMSI and
+//! MSISDN, and each copy's frames get their identities, GTP TEIDs and sequence numbers,
+//! TCAP transaction ids and tunnel endpoint addresses rewritten in place (same lengths, so
+//! no length field changes), their UDP, TCP and SCTP checksums fixed where they were right.
 //! Copy 0 is always the original, as without the option.
 
 pub mod identities;
