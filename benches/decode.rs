@@ -3,7 +3,7 @@
 //! GSM MAP over SIGTRAN (pcapr-tmp): capture reading, link, IP reassembly, SCTP/TCP/UDP,
 //! the protocol decoders and correlation, everything `landfall replay` does before the
 //! dataflow. `compare-tshark.sh` puts the same file through tshark for the ratio.
-//! The replicated capture is built at setup (`landfall::replicate`, as
+//! The replicated capture is built at setup (`landfall_testkit::replicate`, as
 //! `landfall replicate` does); without the shared captures the
 //! benchmark says so and measures nothing.
 
@@ -12,11 +12,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use landfall::replicate::{read_frames, replicate};
 use landfall_parsers::capture::CaptureReader;
 use landfall_parsers::decode::{AppMessage, Decoder, DecoderConfig, Sink};
 use landfall_parsers::flow::PacketMeta;
 use landfall_parsers::Signal;
+use landfall_testkit::replicate::{read_frames, replicate};
 
 const COPIES: u32 = 25;
 

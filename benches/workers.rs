@@ -9,11 +9,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use landfall::replicate::{read_frames, replicate};
 use landfall_dataflows::{run_moments, Rules};
 use landfall_parsers::capture::CaptureReader;
 use landfall_parsers::decode::{Decoder, DecoderConfig, Sink};
 use landfall_parsers::Signal;
+use landfall_testkit::replicate::{read_frames, replicate};
 
 const COPIES: u32 = 400;
 const RUNS: usize = 5;

@@ -8,9 +8,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use landfall::scenario::{skew_scenario, SKEW_SERVERS};
 use landfall_parsers::capture::{CaptureReader, Frame, PcapWriter, TsResolution};
 use landfall_parsers::link::LinkType;
+use landfall_testkit::scenario::{skew_scenario, SKEW_SERVERS};
 use serde_json::Value;
 
 /// Subscribers per link: one every 50 ms, so a 500 ms lag has ten transactions in flight.
@@ -323,7 +323,10 @@ fn decode(frames: &[Frame]) -> Vec<String> {
 /// a retransmitted segment and two messages in one segment).
 #[test]
 fn tcp_and_sctp_do_not_depend_on_which_direction_comes_first() {
-    for bytes in [landfall::scenario::roaming_scenario(), skew_scenario(4)] {
+    for bytes in [
+        landfall_testkit::scenario::roaming_scenario(),
+        skew_scenario(4),
+    ] {
         let frames = frames_of(bytes);
         let in_order = decode(&frames);
         assert!(in_order.len() > 20, "{}", in_order.len());

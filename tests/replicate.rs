@@ -9,11 +9,11 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use landfall::replicate::{copy_spacing_us, read_frames};
 use landfall_parsers::link::{parse_link, Network};
 use landfall_parsers::sctp::SctpPacket;
 use landfall_parsers::tcp::TcpPacket;
 use landfall_parsers::udp::UdpRepr;
+use landfall_testkit::replicate::{copy_spacing_us, read_frames};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -462,7 +462,7 @@ fn damaged_shared_frames_do_not_panic() {
 }
 
 fn damage_and_replicate(paths: &[PathBuf]) {
-    use landfall::replicate::{replicate_with, Options};
+    use landfall_testkit::replicate::{replicate_with, Options};
     let opts = Options {
         copies: 2,
         distinct_subscribers: true,

@@ -56,7 +56,7 @@ fn of<'a>(ms: &'a [Value], imsi: &str) -> Vec<(&'a str, &'a str, &'a str)> {
 fn fixture_is_what_the_generator_writes() {
     let on_disk = std::fs::read(fixture("roaming-scenario.pcap")).expect("fixture present");
     assert!(
-        on_disk == landfall::scenario::roaming_scenario(),
+        on_disk == landfall_testkit::scenario::roaming_scenario(),
         "fixtures/roaming-scenario.pcap is stale: regenerate it (see fixtures/README.md)"
     );
 }

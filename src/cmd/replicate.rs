@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::ReplicateArgs;
-use crate::replicate::{read_frames, replicate_with, Options};
+use landfall_testkit::replicate::{read_frames, replicate_with, Options};
 
 pub fn run(args: ReplicateArgs) -> Result<ExitCode> {
     let name = args.input.display().to_string();

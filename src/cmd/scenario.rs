@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::ScenarioArgs;
-use crate::scenario::write_roaming_scenario;
+use landfall_testkit::scenario::write_roaming_scenario;
 
 pub fn run(args: ScenarioArgs) -> Result<ExitCode> {
     write_roaming_scenario(&args.out).with_context(|| format!("writing {}", args.out.display()))?;

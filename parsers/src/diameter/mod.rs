@@ -4,8 +4,6 @@
 //! * [`avp`]: zero-copy [`Avp`]s and their iterator (grouped AVPs, padding, errors with
 //!   offsets);
 //! * [`repr`]: owned [`MessageRepr`]/[`AvpRepr`] trees with symmetric `emit`/`parse`;
-//! * [`builder`]: realistic S6a ULR/ULA, AIR/AIA, PUR/PUA, CLR/CLA, NOR/NOA, IDR and
-//!   base/Gy noise (DWR/DWA, CCR/CCA) for fixtures;
 //! * [`dictionary`]: application, command, AVP and result codes;
 //! * [`framing`]: message boundaries and resynchronisation in TCP streams;
 //! * [`s6a`]: the subscriber fields of a message ([`S6aFields`]);
@@ -13,7 +11,6 @@
 //! * [`correlate`]: request/answer pairing into [`crate::Signal`]s.
 
 pub mod avp;
-pub mod builder;
 pub mod correlate;
 pub mod dictionary;
 pub mod framing;
@@ -26,7 +23,6 @@ pub mod s6a;
 mod tests;
 
 pub use avp::{Avp, AvpFlags, AvpIter};
-pub use builder::{Outcome, S6aSession};
 pub use correlate::{CorrelatorConfig, CorrelatorStats, DiameterCorrelator};
 pub use header::{Flags, Header, Message, HEADER_LEN};
 pub use inspect::record;

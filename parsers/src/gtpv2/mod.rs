@@ -4,7 +4,6 @@
 //! [`Gtpv2Message`] is a zero-copy view; [`Gtpv2Repr`] an owned message with symmetric
 //! `parse`/`emit` for fixtures and round-trip tests. Unknown IEs are skipped by length.
 
-pub mod builder;
 pub mod correlate;
 
 use crate::error::{DecodeError, Layer};

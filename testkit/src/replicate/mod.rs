@@ -4,11 +4,11 @@
 //! rather than retransmissions the transport layers would rightly drop.
 //!
 //! With [`Options::distinct_subscribers`], every copy after the first also carries its own
-//! subscribers: the frames are walked once ([`locate`]) for the identities and session
-//! keys they carry, an [`IdentityMap`] is built from every original IMSI and MSISDN, and
-//! each copy's frames get their identities, GTP TEIDs and sequence numbers, TCAP
-//! transaction ids and tunnel endpoint addresses rewritten in place (same lengths, so no
-//! length field changes), their UDP, TCP and SCTP checksums fixed where they were right.
+//! subscribers: the frames are walked once ([`locate`](mod@locate)) for the identities and
+//! session keys they carry, an [`IdentityMap`] is built from every original IMSI and
+//! MSISDN, and each copy's frames get their identities, GTP TEIDs and sequence numbers,
+//! TCAP transaction ids and tunnel endpoint addresses rewritten in place (same lengths, so
+//! no length field changes), their UDP, TCP and SCTP checksums fixed where they were right.
 //! Copy 0 is always the original, as without the option.
 
 pub mod identities;
@@ -19,7 +19,7 @@ use std::fmt;
 use std::io::{self, Cursor};
 
 use landfall_parsers::capture::{CaptureError, CaptureReader, Frame, PcapNgWriter};
-use landfall_parsers::ip::internet_checksum;
+use landfall_parsers::ip::{internet_checksum, IpProtocol};
 use landfall_parsers::link::{parse_link, Network};
 use landfall_parsers::sctp;
 
@@ -28,8 +28,6 @@ use locate::{
     locate, message_spans, read_digits, stream_spans, tcap_spans, write_digits, Located,
     SccpSegment, SctpFragment, StreamKind, TcpSegment, Transport, What,
 };
-
-const IPPROTO_SCTP: u8 = 132;
 
 /// Read every frame of a capture held in memory.
 pub fn read_frames(bytes: Vec<u8>, name: &str) -> Result<Vec<Frame>, CaptureError> {
@@ -95,7 +93,7 @@ fn relocate(data: &mut [u8], linktype: u32, copy: u32) {
     let sum = internet_checksum(&[&ip[..ihl]]);
     ip[10..12].copy_from_slice(&sum.to_be_bytes());
     let first_fragment = ip[6] & 0x1f == 0 && ip[7] == 0;
-    if ip[9] == IPPROTO_SCTP && first_fragment {
+    if ip[9] == IpProtocol::SCTP && first_fragment {
         if let Some(vtag) = ip.get_mut(ihl + 4..ihl + 8) {
             for (b, k) in vtag.iter_mut().zip(copy.to_be_bytes()) {
                 *b ^= k;
@@ -630,7 +628,7 @@ fn pseudo_header(data: &[u8], t: &Transport, len: usize) -> Option<Vec<u8>> {
 fn l4_packet(data: &[u8], t: &Transport) -> Option<(std::ops::Range<usize>, usize)> {
     let mut len = t.l4_len;
     let at = match t.protocol {
-        locate::IPPROTO_UDP => {
+        IpProtocol::UDP => {
             let l = data.get(t.l4_at + 4..t.l4_at + 6)?;
             len = usize::from(u16::from_be_bytes([l[0], l[1]]));
             if len < 8 || len > t.l4_len {
@@ -638,8 +636,8 @@ fn l4_packet(data: &[u8], t: &Transport) -> Option<(std::ops::Range<usize>, usiz
             }
             6
         }
-        locate::IPPROTO_TCP if len >= 20 => 16,
-        locate::IPPROTO_SCTP if len >= 12 => 8,
+        IpProtocol::TCP if len >= 20 => 16,
+        IpProtocol::SCTP if len >= 12 => 8,
         _ => return None,
     };
     let range = t.l4_at..t.l4_at + len;
@@ -654,11 +652,11 @@ fn l4_checksum_ok(data: &[u8], t: &Transport) -> bool {
         return false;
     };
     let pkt = &data[range];
-    if t.protocol == locate::IPPROTO_SCTP {
+    if t.protocol == IpProtocol::SCTP {
         let stored = u32::from_le_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
         return sctp::checksum(pkt) == stored;
     }
-    if t.protocol == locate::IPPROTO_UDP && !t.v6 && pkt[at..at + 2] == [0, 0] {
+    if t.protocol == IpProtocol::UDP && !t.v6 && pkt[at..at + 2] == [0, 0] {
         return false;
     }
     pseudo_header(data, t, pkt.len()).is_some_and(|ph| internet_checksum(&[&ph, pkt]) == 0)
@@ -669,7 +667,7 @@ fn fix_l4_checksum(data: &mut [u8], t: Transport) {
     let Some((range, at)) = l4_packet(data, &t) else {
         return;
     };
-    if t.protocol == locate::IPPROTO_SCTP {
+    if t.protocol == IpProtocol::SCTP {
         let sum = sctp::checksum(&data[range.clone()]);
         data[range.start + 8..range.start + 12].copy_from_slice(&sum.to_le_bytes());
         return;
@@ -679,148 +677,11 @@ fn fix_l4_checksum(data: &mut [u8], t: Transport) {
     };
     data[range.start + at..range.start + at + 2].copy_from_slice(&[0, 0]);
     let mut sum = internet_checksum(&[&ph, &data[range.clone()]]);
-    if sum == 0 && t.protocol == locate::IPPROTO_UDP {
+    if sum == 0 && t.protocol == IpProtocol::UDP {
         sum = 0xffff;
     }
     data[range.start + at..range.start + at + 2].copy_from_slice(&sum.to_be_bytes());
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use landfall_parsers::capture::Frame;
-    use landfall_parsers::diameter::{Message, S6aSession};
-    use landfall_parsers::flow::PacketMeta;
-    use landfall_parsers::ip::Ipv4Repr;
-    use landfall_parsers::link::{EtherType, EthernetRepr, LinkType};
-    use landfall_parsers::sctp::{Chunk, DataChunk, SctpRepr};
-    use landfall_parsers::Plmn;
-    use std::net::Ipv4Addr;
-
-    const IMSI: &str = "208011000000001";
-
-    /// An Ethernet/IPv4/SCTP frame with one DATA chunk (PPID 46) of `payload`.
-    fn frame(n: u64, tsn: u32, begin: bool, end: bool, payload: &[u8]) -> Frame {
-        let chunk = DataChunk {
-            unordered: false,
-            begin,
-            end,
-            immediate: false,
-            tsn,
-            stream_id: 0,
-            ssn: 0,
-            ppid: 46,
-            i_data: None,
-            payload,
-        };
-        let sctp = SctpRepr {
-            src_port: 3868,
-            dst_port: 3868,
-            vtag: 0x1234_5678,
-            chunks: vec![Chunk::Data(chunk)],
-        }
-        .emit();
-        let ip = Ipv4Repr {
-            src: Ipv4Addr::new(10, 0, 0, 1),
-            dst: Ipv4Addr::new(10, 0, 0, 2),
-            protocol: 132,
-            ttl: 64,
-            tos: 0,
-            ident: n as u16,
-            dont_frag: true,
-            more_frags: false,
-            frag_offset: 0,
-        };
-        let mut packet = Vec::new();
-        ip.emit(&sctp, &mut packet);
-        let mut data = Vec::new();
-        EthernetRepr {
-            dst: [2, 0, 0, 0, 0, 2],
-            src: [2, 0, 0, 0, 0, 1],
-            vlans: vec![],
-            ethertype: EtherType::IPV4,
-        }
-        .emit(&packet, &mut data);
-        Frame {
-            meta: PacketMeta {
-                file: 0,
-                frame: n,
-                ts_us: n as i64 * 1000,
-            },
-            linktype: LinkType::ETHERNET,
-            orig_len: data.len() as u32,
-            data,
-        }
-    }
-
-    /// The DATA chunk payload of a frame built by [`frame`].
-    fn payload(f: &Frame) -> Vec<u8> {
-        let Ok(Network::Ipv4(ip)) = parse_link(f.linktype, &f.data) else {
-            panic!("not IPv4");
-        };
-        let sctp = &ip[20..];
-        assert!(sctp::SctpPacket::new_checked(sctp)
-            .unwrap()
-            .verify_checksum());
-        match SctpRepr::parse(sctp).unwrap().chunks[0] {
-            Chunk::Data(d) => d.payload.to_vec(),
-            _ => panic!("not DATA"),
-        }
-    }
-
-    /// A ULR fragmented over three DATA chunks, the User-Name split between the first two,
-    /// the second captured twice: the IMSI is found in the reassembled message and each
-    /// copy's fragments carry the copy's IMSI.
-    #[test]
-    fn identities_in_fragmented_sctp_messages_are_rewritten() {
-        let home = Plmn::parse("208-01").unwrap();
-        let ulr = S6aSession::new(home, home, 1)
-            .ulr(1, 1, IMSI, home, 1004, 34)
-            .emit();
-        let at = ulr
-            .windows(IMSI.len())
-            .position(|w| w == IMSI.as_bytes())
-            .unwrap();
-        let (a, rest) = ulr.split_at(at + 5);
-        let (b, c) = rest.split_at(rest.len() / 2);
-        let frames = vec![
-            frame(1, 7, true, false, a),
-            frame(2, 8, false, false, b),
-            frame(3, 8, false, false, b),
-            frame(4, 9, false, true, c),
-        ];
-        let (_, fields, orphans) = locate_capture(&frames, &[]);
-        assert_eq!(orphans, 0);
-        let imsi: Vec<&Field> = fields
-            .iter()
-            .filter(|f| f.what == What::Identity(Kind::Imsi, locate::Enc::Ascii))
-            .collect();
-        assert_eq!(imsi.len(), 1);
-        assert_eq!(imsi[0].orig, IMSI.as_bytes());
-        assert_eq!(imsi[0].pieces.len(), 3, "{:?}", imsi[0].pieces);
-
-        let opts = Options {
-            copies: 2,
-            distinct_subscribers: true,
-            diameter_tcp_ports: vec![],
-        };
-        let (out, report) = replicate_with(&frames, &opts).unwrap();
-        assert_eq!(report.unwrap().partial_messages, 0);
-        let out = read_frames(out, "out").unwrap();
-        assert_eq!(out.len(), 8);
-        for copy in 0..2 {
-            let f = &out[copy * 4..copy * 4 + 4];
-            assert_eq!(payload(&f[1]), payload(&f[2]), "the retransmission alike");
-            let msg = [payload(&f[0]), payload(&f[1]), payload(&f[3])].concat();
-            let m = Message::parse(&msg).unwrap();
-            let user = m.find(1, 0).unwrap().utf8().unwrap().to_string();
-            if copy == 0 {
-                assert_eq!(user, IMSI);
-            } else {
-                assert_ne!(user, IMSI);
-                assert_eq!(user.len(), IMSI.len());
-                assert_eq!(&user[..6], &IMSI[..6]);
-            }
-        }
-    }
-}
+mod tests;

@@ -18,7 +18,7 @@ use landfall_parsers::diameter::avp::{AvpIter, MAX_DEPTH};
 use landfall_parsers::diameter::{self, Message};
 use landfall_parsers::gtpv1::{self, Gtpv1Message};
 use landfall_parsers::gtpv2::{self, Gtpv2Message};
-use landfall_parsers::ip::{walk_ipv6_extensions, Ipv6Repr};
+use landfall_parsers::ip::{walk_ipv6_extensions, IpProtocol, Ipv6Repr};
 use landfall_parsers::link::{parse_link, Network};
 use landfall_parsers::map;
 use landfall_parsers::sccp::SccpMessage;
@@ -32,9 +32,6 @@ use landfall_parsers::{Imsi, Layer, Msisdn};
 
 use super::identities::Kind;
 
-pub const IPPROTO_TCP: u8 = 6;
-pub const IPPROTO_UDP: u8 = 17;
-pub const IPPROTO_SCTP: u8 = 132;
 const GTPU_PORT: u16 = 2152;
 const DIAMETER_PORT: u16 = 3868;
 const PPID_DIAMETER: u32 = 46;
@@ -267,13 +264,17 @@ pub fn locate(frame: &[u8], linktype: u32, diameter_tcp_ports: &[u16]) -> Locate
         l4_len: l4.len(),
     });
     match protocol {
-        IPPROTO_UDP => udp(&mut w, l4),
-        IPPROTO_TCP => tcp(&mut w, l4, addrs, diameter_tcp_ports),
-        IPPROTO_SCTP => sctp(&mut w, l4, addrs),
+        IpProtocol::UDP => udp(&mut w, l4),
+        IpProtocol::TCP => tcp(&mut w, l4, addrs, diameter_tcp_ports),
+        IpProtocol::SCTP => sctp(&mut w, l4, addrs),
         _ => {}
     }
-    let transport =
-        transport.filter(|t| matches!(t.protocol, IPPROTO_UDP | IPPROTO_TCP | IPPROTO_SCTP));
+    let transport = transport.filter(|t| {
+        matches!(
+            t.protocol,
+            IpProtocol::UDP | IpProtocol::TCP | IpProtocol::SCTP
+        )
+    });
     Located::Ip {
         transport,
         fields: w.fields,
@@ -737,89 +738,4 @@ pub fn write_digits(bytes: &mut [u8], enc: Enc, digits: &str) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tbcd_round_trip_keeps_the_filler() {
-        let v = [0x21, 0x43, 0xf5];
-        assert_eq!(read_digits(&v, Enc::Tbcd).as_deref(), Some("12345"));
-        let mut w = v;
-        write_digits(&mut w, Enc::Tbcd, "98765");
-        assert_eq!(w, [0x89, 0x67, 0xf5]);
-        assert_eq!(
-            read_digits(&[0x21, 0xf3], Enc::Tbcd).as_deref(),
-            Some("123")
-        );
-        assert_eq!(read_digits(&[0xf1, 0x32], Enc::Tbcd), None); // filler not last
-        assert_eq!(read_digits(&[0x2a], Enc::Tbcd), None);
-        assert_eq!(read_digits(b"00101", Enc::Ascii).as_deref(), Some("00101"));
-        assert_eq!(read_digits(b"0010a", Enc::Ascii), None);
-    }
-
-    /// A MAP field is a whole primitive element holding exactly the component's IMSI or
-    /// MSISDN: the same octets inside another element, or other numbers, are not taken.
-    #[test]
-    fn map_fields_are_whole_elements_with_the_decoded_identities() {
-        use landfall_parsers::ber;
-        use landfall_parsers::map::encode;
-        use landfall_parsers::map::Isdn;
-        use landfall_parsers::tcap::{ComponentKind, ComponentRepr, TcapKind, TcapRepr};
-
-        let imsi = Imsi::parse("208011000000001").unwrap();
-        let msisdn = Msisdn::parse("33612000001").unwrap();
-        let vlr = Isdn::parse("33609000001").unwrap();
-        // updateLocation with a trailing extra element embedding the IMSI's octets.
-        let mut arg = encode::update_location(&imsi, &vlr, &vlr);
-        let mut decoy = vec![0x00];
-        decoy.extend_from_slice(&imsi.to_tbcd());
-        let inner = [&arg[2..], &ber::octet_string(&decoy)[..]].concat();
-        arg = ber::sequence(&inner);
-        let isd = encode::insert_subscriber_data(Some(&imsi), &msisdn);
-        let tcap = TcapRepr {
-            kind: TcapKind::Begin,
-            otid: Some(vec![0x01, 0x02, 0x03, 0x04]),
-            dtid: None,
-            dialogue: None,
-            components: vec![
-                ComponentRepr {
-                    kind: ComponentKind::Invoke,
-                    invoke_id: 1,
-                    code: Some(2),
-                    parameter: Some(arg),
-                },
-                ComponentRepr {
-                    kind: ComponentKind::Invoke,
-                    invoke_id: 2,
-                    code: Some(7),
-                    parameter: Some(isd),
-                },
-            ],
-        }
-        .emit();
-        let mut w = Walker::new(&tcap);
-        super::tcap(&mut w, &tcap);
-        let got: Vec<(What, Vec<u8>)> = w
-            .fields
-            .iter()
-            .map(|f| (f.what, tcap[f.at..f.at + f.len].to_vec()))
-            .collect();
-        let imsi_field = (What::Identity(Kind::Imsi, Enc::Tbcd), imsi.to_tbcd());
-        assert_eq!(
-            got,
-            vec![
-                (What::TcapTid, vec![1, 2, 3, 4]),
-                imsi_field.clone(),
-                imsi_field,
-                (What::Identity(Kind::Msisdn, Enc::Tbcd), msisdn.to_tbcd()),
-            ]
-        );
-    }
-
-    #[test]
-    fn offsets_are_within_the_frame() {
-        let f = [1u8, 2, 3, 4];
-        assert_eq!(offset(&f, &f[1..3]), Some(1));
-        assert_eq!(offset(&f[1..], &f[..2]), None);
-    }
-}
+mod tests;

@@ -1,10 +1,9 @@
 //! Realistic S6a/S6d (TS 29.272) and base messages for fixtures and tests, built as
 //! [`MessageRepr`]s. AVP order follows what Magma's MME and HSS put on the wire.
 
-use super::dictionary::{app, avp, cmd, result, VENDOR_3GPP};
-use super::header::Flags;
-use super::repr::{AvpRepr, MessageRepr};
-use crate::types::{Msisdn, Plmn};
+use landfall_parsers::diameter::dictionary::{self, app, avp, cmd, result, VENDOR_3GPP};
+use landfall_parsers::diameter::{AvpRepr, Flags, MessageRepr};
+use landfall_parsers::{Msisdn, Plmn};
 
 /// How an answer ends: a base Result-Code or a vendor Experimental-Result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,7 +45,7 @@ impl Outcome {
     }
 
     pub fn is_success(self) -> bool {
-        super::dictionary::is_success(self.code())
+        dictionary::is_success(self.code())
     }
 
     fn avp(self) -> AvpRepr {
