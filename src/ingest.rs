@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use landfall_parsers::capture::{CaptureError, CaptureReader, MergedCaptures};
 use landfall_parsers::decode::{Decoder, DecoderConfig, Sink};
-use landfall_parsers::e164::{GtPlmnTable, E164};
-use landfall_parsers::e212::E212;
+use landfall_parsers::numbering::e164::{GtPlmnTable, E164};
+use landfall_parsers::numbering::e212::E212;
 use landfall_parsers::{Country, Signal};
 
 use crate::cli::DecodeArgs;

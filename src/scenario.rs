@@ -33,22 +33,22 @@ use std::path::Path;
 use landfall_parsers::capture::{PcapWriter, TsResolution};
 use landfall_parsers::diameter::builder::{cca, ccr, dwa, dwr};
 use landfall_parsers::diameter::{MessageRepr, Outcome, S6aSession};
-use landfall_parsers::gtpv2::builder::{
+use landfall_parsers::gtp::v2::builder::{
     self as gtp, SessionRequest, CAUSE_ACCEPTED, IF_S11_SGW, RAT_EUTRAN as GTP_RAT_EUTRAN,
 };
-use landfall_parsers::gtpv2::Uli;
-use landfall_parsers::ip::Ipv4Repr;
-use landfall_parsers::link::{EtherType, EthernetRepr, LinkType};
-use landfall_parsers::map::{encode as map_encode, error as map_error, op, Isdn};
-use landfall_parsers::sccp::{SccpAddress, SccpRepr};
-use landfall_parsers::sctp::{Chunk, DataChunk, SctpRepr};
-use landfall_parsers::sigtran::m3ua::M3uaRepr;
-use landfall_parsers::sigtran::mtp3::{RoutingLabel, SI_SCCP};
-use landfall_parsers::tcap::{
+use landfall_parsers::gtp::v2::Uli;
+use landfall_parsers::ss7::map::{encode as map_encode, error as map_error, op, Isdn};
+use landfall_parsers::ss7::sccp::{SccpAddress, SccpRepr};
+use landfall_parsers::ss7::sigtran::m3ua::M3uaRepr;
+use landfall_parsers::ss7::sigtran::mtp3::{RoutingLabel, SI_SCCP};
+use landfall_parsers::ss7::tcap::{
     map_context, ComponentKind, ComponentRepr, DialoguePdu, TcapKind, TcapRepr,
 };
-use landfall_parsers::tcp::{TcpFlags, TcpRepr};
-use landfall_parsers::udp::UdpRepr;
+use landfall_parsers::transport::ip::Ipv4Repr;
+use landfall_parsers::transport::link::{EtherType, EthernetRepr, LinkType};
+use landfall_parsers::transport::sctp::{Chunk, DataChunk, SctpRepr};
+use landfall_parsers::transport::tcp::{TcpFlags, TcpRepr};
+use landfall_parsers::transport::udp::UdpRepr;
 use landfall_parsers::{Imsi, Msisdn, Plmn};
 
 /// 2026-06-01T08:00:00Z, the scenario's first second.
@@ -1115,7 +1115,7 @@ pub fn skew_scenario(n: u32) -> Vec<u8> {
 }
 
 fn build_skew(n: u32) -> io::Result<Vec<u8>> {
-    use landfall_parsers::gtpv1::{ie as ie1, msg as msg1, Gtpv1Repr, IeRepr as Ie1};
+    use landfall_parsers::gtp::v1::{ie as ie1, msg as msg1, Gtpv1Repr, IeRepr as Ie1};
     const RTT: i64 = 2_000;
     let pcap = PcapWriter::new(Vec::new(), LinkType::ETHERNET, TsResolution::Micro)?;
     let [hss, dra, sgw, ggsn, stp] = SKEW_SERVERS;

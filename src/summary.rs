@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use landfall_parsers::decode::DecodeStats;
-use landfall_parsers::map;
 use landfall_parsers::signal::Proto;
+use landfall_parsers::ss7::map;
 
 /// Human-readable name of a Diameter application, for counts.
 pub fn diameter_app_name(app: u32) -> &'static str {

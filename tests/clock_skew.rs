@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use landfall::scenario::{skew_scenario, SKEW_SERVERS};
 use landfall_parsers::capture::{CaptureReader, Frame, PcapWriter, TsResolution};
-use landfall_parsers::link::LinkType;
+use landfall_parsers::transport::link::LinkType;
 use serde_json::Value;
 
 /// Subscribers per link: one every 50 ms, so a 500 ms lag has ten transactions in flight.

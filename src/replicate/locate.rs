@@ -13,20 +13,20 @@
 //! digits (an IMSI as TBCD, an MSISDN as an AddressString): a whole element's contents,
 //! never a run of bytes across element boundaries.
 
-use landfall_parsers::ber::Tlv;
 use landfall_parsers::diameter::avp::{AvpIter, MAX_DEPTH};
 use landfall_parsers::diameter::{self, Message};
-use landfall_parsers::gtpv1::{self, Gtpv1Message};
-use landfall_parsers::gtpv2::{self, Gtpv2Message};
-use landfall_parsers::ip::{walk_ipv6_extensions, Ipv6Repr};
-use landfall_parsers::link::{parse_link, Network};
-use landfall_parsers::map;
-use landfall_parsers::sccp::SccpMessage;
-use landfall_parsers::sctp::{Chunk, SctpPacket};
-use landfall_parsers::sigtran::m2pa::{self, M2paMessage};
-use landfall_parsers::sigtran::m3ua::{self, M3uaMessage};
-use landfall_parsers::sigtran::mtp3::{self, Mtp3Message};
-use landfall_parsers::tcap::TcapMessage;
+use landfall_parsers::gtp::v1::{self as gtpv1, Gtpv1Message};
+use landfall_parsers::gtp::v2::{self as gtpv2, Gtpv2Message};
+use landfall_parsers::ss7::ber::Tlv;
+use landfall_parsers::ss7::map;
+use landfall_parsers::ss7::sccp::SccpMessage;
+use landfall_parsers::ss7::sigtran::m2pa::{self, M2paMessage};
+use landfall_parsers::ss7::sigtran::m3ua::{self, M3uaMessage};
+use landfall_parsers::ss7::sigtran::mtp3::{self, Mtp3Message};
+use landfall_parsers::ss7::tcap::TcapMessage;
+use landfall_parsers::transport::ip::{walk_ipv6_extensions, Ipv6Repr};
+use landfall_parsers::transport::link::{parse_link, Network};
+use landfall_parsers::transport::sctp::{Chunk, SctpPacket};
 use landfall_parsers::types::Digits;
 use landfall_parsers::{Imsi, Layer, Msisdn};
 
@@ -761,10 +761,10 @@ mod tests {
     /// MSISDN: the same octets inside another element, or other numbers, are not taken.
     #[test]
     fn map_fields_are_whole_elements_with_the_decoded_identities() {
-        use landfall_parsers::ber;
-        use landfall_parsers::map::encode;
-        use landfall_parsers::map::Isdn;
-        use landfall_parsers::tcap::{ComponentKind, ComponentRepr, TcapKind, TcapRepr};
+        use landfall_parsers::ss7::ber;
+        use landfall_parsers::ss7::map::encode;
+        use landfall_parsers::ss7::map::Isdn;
+        use landfall_parsers::ss7::tcap::{ComponentKind, ComponentRepr, TcapKind, TcapRepr};
 
         let imsi = Imsi::parse("208011000000001").unwrap();
         let msisdn = Msisdn::parse("33612000001").unwrap();

@@ -19,9 +19,9 @@ use std::fmt;
 use std::io::{self, Cursor};
 
 use landfall_parsers::capture::{CaptureError, CaptureReader, Frame, PcapNgWriter};
-use landfall_parsers::ip::internet_checksum;
-use landfall_parsers::link::{parse_link, Network};
-use landfall_parsers::sctp;
+use landfall_parsers::transport::ip::internet_checksum;
+use landfall_parsers::transport::link::{parse_link, Network};
+use landfall_parsers::transport::sctp;
 
 pub use identities::{IdentityMap, Kind};
 use locate::{
@@ -691,9 +691,9 @@ mod tests {
     use landfall_parsers::capture::Frame;
     use landfall_parsers::diameter::{Message, S6aSession};
     use landfall_parsers::flow::PacketMeta;
-    use landfall_parsers::ip::Ipv4Repr;
-    use landfall_parsers::link::{EtherType, EthernetRepr, LinkType};
-    use landfall_parsers::sctp::{Chunk, DataChunk, SctpRepr};
+    use landfall_parsers::transport::ip::Ipv4Repr;
+    use landfall_parsers::transport::link::{EtherType, EthernetRepr, LinkType};
+    use landfall_parsers::transport::sctp::{Chunk, DataChunk, SctpRepr};
     use landfall_parsers::Plmn;
     use std::net::Ipv4Addr;
 

@@ -32,7 +32,7 @@ use in_place::InPlace;
 pub struct Frame {
     /// File index, 1-based frame number within the file, capture time (µs, truncated).
     pub meta: PacketMeta,
-    /// The frame's link type (LINKTYPE_* value, see [`crate::link::LinkType`]).
+    /// The frame's link type (LINKTYPE_* value, see [`crate::transport::link::LinkType`]).
     pub linktype: u32,
     /// Captured bytes (may be shorter than `orig_len` when the capture used a snap length).
     pub data: Vec<u8>,

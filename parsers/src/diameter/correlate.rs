@@ -20,11 +20,11 @@ use std::collections::{BTreeMap, VecDeque};
 use super::dictionary::{self, cmd};
 use super::header::Message;
 use super::s6a::S6aFields;
-use crate::e212::E212;
 use crate::early::{
     Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
 };
 use crate::flow::{FlowKey, PacketMeta};
+use crate::numbering::e212::E212;
 use crate::signal::{Proto, Provenance, Signal, SignalKind, TimestampUs};
 use crate::types::{Imsi, Msisdn, Plmn};
 

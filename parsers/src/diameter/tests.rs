@@ -7,8 +7,8 @@ use proptest::prelude::*;
 
 use super::dictionary::{app, avp, cmd, VENDOR_3GPP};
 use super::*;
-use crate::e212::E212;
 use crate::flow::{Endpoint, FlowKey, PacketMeta};
+use crate::numbering::e212::E212;
 use crate::signal::{Proto, SignalKind};
 use crate::types::{Imsi, Msisdn, Plmn};
 

@@ -1,8 +1,8 @@
 //! BER (ITU-T X.690) elements for TCAP and MAP, read and written with rusticata's
 //! `asn1-rs` (definite and indefinite lengths, bounded nesting, errors instead of panics).
 //!
-//! TCAP and MAP are decoded as typed structures over these elements ([`crate::tcap`],
-//! [`crate::map`]); this module only turns bytes into (class, tag, value) and back.
+//! TCAP and MAP are decoded as typed structures over these elements ([`crate::ss7::tcap`],
+//! [`crate::ss7::map`]); this module only turns bytes into (class, tag, value) and back.
 
 use asn1_rs::{Header, Length, Tag, ToDer};
 

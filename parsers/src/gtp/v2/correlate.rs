@@ -18,12 +18,12 @@ use ahash::AHashMap as HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{ie, Gtpv2Fields, Gtpv2Message, Uli};
-use crate::e212::E212;
 use crate::early::{
     Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
 };
 use crate::flow::{FlowKey, PacketMeta};
-use crate::pending::{PendingRequests, Request};
+use crate::gtp::pending::{PendingRequests, Request};
+use crate::numbering::e212::E212;
 use crate::signal::{Location, Proto, Provenance, Signal, SignalKind};
 use crate::types::{Imsi, Msisdn, Plmn};
 

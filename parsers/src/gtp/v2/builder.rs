@@ -112,7 +112,7 @@ pub fn delete_session_request(sgw_teid: u32, seq: u32) -> Gtpv2Repr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gtpv2::{Gtpv2Fields, Gtpv2Message};
+    use crate::gtp::v2::{Gtpv2Fields, Gtpv2Message};
 
     #[test]
     fn create_session_request_reads_back() {

@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use crate::types::{Country, Imsi, Plmn};
 
-const TABLE: &str = include_str!("../data/e212.tsv");
+const TABLE: &str = include_str!("../../data/e212.tsv");
 
 /// What a prefix (MCC, or MCC + MNC) says; either field may be left to shorter prefixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
-use crate::link::Network;
+use crate::transport::link::Network;
 use crate::wire::{be16, be32};
 
 const fn err(reason: &'static str, offset: usize) -> DecodeError {

@@ -23,12 +23,12 @@ use ahash::AHashMap as HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{ie, msg, Gtpv1Fields, Gtpv1Message, Uli};
-use crate::e212::E212;
 use crate::early::{
     Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
 };
 use crate::flow::{FlowKey, PacketMeta};
-use crate::pending::{PendingRequests, Request};
+use crate::gtp::pending::{PendingRequests, Request};
+use crate::numbering::e212::E212;
 use crate::signal::{Location, Proto, Provenance, Signal, SignalKind};
 use crate::types::{Imsi, Msisdn, Plmn};
 

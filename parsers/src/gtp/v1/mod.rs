@@ -901,9 +901,9 @@ mod tests {
     /// Records for every UDP port-2123 GTPv1-C message of a capture.
     fn decode_capture(path: &Path) -> Vec<serde_json::Value> {
         use crate::capture::CaptureReader;
-        use crate::ip::{IpLayer, IpProtocol};
-        use crate::link::parse_link;
-        use crate::udp::UdpRepr;
+        use crate::transport::ip::{IpLayer, IpProtocol};
+        use crate::transport::link::parse_link;
+        use crate::transport::udp::UdpRepr;
 
         let mut out = Vec::new();
         let mut ip = IpLayer::new();
