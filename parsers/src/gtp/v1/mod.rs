@@ -13,6 +13,7 @@
 
 pub mod correlate;
 
+use super::ie::IeWalk;
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
 use crate::record::{PlmnCode, Record};
@@ -282,12 +283,13 @@ impl<'a> Gtpv1Message<'a> {
 
     /// The IEs; a malformed IE or unknown TV type yields one error and ends the iteration.
     pub fn ies(&self) -> IeIter<'a> {
-        IeIter {
-            buf: self.ies,
-            offset: self.ies_offset,
-            failed: false,
-            truncated: self.truncated,
-        }
+        IeIter(IeWalk::new(
+            Layer::Gtpv1,
+            ie_header,
+            self.ies,
+            self.ies_offset,
+            self.truncated,
+        ))
     }
 
     /// The first IE of `kind` before any error.
@@ -312,50 +314,30 @@ impl Ie<'_> {
 
 /// Iterator over TV / TLV IEs.
 #[derive(Clone, Debug)]
-pub struct IeIter<'a> {
-    buf: &'a [u8],
-    offset: usize,
-    failed: bool,
-    truncated: bool,
+pub struct IeIter<'a>(IeWalk<'a>);
+
+/// A GTPv1 IE header: TV (type < 128, value length by type) or TLV (16-bit length).
+fn ie_header(buf: &[u8]) -> Result<(usize, usize), &'static str> {
+    let kind = buf[0];
+    if kind < 128 {
+        tv_len(kind).map(|n| (1, n)).ok_or("unknown TV IE type")
+    } else {
+        match buf.get(1..3) {
+            Some(l) => Ok((3, usize::from(u16::from_be_bytes([l[0], l[1]])))),
+            None => Err("truncated IE header"),
+        }
+    }
 }
 
 impl<'a> Iterator for IeIter<'a> {
     type Item = Result<Ie<'a>, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.truncated {
-            self.truncated = false;
-            self.failed = true;
-            return Some(Err(err("message length beyond datagram", 2)));
-        }
-        if self.failed || self.buf.is_empty() {
-            return None;
-        }
-        let kind = self.buf[0];
-        let (hlen, len) = if kind < 128 {
-            match tv_len(kind) {
-                Some(n) => (1, n),
-                None => {
-                    self.failed = true;
-                    return Some(Err(err("unknown TV IE type", self.offset)));
-                }
-            }
-        } else {
-            match self.buf.get(1..3) {
-                Some(l) => (3, usize::from(u16::from_be_bytes([l[0], l[1]]))),
-                None => {
-                    self.failed = true;
-                    return Some(Err(err("truncated IE header", self.offset)));
-                }
-            }
-        };
-        let Some(value) = self.buf.get(hlen..hlen + len) else {
-            self.failed = true;
-            return Some(Err(err("IE length beyond message", self.offset)));
-        };
-        self.buf = &self.buf[hlen + len..];
-        self.offset += hlen + len;
-        Some(Ok(Ie { kind, value }))
+        let raw = self.0.next()?;
+        Some(raw.map(|r| Ie {
+            kind: r.header[0],
+            value: r.value,
+        }))
     }
 }
 

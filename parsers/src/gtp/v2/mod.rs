@@ -7,6 +7,7 @@
 pub mod builder;
 pub mod correlate;
 
+use super::ie::IeWalk;
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
 use crate::record::{PlmnCode, Record};
@@ -135,12 +136,13 @@ impl<'a> Gtpv2Message<'a> {
 
     /// Top-level IEs; a bad IE length yields one error and ends the iteration.
     pub fn ies(&self) -> IeIter<'a> {
-        IeIter {
-            buf: self.ies,
-            offset: self.header.len(),
-            failed: false,
-            truncated: self.truncated,
-        }
+        IeIter(IeWalk::new(
+            Layer::Gtpv2,
+            ie_header,
+            self.ies,
+            self.header.len(),
+            self.truncated,
+        ))
     }
 
     /// The first top-level IE of `kind` (any instance).
@@ -158,42 +160,26 @@ pub struct Ie<'a> {
 }
 
 /// Iterator over type-length-instance IEs.
-pub struct IeIter<'a> {
-    buf: &'a [u8],
-    offset: usize,
-    failed: bool,
-    truncated: bool,
+pub struct IeIter<'a>(IeWalk<'a>);
+
+/// A GTPv2 IE header: type, 16-bit length, spare and instance.
+fn ie_header(buf: &[u8]) -> Result<(usize, usize), &'static str> {
+    if buf.len() < 4 {
+        return Err("truncated IE header");
+    }
+    Ok((4, usize::from(u16::from_be_bytes([buf[1], buf[2]]))))
 }
 
 impl<'a> Iterator for IeIter<'a> {
     type Item = Result<Ie<'a>, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.truncated {
-            self.truncated = false;
-            self.failed = true;
-            return Some(Err(err("message length beyond datagram", 2)));
-        }
-        if self.failed || self.buf.is_empty() {
-            return None;
-        }
-        if self.buf.len() < 4 {
-            self.failed = true;
-            return Some(Err(err("truncated IE header", self.offset)));
-        }
-        let len = usize::from(u16::from_be_bytes([self.buf[1], self.buf[2]]));
-        let Some(value) = self.buf.get(4..4 + len) else {
-            self.failed = true;
-            return Some(Err(err("IE length beyond message", self.offset)));
-        };
-        let ie = Ie {
-            kind: self.buf[0],
-            instance: self.buf[3] & 0x0f,
-            value,
-        };
-        self.buf = &self.buf[4 + len..];
-        self.offset += 4 + len;
-        Some(Ok(ie))
+        let raw = self.0.next()?;
+        Some(raw.map(|r| Ie {
+            kind: r.header[0],
+            instance: r.header[3] & 0x0f,
+            value: r.value,
+        }))
     }
 }
 
