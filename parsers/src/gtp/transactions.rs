@@ -9,7 +9,9 @@ use std::hash::Hash;
 use std::net::IpAddr;
 
 use super::pending::{PendingRequests, Request};
-use crate::early::{Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY};
+use crate::early::{
+    Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
+};
 use crate::flow::{FlowKey, PacketMeta};
 use crate::numbering::e212::E212;
 use crate::signal::{Location, Proto, Provenance, Signal, SignalKind};
@@ -103,7 +105,7 @@ pub(crate) struct GtpResponse<S> {
 
 /// A request reusing the key of a pending one with the same message type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Retransmission {
+pub enum Retransmission {
     /// The first copy stays (its time is the signal's); a different request replacing
     /// it counts the old one unanswered (GTPv1).
     KeepFirst,
@@ -294,5 +296,57 @@ impl<Q: Copy + Eq + Hash, F, S> Transactions<Q, F, S> {
         let dropped = self.early.flush();
         self.stats.unmatched_responses += dropped;
         self.pairing.early_dropped += dropped;
+    }
+}
+
+/// What distinguishes the two GTP versions' correlators.
+pub trait GtpVersion {
+    /// Sequence number type (16 bits in GTPv1, 24 in GTPv2).
+    type Seq: Copy + Eq + Hash + std::fmt::Debug;
+    /// The request fields a signal needs.
+    type Fields: Clone + std::fmt::Debug;
+    /// The control TEIDs a message's sender names itself by.
+    type Sender: Clone + std::fmt::Debug;
+    const PROTO: Proto;
+    const RETRANSMISSION: Retransmission;
+}
+
+/// A GTP-C correlator: requests paired with responses into signals, subscribers found
+/// through the control TEIDs learned from earlier transactions. Each version implements
+/// `push` on its own instance (`Gtpv1Correlator`, `Gtpv2Correlator`).
+#[derive(Clone, Debug)]
+pub struct GtpCorrelator<V: GtpVersion> {
+    pub(crate) tx: Transactions<V::Seq, V::Fields, V::Sender>,
+}
+
+impl<V: GtpVersion> GtpCorrelator<V> {
+    pub fn new(e212: E212) -> Self {
+        Self::with_tolerance(e212, DEFAULT_TOLERANCE_US)
+    }
+
+    /// A correlator whose responses wait `tolerance_us` for a request not seen yet.
+    pub fn with_tolerance(e212: E212, tolerance_us: i64) -> Self {
+        GtpCorrelator {
+            tx: Transactions::new(e212, V::PROTO, V::RETRANSMISSION, tolerance_us),
+        }
+    }
+
+    pub fn stats(&self) -> &GtpStats {
+        &self.tx.stats
+    }
+
+    /// How responses were paired (in order, early, dropped; requests expired).
+    pub fn pairing(&self) -> PairingStats {
+        self.tx.pairing()
+    }
+
+    /// Request→response delays per pair of input files.
+    pub fn delays(&self) -> &Delays {
+        self.tx.delays()
+    }
+
+    /// End of input: requests still pending are counted as unanswered.
+    pub fn flush(&mut self) {
+        self.tx.flush();
     }
 }

@@ -22,12 +22,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{ie, msg, Gtpv1Fields, Gtpv1Message, Uli};
-use crate::early::{Delays, PairingStats, DEFAULT_TOLERANCE_US};
 use crate::flow::{FlowKey, PacketMeta};
 use crate::gtp::transactions::{
-    GtpRequest, GtpResponse, GtpStats, Retransmission, Subscriber, Teid, Transactions,
+    GtpCorrelator, GtpRequest, GtpResponse, GtpStats, GtpVersion, Retransmission, Subscriber, Teid,
 };
-use crate::numbering::e212::E212;
 use crate::signal::{Location, Proto, Signal, SignalKind};
 
 /// Counters of what gave no signal, and why.
@@ -48,11 +46,20 @@ fn response(meta: &PacketMeta, m: &Gtpv1Message<'_>, flow: FlowKey) -> Response 
     }
 }
 
-/// Pairs GTPv1-C requests with responses and emits signals.
-#[derive(Clone, Debug)]
-pub struct Gtpv1Correlator {
-    tx: Transactions<u16, Gtpv1Fields, Vec<Teid>>,
+/// GTPv1: 16-bit sequence numbers, a retransmission keeps the first copy.
+#[derive(Clone, Copy, Debug)]
+pub enum V1 {}
+
+impl GtpVersion for V1 {
+    type Seq = u16;
+    type Fields = Gtpv1Fields;
+    type Sender = Vec<Teid>;
+    const PROTO: Proto = Proto::Gtpv1;
+    const RETRANSMISSION: Retransmission = Retransmission::KeepFirst;
 }
+
+/// Pairs GTPv1-C requests with responses and emits signals.
+pub type Gtpv1Correlator = GtpCorrelator<V1>;
 
 fn is_request(t: u8) -> bool {
     matches!(
@@ -125,31 +132,6 @@ fn location(f: &Gtpv1Fields) -> Option<Location> {
 }
 
 impl Gtpv1Correlator {
-    pub fn new(e212: E212) -> Gtpv1Correlator {
-        Gtpv1Correlator::with_tolerance(e212, DEFAULT_TOLERANCE_US)
-    }
-
-    /// A correlator whose responses wait `tolerance_us` for a request not seen yet.
-    pub fn with_tolerance(e212: E212, tolerance_us: i64) -> Gtpv1Correlator {
-        Gtpv1Correlator {
-            tx: Transactions::new(e212, Proto::Gtpv1, Retransmission::KeepFirst, tolerance_us),
-        }
-    }
-
-    pub fn stats(&self) -> &Gtpv1Stats {
-        &self.tx.stats
-    }
-
-    /// How responses were paired (in order, early, dropped; requests expired).
-    pub fn pairing(&self) -> PairingStats {
-        self.tx.pairing()
-    }
-
-    /// Request→response delays per pair of input files.
-    pub fn delays(&self) -> &Delays {
-        self.tx.delays()
-    }
-
     /// Feed one message seen on `flow`; returns a signal when it completes a transaction.
     /// Messages without a sequence number (S flag clear) cannot be paired and are ignored.
     pub fn push(
@@ -216,17 +198,13 @@ impl Gtpv1Correlator {
                 .signal(&req.meta, req.msg_type, sub, kind, sub.serving, loc),
         )
     }
-
-    /// End of input: requests still pending are counted as unanswered.
-    pub fn flush(&mut self) {
-        self.tx.flush();
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{Gtpv1Repr, IeRepr};
     use super::*;
+    use crate::numbering::e212::E212;
     use crate::signal::Provenance;
     use crate::types::Country;
     use crate::types::{Imsi, Msisdn, Plmn};

@@ -20,8 +20,7 @@ use crate::record::{PlmnCode, Record};
 use crate::signal::Proto;
 use crate::types::{Imsi, Msisdn, Plmn};
 
-/// The registered GTP-C port (UDP, and TCP when tshark's GTP-over-TCP is on).
-pub const PORT: u16 = 2123;
+pub use super::PORT;
 
 /// Message type of a G-PDU (user data): never a GTP-C record.
 pub const G_PDU: u8 = 255;

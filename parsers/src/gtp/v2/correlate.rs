@@ -17,12 +17,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{ie, Gtpv2Fields, Gtpv2Message, Uli};
-use crate::early::{Delays, PairingStats, DEFAULT_TOLERANCE_US};
 use crate::flow::{FlowKey, PacketMeta};
 use crate::gtp::transactions::{
-    GtpRequest, GtpResponse, GtpStats, Retransmission, Subscriber, Teid, Transactions,
+    GtpCorrelator, GtpRequest, GtpResponse, GtpStats, GtpVersion, Retransmission, Subscriber, Teid,
 };
-use crate::numbering::e212::E212;
 use crate::signal::{Location, Proto, Signal, SignalKind};
 
 const CREATE_SESSION: u8 = 32;
@@ -47,38 +45,22 @@ fn response(meta: &PacketMeta, msg: &Gtpv2Message<'_>, flow: FlowKey) -> Respons
     }
 }
 
-/// Pairs GTPv2-C requests with responses and emits signals.
-#[derive(Clone, Debug)]
-pub struct Gtpv2Correlator {
-    tx: Transactions<u32, Gtpv2Fields, Option<Teid>>,
+/// GTPv2: 24-bit sequence numbers, a retransmission replaces the pending request.
+#[derive(Clone, Copy, Debug)]
+pub enum V2 {}
+
+impl GtpVersion for V2 {
+    type Seq = u32;
+    type Fields = Gtpv2Fields;
+    type Sender = Option<Teid>;
+    const PROTO: Proto = Proto::Gtpv2;
+    const RETRANSMISSION: Retransmission = Retransmission::Replace;
 }
 
+/// Pairs GTPv2-C requests with responses and emits signals.
+pub type Gtpv2Correlator = GtpCorrelator<V2>;
+
 impl Gtpv2Correlator {
-    pub fn new(e212: E212) -> Gtpv2Correlator {
-        Gtpv2Correlator::with_tolerance(e212, DEFAULT_TOLERANCE_US)
-    }
-
-    /// A correlator whose responses wait `tolerance_us` for a request not seen yet.
-    pub fn with_tolerance(e212: E212, tolerance_us: i64) -> Gtpv2Correlator {
-        Gtpv2Correlator {
-            tx: Transactions::new(e212, Proto::Gtpv2, Retransmission::Replace, tolerance_us),
-        }
-    }
-
-    pub fn stats(&self) -> &Gtpv2Stats {
-        &self.tx.stats
-    }
-
-    /// How responses were paired (in order, early, dropped; requests expired).
-    pub fn pairing(&self) -> PairingStats {
-        self.tx.pairing()
-    }
-
-    /// Request→response delays per pair of input files.
-    pub fn delays(&self) -> &Delays {
-        self.tx.delays()
-    }
-
     /// Feed one message seen on `flow`; returns a signal when it completes a transaction.
     pub fn push(
         &mut self,
@@ -143,11 +125,6 @@ impl Gtpv2Correlator {
                 .signal(&req.meta, req.msg_type, sub, kind, serving, location),
         )
     }
-
-    /// End of input: pending requests count as unanswered.
-    pub fn flush(&mut self) {
-        self.tx.flush();
-    }
 }
 
 /// The sender's control-plane F-TEID: (IPv4 address or the packet's source, TEID). It is
@@ -187,6 +164,7 @@ fn finest(u: Uli) -> Option<Location> {
 mod tests {
     use super::super::{Gtpv2Repr, IeRepr};
     use super::*;
+    use crate::numbering::e212::E212;
     use crate::types::{Imsi, Plmn};
     use std::net::Ipv4Addr;
 

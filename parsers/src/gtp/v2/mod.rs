@@ -14,8 +14,7 @@ use crate::record::{PlmnCode, Record};
 use crate::signal::Proto;
 use crate::types::{Imsi, Msisdn, Plmn};
 
-/// The registered GTP-C port (UDP, and TCP in some test captures).
-pub const PORT: u16 = 2123;
+pub use super::PORT;
 
 /// IE types used here (TS 29.274 §8.1).
 pub mod ie {

@@ -7,12 +7,9 @@
 //! capture that starts or ends mid-datagram, or a probe that drops fragments, must not grow
 //! memory without limit.
 
-use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{DecodeError, Layer};
-use crate::flow::PacketMeta;
-use crate::transport::link::Network;
 use crate::wire::{be16, be32};
 
 mod reassembly;

@@ -1,5 +1,8 @@
 use super::*;
+use crate::flow::PacketMeta;
+use crate::transport::link::Network;
 use proptest::prelude::*;
+use std::borrow::Cow;
 
 fn v4(protocol: u8) -> Ipv4Repr {
     Ipv4Repr {

@@ -4,7 +4,6 @@
 //! duplicates (retransmissions, the same packet captured on two hops) dropped.
 
 use crate::error::{DecodeError, Layer};
-use crate::flow::{FlowKey, PacketMeta};
 use crate::wire::{be16_or_zero as be16, be32_or_zero as be32};
 
 mod reassembly;

@@ -8,7 +8,6 @@
 //! must not stall a stream forever.
 
 use crate::error::{DecodeError, Layer};
-use crate::flow::{FlowKey, PacketMeta};
 use crate::wire::{be16_or_zero as be16, be32_or_zero as be32};
 use std::fmt;
 use std::net::IpAddr;

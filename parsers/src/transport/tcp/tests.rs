@@ -1,5 +1,6 @@
 use super::*;
 use crate::flow::Endpoint;
+use crate::flow::{FlowKey, PacketMeta};
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
