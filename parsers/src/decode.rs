@@ -30,15 +30,12 @@ use crate::ss7::sigtran::m2pa::{self, M2paMessage};
 use crate::ss7::sigtran::m3ua::{self, M3uaMessage};
 use crate::ss7::sigtran::mtp3::{self, Mtp3Message};
 use crate::ss7::tcap::{ComponentKind, TcapMessage};
-use crate::transport::ip::{IpDatagram, IpLayer};
+use crate::transport::ip::{IpDatagram, IpLayer, IpProtocol};
 use crate::transport::link::{parse_link, Network};
 use crate::transport::sctp::{Chunk, SctpMessage, SctpPacket, SctpReassembler};
 use crate::transport::tcp::{Framer, Framing, TcpEvent, TcpReassembler, TcpRepr};
 use crate::transport::udp::UdpRepr;
 
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
-const IPPROTO_SCTP: u8 = 132;
 /// SCTP payload protocol identifiers for Diameter (RFC 6733 §2.1): clear and DTLS.
 const PPID_DIAMETER: u32 = 46;
 const PPID_DIAMETER_DTLS: u32 = 47;
@@ -329,9 +326,9 @@ impl Decoder {
 
     fn transport(&mut self, meta: &PacketMeta, d: &IpDatagram<'_>, sink: &mut dyn Sink) {
         match d.protocol {
-            IPPROTO_TCP => self.tcp_segment(meta, d.src, d.dst, &d.payload, sink),
-            IPPROTO_SCTP => self.sctp_packet(meta, d.src, d.dst, &d.payload, sink),
-            IPPROTO_UDP => match UdpRepr::parse(&d.payload) {
+            IpProtocol::TCP => self.tcp_segment(meta, d.src, d.dst, &d.payload, sink),
+            IpProtocol::SCTP => self.sctp_packet(meta, d.src, d.dst, &d.payload, sink),
+            IpProtocol::UDP => match UdpRepr::parse(&d.payload) {
                 Ok((udp, payload))
                     if udp.src_port == gtpv2::PORT || udp.dst_port == gtpv2::PORT =>
                 {

@@ -54,6 +54,27 @@ pub mod msg {
     pub const UPDATE_PDP_CONTEXT_RESPONSE: u8 = 19;
     pub const DELETE_PDP_CONTEXT_REQUEST: u8 = 20;
     pub const DELETE_PDP_CONTEXT_RESPONSE: u8 = 21;
+
+    /// A message type's name (TS 29.060 Table 1), for statistics; `None` for one not
+    /// named here.
+    pub fn name(t: u32) -> Option<&'static str> {
+        Some(match t {
+            1 => "Echo Request",
+            2 => "Echo Response",
+            3 => "Version Not Supported",
+            16 => "Create PDP Context Request",
+            17 => "Create PDP Context Response",
+            18 => "Update PDP Context Request",
+            19 => "Update PDP Context Response",
+            20 => "Delete PDP Context Request",
+            21 => "Delete PDP Context Response",
+            26 => "Error Indication",
+            27 => "PDU Notification Request",
+            28 => "PDU Notification Response",
+            31 => "Supported Extension Headers Notification",
+            _ => return None,
+        })
+    }
 }
 
 const FLAG_PT: u8 = 0x10;

@@ -27,6 +27,51 @@ pub mod ie {
     pub const F_TEID: u8 = 87;
 }
 
+/// A message type's name (TS 29.274 Table 6.1-1), for statistics; `None` for one not
+/// named here.
+pub fn message_name(t: u32) -> Option<&'static str> {
+    Some(match t {
+        1 => "Echo Request",
+        2 => "Echo Response",
+        3 => "Version Not Supported",
+        32 => "Create Session Request",
+        33 => "Create Session Response",
+        34 => "Modify Bearer Request",
+        35 => "Modify Bearer Response",
+        36 => "Delete Session Request",
+        37 => "Delete Session Response",
+        38 => "Change Notification Request",
+        39 => "Change Notification Response",
+        64 => "Modify Bearer Command",
+        65 => "Modify Bearer Failure Indication",
+        66 => "Delete Bearer Command",
+        67 => "Delete Bearer Failure Indication",
+        68 => "Bearer Resource Command",
+        69 => "Bearer Resource Failure Indication",
+        70 => "Downlink Data Notification Failure Indication",
+        95 => "Create Bearer Request",
+        96 => "Create Bearer Response",
+        97 => "Update Bearer Request",
+        98 => "Update Bearer Response",
+        99 => "Delete Bearer Request",
+        100 => "Delete Bearer Response",
+        128 => "Identification Request",
+        129 => "Identification Response",
+        130 => "Context Request",
+        131 => "Context Response",
+        132 => "Context Acknowledge",
+        133 => "Forward Relocation Request",
+        134 => "Forward Relocation Response",
+        170 => "Release Access Bearers Request",
+        171 => "Release Access Bearers Response",
+        176 => "Downlink Data Notification",
+        177 => "Downlink Data Notification Acknowledge",
+        211 => "Modify Access Bearers Request",
+        212 => "Modify Access Bearers Response",
+        _ => return None,
+    })
+}
+
 const FLAG_PIGGYBACK: u8 = 0x10;
 const FLAG_TEID: u8 = 0x08;
 

@@ -8,6 +8,7 @@
 //! must not stall a stream forever.
 
 use crate::error::{DecodeError, Layer};
+use crate::transport::ip::IpProtocol;
 use crate::wire::{be16_or_zero as be16, be32_or_zero as be32};
 use std::fmt;
 use std::net::IpAddr;
@@ -19,8 +20,6 @@ pub use reassembly::*;
 pub const HEADER_LEN: usize = 20;
 /// Bytes an out-of-order segment is charged beyond its payload (map entry, allocation).
 const SEGMENT_OVERHEAD: usize = 64;
-/// IP protocol number of TCP (pseudo-header).
-const PROTOCOL: u8 = 6;
 
 const fn err(reason: &'static str, offset: usize) -> DecodeError {
     DecodeError::new(Layer::Tcp, reason, offset)
@@ -156,7 +155,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     /// Whether the checksum over the pseudo-header and segment is right. Captures taken on
     /// the sending host often carry checksum-offload garbage, so decoders do not insist.
     pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> bool {
-        checksum(src, dst, PROTOCOL, self.buffer.as_ref()) == 0
+        checksum(src, dst, IpProtocol::TCP, self.buffer.as_ref()) == 0
     }
 }
 
@@ -215,7 +214,7 @@ impl TcpRepr {
         b.extend_from_slice(&[0, 0]);
         b.extend_from_slice(&self.urgent.to_be_bytes());
         b.extend_from_slice(payload);
-        let sum = checksum(src, dst, PROTOCOL, &b);
+        let sum = checksum(src, dst, IpProtocol::TCP, &b);
         b[16..18].copy_from_slice(&sum.to_be_bytes());
         b
     }
