@@ -2,6 +2,7 @@ use super::*;
 use crate::transport::ip::IpLayer;
 use crate::transport::link::{parse_link, LinkType, Network};
 use std::collections::BTreeMap;
+use std::io;
 use std::io::Cursor;
 use std::path::PathBuf;
 
