@@ -268,7 +268,7 @@ struct Partial {
 
 impl Partial {
     /// `hasher` is the reassembler's (cloned, so a new direction does not draw fresh
-    /// random seeds: that was 4 % of the MAP benchmark's time, a direction per copy).
+    /// random seeds, a cost per direction: benches/README.md).
     fn new(now: i64, hasher: &ahash::RandomState) -> Partial {
         Partial {
             frags: HashMap::with_hasher(hasher.clone()),
