@@ -72,7 +72,7 @@ struct FragKey {
 }
 
 #[derive(Debug)]
-struct Pending {
+struct PartialDatagram {
     created_us: i64,
     seq: u64,
     /// Length of the whole payload, once the last fragment is seen.
@@ -94,7 +94,7 @@ const MAX_DATAGRAM: usize = 65_535;
 #[derive(Debug, Default)]
 pub struct IpLayer {
     cfg: IpLayerConfig,
-    pending: HashMap<FragKey, Pending>,
+    pending: HashMap<FragKey, PartialDatagram>,
     /// Pending datagrams by age, for expiry and eviction in a deterministic order.
     by_age: BTreeMap<(i64, u64), FragKey>,
     pub(super) bytes: usize,
@@ -290,7 +290,7 @@ impl IpLayer {
         }
     }
 
-    fn remove(&mut self, key: &FragKey) -> Option<Pending> {
+    fn remove(&mut self, key: &FragKey) -> Option<PartialDatagram> {
         let p = self.pending.remove(key)?;
         self.by_age.remove(&(p.created_us, p.seq));
         self.bytes -= p.bytes;
@@ -338,7 +338,7 @@ impl IpLayer {
         while self.bytes + data.len() > self.cfg.max_bytes && self.evict_oldest() {}
         self.stats.fragments += 1;
         let (seq, cfg_ts) = (self.seq, ts_us);
-        let p = self.pending.entry(key).or_insert_with(|| Pending {
+        let p = self.pending.entry(key).or_insert_with(|| PartialDatagram {
             created_us: cfg_ts,
             seq,
             total: None,
