@@ -14,6 +14,7 @@
 pub mod correlate;
 
 use super::ie::IeWalk;
+use super::RecordHead;
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
 use crate::record::{PlmnCode, Record};
@@ -473,37 +474,36 @@ impl Gtpv1Fields {
 /// The message as an inspect record (conformance schema), with the IE error if any (the
 /// record keeps the fields decoded before it).
 pub fn decode_record(msg: &Gtpv1Message<'_>, meta: &PacketMeta) -> (Record, Option<DecodeError>) {
-    let mut r = Record::new(Proto::Gtpv1, meta.frame, meta.ts_us);
-    r.msg_type = Some(u32::from(msg.header.msg_type));
-    r.seq = msg.header.seq.map(u32::from);
-    r.teid = Some(msg.header.teid);
     let (f, e) = Gtpv1Fields::extract(msg);
-    r.imsi = f.imsi.map(|d| d.to_string());
-    r.msisdn = f.msisdn.map(|d| d.to_string());
-    r.rat = f.rat.map(u32::from);
-    r.cause = f.cause.map(u32::from);
-    let code = |p: Plmn| PlmnCode {
-        plmn: p.to_string(),
-        ..PlmnCode::default()
-    };
+    let mut r = RecordHead {
+        proto: Proto::Gtpv1,
+        msg_type: msg.header.msg_type,
+        seq: msg.header.seq.map(u32::from),
+        teid: Some(msg.header.teid),
+        imsi: f.imsi,
+        msisdn: f.msisdn,
+        rat: f.rat,
+        cause: f.cause,
+    }
+    .record(meta);
     r.rai = f.rai.map(|x| PlmnCode {
         lac: Some(x.lac.into()),
         rac: Some(x.rac.into()),
-        ..code(x.plmn)
+        ..PlmnCode::of(x.plmn)
     });
     match f.uli {
         Some(Uli::Cgi { plmn, lac, ci }) => {
             r.cgi = Some(PlmnCode {
                 lac: Some(lac.into()),
                 ci: Some(ci.into()),
-                ..code(plmn)
+                ..PlmnCode::of(plmn)
             })
         }
         Some(Uli::Sai { plmn, lac, sac }) => {
             r.sai = Some(PlmnCode {
                 lac: Some(lac.into()),
                 sac: Some(sac.into()),
-                ..code(plmn)
+                ..PlmnCode::of(plmn)
             })
         }
         // A ULI of type RAI is not reported (the `rai` key comes only from TV 3).

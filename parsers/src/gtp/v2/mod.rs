@@ -8,6 +8,7 @@ pub mod builder;
 pub mod correlate;
 
 use super::ie::IeWalk;
+use super::RecordHead;
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
 use crate::record::{PlmnCode, Record};
@@ -356,47 +357,46 @@ impl Gtpv2Fields {
 
 /// The message as an inspect record (conformance schema).
 pub fn record(msg: &Gtpv2Message<'_>, meta: &PacketMeta) -> Record {
-    let mut r = Record::new(Proto::Gtpv2, meta.frame, meta.ts_us);
-    r.msg_type = Some(u32::from(msg.header.msg_type));
-    r.seq = Some(msg.header.seq);
-    r.teid = msg.header.teid;
     let (f, _) = Gtpv2Fields::extract(msg);
-    r.imsi = f.imsi.map(|d| d.to_string());
-    r.msisdn = f.msisdn.map(|d| d.to_string());
+    let mut r = RecordHead {
+        proto: Proto::Gtpv2,
+        msg_type: msg.header.msg_type,
+        seq: Some(msg.header.seq),
+        teid: msg.header.teid,
+        imsi: f.imsi,
+        msisdn: f.msisdn,
+        rat: f.rat,
+        cause: f.cause,
+    }
+    .record(meta);
     r.plmn = f.serving.map(|p| p.to_string());
-    r.rat = f.rat.map(u32::from);
-    r.cause = f.cause.map(u32::from);
     if let Some(u) = f.uli {
-        let code = |p: Plmn| PlmnCode {
-            plmn: p.to_string(),
-            ..PlmnCode::default()
-        };
         r.cgi = u.cgi.map(|(p, lac, ci)| PlmnCode {
             lac: Some(lac.into()),
             ci: Some(ci.into()),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
         r.sai = u.sai.map(|(p, lac, sac)| PlmnCode {
             lac: Some(lac.into()),
             sac: Some(sac.into()),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
         r.rai = u.rai.map(|(p, lac, rac)| PlmnCode {
             lac: Some(lac.into()),
             rac: Some(rac.into()),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
         r.tai = u.tai.map(|(p, tac)| PlmnCode {
             tac: Some(tac.into()),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
         r.ecgi = u.ecgi.map(|(p, eci)| PlmnCode {
             eci: Some(eci),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
         r.lai = u.lai.map(|(p, lac)| PlmnCode {
             lac: Some(lac.into()),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
     }
     r
