@@ -79,3 +79,18 @@ impl<'a> Iterator for IeWalk<'a> {
         Some(Ok(Raw { header, value }))
     }
 }
+
+/// Visit each IE of `ies` up to the first malformed one, which is returned: the fields a
+/// visitor took from the IEs before it stay (both versions' `Fields::extract`).
+pub(crate) fn visit<T>(
+    ies: impl Iterator<Item = Result<T, DecodeError>>,
+    mut visit: impl FnMut(T),
+) -> Option<DecodeError> {
+    for ie in ies {
+        match ie {
+            Ok(ie) => visit(ie),
+            Err(e) => return Some(e),
+        }
+    }
+    None
+}

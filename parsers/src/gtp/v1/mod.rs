@@ -440,34 +440,28 @@ impl Gtpv1Fields {
     pub fn extract(msg: &Gtpv1Message<'_>) -> (Gtpv1Fields, Option<DecodeError>) {
         let mut f = Gtpv1Fields::default();
         let (mut imsi, mut msisdn, mut rai, mut uli) = (false, false, false, false);
-        for ie in msg.ies() {
-            let ie = match ie {
-                Ok(ie) => ie,
-                Err(e) => return (f, Some(e)),
-            };
-            match ie.kind {
-                ie::IMSI if !imsi => {
-                    imsi = true;
-                    f.imsi = Imsi::from_tbcd(ie.value).ok();
-                }
-                ie::MSISDN if !msisdn => {
-                    msisdn = true;
-                    f.msisdn = ie.value.get(1..).and_then(|d| Msisdn::from_tbcd(d).ok());
-                }
-                ie::RAI if !rai => {
-                    rai = true;
-                    f.rai = Rai::parse(ie.value);
-                }
-                ie::ULI if !uli => {
-                    uli = true;
-                    f.uli = Uli::parse(ie.value);
-                }
-                ie::RAT_TYPE if f.rat.is_none() => f.rat = ie.value.first().copied(),
-                ie::CAUSE if f.cause.is_none() => f.cause = ie.value.first().copied(),
-                _ => {}
+        let e = super::ie::visit(msg.ies(), |ie| match ie.kind {
+            ie::IMSI if !imsi => {
+                imsi = true;
+                f.imsi = Imsi::from_tbcd(ie.value).ok();
             }
-        }
-        (f, None)
+            ie::MSISDN if !msisdn => {
+                msisdn = true;
+                f.msisdn = ie.value.get(1..).and_then(|d| Msisdn::from_tbcd(d).ok());
+            }
+            ie::RAI if !rai => {
+                rai = true;
+                f.rai = Rai::parse(ie.value);
+            }
+            ie::ULI if !uli => {
+                uli = true;
+                f.uli = Uli::parse(ie.value);
+            }
+            ie::RAT_TYPE if f.rat.is_none() => f.rat = ie.value.first().copied(),
+            ie::CAUSE if f.cause.is_none() => f.cause = ie.value.first().copied(),
+            _ => {}
+        });
+        (f, e)
     }
 }
 

@@ -336,22 +336,16 @@ impl Gtpv2Fields {
     /// Extract the fields; IEs before a malformed one are kept, and the error returned.
     pub fn extract(msg: &Gtpv2Message<'_>) -> (Gtpv2Fields, Option<DecodeError>) {
         let mut f = Gtpv2Fields::default();
-        for ie in msg.ies() {
-            let ie = match ie {
-                Ok(ie) => ie,
-                Err(e) => return (f, Some(e)),
-            };
-            match ie.kind {
-                ie::IMSI if f.imsi.is_none() => f.imsi = Imsi::from_tbcd(ie.value).ok(),
-                ie::MSISDN if f.msisdn.is_none() => f.msisdn = Msisdn::from_tbcd(ie.value).ok(),
-                ie::SERVING_NETWORK if f.serving.is_none() => f.serving = Plmn::from_bcd(ie.value),
-                ie::RAT_TYPE if f.rat.is_none() => f.rat = ie.value.first().copied(),
-                ie::CAUSE if f.cause.is_none() => f.cause = ie.value.first().copied(),
-                ie::ULI if f.uli.is_none() => f.uli = Some(Uli::parse(ie.value)),
-                _ => {}
-            }
-        }
-        (f, None)
+        let e = super::ie::visit(msg.ies(), |ie| match ie.kind {
+            ie::IMSI if f.imsi.is_none() => f.imsi = Imsi::from_tbcd(ie.value).ok(),
+            ie::MSISDN if f.msisdn.is_none() => f.msisdn = Msisdn::from_tbcd(ie.value).ok(),
+            ie::SERVING_NETWORK if f.serving.is_none() => f.serving = Plmn::from_bcd(ie.value),
+            ie::RAT_TYPE if f.rat.is_none() => f.rat = ie.value.first().copied(),
+            ie::CAUSE if f.cause.is_none() => f.cause = ie.value.first().copied(),
+            ie::ULI if f.uli.is_none() => f.uli = Some(Uli::parse(ie.value)),
+            _ => {}
+        });
+        (f, e)
     }
 }
 
