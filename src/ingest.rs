@@ -4,13 +4,13 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
-use landfall_parsers::capture::{CaptureError, CaptureReader, MergedCaptures};
-use landfall_parsers::decode::{Decoder, DecoderConfig, Sink};
-use landfall_parsers::e164::{GtPlmnTable, E164};
-use landfall_parsers::e212::E212;
-use landfall_parsers::{Country, Signal};
+use landfall_parsers::capture::{CaptureError, CaptureReader};
+use landfall_parsers::decode::{decode_captures, Decoder, DecoderConfig, Sink};
+use landfall_parsers::numbering::e164::{GtPlmnTable, E164};
+use landfall_parsers::numbering::e212::E212;
+use landfall_parsers::Signal;
 
 use crate::cli::DecodeArgs;
 
@@ -18,39 +18,9 @@ use crate::cli::DecodeArgs;
 pub fn decoder_config(args: &DecodeArgs) -> Result<DecoderConfig> {
     let mut e212 = E212::default();
     for o in &args.mcc_overrides {
-        let (prefix, rest) = o
-            .split_once('=')
-            .with_context(|| format!("--mcc {o:?}: expected MCC=LEN[:COUNTRY]"))?;
-        let (len, country) = match rest.split_once(':') {
-            Some((l, c)) => (l, Some(c)),
-            None => (rest, None),
-        };
-        let len: u8 = len
-            .parse()
-            .with_context(|| format!("--mcc {o:?}: MNC length is not a number"))?;
-        if !(2..=3).contains(&len)
-            || !(3..=6).contains(&prefix.len())
-            || !prefix.bytes().all(|b| b.is_ascii_digit())
-        {
-            bail!("--mcc {o:?}: the prefix must be an MCC (3 digits) or MCC+MNC, the MNC length 2 or 3");
-        }
-        let country = match country {
-            Some(c) => {
-                let alpha2 = c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic());
-                let digits = c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit());
-                if !alpha2 && !digits {
-                    bail!(
-                        "--mcc {o:?}: the country must be ISO 3166 alpha-2 (DE) or 3 digits (001)"
-                    );
-                }
-                Some(
-                    Country::new(&c.to_ascii_uppercase())
-                        .with_context(|| format!("--mcc {o:?}: bad country code"))?,
-                )
-            }
-            None => None,
-        };
-        e212 = e212.with_override(prefix, Some(len), country);
+        e212 = e212
+            .with_override_spec(o)
+            .map_err(|reason| anyhow!("--mcc {o:?}: {reason}"))?;
     }
     let gt_plmn = match &args.gt_plmn {
         Some(path) => {
@@ -163,28 +133,14 @@ pub fn progress(label: &str) -> ProgressBar {
     pb
 }
 
-/// Run `frames` through a decoder into `sink`; capture-file errors are counted, not fatal.
+/// [`decode_captures`] with the progress shown on `pb`.
 pub fn decode_into(
     readers: Vec<CaptureReader>,
     cfg: DecoderConfig,
     sink: &mut dyn Sink,
     pb: &ProgressBar,
 ) -> Decoder {
-    let mut decoder = Decoder::new(cfg);
-    let mut n = 0u64;
-    // Frames lent from the read buffer: no copy per frame.
-    MergedCaptures::new(readers).for_each_frame(|item| {
-        match item {
-            Ok(frame) => decoder.push_ref(&frame, sink),
-            Err(e) => decoder.stats.capture_error(e),
-        }
-        if n.is_multiple_of(4096) {
-            pb.set_position(n);
-        }
-        n += 1;
-    });
-    decoder.finish(sink);
-    decoder
+    decode_captures(readers, cfg, sink, |n| pb.set_position(n))
 }
 
 /// Collects signals, for replay.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use landfall_parsers::capture::{CaptureReader, Frame, PcapWriter, TsResolution};
-use landfall_parsers::link::LinkType;
+use landfall_parsers::transport::link::LinkType;
 use landfall_testkit::scenario::{skew_scenario, SKEW_SERVERS};
 use serde_json::Value;
 

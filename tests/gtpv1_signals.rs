@@ -7,8 +7,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use landfall::ingest::{decode_into, SignalSink};
+use landfall::ingest::SignalSink;
 use landfall_parsers::capture::CaptureReader;
+use landfall_parsers::decode::decode_captures;
 use landfall_parsers::decode::{DecodeStats, DecoderConfig};
 use landfall_parsers::signal::{Location, Proto, Signal, SignalKind};
 use landfall_parsers::types::{Country, Imsi, Msisdn, Plmn};
@@ -16,12 +17,7 @@ use landfall_parsers::types::{Country, Imsi, Msisdn, Plmn};
 fn signals(path: &Path) -> (Vec<Signal>, DecodeStats) {
     let reader = CaptureReader::open(path, 0).expect("open capture");
     let mut sink = SignalSink::default();
-    let decoder = decode_into(
-        vec![reader],
-        DecoderConfig::default(),
-        &mut sink,
-        &indicatif::ProgressBar::hidden(),
-    );
+    let decoder = decode_captures(vec![reader], DecoderConfig::default(), &mut sink, |_| {});
     (sink.signals, decoder.stats)
 }
 

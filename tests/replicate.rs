@@ -9,10 +9,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use landfall_parsers::link::{parse_link, Network};
-use landfall_parsers::sctp::SctpPacket;
-use landfall_parsers::tcp::TcpPacket;
-use landfall_parsers::udp::UdpRepr;
+use landfall_parsers::transport::link::{parse_link, Network};
+use landfall_parsers::transport::sctp::SctpPacket;
+use landfall_parsers::transport::tcp::TcpPacket;
+use landfall_parsers::transport::udp::UdpRepr;
 use landfall_testkit::replicate::{copy_spacing_us, read_frames};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -323,7 +323,7 @@ fn rewritten_frames_have_right_checksums() {
         };
         let ihl = usize::from(ip[0] & 0x0f) * 4;
         assert_eq!(
-            landfall_parsers::ip::internet_checksum(&[&ip[..ihl]]),
+            landfall_parsers::transport::ip::internet_checksum(&[&ip[..ihl]]),
             0,
             "IPv4 header checksum"
         );

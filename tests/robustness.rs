@@ -6,9 +6,10 @@ mod common;
 use std::io::Cursor;
 use std::sync::Arc;
 
-use landfall::ingest::{decode_into, SignalSink};
+use landfall::ingest::SignalSink;
 use landfall_dataflows::{run_moments, Rules};
 use landfall_parsers::capture::CaptureReader;
+use landfall_parsers::decode::decode_captures;
 use landfall_parsers::decode::DecoderConfig;
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
@@ -38,12 +39,7 @@ fn replay(bytes: Vec<u8>, name: &str) -> (u64, u64, usize) {
         }
     };
     let mut sink = SignalSink::default();
-    let decoder = decode_into(
-        vec![reader],
-        DecoderConfig::default(),
-        &mut sink,
-        &indicatif::ProgressBar::hidden(),
-    );
+    let decoder = decode_captures(vec![reader], DecoderConfig::default(), &mut sink, |_| {});
     let n = sink.signals.len();
     let moments = run_moments(Arc::new(sink.signals), 1, 1_000_000, Rules::default());
     assert!(

@@ -4,8 +4,8 @@
 #![no_main]
 
 use landfall_parsers::flow::{FlowKey, PacketMeta};
-use landfall_parsers::gtpv1::correlate::Gtpv1Correlator;
-use landfall_parsers::gtpv1::{record, Gtpv1Fields, Gtpv1Message, Gtpv1Repr};
+use landfall_parsers::gtp::v1::correlate::Gtpv1Correlator;
+use landfall_parsers::gtp::v1::{record, Gtpv1Fields, Gtpv1Message, Gtpv1Repr};
 use std::net::{IpAddr, Ipv4Addr};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,8 @@
 #![no_main]
 
 use landfall_parsers::flow::{FlowKey, PacketMeta};
-use landfall_parsers::gtpv2::correlate::Gtpv2Correlator;
-use landfall_parsers::gtpv2::{record, Gtpv2Message, Gtpv2Repr};
+use landfall_parsers::gtp::v2::correlate::Gtpv2Correlator;
+use landfall_parsers::gtp::v2::{record, Gtpv2Message, Gtpv2Repr};
 use std::net::{IpAddr, Ipv4Addr};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -3,9 +3,9 @@
 //! on to TCAP. Address emit/parse round trip.
 #![no_main]
 
-use landfall_parsers::sccp::{Reassembled, SccpAddress, SccpMessage, SccpReassembler};
-use landfall_parsers::sigtran::mtp3::RoutingLabel;
-use landfall_parsers::tcap::TcapMessage;
+use landfall_parsers::ss7::sccp::{Reassembled, SccpAddress, SccpMessage, SccpReassembler};
+use landfall_parsers::ss7::sigtran::mtp3::RoutingLabel;
+use landfall_parsers::ss7::tcap::TcapMessage;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut reasm = SccpReassembler::default();

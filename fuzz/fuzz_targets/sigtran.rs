@@ -2,10 +2,10 @@
 //! MTP3 label, and the SCCP message inside; M3UA Repr round trip.
 #![no_main]
 
-use landfall_parsers::sccp::SccpMessage;
-use landfall_parsers::sigtran::m2pa::M2paMessage;
-use landfall_parsers::sigtran::m3ua::{M3uaMessage, M3uaRepr};
-use landfall_parsers::sigtran::mtp3::Mtp3Message;
+use landfall_parsers::ss7::sccp::SccpMessage;
+use landfall_parsers::ss7::sigtran::m2pa::M2paMessage;
+use landfall_parsers::ss7::sigtran::m3ua::{M3uaMessage, M3uaRepr};
+use landfall_parsers::ss7::sigtran::mtp3::Mtp3Message;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&sel, body)) = data.split_first() else {

@@ -4,10 +4,10 @@
 #![no_main]
 
 use landfall_parsers::flow::PacketMeta;
-use landfall_parsers::map::correlate::MapCorrelator;
-use landfall_parsers::map::{decode_fields, MapComponent};
-use landfall_parsers::sccp::SccpAddress;
-use landfall_parsers::tcap::TcapMessage;
+use landfall_parsers::ss7::map::correlate::MapCorrelator;
+use landfall_parsers::ss7::map::{decode_fields, MapComponent};
+use landfall_parsers::ss7::sccp::SccpAddress;
+use landfall_parsers::ss7::tcap::TcapMessage;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut corr = MapCorrelator::new(Default::default(), Default::default(), Default::default());

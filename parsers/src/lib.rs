@@ -1,36 +1,28 @@
 //! landfall-parsers: carrier signaling from capture bytes to normalized [`Signal`]s.
 //!
-//! Layers, each a module with a typed view over bytes and a `Repr` with symmetric
-//! `parse`/`emit` (the encoders build the project's fixtures and round-trip tests):
-//! [`capture`] (pcap/pcapng files, merged by time) → [`link`] → [`ip`] (with fragment
-//! reassembly) → [`udp`] | [`tcp`] (stream reassembly) | [`sctp`] (chunks, fragmented user
-//! messages) → [`diameter`] (S6a/S6d, request/answer correlation) → [`signal::Signal`].
-//! [`decode`] wires the layers into one pass over a capture.
+//! One folder per layer of ARCHITECTURE.md's diagram. Each codec has a typed view over
+//! bytes and a `Repr` with symmetric `parse`/`emit` (the encoders build the project's
+//! fixtures and round-trip tests):
+//! [`capture`] (pcap/pcapng files, merged by time) → [`transport`] (link, IP with fragment
+//! reassembly, UDP, TCP stream reassembly, SCTP user messages) → [`diameter`] (S6a/S6d) |
+//! [`gtp`] (GTPv1-C, GTPv2-C) | [`ss7`] (SIGTRAN, SCCP, TCAP, MAP) → each protocol's
+//! request/answer correlator → [`signal::Signal`]. [`numbering`] holds the reference data
+//! (E.212 MCCs, E.164 calling codes); [`decode`] wires the layers into one pass over a
+//! capture.
 
-pub mod ber;
 pub mod capture;
 pub mod decode;
 pub mod diameter;
-pub mod e164;
-pub mod e212;
 pub mod early;
 pub mod error;
 pub mod flow;
-pub mod gtpv1;
-pub mod gtpv2;
-pub mod ip;
-pub mod link;
-pub mod map;
-mod pending;
+pub mod gtp;
+pub mod numbering;
 pub mod record;
-pub mod sccp;
-pub mod sctp;
 pub use landfall_model::signal;
-pub mod sigtran;
-pub mod tcap;
-pub mod tcp;
+pub mod ss7;
+pub mod transport;
 pub use landfall_model::identity as types;
-pub mod udp;
 pub mod wire;
 
 pub use error::{DecodeError, Layer};

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::signal::Proto;
+use crate::types::Plmn;
 
 /// A location element as the oracle prints it: PLMN exactly as encoded plus its codes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -21,6 +22,16 @@ pub struct PlmnCode {
     pub sac: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rac: Option<u32>,
+}
+
+impl PlmnCode {
+    /// The element's PLMN, no codes yet.
+    pub fn of(plmn: Plmn) -> PlmnCode {
+        PlmnCode {
+            plmn: plmn.to_string(),
+            ..PlmnCode::default()
+        }
+    }
 }
 
 /// One decoded message. Field order follows the oracle so diffs read naturally.

@@ -9,8 +9,8 @@ use landfall_parsers::diameter::{
     framing, record, AvpRepr, CorrelatorConfig, CorrelatorStats, DiameterCorrelator,
     ExperimentalResult, Flags, Message, MessageRepr, S6aFields,
 };
-use landfall_parsers::e212::E212;
 use landfall_parsers::flow::{Endpoint, FlowKey, PacketMeta};
+use landfall_parsers::numbering::e212::E212;
 use landfall_parsers::signal::{Proto, SignalKind};
 use landfall_parsers::types::{Imsi, Plmn};
 use landfall_testkit::diameter::{self as builder, Outcome, S6aSession};

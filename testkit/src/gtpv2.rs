@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use landfall_parsers::gtpv2::{ie, Gtpv2Repr, IeRepr, Uli};
+use landfall_parsers::gtp::v2::{ie, Gtpv2Repr, IeRepr, Uli};
 use landfall_parsers::{Imsi, Msisdn, Plmn};
 
 pub const CREATE_SESSION_REQUEST: u8 = 32;
@@ -112,7 +112,7 @@ pub fn delete_session_request(sgw_teid: u32, seq: u32) -> Gtpv2Repr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use landfall_parsers::gtpv2::{Gtpv2Fields, Gtpv2Message};
+    use landfall_parsers::gtp::v2::{Gtpv2Fields, Gtpv2Message};
 
     #[test]
     fn create_session_request_reads_back() {

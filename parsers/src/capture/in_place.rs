@@ -1,6 +1,6 @@
 //! A capture held whole in memory (a memory map of the file, or a buffer) read in place:
 //! the same blocks and errors as pcap-parser's streaming readers, without copying the file
-//! through a read buffer. On the MAP benchmark file that copy was the kernel's largest cost.
+//! through a read buffer (the copy is the cost it avoids: benches/README.md).
 
 use pcap_parser::nom::{self, IResult};
 use pcap_parser::traits::PcapReaderIterator;

@@ -1,7 +1,8 @@
 use super::*;
-use crate::ip::IpLayer;
-use crate::link::{parse_link, LinkType, Network};
+use crate::transport::ip::IpLayer;
+use crate::transport::link::{parse_link, LinkType, Network};
 use std::collections::BTreeMap;
+use std::io;
 use std::io::Cursor;
 use std::path::PathBuf;
 

@@ -20,11 +20,11 @@ use std::collections::{BTreeMap, VecDeque};
 use super::dictionary::{self, cmd};
 use super::header::Message;
 use super::s6a::S6aFields;
-use crate::e212::E212;
 use crate::early::{
     Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
 };
 use crate::flow::{FlowKey, PacketMeta};
+use crate::numbering::e212::E212;
 use crate::signal::{Proto, Provenance, Signal, SignalKind, TimestampUs};
 use crate::types::{Imsi, Msisdn, Plmn};
 
@@ -94,7 +94,7 @@ pub struct CorrelatorStats {
 type Key = (FlowKey, u32, u32);
 
 #[derive(Clone, Debug)]
-struct Pending {
+struct PendingRequest {
     meta: PacketMeta,
     code: u32,
     imsi: Option<Imsi>,
@@ -130,7 +130,7 @@ impl Answer {
 pub struct DiameterCorrelator {
     config: CorrelatorConfig,
     e212: E212,
-    pending: HashMap<Key, Pending>,
+    pending: HashMap<Key, PendingRequest>,
     /// Insertion order for expiry: (request time, sequence, key); may hold stale keys.
     order: VecDeque<(TimestampUs, u64, Key)>,
     seq: u64,
@@ -269,7 +269,7 @@ impl DiameterCorrelator {
         }
         let f = S6aFields::extract(msg);
         self.seq += 1;
-        let p = Pending {
+        let p = PendingRequest {
             meta: *meta,
             code,
             imsi: f.imsi(),
@@ -356,7 +356,7 @@ impl DiameterCorrelator {
         self.msisdns.insert(imsi, msisdn);
     }
 
-    fn answer(&mut self, req: Pending, ans: Answer) -> Option<Signal> {
+    fn answer(&mut self, req: PendingRequest, ans: Answer) -> Option<Signal> {
         let Some(success) = ans.success else {
             self.stats.no_result += 1;
             return None;

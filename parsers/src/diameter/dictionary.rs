@@ -42,6 +42,8 @@ pub mod cmd {
     pub const DISCONNECT_PEER: u32 = 282;
     // Rx
     pub const AA: u32 = 265;
+    /// Cx Location-Info (TS 29.229).
+    pub const LOCATION_INFO: u32 = 302;
     // S6a/S6d (TS 29.272 §7.2.2)
     pub const UPDATE_LOCATION: u32 = 316;
     pub const CANCEL_LOCATION: u32 = 317;
@@ -285,30 +287,26 @@ pub fn is_grouped(code: u32, vendor: u32) -> bool {
     }
 }
 
-/// A short name for an application id, for statistics; `None` when unknown.
+/// An application's name in the statistics report (`inspect --stats`); `None` for one
+/// reported as "other".
 pub fn app_name(app_id: u32) -> Option<&'static str> {
     Some(match app_id {
         app::BASE => "base",
-        app::NASREQ => "nasreq",
-        app::BASE_ACCOUNTING => "accounting",
-        app::CREDIT_CONTROL => "gy",
-        app::CX => "cx",
-        app::SH => "sh",
-        app::RX => "rx",
-        app::GX => "gx",
-        app::S6A => "s6a",
-        app::S13 => "s13",
-        app::SLG => "slg",
-        app::SWX => "swx",
-        app::S6B => "s6b",
-        app::SLH => "slh",
-        app::S6T => "s6t",
-        app::RELAY => "relay",
+        app::CREDIT_CONTROL => "credit-control",
+        app::CX => "Cx",
+        app::RX => "Rx",
+        app::GX => "Gx",
+        app::S6A => "S6a/S6d",
+        app::S13 => "S13",
+        app::SLG => "SLg",
+        app::SWX => "SWx",
+        app::S6B => "S6b",
         _ => return None,
     })
 }
 
-/// A short name for a command code (request/answer pairs share one), for statistics.
+/// A command's abbreviation in the statistics report (request/answer pairs share one:
+/// `R`/`A` is appended); `None` for one reported by its code.
 pub fn command_name(code: u32) -> Option<&'static str> {
     Some(match code {
         cmd::CAPABILITIES_EXCHANGE => "CE",
@@ -320,6 +318,7 @@ pub fn command_name(code: u32) -> Option<&'static str> {
         cmd::SESSION_TERMINATION => "ST",
         cmd::DEVICE_WATCHDOG => "DW",
         cmd::DISCONNECT_PEER => "DP",
+        cmd::LOCATION_INFO => "LI",
         cmd::UPDATE_LOCATION => "UL",
         cmd::CANCEL_LOCATION => "CL",
         cmd::AUTHENTICATION_INFORMATION => "AI",
@@ -328,7 +327,6 @@ pub fn command_name(code: u32) -> Option<&'static str> {
         cmd::PURGE_UE => "PU",
         cmd::RESET => "RS",
         cmd::NOTIFY => "NO",
-        cmd::ME_IDENTITY_CHECK => "EC",
         _ => return None,
     })
 }

@@ -19,9 +19,9 @@ use std::fmt;
 use std::io::{self, Cursor};
 
 use landfall_parsers::capture::{CaptureError, CaptureReader, Frame, PcapNgWriter};
-use landfall_parsers::ip::{internet_checksum, IpProtocol};
-use landfall_parsers::link::{parse_link, Network};
-use landfall_parsers::sctp;
+use landfall_parsers::transport::ip::{internet_checksum, IpProtocol};
+use landfall_parsers::transport::link::{parse_link, Network};
+use landfall_parsers::transport::sctp;
 
 pub use identities::{IdentityMap, Kind};
 use locate::{

@@ -3,9 +3,9 @@ use crate::diameter::S6aSession;
 use landfall_parsers::capture::Frame;
 use landfall_parsers::diameter::Message;
 use landfall_parsers::flow::PacketMeta;
-use landfall_parsers::ip::Ipv4Repr;
-use landfall_parsers::link::{EtherType, EthernetRepr, LinkType};
-use landfall_parsers::sctp::{Chunk, DataChunk, SctpRepr};
+use landfall_parsers::transport::ip::Ipv4Repr;
+use landfall_parsers::transport::link::{EtherType, EthernetRepr, LinkType};
+use landfall_parsers::transport::sctp::{Chunk, DataChunk, SctpRepr};
 use landfall_parsers::Plmn;
 use std::net::Ipv4Addr;
 

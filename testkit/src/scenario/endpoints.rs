@@ -6,11 +6,11 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use landfall_parsers::capture::PcapWriter;
 use landfall_parsers::diameter::MessageRepr;
-use landfall_parsers::ip::{IpProtocol, Ipv4Repr};
-use landfall_parsers::link::{EtherType, EthernetRepr};
-use landfall_parsers::sctp::{Chunk, DataChunk, SctpRepr};
-use landfall_parsers::tcp::{TcpFlags, TcpRepr};
-use landfall_parsers::udp::UdpRepr;
+use landfall_parsers::transport::ip::{IpProtocol, Ipv4Repr};
+use landfall_parsers::transport::link::{EtherType, EthernetRepr};
+use landfall_parsers::transport::sctp::{Chunk, DataChunk, SctpRepr};
+use landfall_parsers::transport::tcp::{TcpFlags, TcpRepr};
+use landfall_parsers::transport::udp::UdpRepr;
 
 use super::DIAMETER_PORT;
 

@@ -4,10 +4,10 @@
 use std::io;
 
 use landfall_parsers::diameter::MessageRepr;
-use landfall_parsers::sccp::{SccpAddress, SccpRepr};
-use landfall_parsers::sigtran::m3ua::M3uaRepr;
-use landfall_parsers::sigtran::mtp3::{RoutingLabel, SI_SCCP};
-use landfall_parsers::tcap::{ComponentKind, ComponentRepr, TcapRepr};
+use landfall_parsers::ss7::sccp::{SccpAddress, SccpRepr};
+use landfall_parsers::ss7::sigtran::m3ua::M3uaRepr;
+use landfall_parsers::ss7::sigtran::mtp3::{RoutingLabel, SI_SCCP};
+use landfall_parsers::ss7::tcap::{ComponentKind, ComponentRepr, TcapRepr};
 use landfall_parsers::Plmn;
 
 use super::endpoints::{Dir, SctpAssoc, TcpConn, Wire};

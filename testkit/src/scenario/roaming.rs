@@ -31,13 +31,13 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use landfall_parsers::capture::{PcapWriter, TsResolution};
-use landfall_parsers::gtpv2::Uli;
-use landfall_parsers::link::LinkType;
-use landfall_parsers::map::{encode as map_encode, error as map_error, op, Isdn};
-use landfall_parsers::tcap::{
+use landfall_parsers::gtp::v2::Uli;
+use landfall_parsers::ss7::map::{encode as map_encode, error as map_error, op, Isdn};
+use landfall_parsers::ss7::tcap::{
     map_context, ComponentKind, ComponentRepr, DialoguePdu, TcapKind, TcapRepr,
 };
-use landfall_parsers::tcp::TcpFlags;
+use landfall_parsers::transport::link::LinkType;
+use landfall_parsers::transport::tcp::TcpFlags;
 use landfall_parsers::{Imsi, Msisdn};
 
 use super::endpoints::{Dir, SctpAssoc, SctpPath, TcpConn, TcpPath, Wire};

@@ -5,10 +5,10 @@ use std::io;
 use std::net::Ipv4Addr;
 
 use landfall_parsers::capture::{PcapWriter, TsResolution};
-use landfall_parsers::gtpv2::Uli;
-use landfall_parsers::link::LinkType;
-use landfall_parsers::map::{encode as map_encode, op, Isdn};
-use landfall_parsers::tcap::{map_context, DialoguePdu, TcapKind, TcapRepr};
+use landfall_parsers::gtp::v2::Uli;
+use landfall_parsers::ss7::map::{encode as map_encode, op, Isdn};
+use landfall_parsers::ss7::tcap::{map_context, DialoguePdu, TcapKind, TcapRepr};
+use landfall_parsers::transport::link::LinkType;
 use landfall_parsers::{Imsi, Msisdn};
 
 use super::endpoints::{Dir, SctpAssoc, SctpPath, TcpConn, TcpPath, Wire};
@@ -44,7 +44,7 @@ pub fn skew_scenario(n: u32) -> Vec<u8> {
 }
 
 fn build_skew(n: u32) -> io::Result<Vec<u8>> {
-    use landfall_parsers::gtpv1::{ie as ie1, msg as msg1, Gtpv1Repr, IeRepr as Ie1};
+    use landfall_parsers::gtp::v1::{ie as ie1, msg as msg1, Gtpv1Repr, IeRepr as Ie1};
     const RTT: i64 = 2_000;
     let pcap = PcapWriter::new(Vec::new(), LinkType::ETHERNET, TsResolution::Micro)?;
     let [hss, dra, sgw, ggsn, stp] = SKEW_SERVERS;

@@ -21,10 +21,10 @@ fn tbcd_round_trip_keeps_the_filler() {
 /// MSISDN: the same octets inside another element, or other numbers, are not taken.
 #[test]
 fn map_fields_are_whole_elements_with_the_decoded_identities() {
-    use landfall_parsers::ber;
-    use landfall_parsers::map::encode;
-    use landfall_parsers::map::Isdn;
-    use landfall_parsers::tcap::{ComponentKind, ComponentRepr, TcapKind, TcapRepr};
+    use landfall_parsers::ss7::ber;
+    use landfall_parsers::ss7::map::encode;
+    use landfall_parsers::ss7::map::Isdn;
+    use landfall_parsers::ss7::tcap::{ComponentKind, ComponentRepr, TcapKind, TcapRepr};
 
     let imsi = Imsi::parse("208011000000001").unwrap();
     let msisdn = Msisdn::parse("33612000001").unwrap();

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use crate::types::{Country, Plmn};
 
-const TABLE: &str = include_str!("../data/e164.tsv");
+const TABLE: &str = include_str!("../../data/e164.tsv");
 
 /// A decimal prefix of 1 to 15 digits, as (length, value).
 type Prefix = (u8, u64);

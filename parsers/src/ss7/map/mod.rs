@@ -4,7 +4,7 @@
 //! forwardSM, ATI, PSI, sendIdentification, sendIMSI, PRN).
 //!
 //! Each operation's argument and result is read as its ASN.1 type, element by element
-//! over [`crate::ber`], accepting the v1/v2 and v3 syntaxes where they differ. Fields read
+//! over [`crate::ss7::ber`], accepting the v1/v2 and v3 syntaxes where they differ. Fields read
 //! before a malformed element are kept and the error is returned beside them (the
 //! returnError of `pcapr-test`, whose v1 parameter a v3 reader calls malformed, is the case
 //! the conformance oracle keeps on purpose).
@@ -16,13 +16,13 @@ pub mod correlate;
 
 use std::cell::Cell;
 
-use crate::ber::{self, Tlv};
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
 use crate::record::Record;
-use crate::sccp::SccpAddress;
 use crate::signal::Proto;
-use crate::tcap::{Component, ComponentKind, TcapMessage};
+use crate::ss7::ber::{self, Tlv};
+use crate::ss7::sccp::SccpAddress;
+use crate::ss7::tcap::{Component, ComponentKind, TcapMessage};
 use crate::types::{Digits, Imsi, Msisdn};
 
 const L: Layer = Layer::Map;

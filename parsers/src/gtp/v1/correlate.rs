@@ -19,99 +19,47 @@
 //! its PLMN is the serving network. GTPv1 has no serving-network IE, so a signal without
 //! location (Delete) keeps the serving network and RAT learned for the session.
 
-use ahash::AHashMap as HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{ie, msg, Gtpv1Fields, Gtpv1Message, Uli};
-use crate::e212::E212;
-use crate::early::{
-    Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
-};
 use crate::flow::{FlowKey, PacketMeta};
-use crate::pending::{PendingRequests, Request};
-use crate::signal::{Location, Proto, Provenance, Signal, SignalKind};
-use crate::types::{Imsi, Msisdn, Plmn};
+use crate::gtp::transactions::{
+    GtpCorrelator, GtpRequest, GtpResponse, GtpStats, GtpVersion, Retransmission, Subscriber, Teid,
+};
+use crate::signal::{Location, Proto, Signal, SignalKind};
 
 /// Counters of what gave no signal, and why.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Gtpv1Stats {
-    pub signals: u64,
-    /// Responses with a rejecting cause.
-    pub rejected: u64,
-    /// Requests dropped after the timeout or at the end of input.
-    pub unanswered: u64,
-    /// Responses whose request was not seen.
-    pub unmatched_responses: u64,
-    /// Accepted transactions whose subscriber could not be identified.
-    pub no_imsi: u64,
-}
+pub type Gtpv1Stats = GtpStats;
 
-/// What a session's subscriber is known by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Subscriber {
-    imsi: Imsi,
-    msisdn: Option<Msisdn>,
-    serving: Option<Plmn>,
-    rat: Option<u8>,
-}
+/// A request and a response: the sender's control TEIDs are those of its TEID Control
+/// Plane IE (one per address it is known by).
+type Request = GtpRequest<Gtpv1Fields, Vec<Teid>>;
+type Response = GtpResponse<Vec<Teid>>;
 
-#[derive(Clone, Debug)]
-struct Pending {
-    meta: PacketMeta,
-    msg_type: u8,
-    fields: Gtpv1Fields,
-    /// (destination address, header TEID): the session a request without IMSI is for.
-    /// `None` for TEID 0 (a primary Create, sent before the peer's TEID is known).
-    session: Option<(IpAddr, u32)>,
-    /// The requester's control TEIDs: (its addresses, TEID Control Plane IE).
-    sender: Vec<(IpAddr, u32)>,
-}
-
-impl Request for Pending {
-    fn meta(&self) -> &PacketMeta {
-        &self.meta
-    }
-    fn msg_type(&self) -> u8 {
-        self.msg_type
+fn response(meta: &PacketMeta, m: &Gtpv1Message<'_>, flow: FlowKey) -> Response {
+    let (f, _) = Gtpv1Fields::extract(m);
+    Response {
+        meta: *meta,
+        msg_type: m.header.msg_type,
+        cause: f.cause,
+        sender: control_teids(m, flow.src.addr),
     }
 }
 
-/// What a signal needs of a response, kept while it waits for its request.
-#[derive(Clone, Debug)]
-struct Response {
-    meta: PacketMeta,
-    msg_type: u8,
-    cause: Option<u8>,
-    /// The responder's control TEIDs.
-    sender: Vec<(IpAddr, u32)>,
-}
+/// GTPv1: 16-bit sequence numbers, a retransmission keeps the first copy.
+#[derive(Clone, Copy, Debug)]
+pub enum V1 {}
 
-impl Response {
-    fn of(meta: &PacketMeta, m: &Gtpv1Message<'_>, flow: FlowKey) -> Response {
-        let (f, _) = Gtpv1Fields::extract(m);
-        Response {
-            meta: *meta,
-            msg_type: m.header.msg_type,
-            cause: f.cause,
-            sender: control_teids(m, flow.src.addr),
-        }
-    }
+impl GtpVersion for V1 {
+    type Seq = u16;
+    type Fields = Gtpv1Fields;
+    type Sender = Vec<Teid>;
+    const PROTO: Proto = Proto::Gtpv1;
+    const RETRANSMISSION: Retransmission = Retransmission::KeepFirst;
 }
-
-type Key = (FlowKey, u16);
 
 /// Pairs GTPv1-C requests with responses and emits signals.
-#[derive(Clone, Debug)]
-pub struct Gtpv1Correlator {
-    e212: E212,
-    max_sessions: usize,
-    pending: PendingRequests<u16, Pending>,
-    early: EarlyAnswers<Key, u16, Response>,
-    sessions: HashMap<(IpAddr, u32), Subscriber>,
-    stats: Gtpv1Stats,
-    pairing: PairingStats,
-    delays: Delays,
-}
+pub type Gtpv1Correlator = GtpCorrelator<V1>;
 
 fn is_request(t: u8) -> bool {
     matches!(
@@ -184,53 +132,6 @@ fn location(f: &Gtpv1Fields) -> Option<Location> {
 }
 
 impl Gtpv1Correlator {
-    pub fn new(e212: E212) -> Gtpv1Correlator {
-        Gtpv1Correlator::with_tolerance(e212, DEFAULT_TOLERANCE_US)
-    }
-
-    /// A correlator whose responses wait `tolerance_us` for a request not seen yet.
-    pub fn with_tolerance(e212: E212, tolerance_us: i64) -> Gtpv1Correlator {
-        Gtpv1Correlator {
-            e212,
-            // A request waits the tolerance longer (see `early`): `now` may come from a
-            // probe whose clock runs ahead.
-            pending: PendingRequests::new(
-                30_000_000_i64.saturating_add(tolerance_us.max(0)),
-                1 << 20,
-            ),
-            early: EarlyAnswers::new(tolerance_us, DEFAULT_MAX_EARLY),
-            max_sessions: 10_000_000,
-            sessions: HashMap::new(),
-            stats: Gtpv1Stats::default(),
-            pairing: PairingStats::default(),
-            delays: Delays::default(),
-        }
-    }
-
-    pub fn stats(&self) -> &Gtpv1Stats {
-        &self.stats
-    }
-
-    /// How responses were paired (in order, early, dropped; requests expired).
-    pub fn pairing(&self) -> PairingStats {
-        PairingStats {
-            expired: self.stats.unanswered,
-            ..self.pairing
-        }
-    }
-
-    /// Request→response delays per pair of input files.
-    pub fn delays(&self) -> &Delays {
-        &self.delays
-    }
-
-    fn expire(&mut self, now: i64) {
-        self.stats.unanswered += self.pending.expire(now);
-        let dropped = self.early.expire(now);
-        self.stats.unmatched_responses += dropped;
-        self.pairing.early_dropped += dropped;
-    }
-
     /// Feed one message seen on `flow`; returns a signal when it completes a transaction.
     /// Messages without a sequence number (S flag clear) cannot be paired and are ignored.
     pub fn push(
@@ -239,97 +140,48 @@ impl Gtpv1Correlator {
         flow: FlowKey,
         m: &Gtpv1Message<'_>,
     ) -> Option<Signal> {
-        self.expire(meta.ts_us);
+        self.tx.expire(meta.ts_us);
         let t = m.header.msg_type;
         let seq = m.header.seq?;
         let key = (flow.connection(), seq);
-        if is_request(t) {
+        let (req, resp) = if is_request(t) {
             // A retransmission keeps the first copy: the signal is the first request's.
-            if self.pending.get(&key).is_some_and(|p| p.msg_type == t)
-                || self.early.completed_early(&key)
-            {
-                return None;
-            }
             let (fields, _) = Gtpv1Fields::extract(m);
-            let pending = Pending {
-                meta: *meta,
-                msg_type: t,
-                fields,
-                session: (m.header.teid != 0).then_some((flow.dst.addr, m.header.teid)),
-                sender: control_teids(m, flow.src.addr),
-            };
-            if let Some((resp, _)) = self.early.take(&key, Some(seq), |r| r.msg_type == t + 1) {
-                self.pairing.early += 1;
-                self.delays.record(meta, &resp.meta);
-                self.early.complete(key, true);
-                return self.respond(pending, resp);
-            }
-            if let Some(a) = self.early.take_missed(&key) {
-                // Its response came too early for the tolerance: the delay tells the skew.
-                self.delays.record(meta, &a);
-            }
-            let displaced = self.pending.insert(key, pending);
-            // A different request reusing the sequence number replaces the old one.
-            self.stats.unanswered += displaced.flushed + u64::from(displaced.replaced);
-            return None;
-        }
-        if !is_response(t) {
-            return None;
-        }
-        let resp = Response::of(meta, m, flow);
-        let Some(req) = self.pending.take(key, t) else {
-            if self.early.hold(key, Some(seq), meta, resp) == Hold::Refused {
-                self.stats.unmatched_responses += 1;
-            }
+            self.tx.request(
+                key,
+                Request {
+                    meta: *meta,
+                    msg_type: t,
+                    fields,
+                    session: (m.header.teid != 0).then_some((flow.dst.addr, m.header.teid)),
+                    sender: control_teids(m, flow.src.addr),
+                },
+            )?
+        } else if is_response(t) {
+            self.tx.response(key, response(meta, m, flow))?
+        } else {
             return None;
         };
-        self.pairing.in_order += 1;
-        self.delays.record(&req.meta, meta);
-        self.early.complete(key, false);
-        self.respond(req, resp)
-    }
-
-    /// A request and its response: a signal when the cause accepts.
-    fn respond(&mut self, req: Pending, resp: Response) -> Option<Signal> {
-        if !resp.cause.is_some_and(|c| (128..=191).contains(&c)) {
-            self.stats.rejected += 1;
+        if !self.tx.accepted(resp.cause, 128..=191) {
             return None;
         }
         self.answer(req, resp)
     }
 
-    fn answer(&mut self, req: Pending, resp: Response) -> Option<Signal> {
-        let known = req.session.and_then(|s| self.sessions.get(&s).copied());
+    fn answer(&mut self, req: Request, resp: Response) -> Option<Signal> {
         let f = &req.fields;
         let loc = location(f);
         let serving = loc.as_ref().map(Location::plmn);
-        let sub = match (f.imsi, known) {
-            (Some(imsi), k) => Subscriber {
-                imsi,
-                msisdn: f.msisdn.or(k.and_then(|k| k.msisdn)),
-                serving: serving.or(k.and_then(|k| k.serving)),
-                rat: f.rat.or(k.and_then(|k| k.rat)),
-            },
-            (None, Some(k)) => Subscriber {
-                msisdn: f.msisdn.or(k.msisdn),
-                serving: serving.or(k.serving),
-                rat: f.rat.or(k.rat),
-                ..k
-            },
-            (None, None) => {
-                self.stats.no_imsi += 1;
-                return None;
-            }
+        let known = self.tx.session(req.session);
+        let Some(sub) = Subscriber::of(f.imsi, f.msisdn, serving, f.rat, known) else {
+            self.tx.stats.no_imsi += 1;
+            return None;
         };
         let kind = match req.msg_type {
             msg::CREATE_PDP_CONTEXT_REQUEST | msg::UPDATE_PDP_CONTEXT_REQUEST => {
                 // Both ends' control TEIDs (new ones after an SGSN change) name the subscriber.
-                if self.sessions.len() >= self.max_sessions {
-                    self.sessions.clear();
-                }
-                for k in req.session.iter().chain(&req.sender).chain(&resp.sender) {
-                    self.sessions.insert(*k, sub);
-                }
+                let teids = req.session.iter().chain(&req.sender).chain(&resp.sender);
+                self.tx.learn(teids, sub);
                 match req.msg_type {
                     msg::CREATE_PDP_CONTEXT_REQUEST => SignalKind::SessionStart,
                     _ if loc.is_some() => SignalKind::CellChange,
@@ -337,39 +189,14 @@ impl Gtpv1Correlator {
                 }
             }
             _ => {
-                if let Some(s) = req.session {
-                    self.sessions.remove(&s);
-                }
+                self.tx.forget(req.session);
                 SignalKind::SessionEnd
             }
         };
-        self.stats.signals += 1;
-        Some(Signal {
-            at: req.meta.ts_us,
-            imsi: sub.imsi,
-            msisdn: sub.msisdn,
-            kind,
-            home: self.e212.home_plmn(&sub.imsi),
-            home_country: self.e212.imsi_country(&sub.imsi),
-            serving: sub.serving,
-            serving_country: sub.serving.and_then(|p| self.e212.plmn_country(&p)),
-            location: loc,
-            rat: sub.rat.map(u32::from),
-            source: Provenance {
-                file: req.meta.file,
-                frame: req.meta.frame,
-                proto: Proto::Gtpv1,
-                message: u32::from(req.msg_type),
-            },
-        })
-    }
-
-    /// End of input: requests still pending are counted as unanswered.
-    pub fn flush(&mut self) {
-        self.stats.unanswered += self.pending.flush();
-        let dropped = self.early.flush();
-        self.stats.unmatched_responses += dropped;
-        self.pairing.early_dropped += dropped;
+        Some(
+            self.tx
+                .signal(&req.meta, req.msg_type, sub, kind, sub.serving, loc),
+        )
     }
 }
 
@@ -377,7 +204,10 @@ impl Gtpv1Correlator {
 mod tests {
     use super::super::{Gtpv1Repr, IeRepr};
     use super::*;
+    use crate::numbering::e212::E212;
+    use crate::signal::Provenance;
     use crate::types::Country;
+    use crate::types::{Imsi, Msisdn, Plmn};
 
     const SGSN: [u8; 4] = [10, 0, 0, 1];
     const GGSN: [u8; 4] = [10, 0, 0, 2];

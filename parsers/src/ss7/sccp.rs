@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use crate::error::{DecodeError, Layer};
 use crate::signal::TimestampUs;
-use crate::sigtran::mtp3::RoutingLabel;
+use crate::ss7::sigtran::mtp3::RoutingLabel;
 use crate::types::Digits;
 
 pub const UDT: u8 = 0x09;

@@ -1,8 +1,8 @@
 //! BER (ITU-T X.690) elements for TCAP and MAP, read and written with rusticata's
 //! `asn1-rs` (definite and indefinite lengths, bounded nesting, errors instead of panics).
 //!
-//! TCAP and MAP are decoded as typed structures over these elements ([`crate::tcap`],
-//! [`crate::map`]); this module only turns bytes into (class, tag, value) and back.
+//! TCAP and MAP are decoded as typed structures over these elements ([`crate::ss7::tcap`],
+//! [`crate::ss7::map`]); this module only turns bytes into (class, tag, value) and back.
 
 use asn1_rs::{Header, Length, Tag, ToDer};
 
@@ -139,11 +139,9 @@ struct Extent {
 /// u64) or indefinite length (constructed only, contents up to the end-of-contents
 /// element, nested at most `depth` levels). Every index is checked; nothing panics.
 ///
-/// This replaces `asn1_rs::Any::from_ber` on the hot path only: the callgrind profile of
-/// `inspect --stats` on pcapr-tmp ×1000 put 33 % of all instructions under
-/// `Any::from_ber` (header parsing into `Header` with its `Cow` raw tag, large `Result`
-/// moves, and `ber_skip_object_content` re-walking indefinite-length contents through
-/// the same machinery). The accepted language is asn1-rs' (see the property test).
+/// This replaces `asn1_rs::Any::from_ber` on the hot path only, because that was the MAP
+/// decoder's main cost (benches/README.md, "Why the code is shaped so"). The accepted
+/// language is asn1-rs' (see the property test).
 fn read_element(buf: &[u8], depth: usize) -> Result<Extent, BerError> {
     let first = *buf.first().ok_or(BerError::Truncated)?;
     let constructed = first & 0x20 != 0;

@@ -1,10 +1,10 @@
 use super::correlate::MapCorrelator;
 use super::encode;
 use super::*;
-use crate::e164::{GtPlmnTable, E164};
-use crate::e212::E212;
+use crate::numbering::e164::{GtPlmnTable, E164};
+use crate::numbering::e212::E212;
 use crate::signal::SignalKind;
-use crate::tcap::{map_context, ComponentRepr, DialoguePdu, TcapKind, TcapRepr};
+use crate::ss7::tcap::{map_context, ComponentRepr, DialoguePdu, TcapKind, TcapRepr};
 use crate::types::Plmn;
 use proptest::prelude::*;
 
@@ -409,7 +409,7 @@ proptest! {
                 kind,
                 invoke_id: Some(1),
                 linked_id: None,
-                opcode: Some(crate::tcap::Code::Local(op)),
+                opcode: Some(crate::ss7::tcap::Code::Local(op)),
                 error: None,
                 parameter: Some(t),
             };

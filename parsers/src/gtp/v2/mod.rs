@@ -6,14 +6,15 @@
 
 pub mod correlate;
 
+use super::ie::IeWalk;
+use super::RecordHead;
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
 use crate::record::{PlmnCode, Record};
 use crate::signal::Proto;
 use crate::types::{Imsi, Msisdn, Plmn};
 
-/// The registered GTP-C port (UDP, and TCP in some test captures).
-pub const PORT: u16 = 2123;
+pub use super::PORT;
 
 /// IE types used here (TS 29.274 §8.1).
 pub mod ie {
@@ -24,6 +25,51 @@ pub mod ie {
     pub const SERVING_NETWORK: u8 = 83;
     pub const ULI: u8 = 86;
     pub const F_TEID: u8 = 87;
+}
+
+/// A message type's name (TS 29.274 Table 6.1-1), for statistics; `None` for one not
+/// named here.
+pub fn message_name(t: u32) -> Option<&'static str> {
+    Some(match t {
+        1 => "Echo Request",
+        2 => "Echo Response",
+        3 => "Version Not Supported",
+        32 => "Create Session Request",
+        33 => "Create Session Response",
+        34 => "Modify Bearer Request",
+        35 => "Modify Bearer Response",
+        36 => "Delete Session Request",
+        37 => "Delete Session Response",
+        38 => "Change Notification Request",
+        39 => "Change Notification Response",
+        64 => "Modify Bearer Command",
+        65 => "Modify Bearer Failure Indication",
+        66 => "Delete Bearer Command",
+        67 => "Delete Bearer Failure Indication",
+        68 => "Bearer Resource Command",
+        69 => "Bearer Resource Failure Indication",
+        70 => "Downlink Data Notification Failure Indication",
+        95 => "Create Bearer Request",
+        96 => "Create Bearer Response",
+        97 => "Update Bearer Request",
+        98 => "Update Bearer Response",
+        99 => "Delete Bearer Request",
+        100 => "Delete Bearer Response",
+        128 => "Identification Request",
+        129 => "Identification Response",
+        130 => "Context Request",
+        131 => "Context Response",
+        132 => "Context Acknowledge",
+        133 => "Forward Relocation Request",
+        134 => "Forward Relocation Response",
+        170 => "Release Access Bearers Request",
+        171 => "Release Access Bearers Response",
+        176 => "Downlink Data Notification",
+        177 => "Downlink Data Notification Acknowledge",
+        211 => "Modify Access Bearers Request",
+        212 => "Modify Access Bearers Response",
+        _ => return None,
+    })
 }
 
 const FLAG_PIGGYBACK: u8 = 0x10;
@@ -134,12 +180,13 @@ impl<'a> Gtpv2Message<'a> {
 
     /// Top-level IEs; a bad IE length yields one error and ends the iteration.
     pub fn ies(&self) -> IeIter<'a> {
-        IeIter {
-            buf: self.ies,
-            offset: self.header.len(),
-            failed: false,
-            truncated: self.truncated,
-        }
+        IeIter(IeWalk::new(
+            Layer::Gtpv2,
+            ie_header,
+            self.ies,
+            self.header.len(),
+            self.truncated,
+        ))
     }
 
     /// The first top-level IE of `kind` (any instance).
@@ -157,42 +204,26 @@ pub struct Ie<'a> {
 }
 
 /// Iterator over type-length-instance IEs.
-pub struct IeIter<'a> {
-    buf: &'a [u8],
-    offset: usize,
-    failed: bool,
-    truncated: bool,
+pub struct IeIter<'a>(IeWalk<'a>);
+
+/// A GTPv2 IE header: type, 16-bit length, spare and instance.
+fn ie_header(buf: &[u8]) -> Result<(usize, usize), &'static str> {
+    if buf.len() < 4 {
+        return Err("truncated IE header");
+    }
+    Ok((4, usize::from(u16::from_be_bytes([buf[1], buf[2]]))))
 }
 
 impl<'a> Iterator for IeIter<'a> {
     type Item = Result<Ie<'a>, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.truncated {
-            self.truncated = false;
-            self.failed = true;
-            return Some(Err(err("message length beyond datagram", 2)));
-        }
-        if self.failed || self.buf.is_empty() {
-            return None;
-        }
-        if self.buf.len() < 4 {
-            self.failed = true;
-            return Some(Err(err("truncated IE header", self.offset)));
-        }
-        let len = usize::from(u16::from_be_bytes([self.buf[1], self.buf[2]]));
-        let Some(value) = self.buf.get(4..4 + len) else {
-            self.failed = true;
-            return Some(Err(err("IE length beyond message", self.offset)));
-        };
-        let ie = Ie {
-            kind: self.buf[0],
-            instance: self.buf[3] & 0x0f,
-            value,
-        };
-        self.buf = &self.buf[4 + len..];
-        self.offset += 4 + len;
-        Some(Ok(ie))
+        let raw = self.0.next()?;
+        Some(raw.map(|r| Ie {
+            kind: r.header[0],
+            instance: r.header[3] & 0x0f,
+            value: r.value,
+        }))
     }
 }
 
@@ -304,68 +335,61 @@ impl Gtpv2Fields {
     /// Extract the fields; IEs before a malformed one are kept, and the error returned.
     pub fn extract(msg: &Gtpv2Message<'_>) -> (Gtpv2Fields, Option<DecodeError>) {
         let mut f = Gtpv2Fields::default();
-        for ie in msg.ies() {
-            let ie = match ie {
-                Ok(ie) => ie,
-                Err(e) => return (f, Some(e)),
-            };
-            match ie.kind {
-                ie::IMSI if f.imsi.is_none() => f.imsi = Imsi::from_tbcd(ie.value).ok(),
-                ie::MSISDN if f.msisdn.is_none() => f.msisdn = Msisdn::from_tbcd(ie.value).ok(),
-                ie::SERVING_NETWORK if f.serving.is_none() => f.serving = Plmn::from_bcd(ie.value),
-                ie::RAT_TYPE if f.rat.is_none() => f.rat = ie.value.first().copied(),
-                ie::CAUSE if f.cause.is_none() => f.cause = ie.value.first().copied(),
-                ie::ULI if f.uli.is_none() => f.uli = Some(Uli::parse(ie.value)),
-                _ => {}
-            }
-        }
-        (f, None)
+        let e = super::ie::visit(msg.ies(), |ie| match ie.kind {
+            ie::IMSI if f.imsi.is_none() => f.imsi = Imsi::from_tbcd(ie.value).ok(),
+            ie::MSISDN if f.msisdn.is_none() => f.msisdn = Msisdn::from_tbcd(ie.value).ok(),
+            ie::SERVING_NETWORK if f.serving.is_none() => f.serving = Plmn::from_bcd(ie.value),
+            ie::RAT_TYPE if f.rat.is_none() => f.rat = ie.value.first().copied(),
+            ie::CAUSE if f.cause.is_none() => f.cause = ie.value.first().copied(),
+            ie::ULI if f.uli.is_none() => f.uli = Some(Uli::parse(ie.value)),
+            _ => {}
+        });
+        (f, e)
     }
 }
 
 /// The message as an inspect record (conformance schema).
 pub fn record(msg: &Gtpv2Message<'_>, meta: &PacketMeta) -> Record {
-    let mut r = Record::new(Proto::Gtpv2, meta.frame, meta.ts_us);
-    r.msg_type = Some(u32::from(msg.header.msg_type));
-    r.seq = Some(msg.header.seq);
-    r.teid = msg.header.teid;
     let (f, _) = Gtpv2Fields::extract(msg);
-    r.imsi = f.imsi.map(|d| d.to_string());
-    r.msisdn = f.msisdn.map(|d| d.to_string());
+    let mut r = RecordHead {
+        proto: Proto::Gtpv2,
+        msg_type: msg.header.msg_type,
+        seq: Some(msg.header.seq),
+        teid: msg.header.teid,
+        imsi: f.imsi,
+        msisdn: f.msisdn,
+        rat: f.rat,
+        cause: f.cause,
+    }
+    .record(meta);
     r.plmn = f.serving.map(|p| p.to_string());
-    r.rat = f.rat.map(u32::from);
-    r.cause = f.cause.map(u32::from);
     if let Some(u) = f.uli {
-        let code = |p: Plmn| PlmnCode {
-            plmn: p.to_string(),
-            ..PlmnCode::default()
-        };
         r.cgi = u.cgi.map(|(p, lac, ci)| PlmnCode {
             lac: Some(lac.into()),
             ci: Some(ci.into()),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
         r.sai = u.sai.map(|(p, lac, sac)| PlmnCode {
             lac: Some(lac.into()),
             sac: Some(sac.into()),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
         r.rai = u.rai.map(|(p, lac, rac)| PlmnCode {
             lac: Some(lac.into()),
             rac: Some(rac.into()),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
         r.tai = u.tai.map(|(p, tac)| PlmnCode {
             tac: Some(tac.into()),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
         r.ecgi = u.ecgi.map(|(p, eci)| PlmnCode {
             eci: Some(eci),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
         r.lai = u.lai.map(|(p, lac)| PlmnCode {
             lac: Some(lac.into()),
-            ..code(p)
+            ..PlmnCode::of(p)
         });
     }
     r

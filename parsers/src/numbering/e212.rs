@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use crate::types::{Country, Imsi, Plmn};
 
-const TABLE: &str = include_str!("../data/e212.tsv");
+const TABLE: &str = include_str!("../../data/e212.tsv");
 
 /// What a prefix (MCC, or MCC + MNC) says; either field may be left to shorter prefixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -93,6 +93,43 @@ impl E212 {
             self.overrides.insert(p, Entry { mnc_len, country });
         }
         self
+    }
+
+    /// An override as written on the command line (`--mcc`): `MCC=LEN[:COUNTRY]`, where
+    /// MCC is an MCC or MCC+MNC prefix (3–6 digits), LEN the MNC length (2 or 3) and
+    /// COUNTRY ISO 3166 alpha-2 (`DE`, upper-cased) or 3 digits (`001`). The error is the
+    /// reason the spec was refused.
+    pub fn with_override_spec(self, spec: &str) -> Result<E212, String> {
+        let (prefix, rest) = spec.split_once('=').ok_or("expected MCC=LEN[:COUNTRY]")?;
+        let (len, country) = match rest.split_once(':') {
+            Some((l, c)) => (l, Some(c)),
+            None => (rest, None),
+        };
+        let len: u8 = len
+            .parse()
+            .map_err(|e| format!("MNC length is not a number: {e}"))?;
+        if !(2..=3).contains(&len)
+            || !(3..=6).contains(&prefix.len())
+            || !prefix.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(
+                "the prefix must be an MCC (3 digits) or MCC+MNC, the MNC length 2 or 3".into(),
+            );
+        }
+        let country = match country {
+            Some(c) => {
+                let alpha2 = c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic());
+                let digits = c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit());
+                if !alpha2 && !digits {
+                    return Err(
+                        "the country must be ISO 3166 alpha-2 (DE) or 3 digits (001)".into(),
+                    );
+                }
+                Some(Country::new(&c.to_ascii_uppercase()).ok_or("bad country code")?)
+            }
+            None => None,
+        };
+        Ok(self.with_override(prefix, Some(len), country))
     }
 
     /// Entries matching the leading digits of `digits`, longest prefix first, each with
@@ -169,6 +206,40 @@ mod tests {
 
     fn imsi(s: &str) -> Imsi {
         Imsi::parse(s).unwrap()
+    }
+
+    #[test]
+    fn override_specs() {
+        let e = E212::default().with_override_spec("001=2:de").unwrap();
+        assert_eq!(
+            e.home_plmn(&imsi("001011234567890")),
+            Some(Plmn::new(1, 1, 2))
+        );
+        assert_eq!(e.imsi_country(&imsi("001011234567890")), Country::new("DE"));
+        for (spec, reason) in [
+            ("001", "expected MCC=LEN[:COUNTRY]"),
+            (
+                "001=x",
+                "MNC length is not a number: invalid digit found in string",
+            ),
+            (
+                "01=2",
+                "the prefix must be an MCC (3 digits) or MCC+MNC, the MNC length 2 or 3",
+            ),
+            (
+                "001=4",
+                "the prefix must be an MCC (3 digits) or MCC+MNC, the MNC length 2 or 3",
+            ),
+            (
+                "001=2:D1",
+                "the country must be ISO 3166 alpha-2 (DE) or 3 digits (001)",
+            ),
+        ] {
+            assert_eq!(
+                E212::default().with_override_spec(spec).err().as_deref(),
+                Some(reason)
+            );
+        }
     }
 
     #[test]

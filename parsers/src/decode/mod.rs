@@ -9,36 +9,35 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::capture::{CaptureError, Frame, FrameRef};
+use crate::capture::{CaptureError, CaptureReader, Frame, FrameRef, MergedCaptures};
 use crate::diameter;
 use crate::diameter::correlate::{CorrelatorConfig, DiameterCorrelator};
-use crate::e164::{GtPlmnTable, E164};
-use crate::e212::E212;
 use crate::early::{Delays, PairingStats, DEFAULT_TOLERANCE_US};
 use crate::error::{DecodeError, Layer};
 use crate::flow::{FlowKey, PacketMeta, Transport};
-use crate::gtpv1::correlate::Gtpv1Correlator;
-use crate::gtpv1::{self, Gtpv1Message};
-use crate::gtpv2::correlate::Gtpv2Correlator;
-use crate::gtpv2::{self, Gtpv2Message};
-use crate::ip::{IpDatagram, IpLayer};
-use crate::link::{parse_link, Network};
-use crate::map::correlate::MapCorrelator;
-use crate::map::{self, MapComponent};
+use crate::gtp::v1::correlate::Gtpv1Correlator;
+use crate::gtp::v1::{self as gtpv1, Gtpv1Message};
+use crate::gtp::v2::correlate::Gtpv2Correlator;
+use crate::gtp::v2::{self as gtpv2, Gtpv2Message};
+use crate::numbering::e164::{GtPlmnTable, E164};
+use crate::numbering::e212::E212;
 use crate::record::Record;
-use crate::sccp::{Reassembled, SccpMessage, SccpReassembler};
-use crate::sctp::{Chunk, SctpMessage, SctpPacket, SctpReassembler};
 use crate::signal::{Proto, Signal, SignalKind};
-use crate::sigtran::m2pa::{self, M2paMessage};
-use crate::sigtran::m3ua::{self, M3uaMessage};
-use crate::sigtran::mtp3::{self, Mtp3Message};
-use crate::tcap::{ComponentKind, TcapMessage};
-use crate::tcp::{Framer, Framing, TcpEvent, TcpReassembler, TcpRepr};
-use crate::udp::UdpRepr;
+use crate::ss7::map::correlate::MapCorrelator;
+use crate::ss7::map::MapComponent;
+use crate::ss7::sccp::SccpReassembler;
+use crate::ss7::sigtran::m2pa::{self};
+use crate::ss7::sigtran::m3ua::{self};
+use crate::ss7::tcap::ComponentKind;
+use crate::transport::ip::{IpDatagram, IpLayer, IpProtocol};
+use crate::transport::link::{parse_link, Network};
+use crate::transport::sctp::{Chunk, SctpMessage, SctpPacket, SctpReassembler};
+use crate::transport::tcp::{Framer, Framing, TcpEvent, TcpReassembler, TcpRepr};
+use crate::transport::udp::UdpRepr;
 
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
-const IPPROTO_SCTP: u8 = 132;
+mod ss7;
+use ss7::Ss7;
+
 /// SCTP payload protocol identifiers for Diameter (RFC 6733 §2.1): clear and DTLS.
 const PPID_DIAMETER: u32 = 46;
 const PPID_DIAMETER_DTLS: u32 = 47;
@@ -329,9 +328,9 @@ impl Decoder {
 
     fn transport(&mut self, meta: &PacketMeta, d: &IpDatagram<'_>, sink: &mut dyn Sink) {
         match d.protocol {
-            IPPROTO_TCP => self.tcp_segment(meta, d.src, d.dst, &d.payload, sink),
-            IPPROTO_SCTP => self.sctp_packet(meta, d.src, d.dst, &d.payload, sink),
-            IPPROTO_UDP => match UdpRepr::parse(&d.payload) {
+            IpProtocol::TCP => self.tcp_segment(meta, d.src, d.dst, &d.payload, sink),
+            IpProtocol::SCTP => self.sctp_packet(meta, d.src, d.dst, &d.payload, sink),
+            IpProtocol::UDP => match UdpRepr::parse(&d.payload) {
                 Ok((udp, payload))
                     if udp.src_port == gtpv2::PORT || udp.dst_port == gtpv2::PORT =>
                 {
@@ -682,144 +681,35 @@ fn diameter_message(
     }
 }
 
-/// The SS7 part of the decoder: M3UA/M2PA → MTP3 → SCCP (reassembly) → TCAP → MAP.
-struct Ss7<'d> {
-    sccp: &'d mut SccpReassembler,
-    map: &'d mut MapCorrelator,
-    stats: &'d mut DecodeStats,
+/// Run the frames of `readers`, merged by time, through a decoder into `sink`: the decoder
+/// once every frame is in, with its stats (capture-file errors counted, not fatal).
+/// `progress` is told the number of frames read every [`PROGRESS_EVERY`] frames (a
+/// front end's progress bar; `|_| {}` for none).
+pub fn decode_captures(
+    readers: Vec<CaptureReader>,
+    cfg: DecoderConfig,
+    sink: &mut dyn Sink,
+    mut progress: impl FnMut(u64),
+) -> Decoder {
+    let mut decoder = Decoder::new(cfg);
+    let mut n = 0u64;
+    // Frames lent from the read buffer: no copy per frame.
+    MergedCaptures::new(readers).for_each_frame(|item| {
+        match item {
+            Ok(frame) => decoder.push_ref(&frame, sink),
+            Err(e) => decoder.stats.capture_error(e),
+        }
+        if n.is_multiple_of(PROGRESS_EVERY) {
+            progress(n);
+        }
+        n += 1;
+    });
+    decoder.finish(sink);
+    decoder
 }
 
-impl Ss7<'_> {
-    fn sigtran(&mut self, meta: &PacketMeta, ppid: u32, data: &[u8], sink: &mut dyn Sink) {
-        let (label, si, user) = if ppid == m3ua::PPID {
-            let m = match M3uaMessage::parse(data) {
-                Ok(m) => m,
-                Err(e) => return self.stats.error(meta, e),
-            };
-            if !m.is_data() {
-                return self
-                    .stats
-                    .skip("m3ua management (ASPSM/ASPTM/MGMT/SSNM/RKM)");
-            }
-            match m.protocol_data() {
-                Ok(pd) => (pd.label(), pd.si, pd.data),
-                Err(e) => return self.stats.error(meta, e),
-            }
-        } else {
-            let m = match M2paMessage::parse(data) {
-                Ok(m) => m,
-                Err(e) => return self.stats.error(meta, e),
-            };
-            let Some(mtp3) = m.mtp3 else {
-                return self.stats.skip("m2pa link status or empty user data");
-            };
-            match Mtp3Message::parse(mtp3) {
-                Ok(m) => (m.label, m.si, m.data),
-                Err(e) => return self.stats.error(meta, e),
-            }
-        };
-        if si != mtp3::SI_SCCP {
-            return self
-                .stats
-                .skip("mtp3 user other than SCCP (management, ISUP)");
-        }
-        let msg = match SccpMessage::parse(user) {
-            Ok(m) => m,
-            Err(e) if e.reason == "not a connectionless SCCP message" => {
-                return self.stats.skip("sccp connection-oriented or management");
-            }
-            Err(e) => return self.stats.error(meta, e),
-        };
-        if msg.called.ssn == Some(1) {
-            return self.stats.skip("sccp management (SCMG, SSN 1)");
-        }
-        if msg.is_return() {
-            // The returned message was never delivered: its components are shown (as
-            // tshark does) but do not take part in dialogues. A returned segment is not.
-            self.stats
-                .skip("sccp service return (message not delivered)");
-            if msg.segmentation.is_none() {
-                self.tcap(meta, &msg, msg.data, false, sink);
-            }
-            return;
-        }
-        match self.sccp.push(meta.ts_us, label, &msg) {
-            Reassembled::Whole(d) => self.tcap(meta, &msg, d, true, sink),
-            Reassembled::Complete(d) => self.tcap(meta, &msg, &d, true, sink),
-            Reassembled::Pending => {}
-            Reassembled::Dropped(e) => self.stats.error(meta, e),
-        }
-    }
-
-    /// A TCAP message; `delivered` is false for one an SCCP service return brought back.
-    fn tcap(
-        &mut self,
-        meta: &PacketMeta,
-        sccp: &SccpMessage<'_>,
-        data: &[u8],
-        delivered: bool,
-        sink: &mut dyn Sink,
-    ) {
-        let tcap = match TcapMessage::parse(data) {
-            Ok(t) => t,
-            Err(e) => return self.stats.error(meta, e),
-        };
-        if !self.map.is_map(meta, &sccp.called, &sccp.calling, &tcap) {
-            return;
-        }
-        // The dialogue is looked up first and each component correlated as it is decoded
-        // (no array of components); the signals still go out after the messages.
-        let dialogue = if delivered {
-            self.map.begin(meta, &sccp.called, &sccp.calling, &tcap)
-        } else {
-            None
-        };
-        let mut signals = Vec::new();
-        for c in tcap.components() {
-            let c = match c {
-                Ok(c) => c,
-                Err(e) => {
-                    self.stats.error(meta, e);
-                    break;
-                }
-            };
-            let (fields, err) = map::decode_fields(&c);
-            if let Some(e) = err {
-                self.stats.error(meta, e);
-            }
-            let (code, request) = match c.kind {
-                ComponentKind::ReturnError => (c.error.and_then(|e| e.local()), false),
-                ComponentKind::Invoke => (c.opcode.and_then(|o| o.local()), true),
-                _ => (c.opcode.and_then(|o| o.local()), false),
-            };
-            let key = MessageType {
-                proto: Proto::Map,
-                app: map_component_code(c.kind),
-                code: code.map_or(u32::MAX, |c| c as u32),
-                request,
-            };
-            self.stats.count_message(key);
-            let mc = MapComponent {
-                tcap: &tcap,
-                component: c,
-                fields,
-                called: sccp.called,
-                calling: sccp.calling,
-            };
-            sink.message(meta, &AppMessage::Map(&mc));
-            if let Some(d) = dialogue {
-                self.map
-                    .component(meta, d, &mc.component, &mc.fields, &mut signals);
-            }
-        }
-        if let Some(d) = dialogue {
-            self.map.end(meta, d, &mut signals);
-        }
-        for signal in signals {
-            self.stats.deliver(signal, sink);
-        }
-    }
-}
+/// How often [`decode_captures`] reports progress, in frames.
+pub const PROGRESS_EVERY: u64 = 4096;
 
 /// The component type as counted in [`MessageType::app`] for MAP (its TCAP tag).
 pub fn map_component_code(kind: ComponentKind) -> u32 {
@@ -833,44 +723,4 @@ pub fn map_component_code(kind: ComponentKind) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::capture::FrameRef;
-
-    /// Counts signals only.
-    struct Signals(u64);
-    impl Sink for Signals {
-        fn signal(&mut self, _: Signal) {
-            self.0 += 1;
-        }
-    }
-
-    #[test]
-    fn frames_outside_the_writable_times_are_counted_not_decoded() {
-        let mut d = Decoder::new(DecoderConfig::default());
-        let mut sink = Signals(0);
-        for (frame, ts_us) in [
-            (1, -1),
-            (2, LATEST_TIMESTAMP_US + 1),
-            (3, i64::MAX),
-            (4, i64::MIN),
-        ] {
-            let f = FrameRef {
-                meta: PacketMeta {
-                    file: 0,
-                    frame,
-                    ts_us,
-                },
-                linktype: 1,
-                data: &[0u8; 60],
-                orig_len: 60,
-            };
-            d.push_ref(&f, &mut sink);
-        }
-        d.finish(&mut sink);
-        let e = &d.stats.errors[&(Layer::Capture, "frame timestamp before 1970 or after 8999")];
-        assert_eq!(e.count, 4);
-        assert_eq!(d.stats.frames, 4);
-        assert_eq!(sink.0, 0);
-    }
-}
+mod tests;

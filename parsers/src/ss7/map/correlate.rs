@@ -32,15 +32,15 @@ use ahash::AHashMap as HashMap;
 use std::collections::VecDeque;
 
 use super::{op, MapFields};
-use crate::e164::{GtPlmnTable, E164};
-use crate::e212::E212;
 use crate::early::{
     Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
 };
 use crate::flow::PacketMeta;
-use crate::sccp::SccpAddress;
+use crate::numbering::e164::{GtPlmnTable, E164};
+use crate::numbering::e212::E212;
 use crate::signal::{Proto, Provenance, Signal, SignalKind, TimestampUs};
-use crate::tcap::{Component, ComponentKind, TcapKind, TcapMessage};
+use crate::ss7::sccp::SccpAddress;
+use crate::ss7::tcap::{Component, ComponentKind, TcapKind, TcapMessage};
 use crate::types::Digits;
 
 /// Subsystem numbers of MAP entities (Q.713 Annex B, TS 23.003 §8.2).

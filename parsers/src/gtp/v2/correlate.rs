@@ -14,18 +14,14 @@
 //! | Delete Session (36) | 37 | `session_end` |
 //! | Change Notification (38) with a ULI | 39 | `cell_change` |
 
-use ahash::AHashMap as HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{ie, Gtpv2Fields, Gtpv2Message, Uli};
-use crate::e212::E212;
-use crate::early::{
-    Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
-};
 use crate::flow::{FlowKey, PacketMeta};
-use crate::pending::{PendingRequests, Request};
-use crate::signal::{Location, Proto, Provenance, Signal, SignalKind};
-use crate::types::{Imsi, Msisdn, Plmn};
+use crate::gtp::transactions::{
+    GtpCorrelator, GtpRequest, GtpResponse, GtpStats, GtpVersion, Retransmission, Subscriber, Teid,
+};
+use crate::signal::{Location, Proto, Signal, SignalKind};
 
 const CREATE_SESSION: u8 = 32;
 const MODIFY_BEARER: u8 = 34;
@@ -33,133 +29,38 @@ const DELETE_SESSION: u8 = 36;
 const CHANGE_NOTIFICATION: u8 = 38;
 
 /// Counters of what gave no signal, and why.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Gtpv2Stats {
-    pub signals: u64,
-    /// Responses with a rejection cause.
-    pub rejected: u64,
-    /// Requests dropped after the timeout or at the end of input.
-    pub unanswered: u64,
-    /// Responses whose request was not seen (held early ones included once dropped).
-    pub unmatched_responses: u64,
-    /// Accepted transactions whose subscriber could not be identified.
-    pub no_imsi: u64,
-}
+pub type Gtpv2Stats = GtpStats;
 
-/// What a session's subscriber is known by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Subscriber {
-    imsi: Imsi,
-    msisdn: Option<Msisdn>,
-    serving: Option<Plmn>,
-    rat: Option<u8>,
-}
+/// A request and a response: the sender's control TEID is its Sender F-TEID.
+type Request = GtpRequest<Gtpv2Fields, Option<Teid>>;
+type Response = GtpResponse<Option<Teid>>;
 
-#[derive(Clone, Debug)]
-struct Pending {
-    meta: PacketMeta,
-    msg_type: u8,
-    fields: Gtpv2Fields,
-    /// (destination address, header TEID) of the request: finds the session.
-    session: Option<(IpAddr, u32)>,
-    /// The requester's own control TEID (Sender F-TEID), for requests towards it.
-    sender: Option<(IpAddr, u32)>,
-}
-
-impl Request for Pending {
-    fn meta(&self) -> &PacketMeta {
-        &self.meta
-    }
-    fn msg_type(&self) -> u8 {
-        self.msg_type
+fn response(meta: &PacketMeta, msg: &Gtpv2Message<'_>, flow: FlowKey) -> Response {
+    let (f, _) = Gtpv2Fields::extract(msg);
+    Response {
+        meta: *meta,
+        msg_type: msg.header.msg_type,
+        cause: f.cause,
+        sender: sender_fteid(msg, flow.src.addr),
     }
 }
 
-/// What a signal needs of a response, kept while it waits for its request.
+/// GTPv2: 24-bit sequence numbers, a retransmission replaces the pending request.
 #[derive(Clone, Copy, Debug)]
-struct Response {
-    meta: PacketMeta,
-    msg_type: u8,
-    cause: Option<u8>,
-    /// The responder's control TEID (its Sender F-TEID).
-    sender: Option<(IpAddr, u32)>,
-}
+pub enum V2 {}
 
-impl Response {
-    fn of(meta: &PacketMeta, msg: &Gtpv2Message<'_>, flow: FlowKey) -> Response {
-        let (f, _) = Gtpv2Fields::extract(msg);
-        Response {
-            meta: *meta,
-            msg_type: msg.header.msg_type,
-            cause: f.cause,
-            sender: sender_fteid(msg, flow.src.addr),
-        }
-    }
+impl GtpVersion for V2 {
+    type Seq = u32;
+    type Fields = Gtpv2Fields;
+    type Sender = Option<Teid>;
+    const PROTO: Proto = Proto::Gtpv2;
+    const RETRANSMISSION: Retransmission = Retransmission::Replace;
 }
-
-type Key = (FlowKey, u32);
 
 /// Pairs GTPv2-C requests with responses and emits signals.
-#[derive(Clone, Debug)]
-pub struct Gtpv2Correlator {
-    e212: E212,
-    pending: PendingRequests<u32, Pending>,
-    early: EarlyAnswers<Key, u32, Response>,
-    sessions: HashMap<(IpAddr, u32), Subscriber>,
-    max_sessions: usize,
-    stats: Gtpv2Stats,
-    pairing: PairingStats,
-    delays: Delays,
-}
+pub type Gtpv2Correlator = GtpCorrelator<V2>;
 
 impl Gtpv2Correlator {
-    pub fn new(e212: E212) -> Gtpv2Correlator {
-        Gtpv2Correlator::with_tolerance(e212, DEFAULT_TOLERANCE_US)
-    }
-
-    /// A correlator whose responses wait `tolerance_us` for a request not seen yet.
-    pub fn with_tolerance(e212: E212, tolerance_us: i64) -> Gtpv2Correlator {
-        Gtpv2Correlator {
-            e212,
-            // A request waits the tolerance longer (see `early`): `now` may come from a
-            // probe whose clock runs ahead.
-            pending: PendingRequests::new(
-                30_000_000_i64.saturating_add(tolerance_us.max(0)),
-                1 << 20,
-            ),
-            early: EarlyAnswers::new(tolerance_us, DEFAULT_MAX_EARLY),
-            sessions: HashMap::new(),
-            max_sessions: 10_000_000,
-            stats: Gtpv2Stats::default(),
-            pairing: PairingStats::default(),
-            delays: Delays::default(),
-        }
-    }
-
-    pub fn stats(&self) -> &Gtpv2Stats {
-        &self.stats
-    }
-
-    /// How responses were paired (in order, early, dropped; requests expired).
-    pub fn pairing(&self) -> PairingStats {
-        PairingStats {
-            expired: self.stats.unanswered,
-            ..self.pairing
-        }
-    }
-
-    /// Request→response delays per pair of input files.
-    pub fn delays(&self) -> &Delays {
-        &self.delays
-    }
-
-    fn expire(&mut self, now: i64) {
-        self.stats.unanswered += self.pending.expire(now);
-        let dropped = self.early.expire(now);
-        self.stats.unmatched_responses += dropped;
-        self.pairing.early_dropped += dropped;
-    }
-
     /// Feed one message seen on `flow`; returns a signal when it completes a transaction.
     pub fn push(
         &mut self,
@@ -167,136 +68,62 @@ impl Gtpv2Correlator {
         flow: FlowKey,
         msg: &Gtpv2Message<'_>,
     ) -> Option<Signal> {
-        self.expire(meta.ts_us);
+        self.tx.expire(meta.ts_us);
         let t = msg.header.msg_type;
         let key = (flow.connection(), msg.header.seq);
-        if matches!(
+        let (req, resp) = if matches!(
             t,
             CREATE_SESSION | MODIFY_BEARER | DELETE_SESSION | CHANGE_NOTIFICATION
         ) {
-            if self.early.completed_early(&key) {
-                return None; // a copy of a request already paired with its early response
-            }
-            let (fields, _) = Gtpv2Fields::extract(msg);
-            let pending = Pending {
-                meta: *meta,
-                msg_type: t,
-                session: msg.header.teid.map(|teid| (flow.dst.addr, teid)),
-                sender: sender_fteid(msg, flow.src.addr),
-                fields,
-            };
-            if let Some((resp, _)) = self.early.take(&key, Some(key.1), |r| r.msg_type == t + 1) {
-                self.pairing.early += 1;
-                self.delays.record(meta, &resp.meta);
-                self.early.complete(key, true);
-                return self.respond(pending, resp);
-            }
-            if let Some(a) = self.early.take_missed(&key) {
-                // Its response came too early for the tolerance: the delay tells the skew.
-                self.delays.record(meta, &a);
-            }
             // A request reusing the key (a retransmission) replaces the pending one.
-            self.stats.unanswered += self.pending.insert(key, pending).flushed;
-            return None;
-        }
-        if !matches!(t, 33 | 35 | 37 | 39) {
-            return None;
-        }
-        let resp = Response::of(meta, msg, flow);
-        let Some(req) = self.pending.take(key, t) else {
-            if self.early.hold(key, Some(key.1), meta, resp) == Hold::Refused {
-                self.stats.unmatched_responses += 1;
-            }
+            let (fields, _) = Gtpv2Fields::extract(msg);
+            self.tx.request(
+                key,
+                Request {
+                    meta: *meta,
+                    msg_type: t,
+                    session: msg.header.teid.map(|teid| (flow.dst.addr, teid)),
+                    sender: sender_fteid(msg, flow.src.addr),
+                    fields,
+                },
+            )?
+        } else if matches!(t, 33 | 35 | 37 | 39) {
+            self.tx.response(key, response(meta, msg, flow))?
+        } else {
             return None;
         };
-        self.pairing.in_order += 1;
-        self.delays.record(&req.meta, meta);
-        self.early.complete(key, false);
-        self.respond(req, resp)
-    }
-
-    /// A request and its response: a signal when the cause accepts.
-    fn respond(&mut self, req: Pending, resp: Response) -> Option<Signal> {
-        if !resp.cause.is_some_and(|c| (16..=63).contains(&c)) {
-            self.stats.rejected += 1;
+        if !self.tx.accepted(resp.cause, 16..=63) {
             return None;
         }
         self.answer(req, resp)
     }
 
-    fn answer(&mut self, req: Pending, resp: Response) -> Option<Signal> {
-        let known = req.session.and_then(|s| self.sessions.get(&s).copied());
+    fn answer(&mut self, req: Request, resp: Response) -> Option<Signal> {
         let f = &req.fields;
-        let sub = match (f.imsi, known) {
-            (Some(imsi), k) => Subscriber {
-                imsi,
-                msisdn: f.msisdn.or(k.and_then(|k| k.msisdn)),
-                serving: f.serving.or(k.and_then(|k| k.serving)),
-                rat: f.rat.or(k.and_then(|k| k.rat)),
-            },
-            (None, Some(k)) => Subscriber {
-                msisdn: f.msisdn.or(k.msisdn),
-                serving: f.serving.or(k.serving),
-                rat: f.rat.or(k.rat),
-                ..k
-            },
-            (None, None) => {
-                self.stats.no_imsi += 1;
-                return None;
-            }
+        let known = self.tx.session(req.session);
+        let Some(sub) = Subscriber::of(f.imsi, f.msisdn, f.serving, f.rat, known) else {
+            self.tx.stats.no_imsi += 1;
+            return None;
         };
         let location = f.uli.and_then(finest);
         let kind = match req.msg_type {
             CREATE_SESSION => {
                 // Both ends' control TEIDs now name this subscriber.
-                if self.sessions.len() >= self.max_sessions {
-                    self.sessions.clear();
-                }
-                if let Some(s) = req.sender {
-                    self.sessions.insert(s, sub);
-                }
-                if let Some(s) = resp.sender {
-                    self.sessions.insert(s, sub);
-                }
+                self.tx.learn(req.sender.iter().chain(&resp.sender), sub);
                 SignalKind::SessionStart
             }
             MODIFY_BEARER | CHANGE_NOTIFICATION if location.is_some() => SignalKind::CellChange,
             MODIFY_BEARER | CHANGE_NOTIFICATION => return None,
             _ => {
-                if let Some(s) = req.session {
-                    self.sessions.remove(&s);
-                }
+                self.tx.forget(req.session);
                 SignalKind::SessionEnd
             }
         };
         let serving = sub.serving.or(location.map(|l| l.plmn()));
-        self.stats.signals += 1;
-        Some(Signal {
-            at: req.meta.ts_us,
-            imsi: sub.imsi,
-            msisdn: sub.msisdn,
-            kind,
-            home: self.e212.home_plmn(&sub.imsi),
-            home_country: self.e212.imsi_country(&sub.imsi),
-            serving,
-            serving_country: serving.and_then(|p| self.e212.plmn_country(&p)),
-            location,
-            rat: sub.rat.map(u32::from),
-            source: Provenance {
-                file: req.meta.file,
-                frame: req.meta.frame,
-                proto: Proto::Gtpv2,
-                message: u32::from(req.msg_type),
-            },
-        })
-    }
-
-    /// End of input: pending requests count as unanswered.
-    pub fn flush(&mut self) {
-        self.stats.unanswered += self.pending.flush();
-        let dropped = self.early.flush();
-        self.stats.unmatched_responses += dropped;
-        self.pairing.early_dropped += dropped;
+        Some(
+            self.tx
+                .signal(&req.meta, req.msg_type, sub, kind, serving, location),
+        )
     }
 }
 
@@ -337,6 +164,8 @@ fn finest(u: Uli) -> Option<Location> {
 mod tests {
     use super::super::{Gtpv2Repr, IeRepr};
     use super::*;
+    use crate::numbering::e212::E212;
+    use crate::types::{Imsi, Plmn};
     use std::net::Ipv4Addr;
 
     fn flow(a: u8, b: u8) -> FlowKey {

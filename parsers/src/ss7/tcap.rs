@@ -2,8 +2,8 @@
 //! transaction ids, the dialogue portion with its application-context name, and the
 //! components (invoke, returnResult(Last), returnError, reject) that carry MAP operations.
 
-use crate::ber::{self, Class, Tlv};
 use crate::error::{DecodeError, Layer};
+use crate::ss7::ber::{self, Class, Tlv};
 
 const L: Layer = Layer::Tcap;
 

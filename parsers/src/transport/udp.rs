@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use crate::error::{DecodeError, Layer};
-use crate::ip::{internet_checksum, IpProtocol};
+use crate::transport::ip::{internet_checksum, IpProtocol};
 use crate::wire::be16;
 
 pub const UDP_HEADER_LEN: usize = 8;
@@ -114,8 +114,8 @@ impl UdpRepr {
 mod tests {
     use super::*;
     use crate::flow::PacketMeta;
-    use crate::ip::{IpLayer, Ipv4Repr, Ipv6Repr};
-    use crate::link::{parse_link, EtherType, EthernetRepr, LinkType, VlanTag};
+    use crate::transport::ip::{IpLayer, Ipv4Repr, Ipv6Repr};
+    use crate::transport::link::{parse_link, EtherType, EthernetRepr, LinkType, VlanTag};
     use proptest::prelude::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -210,7 +210,7 @@ mod tests {
             udp.emit(s6.into(), d6.into(), &payload, &mut seg);
             let mut pkt = Vec::new();
             Ipv6Repr { src: s6, dst: d6, next_header: IpProtocol::UDP, hop_limit: 9, traffic_class: 0, flow_label: 0 }.emit(&seg, &mut pkt);
-            let d = IpLayer::new().push(&PacketMeta::default(), crate::link::Network::Ipv6(&pkt)).unwrap().unwrap();
+            let d = IpLayer::new().push(&PacketMeta::default(), crate::transport::link::Network::Ipv6(&pkt)).unwrap().unwrap();
             prop_assert!(UdpRepr::checksum_ok(d.src, d.dst, &d.payload));
             prop_assert_eq!(UdpRepr::parse(&d.payload).unwrap(), (udp, &payload[..]));
         }
