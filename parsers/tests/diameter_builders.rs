@@ -380,7 +380,7 @@ fn notify_noise_and_answers_without_request_are_counted() {
             .as_str(),
         "4477"
     );
-    assert_eq!(dictionary::app_name(app::GX), Some("gx"));
+    assert_eq!(dictionary::app_name(app::GX), Some("Gx"));
     assert_eq!(dictionary::app_name(12345), None);
 }
 
