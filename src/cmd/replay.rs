@@ -67,7 +67,7 @@ fn topology(args: &ReplayArgs) -> Result<Topology> {
 /// A hostfile's addresses: one `IP:port` a line (timely takes socket addresses, not host
 /// names), blank lines and `#` comments skipped, no address twice.
 fn parse_hostfile(text: &str) -> Result<Vec<String>> {
-    let mut hosts: Vec<String> = Vec::new();
+    let mut hosts: Vec<SocketAddr> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -82,18 +82,15 @@ fn parse_hostfile(text: &str) -> Result<Vec<String>> {
         if addr.port() == 0 {
             bail!("line {}: {line:?} has port 0", n + 1);
         }
-        if let Some(first) = hosts
-            .iter()
-            .position(|h| h.parse::<SocketAddr>().ok() == Some(addr))
-        {
+        if let Some(first) = hosts.iter().position(|h| *h == addr) {
             bail!(
                 "line {}: {line:?} repeats the address of process {first}",
                 n + 1
             );
         }
-        hosts.push(addr.to_string());
+        hosts.push(addr);
     }
-    Ok(hosts)
+    Ok(hosts.iter().map(SocketAddr::to_string).collect())
 }
 
 /// The zones and cell catalog a run reads.
