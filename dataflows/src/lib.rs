@@ -114,6 +114,7 @@ pub mod history;
 pub mod newly;
 pub mod reference;
 pub mod runner;
+pub mod stream;
 pub mod subscribe;
 pub mod zone_detector;
 pub mod zones;

@@ -203,7 +203,7 @@ pub enum RunError {
 }
 
 impl Topology {
-    fn config(&self, workers: usize) -> timely::Config {
+    pub(crate) fn config(&self, workers: usize) -> timely::Config {
         match self {
             Topology::Process => timely::Config::process(workers),
             Topology::Cluster { process, hosts, .. } => timely::Config {
@@ -526,7 +526,7 @@ where
 type Updates<D> = Vec<(D, u64, isize)>;
 
 /// The message of a panic payload.
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| p.downcast_ref::<String>().cloned())

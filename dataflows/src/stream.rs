@@ -1,0 +1,450 @@
+//! The streaming runner: long-lived timely workers fed through bounded channels, handing
+//! out moments as each event-time batch completes. `landfall serve` runs it for months;
+//! `landfall replay` is its finite case (every signal sent, then the input closed).
+//!
+//! Time is the event-time batch `at / batch_us` (absolute, so that a run can start at any
+//! moment and a restarted one lines up). The feeder — the service's merge of its sources —
+//! sends signals in any order and a *watermark*: the event time below which no more signals
+//! will come. Each worker's input follows the watermark; a signal whose batch the input has
+//! already passed is late, counted in [`StreamReport`] and left out. Reference data (zones,
+//! catalog cells) enters at the current input time. Workers park while they wait; one
+//! woken by neither a timely message nor its channel looks again after [`POLL`].
+//!
+//! Moments are gathered on worker 0 of process 0; once the dataflow's frontier has passed
+//! a batch, that batch's moments are final and are sent out, consolidated and ordered by
+//! `(at, id)`, as one [`Completed`]. The output channel is bounded too: a consumer that
+//! falls behind slows the workers, and they in turn the feeder.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use differential_dataflow::collection::AsCollection;
+use differential_dataflow::input::{Input, InputSession};
+use differential_dataflow::VecCollection;
+use landfall_model::{Provenance, Signal, TimestampUs};
+use timely::dataflow::operators::Exchange as _;
+use timely::dataflow::operators::Probe as _;
+use timely::dataflow::ProbeHandle;
+
+use crate::detector::detect;
+use crate::moment::{sort_moments, Moment, Rules};
+use crate::runner::{panic_text, RunError, Topology};
+use crate::zone_detector::detect_with_zones;
+use crate::zones::{zone_membership, CatalogCell, Zone};
+
+/// How long an idle worker parks before it looks at its channel again.
+pub const POLL: Duration = Duration::from_millis(1);
+
+/// What a streaming run needs besides its inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// Timely worker threads in this process (at least 1).
+    pub workers: usize,
+    /// Width of one event-time batch (one timely time) in µs (at least 1). Moments of a
+    /// batch go out once the watermark has passed its end, so this bounds the latency
+    /// the batching adds.
+    pub batch_us: i64,
+    /// Re-entry gap, TTL, minimum dwell.
+    pub rules: Rules,
+    /// Whether the run computes zone moments (zones and catalog cells are then sent with
+    /// [`StreamInput::zones`] and [`StreamInput::catalog`]).
+    pub zones: bool,
+    /// Messages each worker's input channel holds before the feeder waits.
+    pub channel: usize,
+}
+
+impl StreamConfig {
+    /// `workers` workers, `batch_us` batches, default rules, no zones, 64 messages a
+    /// channel.
+    pub fn new(workers: usize, batch_us: i64) -> StreamConfig {
+        StreamConfig {
+            workers,
+            batch_us,
+            rules: Rules::default(),
+            zones: false,
+            channel: 64,
+        }
+    }
+}
+
+/// One message from the feeder to a worker.
+enum Command {
+    Signals(Vec<Signal>),
+    /// No more signals below this event time.
+    Watermark(TimestampUs),
+    Zones(Vec<(Zone, isize)>),
+    Catalog(Vec<(CatalogCell, isize)>),
+}
+
+/// The moments of every batch before `upto` (an event time: the watermark the dataflow
+/// has passed), not yet handed out; ordered by `(at, id)`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Completed {
+    pub upto: TimestampUs,
+    pub moments: Vec<Moment>,
+}
+
+/// What a streaming run counted, summed over its workers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamReport {
+    /// Signals behind the watermark when they came (not applied).
+    pub late: u64,
+    /// The first few of them.
+    pub late_examples: Vec<Provenance>,
+    /// Signals applied.
+    pub signals: u64,
+}
+
+/// The feeding side of a streaming run: signals spread over the workers, watermarks and
+/// reference data to all of them. Dropping it (or [`StreamInput::close`]) ends the input:
+/// the workers then complete every batch and stop.
+pub struct StreamInput {
+    senders: Vec<SyncSender<Command>>,
+    next: usize,
+    watermark: TimestampUs,
+}
+
+/// The workers stopped (one failed, or they were never started): nothing more can be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the dataflow workers have stopped")]
+pub struct Stopped;
+
+impl StreamInput {
+    /// Send signals (to one worker; the dataflow routes them by subscriber). Waits while
+    /// that worker's channel is full.
+    pub fn send(&mut self, signals: Vec<Signal>) -> Result<(), Stopped> {
+        if signals.is_empty() {
+            return Ok(());
+        }
+        let i = self.next;
+        self.next = (self.next + 1) % self.senders.len();
+        self.senders[i]
+            .send(Command::Signals(signals))
+            .map_err(|_| Stopped)
+    }
+
+    /// No signal below `at` will be sent any more: batches before it can complete. A
+    /// watermark below an earlier one changes nothing.
+    pub fn advance(&mut self, at: TimestampUs) -> Result<(), Stopped> {
+        if at <= self.watermark {
+            return Ok(());
+        }
+        self.watermark = at;
+        self.broadcast(|| Command::Watermark(at))
+    }
+
+    /// The latest watermark sent.
+    pub fn watermark(&self) -> TimestampUs {
+        self.watermark
+    }
+
+    /// Zones added (`+1`) or removed (`-1`) from the current time on.
+    pub fn zones(&mut self, edits: Vec<(Zone, isize)>) -> Result<(), Stopped> {
+        self.senders[0]
+            .send(Command::Zones(edits))
+            .map_err(|_| Stopped)
+    }
+
+    /// Catalog cells added or removed from the current time on.
+    pub fn catalog(&mut self, edits: Vec<(CatalogCell, isize)>) -> Result<(), Stopped> {
+        self.senders[0]
+            .send(Command::Catalog(edits))
+            .map_err(|_| Stopped)
+    }
+
+    /// End the input.
+    pub fn close(self) {}
+
+    fn broadcast(&self, command: impl Fn() -> Command) -> Result<(), Stopped> {
+        for s in &self.senders {
+            s.send(command()).map_err(|_| Stopped)?;
+        }
+        Ok(())
+    }
+}
+
+/// A running streaming dataflow: its input, its output, and the workers to wait for.
+pub struct Stream {
+    pub input: StreamInput,
+    /// Completed batches, in order (process 0 only; other processes of a cluster get none).
+    pub output: Receiver<Completed>,
+    workers: JoinHandle<Result<StreamReport, RunError>>,
+}
+
+impl Stream {
+    /// Wait for the workers to finish (after the input is closed) and return what they
+    /// counted. Keep draining `output` meanwhile, or hand it to another thread: the
+    /// workers wait while it is full.
+    pub fn join(self) -> Result<StreamReport, RunError> {
+        drop(self.input);
+        self.workers
+            .join()
+            .map_err(|p| RunError::Worker(panic_text(p.as_ref())))?
+    }
+
+    /// Split into the input, the output and a handle to [`StreamWorkers::join`].
+    pub fn split(self) -> (StreamInput, Receiver<Completed>, StreamWorkers) {
+        (self.input, self.output, StreamWorkers(self.workers))
+    }
+}
+
+/// The workers of a [`Stream`] whose input and output are used elsewhere.
+pub struct StreamWorkers(JoinHandle<Result<StreamReport, RunError>>);
+
+impl StreamWorkers {
+    /// Wait for the workers to finish (the input closed) and return what they counted.
+    pub fn join(self) -> Result<StreamReport, RunError> {
+        self.0
+            .join()
+            .map_err(|p| RunError::Worker(panic_text(p.as_ref())))?
+    }
+}
+
+/// Start the workers of a streaming run on `topology`.
+pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError> {
+    let workers = cfg.workers.max(1);
+    let mut senders = Vec::with_capacity(workers);
+    let mut receivers = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (tx, rx) = mpsc::sync_channel(cfg.channel.max(1));
+        senders.push(tx);
+        receivers.push(Some(rx));
+    }
+    let receivers = std::sync::Mutex::new(receivers);
+    let (out_tx, output) = mpsc::sync_channel::<Completed>(cfg.channel.max(1));
+    let config = topology.config(workers);
+    let handle = std::thread::Builder::new()
+        .name("landfall-dataflow".into())
+        .spawn(move || -> Result<StreamReport, RunError> {
+            let guards = timely::execute(config, move |worker| {
+                let local = worker.index() % workers;
+                let rx = receivers.lock().expect("receivers")[local]
+                    .take()
+                    .expect("one receiver per local worker");
+                let out = (worker.index() == 0).then(|| out_tx.clone());
+                run_worker(worker, rx, out, cfg)
+            })
+            .map_err(RunError::Start)?;
+            let mut report = StreamReport::default();
+            for r in guards.join() {
+                let r = r.map_err(RunError::Worker)?;
+                report.late += r.late;
+                report.signals += r.signals;
+                report.late_examples.extend(r.late_examples);
+            }
+            report.late_examples.sort();
+            report.late_examples.truncate(5);
+            Ok(report)
+        })
+        .map_err(|e| RunError::Start(e.to_string()))?;
+    Ok(Stream {
+        input: StreamInput {
+            senders,
+            next: 0,
+            watermark: i64::MIN,
+        },
+        output,
+        workers: handle,
+    })
+}
+
+/// The event-time batch of `at` (absolute; times before 1970 go to batch 0).
+pub fn batch_at(at: TimestampUs, batch_us: i64) -> u64 {
+    (at.max(0) / batch_us.max(1)) as u64
+}
+
+/// The first event time of batch `b`.
+fn batch_start(b: u64, batch_us: i64) -> TimestampUs {
+    i64::try_from(b)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(batch_us.max(1))
+}
+
+type ReferenceInputs = (
+    InputSession<u64, CatalogCell, isize>,
+    InputSession<u64, Zone, isize>,
+);
+
+/// One worker: build the dataflow, then apply commands until the channel closes.
+fn run_worker(
+    worker: &mut timely::worker::Worker,
+    rx: Receiver<Command>,
+    out: Option<SyncSender<Completed>>,
+    cfg: StreamConfig,
+) -> StreamReport {
+    let batch_us = cfg.batch_us.max(1);
+    let sink: Rc<RefCell<Vec<(Moment, u64, isize)>>> = Rc::new(RefCell::new(Vec::new()));
+    let probe = ProbeHandle::new();
+    let (mut input, mut reference) = worker.dataflow::<u64, _, _>(|scope| {
+        let (input, signals) = scope.new_collection::<Signal, isize>();
+        let (reference, moments): (Option<ReferenceInputs>, VecCollection<'_, u64, Moment>) =
+            if cfg.zones {
+                let (catalog_in, catalog) = scope.new_collection::<CatalogCell, isize>();
+                let (zones_in, zones) = scope.new_collection::<Zone, isize>();
+                let at_time = move |t: &u64, at: i64| batch_at(at, batch_us).max(*t);
+                let moments = detect_with_zones(
+                    signals,
+                    zone_membership(catalog, zones),
+                    cfg.rules,
+                    at_time,
+                );
+                (Some((catalog_in, zones_in)), moments)
+            } else {
+                (None, detect(signals, cfg.rules))
+            };
+        let sink = Rc::clone(&sink);
+        moments
+            .inner
+            .exchange(|_| 0)
+            .as_collection()
+            .inspect(move |(m, time, diff)| sink.borrow_mut().push((*m, *time, *diff)))
+            .inner
+            .probe_with(&probe);
+        (input, reference)
+    });
+
+    let mut report = StreamReport::default();
+    let mut open = true;
+    // Batches before this one have been handed out.
+    let mut handed: u64 = 0;
+    while open {
+        let mut moved = false;
+        // Take what the channel holds now, a bounded number of messages, then step.
+        for _ in 0..64 {
+            match rx.try_recv() {
+                Ok(command) => {
+                    moved = true;
+                    apply(command, &mut input, &mut reference, batch_us, &mut report);
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        if moved {
+            input.flush();
+            if let Some((c, z)) = &mut reference {
+                c.flush();
+                z.flush();
+            }
+            worker.step();
+        } else if open {
+            // Nothing came: park until a timely message or the poll interval.
+            worker.step_or_park(Some(POLL));
+        }
+        if let Some(out) = &out {
+            hand_out(&sink, &probe, &mut handed, batch_us, out);
+        }
+    }
+    input.close();
+    drop(reference);
+    while !probe.done() {
+        worker.step_or_park(Some(POLL));
+        if let Some(out) = &out {
+            hand_out(&sink, &probe, &mut handed, batch_us, out);
+        }
+    }
+    if let Some(out) = &out {
+        hand_out(&sink, &probe, &mut handed, batch_us, out);
+    }
+    report
+}
+
+/// Apply one command to this worker's inputs.
+fn apply(
+    command: Command,
+    input: &mut InputSession<u64, Signal, isize>,
+    reference: &mut Option<ReferenceInputs>,
+    batch_us: i64,
+    report: &mut StreamReport,
+) {
+    match command {
+        Command::Signals(signals) => {
+            let now = *input.time();
+            for s in signals {
+                let b = batch_at(s.at, batch_us);
+                if b < now {
+                    report.late += 1;
+                    if report.late_examples.len() < 5 {
+                        report.late_examples.push(s.source);
+                    }
+                } else {
+                    report.signals += 1;
+                    input.update_at(s, b, 1);
+                }
+            }
+        }
+        Command::Watermark(at) => {
+            let b = batch_at(at, batch_us);
+            if b > *input.time() {
+                input.advance_to(b);
+                if let Some((c, z)) = reference {
+                    c.advance_to(b);
+                    z.advance_to(b);
+                }
+            }
+        }
+        Command::Zones(edits) => {
+            if let Some((_, z)) = reference {
+                for (zone, r) in edits {
+                    z.update(zone, r);
+                }
+            }
+        }
+        Command::Catalog(edits) => {
+            if let Some((c, _)) = reference {
+                for (cell, r) in edits {
+                    c.update(cell, r);
+                }
+            }
+        }
+    }
+}
+
+/// Send out the moments of the batches the dataflow has completed since the last call.
+fn hand_out(
+    sink: &Rc<RefCell<Vec<(Moment, u64, isize)>>>,
+    probe: &ProbeHandle<u64>,
+    handed: &mut u64,
+    batch_us: i64,
+    out: &SyncSender<Completed>,
+) {
+    // The first batch not yet complete (none left: every batch is).
+    let frontier = probe.with_frontier(|f| f.first().copied().unwrap_or(u64::MAX));
+    if frontier <= *handed {
+        return;
+    }
+    let mut ready: Vec<(Moment, isize)> = Vec::new();
+    sink.borrow_mut().retain(|(m, t, diff)| {
+        if *t < frontier {
+            ready.push((*m, *diff));
+            false
+        } else {
+            true
+        }
+    });
+    *handed = frontier;
+    ready.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut moments = Vec::with_capacity(ready.len());
+    let mut i = 0;
+    while i < ready.len() {
+        let m = ready[i].0;
+        let mut count = 0;
+        while i < ready.len() && ready[i].0 == m {
+            count += ready[i].1;
+            i += 1;
+        }
+        moments.extend(std::iter::repeat_n(m, count.max(0) as usize));
+    }
+    sort_moments(&mut moments);
+    // A consumer that went away only loses what it no longer reads.
+    let _ = out.send(Completed {
+        upto: batch_start(frontier, batch_us),
+        moments,
+    });
+}

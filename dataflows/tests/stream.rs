@@ -1,0 +1,250 @@
+//! Property: the streaming runner, fed signals out of order within the watermark in chunks
+//! of any size, on 1 or 2 workers and with batches of any width, hands out exactly the
+//! moments of the sequential references (country, network and zone levels), each batch
+//! once, in order, every moment before the `upto` of its batch.
+
+use std::time::Duration;
+
+use landfall_dataflows::stream::{start, StreamConfig};
+use landfall_dataflows::zones::{CellKey, Shape, Zone};
+use landfall_dataflows::{
+    reference_moments, reference_zone_moments, sort_moments, Moment, Rules, Topology, ZoneId,
+    ZoneKey, HOUR_US,
+};
+use landfall_model::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
+use proptest::prelude::*;
+
+const SUBSCRIBERS: [&str; 4] = [
+    "208010000000001",
+    "262010000000002",
+    "214070000000003",
+    "208010000000004",
+];
+const START: i64 = 1_750_000_000_000_000;
+const MINUTE: i64 = 60_000_000;
+
+fn home() -> Plmn {
+    Plmn::new(208, 1, 2)
+}
+
+fn visited() -> Plmn {
+    Plmn::new(262, 1, 2)
+}
+
+/// Three zones: cells 0–1, TAC 1, cells 2–4 (keys only: no catalog needed).
+fn zones() -> Vec<Zone> {
+    let cells = |ecis: &[u32]| {
+        Shape::Keys(
+            ecis.iter()
+                .map(|&eci| ZoneKey::Cell(CellKey::Lte { plmn: home(), eci }))
+                .collect(),
+        )
+    };
+    vec![
+        Zone {
+            id: ZoneId::new("station").unwrap(),
+            name: String::new(),
+            shape: cells(&[0, 1]),
+        },
+        Zone {
+            id: ZoneId::new("tac1").unwrap(),
+            name: String::new(),
+            shape: Shape::Keys(vec![ZoneKey::Tac {
+                plmn: home(),
+                tac: 1,
+            }]),
+        },
+        Zone {
+            id: ZoneId::new("airport").unwrap(),
+            name: String::new(),
+            shape: cells(&[2, 3, 4]),
+        },
+    ]
+}
+
+fn zones_of(s: &Signal) -> Vec<ZoneId> {
+    let Some(l) = s.location else {
+        return Vec::new();
+    };
+    let keys = ZoneKey::of_location(&l);
+    let mut found: Vec<ZoneId> = zones()
+        .into_iter()
+        .filter(|z| matches!(&z.shape, Shape::Keys(k) if k.iter().any(|k| keys.contains(k))))
+        .map(|z| z.id)
+        .collect();
+    found.sort();
+    found
+}
+
+prop_compose! {
+    fn signal()(
+        who in 0..SUBSCRIBERS.len(),
+        kind in prop_oneof![
+            5 => Just(SignalKind::CellChange),
+            2 => Just(SignalKind::LocationUpdate),
+            1 => Just(SignalKind::Purge),
+            1 => Just(SignalKind::Auth),
+        ],
+        eci in prop::option::of(0u32..6),
+        tac in prop::option::of(0u16..2),
+        abroad in prop::bool::weighted(0.2),
+        minute in 0i64..(36 * 60),
+        micros in prop_oneof![3 => Just(0i64), 1 => 0i64..2_000_000],
+        frame in 0u64..16,
+    ) -> Signal {
+        let location = match (abroad, eci, tac) {
+            (true, _, _) | (false, None, None) => None,
+            (false, Some(eci), _) => Some(Location::Ecgi { plmn: home(), eci }),
+            (false, None, Some(tac)) => Some(Location::Tai { plmn: home(), tac }),
+        };
+        Signal {
+            at: START + minute * MINUTE + micros,
+            imsi: Imsi::parse(SUBSCRIBERS[who]).unwrap(),
+            msisdn: None,
+            kind,
+            home: Some(home()),
+            home_country: Country::new("FR"),
+            serving: Some(if abroad { visited() } else { home() }),
+            serving_country: Country::new(if abroad { "DE" } else { "FR" }),
+            location,
+            rat: Some(1004),
+            source: Provenance { file: 0, frame, proto: Proto::Diameter, message: 316 },
+        }
+    }
+}
+
+/// Signals in event-time order, then each moved up to `disorder` places, so that they come
+/// out of order; the watermark sent after each chunk is the earliest signal still to come.
+fn feed_order(mut signals: Vec<Signal>, disorder: usize, seed: u64) -> Vec<Signal> {
+    signals.sort_by_key(|s| (s.at, s.source));
+    let mut x = seed | 1;
+    for i in 0..signals.len() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let j = (i + (x as usize % (disorder + 1))).min(signals.len().saturating_sub(1));
+        signals.swap(i, j);
+    }
+    signals
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn streamed_moments_equal_reference(
+        signals in prop::collection::vec(signal(), 0..60),
+        workers in 1usize..=2,
+        batch_us in prop_oneof![Just(1_000i64), Just(1_000_000), Just(HOUR_US / 4)],
+        chunk in 1usize..8,
+        disorder in 0usize..5,
+        seed in any::<u64>(),
+        dwell in prop_oneof![Just(0i64), Just(20 * MINUTE)],
+        short_gap in any::<bool>(),
+    ) {
+        let rules = Rules {
+            reentry_gap_us: if short_gap { 3 * HOUR_US } else { 12 * HOUR_US },
+            min_dwell_us: dwell,
+            ..Rules::default()
+        };
+        let mut expected = reference_moments(&signals, &rules);
+        expected.extend(reference_zone_moments(&signals, zones_of, &rules));
+        sort_moments(&mut expected);
+
+        let cfg = StreamConfig { rules, zones: true, ..StreamConfig::new(workers, batch_us) };
+        let stream = start(&Topology::Process, cfg).unwrap();
+        let (mut input, output, workers) = stream.split();
+        let reader = std::thread::spawn(move || output.iter().collect::<Vec<_>>());
+        input.zones(zones().into_iter().map(|z| (z, 1)).collect()).unwrap();
+        let order = feed_order(signals, disorder, seed);
+        for (i, part) in order.chunks(chunk).enumerate() {
+            input.send(part.to_vec()).unwrap();
+            let rest = &order[((i + 1) * chunk).min(order.len())..];
+            let low = rest.iter().map(|s| s.at).min().unwrap_or(i64::MAX);
+            input.advance(low).unwrap();
+        }
+        input.close();
+        let report = workers.join().unwrap();
+        let completed = reader.join().unwrap();
+
+        prop_assert_eq!(report.late, 0);
+        let mut upto = i64::MIN;
+        let mut got: Vec<Moment> = Vec::new();
+        for c in completed {
+            prop_assert!(c.upto > upto, "batches handed out once, in order");
+            upto = c.upto;
+            for m in &c.moments {
+                prop_assert!(m.at < c.upto, "a moment comes with its batch");
+            }
+            got.extend(c.moments);
+        }
+        sort_moments(&mut got);
+        prop_assert_eq!(got, expected);
+    }
+}
+
+fn cell_change(at: i64, imsi: &str, eci: u32) -> Signal {
+    Signal {
+        at,
+        imsi: Imsi::parse(imsi).unwrap(),
+        msisdn: None,
+        kind: SignalKind::CellChange,
+        home: Some(home()),
+        home_country: Country::new("FR"),
+        serving: Some(visited()),
+        serving_country: Country::new("DE"),
+        location: Some(Location::Ecgi {
+            plmn: visited(),
+            eci,
+        }),
+        rat: Some(1004),
+        source: Provenance {
+            file: 0,
+            frame: at as u64,
+            proto: Proto::Gtpv2,
+            message: 34,
+        },
+    }
+}
+
+#[test]
+fn moments_come_out_as_the_watermark_passes_without_the_input_ending() {
+    let stream = start(&Topology::Process, StreamConfig::new(2, 1_000)).unwrap();
+    let (mut input, output, workers) = stream.split();
+    input
+        .send(vec![cell_change(START, SUBSCRIBERS[0], 1)])
+        .unwrap();
+    input.advance(START + 1_000).unwrap();
+    let mut arrivals = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while arrivals.is_empty() && std::time::Instant::now() < deadline {
+        if let Ok(c) = output.recv_timeout(Duration::from_millis(100)) {
+            arrivals.extend(c.moments);
+        }
+    }
+    // Roaming-on and the country and network arrivals, with the input still open.
+    assert_eq!(arrivals.len(), 3, "{arrivals:?}");
+    input.close();
+    workers.join().unwrap();
+}
+
+#[test]
+fn a_signal_behind_the_watermark_is_late_and_left_out() {
+    let stream = start(&Topology::Process, StreamConfig::new(1, 1_000)).unwrap();
+    let (mut input, output, workers) = stream.split();
+    input.advance(START + 10_000).unwrap();
+    input
+        .send(vec![
+            cell_change(START, SUBSCRIBERS[0], 1),
+            cell_change(START + 10_000, SUBSCRIBERS[1], 1),
+        ])
+        .unwrap();
+    input.close();
+    let report = workers.join().unwrap();
+    let moments: Vec<Moment> = output.iter().flat_map(|c| c.moments).collect();
+    assert_eq!(report.late, 1);
+    assert_eq!(report.signals, 1);
+    assert_eq!(report.late_examples.len(), 1);
+    assert!(moments.iter().all(|m| m.imsi.as_str() == SUBSCRIBERS[1]));
+    assert_eq!(moments.len(), 3);
+}
