@@ -109,6 +109,11 @@ pub struct ReplayArgs {
     /// ping-pong between cells gives nothing until the subscriber settles (0s to 366d).
     #[arg(long, default_value = "0s", value_parser = parse_min_dwell)]
     pub min_dwell: Duration,
+    /// Forget a subscriber silent (no location signal) for longer than this: it is new
+    /// again at its next signal. At least the re-entry gap and the minimum dwell (1s to
+    /// 3660d; default: never forget, as a replay of a finite capture needs no bound).
+    #[arg(long, value_parser = parse_horizon)]
+    pub horizon: Option<Duration>,
     /// Print no summary on standard error.
     #[arg(long, short)]
     pub quiet: bool,
@@ -198,6 +203,10 @@ fn parse_ttl(s: &str) -> Result<Duration, String> {
 
 fn parse_min_dwell(s: &str) -> Result<Duration, String> {
     parse_duration_in(s, Duration::ZERO, MAX_DURATION)
+}
+
+fn parse_horizon(s: &str) -> Result<Duration, String> {
+    parse_duration_in(s, Duration::from_secs(1), 10 * MAX_DURATION)
 }
 
 fn parse_connect_timeout(s: &str) -> Result<Duration, String> {

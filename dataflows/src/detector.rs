@@ -36,7 +36,9 @@ use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
 use crate::history::is_relevant;
+use crate::horizon::{Horizon, Tracked};
 use crate::moment::{Area, Level, Moment, MomentKind, Rules};
+use std::collections::hash_map::Entry;
 
 /// When a subscriber was last in an area: the latest `at` of a location signal there,
 /// and the latest `at` strictly before that (several signals can share an `at`, and the
@@ -258,8 +260,18 @@ impl Presence {
         self.left.retain_since(t.saturating_sub(gap));
     }
 
-    /// Apply one signal; moments go to `out`.
+    /// When the subscriber last had a location signal with a serving country or network
+    /// (`i64::MIN`: never).
+    pub fn last_located(&self) -> TimestampUs {
+        self.country_seen.last.max(self.network_seen.last)
+    }
+
+    /// Apply one signal; moments go to `out`. A subscriber silent for longer than the
+    /// horizon is forgotten first.
     pub fn apply(&mut self, s: &Signal, cfg: &Rules, out: &mut Vec<Moment>) {
+        if cfg.forgotten(self.last_located(), s.at) {
+            *self = Presence::default();
+        }
         if s.kind.is_departure() {
             for level in Level::SERVING {
                 if let Some(old) = self.current(level) {
@@ -412,9 +424,10 @@ pub(crate) fn recycle(spare: &mut Vec<Vec<Signal>>, mut batch: Vec<Signal>) {
 }
 
 /// Apply a relevant signal to its subscriber's country/network state: a departure of a
-/// subscriber not tracked creates no state.
+/// subscriber not tracked creates no state; a new subscriber is tracked by `horizon`.
 pub(crate) fn apply_serving(
     state: &mut AHashMap<u64, Presence>,
+    horizon: &mut Horizon,
     key: u64,
     s: &Signal,
     cfg: &Rules,
@@ -424,8 +437,14 @@ pub(crate) fn apply_serving(
         if let Some(p) = state.get_mut(&key) {
             p.apply(s, cfg, out);
         }
-    } else {
-        state.entry(key).or_default().apply(s, cfg, out);
+        return;
+    }
+    match state.entry(key) {
+        Entry::Occupied(mut e) => e.get_mut().apply(s, cfg, out),
+        Entry::Vacant(e) => {
+            e.insert(Presence::default()).apply(s, cfg, out);
+            horizon.track(key, s.at);
+        }
     }
 }
 
@@ -450,6 +469,23 @@ pub fn detect<'scope, T>(
 where
     T: Timestamp + TotalOrder,
 {
+    detect_counted(signals, cfg, |_: &T| i64::MIN, Tracked::default())
+}
+
+/// [`detect`], counting the subscribers it holds state for in `tracked`. `start_of(t)` is
+/// the earliest event time a signal at time `t` can have: as the frontier passes, the
+/// subscribers silent past the horizon are dropped even on a worker that gets no signals
+/// (`i64::MIN` when the times say nothing of event time).
+pub fn detect_counted<'scope, T, S>(
+    signals: VecCollection<'scope, T, Signal>,
+    cfg: Rules,
+    start_of: S,
+    tracked: Tracked,
+) -> VecCollection<'scope, T, Moment>
+where
+    T: Timestamp + TotalOrder,
+    S: Fn(&T) -> TimestampUs + 'static,
+{
     let route = Exchange::new(|(s, _, _): &(Signal, T, isize)| imsi_route(&s.imsi));
     signals
         .inner
@@ -457,6 +493,7 @@ where
             let mut stash: SignalStash<T> = BTreeMap::new();
             let mut spare: Vec<Vec<Signal>> = Vec::new();
             let mut state: AHashMap<u64, Presence> = AHashMap::new();
+            let mut horizon = Horizon::new(&cfg);
             let mut moments: Vec<Moment> = Vec::new();
             let mut keys: Vec<u64> = Vec::new();
             move |(input, frontier), output| {
@@ -472,9 +509,14 @@ where
                     keys.clear();
                     keys.extend(batch.iter().map(|s| imsi_key(&s.imsi)));
                     warm(&state, &keys);
+                    let before = state.len();
                     for (s, &key) in batch.iter().zip(&keys) {
-                        apply_serving(&mut state, key, s, &cfg, &mut moments);
+                        apply_serving(&mut state, &mut horizon, key, s, &cfg, &mut moments);
                     }
+                    if let Some(last) = batch.last() {
+                        horizon.sweep(last.at, &mut state, Presence::last_located, drop);
+                    }
+                    tracked.serving_changed(before, state.len());
                     recycle(&mut spare, batch);
                     if !moments.is_empty() {
                         let mut session = output.session(&cap);
@@ -482,6 +524,11 @@ where
                             session.give((m, t.clone(), 1isize));
                         }
                     }
+                }
+                if let Some(t) = frontier.frontier().first() {
+                    let before = state.len();
+                    horizon.sweep(start_of(t), &mut state, Presence::last_located, drop);
+                    tracked.serving_changed(before, state.len());
                 }
             }
         })

@@ -111,6 +111,7 @@
 pub mod detector;
 pub use landfall_model::moment;
 pub mod history;
+pub mod horizon;
 pub mod newly;
 pub mod reference;
 pub mod runner;
@@ -119,8 +120,9 @@ pub mod subscribe;
 pub mod zone_detector;
 pub mod zones;
 
-pub use detector::{detect, imsi_key, imsi_route, Presence};
+pub use detector::{detect, detect_counted, imsi_key, imsi_route, Presence};
 pub use history::{is_relevant, key_by_imsi, moments, relevant_signals, subscriber_moments};
+pub use horizon::Tracked;
 pub use landfall_model::Signal;
 pub use moment::{sort_moments, Area, Level, Moment, MomentId, MomentKind, Rules, HOUR_US};
 pub use newly::{count_per_area, members_per_area, newly_where, Newly};
@@ -134,7 +136,9 @@ pub use subscribe::{
     aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Consent,
     Direction, Match, PartnerId, Purpose, Subscription,
 };
-pub use zone_detector::{detect_with_zones, detect_zones, Placement, ZonePresence};
+pub use zone_detector::{
+    detect_with_zones, detect_with_zones_counted, detect_zones, Placement, ZonePresence,
+};
 pub use zones::{zone_membership, ZoneId, ZoneKey};
 
 #[cfg(test)]

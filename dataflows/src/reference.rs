@@ -19,13 +19,28 @@ struct Seen {
     before_last: Option<TimestampUs>,
 }
 
-#[derive(Default, Debug)]
+#[derive(Debug)]
 struct Subscriber {
     country: Option<Country>,
     network: Option<Plmn>,
     /// Last known country (not reset by departure signals), for roaming transitions.
     last_country: Option<Country>,
     seen: HashMap<Area, Seen>,
+    /// The latest location signal naming a serving country or network (`i64::MIN`:
+    /// none), for the horizon of silence.
+    last_located: TimestampUs,
+}
+
+impl Default for Subscriber {
+    fn default() -> Self {
+        Subscriber {
+            country: None,
+            network: None,
+            last_country: None,
+            seen: HashMap::new(),
+            last_located: i64::MIN,
+        }
+    }
 }
 
 impl Subscriber {
@@ -93,6 +108,10 @@ pub fn reference_moments(signals: &[Signal], cfg: &Rules) -> Vec<Moment> {
             let Some(sub) = subscribers.get_mut(&s.imsi) else {
                 continue;
             };
+            if cfg.forgotten(sub.last_located, s.at) {
+                subscribers.remove(&s.imsi);
+                continue;
+            }
             for level in Level::SERVING {
                 if let Some(old) = sub.current(level) {
                     out.push(Moment::caused_by(
@@ -111,6 +130,10 @@ pub fn reference_moments(signals: &[Signal], cfg: &Rules) -> Vec<Moment> {
                 continue;
             }
             let sub = subscribers.entry(s.imsi).or_default();
+            if cfg.forgotten(sub.last_located, s.at) {
+                *sub = Subscriber::default();
+            }
+            sub.last_located = s.at;
             let areas = [
                 s.serving_country.map(Area::Country),
                 s.serving.map(Area::Network),
@@ -179,6 +202,27 @@ pub fn reference_moments(signals: &[Signal], cfg: &Rules) -> Vec<Moment> {
     out
 }
 
+/// A subscriber's signals (in order) cut where the subscriber was silent for longer than
+/// the horizon: each part is computed as if it were a subscriber of its own, since the
+/// rules forget everything about the earlier part (an open stay then ends without a
+/// departure, as at the end of the input).
+fn lives<'a>(history: Vec<&'a Signal>, cfg: &Rules) -> Vec<Vec<&'a Signal>> {
+    let mut lives: Vec<Vec<&Signal>> = vec![Vec::new()];
+    let mut last_located = i64::MIN;
+    for s in history {
+        let relevant = s.kind.is_departure() || s.kind.is_location();
+        if relevant && last_located != i64::MIN && cfg.forgotten(last_located, s.at) {
+            lives.push(Vec::new());
+            last_located = i64::MIN;
+        }
+        if s.kind.is_location() && (s.serving.is_some() || s.serving_country.is_some()) {
+            last_located = s.at;
+        }
+        lives.last_mut().expect("one life at least").push(s);
+    }
+    lives
+}
+
 /// Zone-level moments (the rules of [`crate::zone_detector`]), computed per subscriber and
 /// zone from whole stays rather than signal by signal: first the sequence of placements,
 /// then each zone's stays (first signal in the zone, its signal times, the signal that
@@ -198,12 +242,15 @@ pub fn reference_zone_moments(
     }
     let dwell = cfg.min_dwell_us.max(0);
     let mut out = Vec::new();
-    for (_, mut history) in by_imsi {
+    let lives = by_imsi.into_values().flat_map(|mut history| {
         history.sort_by(|a, b| {
             (a.at, a.source, a.imsi)
                 .cmp(&(b.at, b.source, b.imsi))
                 .then_with(|| a.cmp(b))
         });
+        lives(history, cfg)
+    });
+    for history in lives {
         // Placements: for each signal, the zone set it puts the subscriber in, if any.
         let mut placements: Vec<(&Signal, BTreeSet<ZoneId>)> = Vec::new();
         let mut located_in: Option<Plmn> = None;

@@ -29,10 +29,11 @@ use timely::dataflow::operators::Exchange as _;
 use timely::dataflow::operators::Probe as _;
 use timely::dataflow::ProbeHandle;
 
-use crate::detector::detect;
+use crate::detector::detect_counted;
+use crate::horizon::Tracked;
 use crate::moment::{sort_moments, Moment, Rules};
 use crate::runner::{panic_text, RunError, Topology};
-use crate::zone_detector::detect_with_zones;
+use crate::zone_detector::detect_with_zones_counted;
 use crate::zones::{zone_membership, CatalogCell, Zone};
 
 /// How long an idle worker parks before it looks at its channel again.
@@ -57,7 +58,7 @@ pub struct StreamConfig {
 }
 
 impl StreamConfig {
-    /// `workers` workers, `batch_us` batches, default rules, no zones, 64 messages a
+    /// `workers` workers, `batch_us` batches, default rules, no zones, 16 messages a
     /// channel.
     pub fn new(workers: usize, batch_us: i64) -> StreamConfig {
         StreamConfig {
@@ -65,7 +66,7 @@ impl StreamConfig {
             batch_us,
             rules: Rules::default(),
             zones: false,
-            channel: 64,
+            channel: 16,
         }
     }
 }
@@ -171,6 +172,8 @@ pub struct Stream {
     pub input: StreamInput,
     /// Completed batches, in order (process 0 only; other processes of a cluster get none).
     pub output: Receiver<Completed>,
+    /// Subscribers held by this process's workers, read while they run.
+    pub tracked: Tracked,
     workers: JoinHandle<Result<StreamReport, RunError>>,
 }
 
@@ -185,7 +188,8 @@ impl Stream {
             .map_err(|p| RunError::Worker(panic_text(p.as_ref())))?
     }
 
-    /// Split into the input, the output and a handle to [`StreamWorkers::join`].
+    /// Split into the input, the output and a handle to [`StreamWorkers::join`] (the
+    /// tracked-subscriber gauge: clone [`Stream::tracked`] first).
     pub fn split(self) -> (StreamInput, Receiver<Completed>, StreamWorkers) {
         (self.input, self.output, StreamWorkers(self.workers))
     }
@@ -215,17 +219,25 @@ pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError>
     }
     let receivers = std::sync::Mutex::new(receivers);
     let (out_tx, output) = mpsc::sync_channel::<Completed>(cfg.channel.max(1));
+    let tracked = Tracked::default();
+    let tracked_here = tracked.clone();
     let config = topology.config(workers);
+    // The workers start only once every process of a cluster is connected: the first one
+    // says so, and the wait for it is what the connect timeout bounds.
+    let (started_tx, started) = mpsc::sync_channel::<()>(1);
     let handle = std::thread::Builder::new()
         .name("landfall-dataflow".into())
         .spawn(move || -> Result<StreamReport, RunError> {
             let guards = timely::execute(config, move |worker| {
+                if worker.index() % workers == 0 {
+                    let _ = started_tx.try_send(());
+                }
                 let local = worker.index() % workers;
                 let rx = receivers.lock().expect("receivers")[local]
                     .take()
                     .expect("one receiver per local worker");
                 let out = (worker.index() == 0).then(|| out_tx.clone());
-                run_worker(worker, rx, out, cfg)
+                run_worker(worker, rx, out, cfg, &tracked)
             })
             .map_err(RunError::Start)?;
             let mut report = StreamReport::default();
@@ -240,6 +252,24 @@ pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError>
             Ok(report)
         })
         .map_err(|e| RunError::Start(e.to_string()))?;
+    if let Topology::Cluster {
+        connect_timeout: Some(timeout),
+        ..
+    } = topology
+    {
+        match started.recv_timeout(*timeout) {
+            Ok(()) => {}
+            // Left blocked in timely's connection loop: the caller is expected to exit.
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(RunError::ConnectTimeout(*timeout)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(handle
+                    .join()
+                    .map_err(|p| RunError::Start(panic_text(p.as_ref())))?
+                    .err()
+                    .unwrap_or_else(|| RunError::Start("the workers stopped at once".into())))
+            }
+        }
+    }
     Ok(Stream {
         input: StreamInput {
             senders,
@@ -247,6 +277,7 @@ pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError>
             watermark: i64::MIN,
         },
         output,
+        tracked: tracked_here,
         workers: handle,
     })
 }
@@ -263,6 +294,9 @@ fn batch_start(b: u64, batch_us: i64) -> TimestampUs {
         .saturating_mul(batch_us.max(1))
 }
 
+/// The moment updates gathered on worker 0: `(moment, batch, diff)`.
+type Gathered = Rc<RefCell<Vec<(Moment, u64, isize)>>>;
+
 type ReferenceInputs = (
     InputSession<u64, CatalogCell, isize>,
     InputSession<u64, Zone, isize>,
@@ -274,9 +308,10 @@ fn run_worker(
     rx: Receiver<Command>,
     out: Option<SyncSender<Completed>>,
     cfg: StreamConfig,
+    tracked: &Tracked,
 ) -> StreamReport {
     let batch_us = cfg.batch_us.max(1);
-    let sink: Rc<RefCell<Vec<(Moment, u64, isize)>>> = Rc::new(RefCell::new(Vec::new()));
+    let sink: Gathered = Rc::new(RefCell::new(Vec::new()));
     let probe = ProbeHandle::new();
     let (mut input, mut reference) = worker.dataflow::<u64, _, _>(|scope| {
         let (input, signals) = scope.new_collection::<Signal, isize>();
@@ -285,15 +320,25 @@ fn run_worker(
                 let (catalog_in, catalog) = scope.new_collection::<CatalogCell, isize>();
                 let (zones_in, zones) = scope.new_collection::<Zone, isize>();
                 let at_time = move |t: &u64, at: i64| batch_at(at, batch_us).max(*t);
-                let moments = detect_with_zones(
+                let moments = detect_with_zones_counted(
                     signals,
                     zone_membership(catalog, zones),
                     cfg.rules,
                     at_time,
+                    move |t: &u64| batch_start(*t, batch_us),
+                    tracked.clone(),
                 );
                 (Some((catalog_in, zones_in)), moments)
             } else {
-                (None, detect(signals, cfg.rules))
+                (
+                    None,
+                    detect_counted(
+                        signals,
+                        cfg.rules,
+                        move |t: &u64| batch_start(*t, batch_us),
+                        tracked.clone(),
+                    ),
+                )
             };
         let sink = Rc::clone(&sink);
         moments
@@ -408,7 +453,7 @@ fn apply(
 
 /// Send out the moments of the batches the dataflow has completed since the last call.
 fn hand_out(
-    sink: &Rc<RefCell<Vec<(Moment, u64, isize)>>>,
+    sink: &Gathered,
     probe: &ProbeHandle<u64>,
     handed: &mut u64,
     batch_us: i64,
@@ -429,7 +474,7 @@ fn hand_out(
         }
     });
     *handed = frontier;
-    ready.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    ready.sort_unstable_by_key(|a| a.0);
     let mut moments = Vec::with_capacity(ready.len());
     let mut i = 0;
     while i < ready.len() {
@@ -447,4 +492,63 @@ fn hand_out(
         upto: batch_start(frontier, batch_us),
         moments,
     });
+}
+
+/// Signals a finite run sends at once.
+const CHUNK: usize = 4096;
+
+/// The finite case of the streaming runner (`landfall replay`): `signals` sent in
+/// event-time order, the watermark following them, zones and catalog present from the
+/// start; returns every moment, ordered by `(at, id)`, and what the workers counted. In a
+/// cluster each process passes its own share of the signals, and process 0 returns the
+/// moments (the others none).
+pub fn run_signals(
+    topology: &Topology,
+    signals: Vec<Signal>,
+    reference: Option<(Vec<Zone>, Vec<CatalogCell>)>,
+    cfg: StreamConfig,
+) -> Result<(Vec<Moment>, StreamReport), RunError> {
+    let cfg = StreamConfig {
+        zones: reference.is_some(),
+        ..cfg
+    };
+    let (mut input, output, workers) = start(topology, cfg)?.split();
+    let reader = std::thread::spawn(move || {
+        output
+            .iter()
+            .flat_map(|c| c.moments)
+            .collect::<Vec<Moment>>()
+    });
+    // A send fails only when the workers stopped: their error comes from `join`.
+    let _ = feed_in_order(&mut input, signals, reference);
+    input.close();
+    let report = workers.join()?;
+    let mut moments = reader
+        .join()
+        .map_err(|p| RunError::Worker(panic_text(p.as_ref())))?;
+    sort_moments(&mut moments);
+    Ok((moments, report))
+}
+
+fn feed_in_order(
+    input: &mut StreamInput,
+    mut signals: Vec<Signal>,
+    reference: Option<(Vec<Zone>, Vec<CatalogCell>)>,
+) -> Result<(), Stopped> {
+    if let Some((zones, cells)) = reference {
+        input.catalog(cells.into_iter().map(|c| (c, 1)).collect())?;
+        input.zones(zones.into_iter().map(|z| (z, 1)).collect())?;
+    }
+    signals.sort_by_key(|s| s.at);
+    // Sent from the end of the vector backwards: each chunk moves out, nothing is copied.
+    signals.reverse();
+    while !signals.is_empty() {
+        let mut chunk = signals.split_off(signals.len().saturating_sub(CHUNK));
+        chunk.reverse();
+        input.send(chunk)?;
+        if let Some(next) = signals.last() {
+            input.advance(next.at)?;
+        }
+    }
+    Ok(())
 }

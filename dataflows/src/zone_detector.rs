@@ -54,6 +54,7 @@ use crate::detector::{
     SignalStash,
 };
 use crate::history::is_relevant;
+use crate::horizon::{Horizon, Tracked};
 use crate::moment::{Area, Moment, MomentKind, Rules};
 use crate::zones::{ZoneId, ZoneKey};
 
@@ -79,12 +80,25 @@ struct Stay {
 
 /// One subscriber's zone state: the current stays, and the zones of dwelling stays seen
 /// within the re-entry gap.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ZonePresence {
     /// Network of the last located signal.
     plmn: Option<Plmn>,
     stays: Vec<Stay>,
     seen: Vec<(ZoneId, Seen)>,
+    /// The latest location signal (`i64::MIN`: none yet), for the horizon of silence.
+    last_located: TimestampUs,
+}
+
+impl Default for ZonePresence {
+    fn default() -> Self {
+        ZonePresence {
+            plmn: None,
+            stays: Vec::new(),
+            seen: Vec::new(),
+            last_located: i64::MIN,
+        }
+    }
 }
 
 /// What a signal says about the subscriber's zones.
@@ -100,6 +114,24 @@ impl ZonePresence {
     /// No stay and nothing within the gap: the state can be dropped.
     pub fn is_empty(&self) -> bool {
         self.stays.is_empty() && self.seen.is_empty()
+    }
+
+    /// A signal of the subscriber comes: if it was silent for longer than the horizon, it
+    /// is forgotten first (its waiting stays dwell, as at the end of the input: their
+    /// arrivals go to `out`); a location signal is then its latest.
+    pub fn touch(&mut self, s: &Signal, cfg: &Rules, out: &mut Vec<Moment>) {
+        if self.last_located != i64::MIN && cfg.forgotten(self.last_located, s.at) {
+            self.confirm(i64::MAX, 0, out);
+            *self = ZonePresence::default();
+        }
+        if s.kind.is_location() {
+            self.last_located = s.at;
+        }
+    }
+
+    /// When the subscriber last had a location signal (`i64::MIN`: never).
+    pub fn last_located(&self) -> TimestampUs {
+        self.last_located
     }
 
     /// What `s` says, given the zones its location belongs to (`zones`, empty when it has
@@ -312,7 +344,15 @@ where
     T: Timestamp + TotalOrder,
     F: Fn(&T, TimestampUs) -> T + 'static,
 {
-    zone_operator(signals, membership, cfg, at_time, Levels::ZonesOnly)
+    zone_operator(
+        signals,
+        membership,
+        cfg,
+        at_time,
+        |_: &T| i64::MIN,
+        Levels::ZonesOnly,
+        Tracked::default(),
+    )
 }
 
 /// `detect(signals) ⊎ detect_zones(signals, …)` in one operator: the signals are exchanged,
@@ -328,7 +368,40 @@ where
     T: Timestamp + TotalOrder,
     F: Fn(&T, TimestampUs) -> T + 'static,
 {
-    zone_operator(signals, membership, cfg, at_time, Levels::All)
+    detect_with_zones_counted(
+        signals,
+        membership,
+        cfg,
+        at_time,
+        |_: &T| i64::MIN,
+        Tracked::default(),
+    )
+}
+
+/// [`detect_with_zones`], counting the subscribers it holds state for in `tracked`;
+/// `start_of` as for [`crate::detect_counted`].
+pub fn detect_with_zones_counted<'scope, T, F, S>(
+    signals: VecCollection<'scope, T, Signal>,
+    membership: VecCollection<'scope, T, (ZoneKey, ZoneId)>,
+    cfg: Rules,
+    at_time: F,
+    start_of: S,
+    tracked: Tracked,
+) -> VecCollection<'scope, T, Moment>
+where
+    T: Timestamp + TotalOrder,
+    F: Fn(&T, TimestampUs) -> T + 'static,
+    S: Fn(&T) -> TimestampUs + 'static,
+{
+    zone_operator(
+        signals,
+        membership,
+        cfg,
+        at_time,
+        start_of,
+        Levels::All,
+        tracked,
+    )
 }
 
 /// Which levels the zone operator decides.
@@ -341,16 +414,19 @@ enum Levels {
 }
 
 /// The zone operator; with [`Levels::All`], also the country/network rules of [`crate::detect`].
-fn zone_operator<'scope, T, F>(
+fn zone_operator<'scope, T, F, S>(
     signals: VecCollection<'scope, T, Signal>,
     membership: VecCollection<'scope, T, (ZoneKey, ZoneId)>,
     cfg: Rules,
     at_time: F,
+    start_of: S,
     levels: Levels,
+    tracked: Tracked,
 ) -> VecCollection<'scope, T, Moment>
 where
     T: Timestamp + TotalOrder,
     F: Fn(&T, TimestampUs) -> T + 'static,
+    S: Fn(&T) -> TimestampUs + 'static,
 {
     let route = Exchange::new(|(s, _, _): &(Signal, T, isize)| imsi_route(&s.imsi));
     let dwell = cfg.min_dwell_us.max(0);
@@ -369,6 +445,12 @@ where
                 let mut members = Membership::default();
                 let mut state: AHashMap<u64, ZonePresence> = AHashMap::new();
                 let mut serving_state: AHashMap<u64, Presence> = AHashMap::new();
+                // Never before a stay's dwell is decided (see the sweep below).
+                let mut zone_horizon = Horizon::new(&Rules {
+                    horizon_us: cfg.horizon_us.max(dwell),
+                    ..cfg
+                });
+                let mut serving_horizon = Horizon::new(&cfg);
                 let mut zones: Vec<ZoneId> = Vec::new();
                 let mut keys: Vec<u64> = Vec::new();
                 let mut started: Vec<ZoneId> = Vec::new();
@@ -403,6 +485,8 @@ where
                             }
                         }
                         let mut cap = None;
+                        let mut now = None;
+                        let before = (serving_state.len(), state.len());
                         if let Some((c, mut batch)) = signal_stash.remove(&next) {
                             batch.sort_by(order);
                             // Every subscriber's entry looked up first (see `warm`).
@@ -413,7 +497,14 @@ where
                             }
                             for (s, &key) in batch.iter().zip(&keys) {
                                 if levels == Levels::All && is_relevant(s) {
-                                    apply_serving(&mut serving_state, key, s, &cfg, &mut moments);
+                                    apply_serving(
+                                        &mut serving_state,
+                                        &mut serving_horizon,
+                                        key,
+                                        s,
+                                        &cfg,
+                                        &mut moments,
+                                    );
                                 }
                                 if s.kind.is_location() {
                                     members.zones_of(s, &mut zones);
@@ -425,8 +516,12 @@ where
                                 let p = match state.get_mut(&key) {
                                     Some(p) => p,
                                     None if zones.is_empty() => continue,
-                                    None => state.entry(key).or_default(),
+                                    None => {
+                                        zone_horizon.track(key, s.at);
+                                        state.entry(key).or_default()
+                                    }
                                 };
+                                p.touch(s, &cfg, &mut moments);
                                 started.clear();
                                 let placement = p.placement(s, &zones);
                                 p.apply(s, placement, &cfg, &mut moments, &mut started);
@@ -442,6 +537,7 @@ where
                                     state.remove(&key);
                                 }
                             }
+                            now = batch.last().map(|s| s.at);
                             recycle(&mut spare, batch);
                             cap = Some(c);
                         }
@@ -453,12 +549,54 @@ where
                             }
                             cap = Some(c);
                         }
+                        // Subscribers silent past the horizon, forgotten as their next
+                        // signal would forget them.
+                        if let Some(now) = now.take() {
+                            zone_horizon.sweep(
+                                now,
+                                &mut state,
+                                ZonePresence::last_located,
+                                |mut p| p.confirm(i64::MAX, 0, &mut moments),
+                            );
+                            serving_horizon.sweep(
+                                now,
+                                &mut serving_state,
+                                Presence::last_located,
+                                drop,
+                            );
+                        }
+                        tracked.serving_changed(before.0, serving_state.len());
+                        tracked.zones_changed(before.1, state.len());
                         if let (Some(c), false) = (cap, moments.is_empty()) {
                             let mut session = output.session(&c);
                             for m in moments.drain(..) {
                                 session.give((m, next.clone(), 1isize));
                             }
                         }
+                    }
+                    // As the frontier passes, subscribers silent past the horizon go even
+                    // here without signals. A stay waits for its dwell at most `dwell`,
+                    // and the zone wheel never drops before that, so the timers have
+                    // confirmed every stay of a dropped subscriber.
+                    let passed = |t: Option<&T>| t.map_or(i64::MAX, &start_of);
+                    let now = passed(s_frontier.frontier().first())
+                        .min(passed(m_frontier.frontier().first()));
+                    if now != i64::MAX {
+                        let before = (serving_state.len(), state.len());
+                        zone_horizon.sweep(now, &mut state, ZonePresence::last_located, |p| {
+                            debug_assert!(p
+                                .stays
+                                .iter()
+                                .all(|st| st.progress == Progress::Dwelled));
+                        });
+                        serving_horizon.sweep(
+                            now,
+                            &mut serving_state,
+                            Presence::last_located,
+                            drop,
+                        );
+                        tracked.serving_changed(before.0, serving_state.len());
+                        tracked.zones_changed(before.1, state.len());
                     }
                     // Membership changes with nothing to place: apply once complete, so
                     // the stash stays small.

@@ -1,7 +1,8 @@
 //! Property: the streaming runner, fed signals out of order within the watermark in chunks
 //! of any size, on 1 or 2 workers and with batches of any width, hands out exactly the
-//! moments of the sequential references (country, network and zone levels), each batch
-//! once, in order, every moment before the `upto` of its batch.
+//! moments of the sequential references (country, network and zone levels, subscribers
+//! forgotten after a horizon of silence or never), each batch once, in order, every moment
+//! before the `upto` of its batch.
 
 use std::time::Duration;
 
@@ -141,10 +142,12 @@ proptest! {
         seed in any::<u64>(),
         dwell in prop_oneof![Just(0i64), Just(20 * MINUTE)],
         short_gap in any::<bool>(),
+        horizon in prop_oneof![Just(i64::MAX), Just(2 * HOUR_US), Just(13 * HOUR_US)],
     ) {
         let rules = Rules {
             reentry_gap_us: if short_gap { 3 * HOUR_US } else { 12 * HOUR_US },
             min_dwell_us: dwell,
+            horizon_us: horizon,
             ..Rules::default()
         };
         let mut expected = reference_moments(&signals, &rules);
@@ -247,4 +250,54 @@ fn a_signal_behind_the_watermark_is_late_and_left_out() {
     assert_eq!(report.late_examples.len(), 1);
     assert!(moments.iter().all(|m| m.imsi.as_str() == SUBSCRIBERS[1]));
     assert_eq!(moments.len(), 3);
+}
+
+#[test]
+fn subscribers_silent_past_the_horizon_are_forgotten_and_new_again() {
+    let rules = Rules {
+        horizon_us: HOUR_US,
+        ..Rules::default()
+    };
+    let stream = start(
+        &Topology::Process,
+        StreamConfig {
+            rules,
+            ..StreamConfig::new(2, 1_000_000)
+        },
+    )
+    .unwrap();
+    let tracked = stream.tracked.clone();
+    let (mut input, output, workers) = stream.split();
+    let reader = std::thread::spawn(move || output.iter().flat_map(|c| c.moments).collect());
+    let imsi = |i: u32| format!("20801{i:010}");
+    let first: Vec<Signal> = (0..500)
+        .map(|i| cell_change(START + i64::from(i), &imsi(i), 1))
+        .collect();
+    input.send(first).unwrap();
+    input.advance(START + 1_000_000).unwrap();
+    let wait_for = |n: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while tracked.serving() != n && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        tracked.serving()
+    };
+    assert_eq!(wait_for(500), 500);
+    // Two hours later one of them comes back: every other one is dropped, and it is new
+    // again (roaming-on and both arrivals once more).
+    let later = START + 2 * HOUR_US;
+    input.send(vec![cell_change(later, &imsi(7), 1)]).unwrap();
+    input.advance(later + 1_000_000).unwrap();
+    assert_eq!(wait_for(1), 1);
+    input.close();
+    workers.join().unwrap();
+    let moments: Vec<Moment> = reader.join().unwrap();
+    assert_eq!(moments.len(), 3 * 501);
+    assert_eq!(
+        moments
+            .iter()
+            .filter(|m| m.imsi.as_str() == imsi(7))
+            .count(),
+        6
+    );
 }

@@ -23,6 +23,11 @@ pub struct Rules {
     /// A zone stay counts (arrives, blocks re-entry, departs) once it has lasted this
     /// long, in µs of event time. Default 0: at once.
     pub min_dwell_us: i64,
+    /// Horizon of silence: a subscriber with no location signal for longer than this is
+    /// forgotten, and is new again at the next one (first sighting: arrivals at every
+    /// level, roaming as from no known country). What bounds the state of a long run to
+    /// the subscribers active within the horizon. Default `i64::MAX`: never forgotten.
+    pub horizon_us: i64,
 }
 
 impl Default for Rules {
@@ -31,7 +36,16 @@ impl Default for Rules {
             reentry_gap_us: 12 * HOUR_US,
             ttl_us: 2 * HOUR_US,
             min_dwell_us: 0,
+            horizon_us: i64::MAX,
         }
+    }
+}
+
+impl Rules {
+    /// Whether a subscriber last seen (a location signal) at `last` is forgotten by `t`:
+    /// silent for longer than the horizon.
+    pub fn forgotten(&self, last: TimestampUs, t: TimestampUs) -> bool {
+        last < t.saturating_sub(self.horizon_us)
     }
 }
 

@@ -7,12 +7,15 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use landfall_dataflows::zones::{read_catalog, read_zones, BadRows, Catalog, Shape, Zone};
-use landfall_dataflows::{try_run_moments_zoned, Rules, RunConfig, Topology, ZoneInputs};
+use landfall_dataflows::stream::{run_signals, StreamConfig};
+use landfall_dataflows::zones::{
+    read_catalog, read_zones, BadRows, Catalog, CatalogCell, Shape, Zone,
+};
+use landfall_dataflows::{Rules, Topology};
+use landfall_model::Signal;
 
 use crate::cli::{micros, ReplayArgs};
 use crate::ingest::{self, SignalSink};
@@ -154,12 +157,9 @@ impl ZoneFiles {
         line
     }
 
-    /// The dataflow's zone inputs: everything present from the first batch.
-    fn into_inputs(self) -> ZoneInputs {
-        ZoneInputs {
-            catalog: self.catalog.cells.into_iter().map(|c| (0, c, 1)).collect(),
-            zones: self.zones.into_iter().map(|z| (0, z, 1)).collect(),
-        }
+    /// The dataflow's reference data: zones and catalog cells, present from the start.
+    fn into_reference(self) -> (Vec<Zone>, Vec<CatalogCell>) {
+        (self.zones, self.catalog.cells)
     }
 }
 
@@ -199,6 +199,16 @@ fn warn_oversubscribed(args: &ReplayArgs) {
 
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    if let Some(h) = args.horizon {
+        if h < args.reentry_gap || h < args.min_dwell {
+            bail!(
+                "--horizon {} is shorter than --reentry-gap {} or --min-dwell {}: a subscriber would be forgotten while those rules still need it",
+                humantime::format_duration(h),
+                humantime::format_duration(args.reentry_gap),
+                humantime::format_duration(args.min_dwell)
+            );
+        }
+    }
     let topology = topology(&args)?;
     let zones = ZoneFiles::load(&args)?;
     let out = open_output(&args)?;
@@ -220,15 +230,27 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     pb.finish_and_clear();
     let decoded = started.elapsed();
 
-    let signals = Arc::new(sink.signals);
-    let run = RunConfig::in_order(args.workers as usize, BATCH_US).with_rules(Rules {
-        reentry_gap_us: micros(args.reentry_gap),
-        ttl_us: micros(args.ttl),
-        min_dwell_us: micros(args.min_dwell),
-    });
+    // In a cluster every process decodes the same captures and feeds its share.
+    let (process, processes) = (args.process as usize, args.processes.max(1) as usize);
+    let signals: Vec<Signal> = sink
+        .signals
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % processes == process)
+        .map(|(_, s)| s)
+        .collect();
+    let run = StreamConfig {
+        rules: Rules {
+            reentry_gap_us: micros(args.reentry_gap),
+            ttl_us: micros(args.ttl),
+            min_dwell_us: micros(args.min_dwell),
+            horizon_us: args.horizon.map_or(i64::MAX, micros),
+        },
+        ..StreamConfig::new(args.workers as usize, BATCH_US)
+    };
     let zone_line = zones.as_ref().map(ZoneFiles::summary);
-    let zone_inputs = zones.map(|z| Arc::new(z.into_inputs()));
-    let (moments, _) = try_run_moments_zoned(&topology, Arc::clone(&signals), zone_inputs, run)?;
+    let reference = zones.map(ZoneFiles::into_reference);
+    let (moments, _) = run_signals(&topology, signals, reference, run)?;
 
     // In a cluster, moments are gathered on process 0; the others write nothing.
     if let Some(mut out) = out {
