@@ -1,0 +1,5 @@
+//! landfall-service: the operator-facing pieces of `landfall serve`.
+pub mod config;
+pub mod sink;
+#[cfg(test)]
+mod testutil;
