@@ -616,12 +616,14 @@ impl Builder<'_> {
         )?;
         let hostfile = r.hostfile.as_deref().map(|p| self.path(p));
         let hosts = match &hostfile {
-            None if processes > 1 => return Err(self.err(
-                "cluster.hostfile",
-                format!(
+            None if processes > 1 => {
+                return Err(self.err(
+                    "cluster.hostfile",
+                    format!(
                     "cluster.processes = {processes} needs a hostfile (one IP:port per process)"
                 ),
-            )),
+                ))
+            }
             None => Vec::new(),
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| {
