@@ -4,3 +4,4 @@ pub mod metrics;
 pub mod sink;
 #[cfg(test)]
 mod testutil;
+pub mod view;
