@@ -571,3 +571,176 @@ fn a_file_that_is_not_toml_or_not_there_is_one_error() {
         "{e}"
     );
 }
+
+/// The example configuration, `docs/landfall.toml`.
+const EXAMPLE: &str = include_str!("../../../docs/landfall.toml");
+
+fn example_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/landfall.toml")
+}
+
+/// The example with every setting left at its default switched on: lines starting with a
+/// single `#` lose it (`##` lines are the explanations).
+fn example_uncommented() -> String {
+    EXAMPLE
+        .lines()
+        .map(|l| match l.strip_prefix('#') {
+            Some(rest) if !rest.starts_with('#') => rest,
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The keys serde knows for `T`, from the error `deny_unknown_fields` gives for a key it
+/// does not know ("unknown field `x`, expected one of `a`, `b`"): the struct's own list.
+fn keys_of<T: serde::de::DeserializeOwned + std::fmt::Debug>() -> BTreeSet<String> {
+    let e = toml::from_str::<T>("zz_not_a_key = 0")
+        .unwrap_err()
+        .message()
+        .to_owned();
+    let expected = e.split_once("expected").unwrap_or_else(|| panic!("{e}")).1;
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+use std::collections::BTreeSet;
+
+#[test]
+fn the_example_loads_as_it_is() {
+    let c = Config::load(&example_path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.inputs.len(), 1);
+    assert!(c.describe().contains("scenario: capture files"));
+}
+
+#[test]
+fn the_example_has_every_key_with_an_explanation() {
+    use super::raw::*;
+    let text = example_uncommented();
+    // Every commented-out setting is valid as far as keys and types go.
+    let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let raw: Result<RawConfig, _> = toml::from_str(&text);
+    raw.unwrap_or_else(|e| panic!("the uncommented example: {e}"));
+    let sections: Vec<(&str, BTreeSet<String>)> = vec![
+        ("input", keys_of::<RawInput>()),
+        ("decode", keys_of::<RawDecode>()),
+        ("zones", keys_of::<RawZones>()),
+        ("rules", keys_of::<RawRules>()),
+        ("runtime", keys_of::<RawRuntime>()),
+        ("http", keys_of::<RawHttp>()),
+        ("sink", keys_of::<RawSink>()),
+        ("cluster", keys_of::<RawCluster>()),
+        ("log", keys_of::<RawLog>()),
+    ];
+    // A new section must be added to the list above (and so to the example).
+    let top: BTreeSet<String> = sections.iter().map(|(s, _)| s.to_string()).collect();
+    assert_eq!(keys_of::<RawConfig>(), top);
+    let mut documented: BTreeSet<String> = BTreeSet::new();
+    let mut section = String::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        let l = l.trim();
+        if l.starts_with('[') {
+            section = l.trim_matches(|c| c == '[' || c == ']').to_owned();
+        } else if let Some((key, _)) = l.split_once('=').filter(|_| !l.starts_with('#')) {
+            if i > 0 && lines[i - 1].trim_start().starts_with("##") {
+                documented.insert(format!("{section}.{}", key.trim()));
+            }
+        }
+    }
+    for (name, keys) in &sections {
+        assert!(!keys.is_empty(), "{name}: {keys:?}");
+        let tables: Vec<&toml::Table> = match doc.get(*name) {
+            Some(toml::Value::Table(t)) => vec![t],
+            Some(toml::Value::Array(a)) => a.iter().filter_map(toml::Value::as_table).collect(),
+            _ => panic!("the example has no [{name}]"),
+        };
+        for key in keys {
+            assert!(
+                tables.iter().any(|t| t.contains_key(key)),
+                "{name}.{key} is not in docs/landfall.toml"
+            );
+            assert!(
+                documented.contains(&format!("{name}.{key}")),
+                "{name}.{key} has no ## line just above it"
+            );
+        }
+    }
+    // Every input kind and sink kind is shown.
+    let kinds = |name: &str| -> BTreeSet<String> {
+        doc[name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["kind"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        kinds("input"),
+        InputKind::KINDS.iter().map(|k| k.to_string()).collect()
+    );
+    assert_eq!(
+        kinds("sink"),
+        SinkSettings::KINDS.iter().map(|k| k.to_string()).collect()
+    );
+}
+
+#[test]
+fn the_examples_commented_values_are_the_defaults() {
+    let doc: toml::Table = toml::from_str(&example_uncommented()).unwrap();
+    let mut t = toml::Table::new();
+    // The sections whose commented values are all defaults, less the keys that name
+    // files or show a non-default example.
+    for (section, drop) in [
+        ("rules", &[][..]),
+        ("runtime", &["data_dir"][..]),
+        ("decode", &["mcc", "gt_plmn"][..]),
+        ("http", &["operator_key", "operator_key_file"][..]),
+        ("cluster", &["hostfile"][..]),
+        ("log", &[][..]),
+    ] {
+        let mut s = doc[section].as_table().unwrap().clone();
+        for k in drop {
+            s.remove(*k);
+        }
+        t.insert(section.to_owned(), toml::Value::Table(s));
+    }
+    let inputs = doc["input"].as_array().unwrap();
+    let interface = inputs
+        .iter()
+        .find(|i| i["kind"].as_str() == Some("interface"))
+        .unwrap()
+        .clone();
+    t.insert("input".to_owned(), toml::Value::Array(vec![interface]));
+    let file_sink = doc["sink"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"].as_str() == Some("file"))
+        .unwrap();
+    let path = Path::new("/x/landfall.toml");
+    let c = build::build(&toml::to_string(&t).unwrap(), path).unwrap();
+    let d = build::build("[[input]]\nkind = \"interface\"\ndevice = \"eth1\"\n", path).unwrap();
+    assert_eq!(c.rules, d.rules);
+    assert_eq!(c.runtime, d.runtime);
+    assert_eq!(c.decode, d.decode);
+    assert_eq!(c.http, d.http);
+    assert_eq!(c.cluster, d.cluster);
+    assert_eq!(c.log, d.log);
+    assert_eq!(c.inputs[0].kind, d.inputs[0].kind, "interface defaults");
+    assert_eq!(
+        file_sink["keep"].as_integer(),
+        Some(i64::from(defaults::KEEP))
+    );
+    assert_eq!(file_sink["fsync"].as_bool(), Some(false));
+    let folder = inputs
+        .iter()
+        .find(|i| i["kind"].as_str() == Some("folder"))
+        .unwrap();
+    assert_eq!(folder["idle_close"].as_str(), Some("30s"));
+    assert_eq!(defaults::IDLE_CLOSE, Duration::from_secs(30));
+}

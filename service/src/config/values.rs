@@ -29,7 +29,7 @@ pub fn duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, St
 /// would say "1year 18h"), else humantime's form.
 fn format_bound(d: Duration) -> String {
     let secs = d.as_secs();
-    if d.subsec_nanos() == 0 && secs > 0 && secs % 86_400 == 0 {
+    if d.subsec_nanos() == 0 && secs > 0 && secs.is_multiple_of(86_400) {
         format!("{}d", secs / 86_400)
     } else {
         humantime::format_duration(d).to_string()
