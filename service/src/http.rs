@@ -5,8 +5,8 @@
 //! | `GET /metrics` | the [`Metrics`] in OpenMetrics text (Prometheus scrapes it) |
 //! | `GET /healthz` | 200 while the process serves requests |
 //! | `GET /readyz` | 503 until [`Ready::set`] (state restored, sources open), then 200 |
-//! | `GET /v1/operator/areas?level=country` | present arrivals per area at a level |
-//! | `GET /v1/operator/areas/{level}/{area}/arrivals?limit=N` | the recent arrivals of one area, with IMSIs |
+//! | `GET /v1/operator/areas?level=country` | present arrivals per area at a level (`country` when not given), most first |
+//! | `GET /v1/operator/areas/{level}/{area}/arrivals?limit=N` | the `N` (default 100, at most 10 000) latest present arrivals of one area (`FR`, `208-01`, a zone id) and their total, with IMSIs |
 //!
 //! The `/v1/operator/` routes need `Authorization: Bearer <http.operator_key>`: 401
 //! without it or with another key (compared in constant time: the SHA-256 digests of the

@@ -257,7 +257,17 @@ pub fn rotated_files(path: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The sinks `settings` describe, opened.
+/// Several sinks as one: each gets every batch, in order; the first error stops the batch.
+impl MomentSink for Vec<Box<dyn MomentSink>> {
+    fn write_batch(&mut self, moments: &[Moment], files: &[String]) -> io::Result<()> {
+        for sink in self.iter_mut() {
+            sink.write_batch(moments, files)?;
+        }
+        Ok(())
+    }
+}
+
+/// The sinks `settings` describe, opened (a file sink's folder is created).
 pub fn open_sinks(settings: &[SinkSettings]) -> io::Result<Vec<Box<dyn MomentSink>>> {
     settings
         .iter()

@@ -185,13 +185,23 @@ fn rotated_file_names_are_recognised_exactly() {
 }
 
 #[test]
-fn sinks_open_from_settings() {
+fn sinks_open_from_settings_and_write_together() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = settings(dir.path(), None, None, 1);
-    let mut sinks = open_sinks(&[SinkSettings::File(cfg.clone())]).unwrap();
+    let one = settings(dir.path(), None, None, 1);
+    let two = FileSinkSettings {
+        path: dir.path().join("b").join("m.jsonl"),
+        ..one.clone()
+    };
+    let mut sinks = open_sinks(&[
+        SinkSettings::File(one.clone()),
+        SinkSettings::File(two.clone()),
+    ])
+    .unwrap();
     let m = moment("001010000000001", MomentKind::Arrival, country("FR"), 7);
-    sinks[0].write_batch(&[m], &["a".to_owned()]).unwrap();
-    let line = std::fs::read_to_string(&cfg.path).unwrap();
-    assert_eq!(line.as_bytes(), moment_line(&m, &["a".to_owned()]));
-    assert!(line.contains("\"file\":\"a\""));
+    sinks.write_batch(&[m], &["a".to_owned()]).unwrap();
+    for p in [&one.path, &two.path] {
+        let line = std::fs::read_to_string(p).unwrap();
+        assert_eq!(line.as_bytes(), moment_line(&m, &["a".to_owned()]));
+        assert!(line.contains("\"file\":\"a\""));
+    }
 }

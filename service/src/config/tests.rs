@@ -479,6 +479,8 @@ fn inputs_and_sinks_are_checked_together() {
         "sink[1].path",
     );
     d.error("[[input]]\nkind = \"folder\"\n", "input[0]");
+    let e = d.error("[[input]]\nname = \"x\"\n", "input[0]");
+    assert!(e.message.contains("missing key `kind`"), "{e}");
 }
 
 #[test]
