@@ -28,7 +28,11 @@ pub const DISORDER_WINDOW_US: i64 = 60_000_000;
 
 /// Frames stamped this far after the wall clock (µs) are taken as damaged: they are decoded
 /// but move no watermark (one such frame would otherwise put every later signal behind).
+/// Only while the wall clock itself looks set (after [`SANE_WALL_CLOCK_US`]): a host
+/// without a clock must not stall every source.
 pub const MAX_FUTURE_US: i64 = 86_400_000_000;
+/// 2020-01-01T00:00:00Z.
+pub const SANE_WALL_CLOCK_US: i64 = 1_577_836_800_000_000;
 
 /// The watermark of one source, fed the time of each frame it decodes.
 #[derive(Clone, Debug)]
@@ -41,7 +45,7 @@ pub struct Watermark {
     previous_disorder: i64,
     window_start: i64,
     current: Option<i64>,
-    /// Frames not used: stamped outside 1970–8999 or a day past the wall clock.
+    /// Frames not used: stamped outside 1970–8999 or a day past a set wall clock.
     pub ignored_frames: u64,
 }
 
@@ -62,7 +66,7 @@ impl Watermark {
     /// epoch), for telling damaged stamps.
     pub fn observe(&mut self, ts_us: i64, wall_us: i64) {
         if !(0..=LATEST_TIMESTAMP_US).contains(&ts_us)
-            || ts_us > wall_us.saturating_add(MAX_FUTURE_US)
+            || (wall_us > SANE_WALL_CLOCK_US && ts_us > wall_us.saturating_add(MAX_FUTURE_US))
         {
             self.ignored_frames += 1;
             return;
@@ -179,5 +183,9 @@ mod tests {
         w.observe(-5, NOW);
         assert_eq!(w.ignored_frames, 2);
         assert_eq!(w.update(None), Some(T0));
+        // A host clock not set: no guard.
+        let mut unset = Watermark::new(Duration::from_secs(5));
+        unset.observe(T0, 0);
+        assert_eq!(unset.update(None), Some(T0));
     }
 }

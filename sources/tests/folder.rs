@@ -46,7 +46,10 @@ fn captures() -> Vec<(String, Vec<u8>)> {
         ("probe-2.pcapng".into(), pcapng(&skew, skew_shift)),
         ("probe-3.pcapng".into(), pcapng(first, big_shift)),
         ("probe-10.pcapng".into(), pcapng(second, big_shift)),
-        ("probe-11.pcapng".into(), pcapng(&roaming_frames, last_shift)),
+        (
+            "probe-11.pcapng".into(),
+            pcapng(&roaming_frames, last_shift),
+        ),
     ]
 }
 

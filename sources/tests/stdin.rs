@@ -57,7 +57,9 @@ fn a_stream_through_a_pipe_gives_replays_signals() {
         let s = sources.control.sources()[0].snapshot();
         assert!(s.ended && s.capture_errors == 0);
         assert_eq!(
-            sources.control.sources()[0].position().map(|p| (p.file, p.offset)),
+            sources.control.sources()[0]
+                .position()
+                .map(|p| (p.file, p.offset)),
             Some(("pipe".to_string(), bytes.len() as u64))
         );
         sources.join();
@@ -143,7 +145,12 @@ fn child_reading_stdin() {
 fn a_child_process_reads_a_capture_from_its_standard_input() {
     let bytes = replicate(&frames(&roaming_scenario()), 4).unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_reading_stdin", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_reading_stdin",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -19,9 +19,12 @@ use crate::error::SourceError;
 use crate::file_table::FileTable;
 use crate::frames::FrameSender;
 
-/// How long libpcap waits for packets before handing over what it has (ms): the most a
-/// frame waits in the kernel, and how often a quiet capture looks at the stop flag.
+/// How long the kernel holds captured packets before handing them over (ms, the block
+/// timeout of the TPACKET_V3 ring): the most a frame waits there.
 const READ_TIMEOUT_MS: i32 = 20;
+/// How long a quiet capture waits for packets before it looks at the stop flag and hands
+/// over what it holds (ms).
+const POLL_MS: i32 = 20;
 /// A batch is offered to the decoder at this many frames (or the batch interval).
 const BATCH_FRAMES: usize = 256;
 
@@ -55,6 +58,7 @@ pub(crate) fn open_capture(spec: &InterfaceSpec) -> Result<Capture<Active>, Sour
         .buffer_size(i32::try_from(spec.buffer_bytes).unwrap_or(i32::MAX))
         .timeout(READ_TIMEOUT_MS)
         .open()
+        .and_then(Capture::setnonblock)
         .map_err(err)?;
     cap.filter(spec.filter(), true)
         .map_err(|e| SourceError::BadFilter {
@@ -71,6 +75,21 @@ fn micros(ts: &pcap::PacketHeader) -> i64 {
     (ts.ts.tv_sec as i64)
         .saturating_mul(1_000_000)
         .saturating_add(ts.ts.tv_usec as i64)
+}
+
+/// Wait until the capture has packets to read, at most `ms`.
+fn wait_readable(cap: &Capture<Active>, ms: i32) {
+    use std::os::fd::AsRawFd;
+    let mut fds = [libc::pollfd {
+        fd: cap.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    // SAFETY: one valid pollfd, for the duration of the call. An error (EINTR) just
+    // means looking again sooner.
+    unsafe {
+        libc::poll(fds.as_mut_ptr(), 1, ms);
+    }
 }
 
 impl Live {
@@ -109,7 +128,14 @@ impl Live {
                         out.hold(&f);
                     }
                 }
-                Err(pcap::Error::TimeoutExpired) => {}
+                // Nothing ready (non-blocking): wait for the kernel, a while.
+                Err(pcap::Error::TimeoutExpired) => {
+                    let (_, held) = out.held();
+                    if held > 0 && out.try_flush().is_err() {
+                        break;
+                    }
+                    wait_readable(&self.cap, POLL_MS);
+                }
                 Err(e) => {
                     cx.stats
                         .set_error(format!("interface {:?}: {e}", self.name));
