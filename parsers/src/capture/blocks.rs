@@ -296,6 +296,51 @@ impl<R: Read> Read for FillingReader<R> {
     }
 }
 
+/// A `Read` whose first `read` fills the buffer up to `head` bytes (the file header
+/// `pcap-parser` parses from its first read), and whose later reads return what one read
+/// of the inner stream gives: frames of a stream still being written reach the parser as
+/// they arrive. The inner stream must return 0 only at its end.
+pub(super) struct HeadFilled<R> {
+    inner: R,
+    head: usize,
+    started: bool,
+}
+
+impl<R> HeadFilled<R> {
+    pub(super) fn new(inner: R, head: usize) -> Self {
+        HeadFilled {
+            inner,
+            head,
+            started: false,
+        }
+    }
+}
+
+impl<R: Read> Read for HeadFilled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = if self.started {
+            1
+        } else {
+            self.head.clamp(1, buf.len().max(1))
+        };
+        self.started = true;
+        let mut n = 0;
+        while n < want.min(buf.len()) {
+            match self.inner.read(buf.get_mut(n..).unwrap_or_default()) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) if n > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Length of the classic pcap file header.
+pub(super) const PCAP_HEADER_LEN: usize = 24;
+
 pub(super) const SHORT: &str = "file shorter than a capture header";
 pub(super) const LIMIT: &str = "record length exceeds the limit";
 pub(super) const UNKNOWN: &str = "not a pcap or pcapng file (unknown magic)";

@@ -297,6 +297,28 @@ impl CaptureReader {
         name: &str,
         file_index: u16,
     ) -> Result<Self, CaptureError> {
+        Self::from_stream_with(reader, name, file_index, false)
+    }
+
+    /// [`CaptureReader::from_reader`] for a stream read while it is written (a pipe from
+    /// `tcpdump -U -w -`, a file followed as a probe writes it): once the file header is
+    /// in, each refill takes what one `read` returns instead of waiting for the read
+    /// buffer (128 KiB) to fill, so a frame is lent as soon as its bytes arrived. `reader`
+    /// must block until bytes are there and return 0 only at the end of the stream.
+    pub fn from_stream(
+        reader: impl Read + 'static,
+        name: &str,
+        file_index: u16,
+    ) -> Result<Self, CaptureError> {
+        Self::from_stream_with(reader, name, file_index, true)
+    }
+
+    fn from_stream_with(
+        reader: impl Read + 'static,
+        name: &str,
+        file_index: u16,
+        eager: bool,
+    ) -> Result<Self, CaptureError> {
         let mut reader = FillingReader(reader);
         // The magic, and for pcapng the Section Header Block's length and byte order.
         let mut head = [0u8; 12];
@@ -331,14 +353,18 @@ impl CaptureReader {
             Format::Pcap { .. } => INITIAL_BUFFER,
         };
         // Hand the head back to the parser in front of the rest of the stream.
-        let stream = FillingReader(Cursor::new(head.to_vec()).chain(reader));
-        let header = |e| header_error(name, file_index, e);
-        let inner: Box<dyn PcapReaderIterator> = match format {
-            Format::PcapNg => Box::new(PcapNGReader::new(capacity, stream).map_err(header)?),
-            Format::Pcap { .. } => {
-                Box::new(LegacyPcapReader::new(capacity, stream).map_err(header)?)
-            }
-        };
+        let stream = Cursor::new(head.to_vec()).chain(reader.0);
+        let inner = if eager {
+            // The parser reads the file header from its first read: that one is filled.
+            let header_len = match format {
+                Format::PcapNg => shb_len(head).unwrap_or(capacity),
+                Format::Pcap { .. } => PCAP_HEADER_LEN,
+            };
+            stream_parser(HeadFilled::new(stream, header_len), format, capacity)
+        } else {
+            stream_parser(FillingReader(stream), format, capacity)
+        }
+        .map_err(|e| header_error(name, file_index, e))?;
         let mut reader = Self::with_inner(inner, format, name, file_index);
         reader.capacity = capacity;
         Ok(reader)
@@ -367,6 +393,12 @@ impl CaptureReader {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Bytes of the input consumed up to the end of the frame (or error) last returned:
+    /// where reading would resume after it.
+    pub fn offset(&self) -> u64 {
+        (self.inner.consumed() as u64).saturating_add(self.lent as u64)
     }
 
     pub fn file_index(&self) -> u16 {
@@ -443,6 +475,18 @@ impl CaptureReader {
             _ => (CaptureErrorKind::Truncated, "file ends inside a record"),
         }
     }
+}
+
+/// The parser over a byte stream: pcapng or classic pcap, with a read buffer of `capacity`.
+fn stream_parser<S: Read + 'static>(
+    stream: S,
+    format: Format,
+    capacity: usize,
+) -> Result<Box<dyn PcapReaderIterator>, PcapError<&'static [u8]>> {
+    Ok(match format {
+        Format::PcapNg => Box::new(PcapNGReader::new(capacity, stream)?),
+        Format::Pcap { .. } => Box::new(LegacyPcapReader::new(capacity, stream)?),
+    })
 }
 
 enum Step {

@@ -442,6 +442,25 @@ impl Decoder {
         }
     }
 
+    /// The capture time of the oldest request (Diameter, GTPv2, GTPv1) or MAP invoke still
+    /// waiting for its answer, if any. A signal carries its request's time and is made
+    /// when the answer comes, so with frames fed in capture order no signal this decoder
+    /// has yet to emit is older than the minimum of this and the last frame's time (an
+    /// answer held early waits for a request not seen yet, whose time will be later). A
+    /// frame fed out of order can break that by its own lateness. Cheap enough to call per
+    /// batch of frames (amortized O(1), but O(open MAP dialogues)); it changes no output.
+    pub fn oldest_pending(&mut self) -> Option<i64> {
+        [
+            self.diameter.oldest_pending(),
+            self.gtpv2.oldest_pending(),
+            self.gtpv1.oldest_pending(),
+            self.map.oldest_pending(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
     /// End of input: requests still waiting for an answer are counted.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
         self.sccp.finish();

@@ -197,6 +197,21 @@ impl DiameterCorrelator {
         self.pending.len()
     }
 
+    /// The capture time of the oldest request still waiting for its answer (the oldest
+    /// inserted: requests come in capture order), if any: no signal this correlator has
+    /// yet to emit can be older. Answered requests still queued for expiry are dropped
+    /// from the front of that queue on the way (they are skipped there anyway), so the
+    /// cost is amortized O(1); nothing else changes.
+    pub fn oldest_pending(&mut self) -> Option<TimestampUs> {
+        while let Some(&(ts, seq, key)) = self.order.front() {
+            if self.pending.get(&key).is_some_and(|p| p.seq == seq) {
+                return Some(ts);
+            }
+            self.order.pop_front();
+        }
+        None
+    }
+
     /// The MSISDN learned for `imsi` (from a ULA or IDR), if any.
     pub fn msisdn_of(&self, imsi: &Imsi) -> Option<Msisdn> {
         self.msisdns.get(imsi).copied()

@@ -93,6 +93,19 @@ impl<S: Copy + Eq + Hash, P: Request> PendingRequests<S, P> {
         }
     }
 
+    /// The capture time of the oldest pending request (the oldest inserted), if any.
+    /// Queue entries of requests already answered are dropped from the front on the way
+    /// (expiry skips them anyway): amortized O(1), nothing else changes.
+    pub fn oldest(&mut self) -> Option<TimestampUs> {
+        while let Some(&(ts, key)) = self.order.front() {
+            if self.pending.get(&key).is_some_and(|p| p.meta().ts_us == ts) {
+                return Some(ts);
+            }
+            self.order.pop_front();
+        }
+        None
+    }
+
     /// Drop requests older than the timeout (capture time); returns how many.
     pub fn expire(&mut self, now: TimestampUs) -> u64 {
         let mut expired = 0;

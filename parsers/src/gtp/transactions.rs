@@ -170,6 +170,11 @@ impl<Q: Copy + Eq + Hash, F, S> Transactions<Q, F, S> {
         &self.delays
     }
 
+    /// The capture time of the oldest request waiting for its response, if any.
+    pub fn oldest_pending(&mut self) -> Option<i64> {
+        self.pending.oldest()
+    }
+
     /// Expire requests and early responses older than their timeouts at `now`.
     pub fn expire(&mut self, now: i64) {
         self.stats.unanswered += self.pending.expire(now);
@@ -343,6 +348,12 @@ impl<V: GtpVersion> GtpCorrelator<V> {
     /// Request→response delays per pair of input files.
     pub fn delays(&self) -> &Delays {
         self.tx.delays()
+    }
+
+    /// The capture time of the oldest request waiting for its response, if any: no
+    /// signal this correlator has yet to emit can be older.
+    pub fn oldest_pending(&mut self) -> Option<i64> {
+        self.tx.oldest_pending()
     }
 
     /// End of input: requests still pending are counted as unanswered.

@@ -205,6 +205,16 @@ impl MapCorrelator {
         &self.delays
     }
 
+    /// The capture time of the oldest invoke still waiting for its result in an open
+    /// dialogue, if any: no signal this correlator has yet to emit can be older (a
+    /// signal carries its invoke's time). Walks the open dialogues.
+    pub fn oldest_pending(&self) -> Option<TimestampUs> {
+        self.dialogues
+            .values()
+            .flat_map(|d| d.invokes.iter().map(|i| i.meta.ts_us))
+            .min()
+    }
+
     /// Is this TCAP message MAP? Non-MAP dialogues are remembered so that their later
     /// messages (which carry no application context) are skipped too.
     pub fn is_map(

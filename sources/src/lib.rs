@@ -1,0 +1,210 @@
+//! landfall-sources: the inputs of `landfall serve`, as threads and bounded channels.
+//!
+//! ```text
+//! per source:  reader thread ──FrameBatch──► decoder thread ──signals + watermark──┐
+//!              (files, folder, stdin,        (one Decoder, the                      │
+//!               interface)                    source's watermark)                   ▼
+//!                                                         merge thread ──Merged──► consumer
+//!                                                         (merged watermark: min over the
+//!                                                          sources neither idle nor ended)
+//! ```
+//!
+//! Every channel is bounded ([`SourcesConfig::channel_batches`] batches): when the
+//! consumer lags, the merge waits, the decoders wait, and file and stdin reading waits.
+//! A live capture never waits (the kernel ring must keep draining): it holds up to
+//! [`SourcesConfig::live_buffer_bytes`] of frames, then drops and counts them.
+//!
+//! [`start`] checks every source (a missing file or folder, an unknown interface, a bad
+//! BPF filter: one [`SourceError`] naming it) before any thread runs, then returns the
+//! merged stream ([`Sources::output`]) and a [`Control`] for counters and stopping.
+//! Signals carry their capture's file index, unique across the sources: the
+//! [`FileTable`] names it. See [`watermark`] for a source's watermark and [`merge`] for
+//! the merged one.
+
+pub mod config;
+mod decode_loop;
+pub mod error;
+pub mod file_table;
+pub mod follow;
+mod frames;
+pub mod merge;
+pub mod names;
+#[cfg(feature = "live")]
+pub mod send;
+mod source;
+pub mod stats;
+pub mod watermark;
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use landfall_parsers::decode::Decoder;
+
+pub use config::{
+    FolderSpec, FollowConfig, InterfaceSpec, SourceSpec, SourcesConfig, DEFAULT_FILTER,
+};
+pub use error::SourceError;
+pub use file_table::{FileEntry, FileTable};
+pub use merge::{Batch, MergeConfig, MergeStats, Merged, Merger};
+pub use stats::{Position, SourceStats, StatsSnapshot};
+pub use watermark::Watermark;
+
+use decode_loop::{DecodeLoop, LoopConfig};
+use frames::FrameSender;
+use source::{Context, Reader};
+
+/// The running sources: the merged stream, and the control of the threads behind it.
+pub struct Sources {
+    /// Batches of signals with the merged watermark, then [`Merged::End`] once every
+    /// source has ended. Dropping it stops the merge (and, through the channels, the
+    /// sources).
+    pub output: Receiver<Merged>,
+    pub control: Control,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Counters and stop of the running sources; cheap to clone and share (metrics, signal
+/// handlers).
+#[derive(Clone, Debug)]
+pub struct Control {
+    stop: Arc<AtomicBool>,
+    stats: Vec<Arc<SourceStats>>,
+    merge: Arc<MergeStats>,
+    files: Arc<FileTable>,
+}
+
+impl Control {
+    /// Ask every source to stop: files and streams stop reading (what was read is decoded
+    /// and the decoders finished), followed folders stop at the current end of their
+    /// file, live captures close. [`Merged::End`] follows once all have ended. A source
+    /// blocked reading standard input ends its decoder all the same; its reading thread is
+    /// left to the process's exit.
+    pub fn stop(&self) {
+        self.stop.store(true, Relaxed);
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Relaxed)
+    }
+
+    /// Each source's counters, in the order of the specifications.
+    pub fn sources(&self) -> &[Arc<SourceStats>] {
+        &self.stats
+    }
+
+    pub fn merge(&self) -> &Arc<MergeStats> {
+        &self.merge
+    }
+
+    /// The names of the file indices in signals' provenance.
+    pub fn files(&self) -> &Arc<FileTable> {
+        &self.files
+    }
+}
+
+impl Sources {
+    /// Wait for the threads that end (every one but those blocked on standard input),
+    /// after [`Merged::End`] or a stop. The output must be read (or dropped) meanwhile.
+    pub fn join(self) {
+        drop(self.output);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Check every source, then start them: see the crate doc.
+pub fn start(specs: Vec<SourceSpec>, cfg: SourcesConfig) -> Result<Sources, SourceError> {
+    let files = Arc::new(FileTable::new());
+    if specs
+        .iter()
+        .filter(|s| matches!(s, SourceSpec::Stdin))
+        .count()
+        > 1
+    {
+        return Err(SourceError::StdinTwice);
+    }
+    let mut readers = Vec::with_capacity(specs.len());
+    let mut stats = Vec::with_capacity(specs.len());
+    for (id, spec) in specs.into_iter().enumerate() {
+        stats.push(Arc::new(SourceStats::new(&spec.describe())));
+        readers.push(Reader::open(spec, id, &files)?);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let cap = cfg.channel_batches.max(1);
+    let (env_tx, env_rx) = sync_channel(cap);
+    let (out_tx, out_rx) = sync_channel(cap);
+    let merge_stats = Arc::new(MergeStats::default());
+    let merger = Merger::new(
+        readers.len(),
+        MergeConfig {
+            idle_timeout: cfg.idle_timeout,
+            advance_with_wall_clock: cfg.advance_with_wall_clock,
+        },
+        Instant::now(),
+    );
+    let mut threads = Vec::new();
+    {
+        let (sources, ms) = (stats.clone(), merge_stats.clone());
+        threads.push(spawn("landfall-merge", move || {
+            merge::run(env_rx, out_tx, merger, sources, ms)
+        })?);
+    }
+    let loop_cfg = LoopConfig {
+        batch_signals: cfg.batch_signals.max(1),
+        batch_interval: cfg.batch_interval,
+        stats_interval: cfg.stats_interval,
+        max_delay: cfg.max_delay,
+    };
+    for (id, reader) in readers.into_iter().enumerate() {
+        let (frame_tx, frame_rx) = sync_channel(cap);
+        let decode = DecodeLoop {
+            id,
+            decoder: Decoder::new(cfg.decoder.clone()),
+            rx: frame_rx,
+            out: env_tx.clone(),
+            stats: stats[id].clone(),
+            files: files.clone(),
+            stop: stop.clone(),
+            cfg: loop_cfg,
+        };
+        threads.push(spawn(&format!("landfall-src{id}-decode"), move || {
+            decode.run()
+        })?);
+        let out = FrameSender::new(frame_tx, cfg.batch_interval, stats[id].clone());
+        let cx = Context {
+            id,
+            files: files.clone(),
+            stop: stop.clone(),
+            stats: stats[id].clone(),
+            cfg: cfg.clone(),
+        };
+        let unjoinable = reader.unjoinable();
+        let t = spawn(&format!("landfall-src{id}-read"), move || {
+            reader.run(out, cx)
+        })?;
+        if !unjoinable {
+            threads.push(t);
+        }
+    }
+    Ok(Sources {
+        output: out_rx,
+        control: Control {
+            stop,
+            stats,
+            merge: merge_stats,
+            files,
+        },
+        threads,
+    })
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, SourceError> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map_err(SourceError::Thread)
+}
