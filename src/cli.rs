@@ -26,6 +26,26 @@ pub enum Command {
     /// Replicate a capture N times as distinct flows, shifted in time (load for benchmarks);
     /// with --distinct-subscribers each copy also has its own subscribers.
     Replicate(ReplicateArgs),
+    /// Run always on: read the configured inputs (files, followed folders, stdin, live
+    /// interfaces), emit moments to the configured sinks as they complete, serve metrics,
+    /// health and the operator's view over HTTP; stop on SIGTERM or SIGINT.
+    Serve(ServeArgs),
+    /// Check a serve configuration: print what would run, or the one error (file, line,
+    /// key, what is wrong).
+    CheckConfig(CheckConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration (TOML; docs/landfall.toml documents every key).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The configuration to check.
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => landfall::cmd::inspect::run(args),
         Command::Scenario(args) => landfall::cmd::scenario::run(args),
         Command::Replicate(args) => landfall::cmd::replicate::run(args),
+        Command::Serve(args) => landfall::cmd::serve::run(args),
+        Command::CheckConfig(args) => landfall::cmd::serve::check(args),
     };
     match result {
         Ok(code) => code,

@@ -4,3 +4,4 @@ pub mod inspect;
 pub mod replay;
 pub mod replicate;
 pub mod scenario;
+pub mod serve;

@@ -414,6 +414,7 @@ impl Builder<'_> {
                 Duration::from_millis(10),
                 Duration::from_secs(3600),
             )?,
+            wall_clock: r.wall_clock.unwrap_or(defaults::WALL_CLOCK),
         };
         for (name, d) in [
             ("rules.reentry_gap", rules.reentry_gap),

@@ -76,11 +76,16 @@ pub fn describe(c: &Config) -> String {
     );
     let _ = writeln!(
         s,
-        "timing: batches of {} event time, lateness {} ({} batches), a source idle {} stops holding the others back",
+        "timing: batches of {} event time, lateness {} ({} batches), a source idle {} stops holding the others back{}",
         d(r.batch),
         d(r.lateness),
         r.lateness_batches(),
-        d(r.idle_timeout)
+        d(r.idle_timeout),
+        if r.wall_clock {
+            "; all idle: event time follows the wall clock"
+        } else {
+            "; all idle: event time waits for the data"
+        }
     );
     let rt = &c.runtime;
     let _ = writeln!(

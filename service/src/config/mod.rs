@@ -47,6 +47,7 @@ pub mod defaults {
     pub const HORIZON: Duration = Duration::from_secs(30 * 24 * 3600);
     pub const BATCH: Duration = Duration::from_millis(10);
     pub const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+    pub const WALL_CLOCK: bool = true;
     pub const WORKERS: u32 = 1;
     /// Relative: beside the configuration file. Under systemd set `/var/lib/landfall`
     /// (the unit's `StateDirectory=landfall`).
@@ -197,15 +198,21 @@ pub struct RuleSettings {
     pub batch: Duration,
     /// A source silent this long (wall clock) stops holding the others back.
     pub idle_timeout: Duration,
+    /// When every source is idle, event time follows the wall clock (each source's time
+    /// extrapolated from its last frame), so expiries and dwell timers fire without
+    /// traffic: a live service. Off for old captures dropped into a folder, whose event
+    /// time is not now.
+    pub wall_clock: bool,
 }
 
 impl RuleSettings {
-    /// The rules of `landfall_model` (re-entry gap, TTL, minimum dwell).
+    /// The rules of `landfall_model` (re-entry gap, TTL, minimum dwell, horizon).
     pub fn rules(&self) -> Rules {
         Rules {
             reentry_gap_us: values::micros(self.reentry_gap),
             ttl_us: values::micros(self.ttl),
             min_dwell_us: values::micros(self.min_dwell),
+            horizon_us: values::micros(self.horizon),
         }
     }
 

@@ -77,6 +77,7 @@ pub struct RawRules {
     pub horizon: Option<String>,
     pub batch: Option<String>,
     pub idle_timeout: Option<String>,
+    pub wall_clock: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,0 +1,476 @@
+//! `landfall serve`: the configured sources, the streaming dataflow, the moment sinks, the
+//! newly-where view and the operator endpoints, wired together and run until the inputs
+//! end or a stop is asked (SIGTERM, SIGINT, or [`Stop::stop`]).
+//!
+//! ```text
+//! sources (threads) ──Merged──► feeder ──signals, watermark − lateness──► dataflow workers
+//!                                                                            │ Completed
+//! HTTP (tokio: /metrics, /healthz, /readyz, /v1/operator) ◄── view, metrics ◄─ emitter ──► sinks
+//! ```
+//!
+//! Every hand-off is a bounded channel: a slow sink slows the dataflow, which slows the
+//! feeder, which slows file reading (live capture drops, counted, instead).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use landfall_dataflows::stream::{self, Completed, StreamConfig, StreamInput};
+use landfall_dataflows::{RunError, Tracked};
+use landfall_model::{Moment, TimestampUs};
+use landfall_sources::{
+    Control, FolderSpec, FollowConfig, InterfaceSpec, Merged, SourceError, SourceSpec,
+    SourcesConfig,
+};
+use tracing::{info, warn};
+
+use crate::config::{Config, ConfigError, InputKind};
+use crate::http::{self, AppState, Ready};
+use crate::metrics::Metrics;
+use crate::sink::{open_sinks, MomentSink};
+use crate::view::View;
+
+/// Why `serve` could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("runtime.data_dir {0}")]
+    DataDir(String),
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Bind(#[from] http::BindError),
+    #[error("sink: {0}")]
+    Sink(std::io::Error),
+    #[error("{0}")]
+    Dataflow(#[from] RunError),
+    #[error("the HTTP runtime could not start: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// A stop request, shared with signal handlers and tests.
+#[derive(Clone, Debug, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a run did, for the last log line and the tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub signals: u64,
+    pub late: u64,
+    pub moments: u64,
+}
+
+/// A server started and running: its HTTP address and the handle to wait for it.
+pub struct Running {
+    /// Where the HTTP endpoints listen (the configured port, or the one the system chose
+    /// for port 0).
+    pub http: SocketAddr,
+    pub stop: Stop,
+    ready: Ready,
+    handle: thread::JoinHandle<Result<Summary, ServeError>>,
+}
+
+impl Running {
+    /// Wait until the inputs end or a stop is asked, and everything is written.
+    pub fn wait(self) -> Result<Summary, ServeError> {
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(ServeError::Sink(std::io::Error::other("panicked"))))
+    }
+
+    /// Ready: state restored and sources open.
+    pub fn is_ready(&self) -> bool {
+        self.ready.is_ready()
+    }
+}
+
+/// Start everything `cfg` describes; returns once the HTTP endpoints listen and the
+/// sources are open (an error in any of them is returned here, before anything runs).
+/// `stop` ends the run: the sources stop, every batch completes, the sinks flush.
+pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
+    cfg.prepare_data_dir()
+        .map_err(|e| ServeError::DataDir(format!("{}: {e}", cfg.runtime.data_dir.display())))?;
+    let decoder = cfg.decoder_config()?;
+    let zones = cfg.load_zones()?;
+    let sinks = open_sinks(&cfg.sinks).map_err(ServeError::Sink)?;
+
+    // HTTP first: a port in use fails before any input is read.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("landfall-http")
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let listener = runtime.block_on(http::bind(cfg.http.listen))?;
+    let addr = listener.local_addr().map_err(ServeError::Runtime)?;
+    let metrics = Arc::new(Metrics::new());
+    let view = Arc::new(Mutex::new(View::new()));
+    let ready = Ready::default();
+    let state = AppState::new(
+        Arc::clone(&metrics),
+        Arc::clone(&view),
+        ready.clone(),
+        cfg.http.operator_key.as_deref(),
+    );
+
+    let sources = landfall_sources::start(
+        specs(&cfg),
+        SourcesConfig {
+            decoder,
+            max_delay: cfg.rules.lateness.max(Duration::from_millis(1)),
+            idle_timeout: cfg.rules.idle_timeout,
+            advance_with_wall_clock: cfg.rules.wall_clock,
+            follow: follow(&cfg),
+            ..SourcesConfig::default()
+        },
+    )?;
+    let stream = stream::start(
+        &cfg.cluster.topology(),
+        StreamConfig {
+            workers: cfg.runtime.workers as usize,
+            batch_us: cfg.rules.batch_us(),
+            rules: cfg.rules.rules(),
+            zones: zones.is_some(),
+            channel: 16,
+        },
+    )?;
+    let tracked = stream.tracked.clone();
+    let (mut input, output, workers) = stream.split();
+    if let Some((zones, catalog)) = zones {
+        // Present from the start, before any signal.
+        let sent = input
+            .catalog(catalog.cells.into_iter().map(|c| (c, 1)).collect())
+            .and_then(|()| input.zones(zones.into_iter().map(|z| (z, 1)).collect()));
+        if sent.is_err() {
+            return Err(workers.join().err().unwrap_or(RunError::Worker(
+                "the dataflow stopped at start".into(),
+            ))
+            .into());
+        }
+    }
+
+    // A stop stops the sources; the rest drains from there.
+    let control = sources.control.clone();
+    {
+        let (stop, control) = (stop.clone(), control.clone());
+        thread::Builder::new()
+            .name("landfall-stop".into())
+            .spawn(move || {
+                while !stop.is_stopped() {
+                    thread::sleep(Duration::from_millis(20));
+                }
+                control.stop();
+            })
+            .map_err(ServeError::Runtime)?;
+    }
+    {
+        let stop = stop.clone();
+        runtime.spawn(async move {
+            wait_for_signal().await;
+            info!("stop requested by signal");
+            stop.stop();
+        });
+    }
+    let http_stop = stop.clone();
+    let http_state = state.clone();
+    runtime.spawn(async move {
+        let shutdown = async move {
+            while !http_stop.is_stopped() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        if let Err(e) = http::serve(listener, http_state, shutdown).await {
+            warn!("HTTP server stopped: {e}");
+        }
+    });
+
+    let sent_at = Arc::new(Mutex::new(SentTimes::default()));
+    let lateness_us = cfg.rules.lateness.as_micros().min(i64::MAX as u128) as i64;
+    let feeder = {
+        let sent_at = Arc::clone(&sent_at);
+        let output = sources.output;
+        thread::Builder::new()
+            .name("landfall-feed".into())
+            .spawn(move || feed(output, &mut input, &sent_at, lateness_us))
+            .map_err(ServeError::Runtime)?
+    };
+    let emitter = {
+        let (metrics, view, sent_at) = (Arc::clone(&metrics), Arc::clone(&view), sent_at);
+        let files = Arc::clone(control.files());
+        thread::Builder::new()
+            .name("landfall-emit".into())
+            .spawn(move || emit(output, sinks, &metrics, &view, &sent_at, &files))
+            .map_err(ServeError::Runtime)?
+    };
+    ready.set();
+    info!(http = %addr, inputs = cfg.inputs.len(), "serving");
+
+    let names: Vec<String> = cfg.inputs.iter().map(|i| i.name.clone()).collect();
+    let ready_here = ready.clone();
+    let stop_here = stop.clone();
+    let handle = thread::Builder::new()
+        .name("landfall-serve".into())
+        .spawn(move || {
+            let mut refresher = MetricsRefresher {
+                metrics: Arc::clone(&metrics),
+                control: control.clone(),
+                names,
+                tracked,
+                late: 0,
+            };
+            let (fed, emitted) = loop {
+                refresher.refresh();
+                if feeder.is_finished() && emitter.is_finished() {
+                    break (feeder.join(), emitter.join());
+                }
+                thread::sleep(Duration::from_millis(100));
+            };
+            refresher.refresh();
+            let report = workers.join();
+            ready_here.clear();
+            stop_here.stop();
+            drop(runtime);
+            let report = report?;
+            let fed = fed.unwrap_or(0);
+            let moments = emitted.unwrap_or(Ok(0)).map_err(ServeError::Sink)?;
+            info!(signals = fed, late = report.late, moments, "stopped");
+            Ok(Summary {
+                signals: report.signals,
+                late: report.late,
+                moments,
+            })
+        })
+        .map_err(ServeError::Runtime)?;
+    Ok(Running {
+        http: addr,
+        stop,
+        ready,
+        handle,
+    })
+}
+
+/// The sources' specifications from the configuration.
+fn specs(cfg: &Config) -> Vec<SourceSpec> {
+    cfg.inputs
+        .iter()
+        .map(|input| match &input.kind {
+            InputKind::Files { paths } => SourceSpec::Files(paths.clone()),
+            InputKind::Folder { path, pattern, .. } => SourceSpec::Folder(FolderSpec {
+                path: path.clone(),
+                pattern: pattern.as_ref().map_or(String::new(), |p| p.to_string()),
+            }),
+            InputKind::Stdin => SourceSpec::Stdin,
+            InputKind::Interface {
+                device,
+                filter,
+                snaplen,
+                buffer_bytes,
+            } => SourceSpec::Interface(InterfaceSpec {
+                name: device.clone(),
+                filter: Some(filter.clone()),
+                snaplen: *snaplen,
+                buffer_bytes: u32::try_from(*buffer_bytes).unwrap_or(u32::MAX),
+            }),
+        })
+        .collect()
+}
+
+/// Followed folders: a file not grown for the shortest `idle_close` of them is complete.
+fn follow(cfg: &Config) -> FollowConfig {
+    let grace = cfg
+        .inputs
+        .iter()
+        .filter_map(|i| match &i.kind {
+            InputKind::Folder { idle_close, .. } => Some(*idle_close),
+            _ => None,
+        })
+        .min();
+    FollowConfig {
+        grace: grace.unwrap_or(FollowConfig::default().grace),
+        ..FollowConfig::default()
+    }
+}
+
+/// When signals were handed to the dataflow: `(latest event time sent so far, when)`, for
+/// the signal → moment latency. Bounded: the oldest entries go first.
+#[derive(Default)]
+struct SentTimes(VecDeque<(TimestampUs, Instant)>);
+
+impl SentTimes {
+    const KEPT: usize = 65_536;
+
+    fn record(&mut self, latest: TimestampUs, at: Instant) {
+        if self.0.back().is_some_and(|(t, _)| *t >= latest) {
+            return;
+        }
+        if self.0.len() == Self::KEPT {
+            self.0.pop_front();
+        }
+        self.0.push_back((latest, at));
+    }
+
+    /// When the first signal at or after `at` was sent (none: no longer known).
+    fn sent(&self, at: TimestampUs) -> Option<Instant> {
+        let i = self.0.partition_point(|(t, _)| *t < at);
+        self.0.get(i).map(|(_, when)| *when)
+    }
+}
+
+/// The feeder: merged batches into the dataflow, the watermark held back by the lateness.
+/// Returns how many signals it sent.
+fn feed(
+    merged: std::sync::mpsc::Receiver<Merged>,
+    input: &mut StreamInput,
+    sent_at: &Mutex<SentTimes>,
+    lateness_us: i64,
+) -> u64 {
+    let mut sent = 0u64;
+    let mut latest = i64::MIN;
+    for m in merged {
+        match m {
+            Merged::Batch(batch) => {
+                let n = batch.signals.len() as u64;
+                for s in &batch.signals {
+                    latest = latest.max(s.at);
+                }
+                if input.send(batch.signals).is_err() {
+                    break;
+                }
+                sent += n;
+                if n > 0 {
+                    sent_at
+                        .lock()
+                        .expect("sent times")
+                        .record(latest, Instant::now());
+                }
+                if let Some(w) = batch.watermark {
+                    if input.advance(w.saturating_sub(lateness_us)).is_err() {
+                        break;
+                    }
+                }
+            }
+            Merged::End => break,
+        }
+    }
+    sent
+}
+
+/// The emitter: completed batches to the sinks, the view and the metrics. Returns how many
+/// moments it wrote.
+fn emit(
+    output: std::sync::mpsc::Receiver<Completed>,
+    mut sinks: Vec<Box<dyn MomentSink>>,
+    metrics: &Metrics,
+    view: &Mutex<View>,
+    sent_at: &Mutex<SentTimes>,
+    files: &landfall_sources::FileTable,
+) -> std::io::Result<u64> {
+    let mut written = 0u64;
+    let mut names: Vec<String> = Vec::new();
+    for c in output {
+        if !c.moments.is_empty() {
+            refresh_names(&mut names, &c.moments, files);
+            sinks.write_batch(&c.moments, &names)?;
+            written += c.moments.len() as u64;
+            let now = Instant::now();
+            let sent = sent_at.lock().expect("sent times");
+            for m in &c.moments {
+                metrics.moment(m);
+                if let Some(when) = sent.sent(m.at) {
+                    metrics.signal_to_moment(now.saturating_duration_since(when));
+                }
+            }
+        }
+        let mut view = view.lock().expect("view");
+        view.apply(&c.moments);
+        view.expire(c.upto);
+    }
+    Ok(written)
+}
+
+/// Capture names by file index, re-read when a moment names a file not yet known.
+fn refresh_names(names: &mut Vec<String>, moments: &[Moment], files: &landfall_sources::FileTable) {
+    let needed = moments
+        .iter()
+        .map(|m| usize::from(m.source.file))
+        .max()
+        .unwrap_or(0);
+    if needed < names.len() {
+        return;
+    }
+    for (index, entry) in files.entries() {
+        let i = usize::from(index);
+        if names.len() <= i {
+            names.resize(i + 1, String::new());
+        }
+        names[i] = entry.name.clone();
+    }
+}
+
+/// Copies the sources' and the dataflow's counters into the metrics.
+struct MetricsRefresher {
+    metrics: Arc<Metrics>,
+    control: Control,
+    /// The inputs' names (the `source` label), in the order of the sources.
+    names: Vec<String>,
+    tracked: Tracked,
+    /// Late signals already counted.
+    late: u64,
+}
+
+impl MetricsRefresher {
+    fn refresh(&mut self) {
+        self.metrics
+            .tracked_subscribers(self.tracked.serving().max(self.tracked.zones()));
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        for (stats, name) in self.control.sources().iter().zip(&self.names) {
+            let snap = stats.snapshot();
+            // Frames, bytes, messages, signals and errors, as the decoder counted them.
+            self.metrics.decode_stats(name, &stats.decode_stats());
+            self.metrics.capture_drops(
+                name,
+                snap.kernel_drops + snap.interface_drops,
+                snap.landfall_drops,
+            );
+            if let Some(w) = snap.watermark {
+                let lag = now_us.saturating_sub(w).max(0) as u64;
+                self.metrics.watermark_lag(name, Duration::from_micros(lag));
+            }
+        }
+        let late = self.control.merge().late_signals();
+        self.metrics.late_signals(late.saturating_sub(self.late));
+        self.late = self.late.max(late);
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
