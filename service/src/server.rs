@@ -156,10 +156,11 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             .catalog(catalog.cells.into_iter().map(|c| (c, 1)).collect())
             .and_then(|()| input.zones(zones.into_iter().map(|z| (z, 1)).collect()));
         if sent.is_err() {
-            return Err(workers.join().err().unwrap_or(RunError::Worker(
-                "the dataflow stopped at start".into(),
-            ))
-            .into());
+            return Err(workers
+                .join()
+                .err()
+                .unwrap_or(RunError::Worker("the dataflow stopped at start".into()))
+                .into());
         }
     }
 

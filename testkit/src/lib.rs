@@ -14,4 +14,5 @@
 pub mod diameter;
 pub mod gtpv2;
 pub mod replicate;
+pub mod rotation;
 pub mod scenario;
