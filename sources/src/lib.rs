@@ -106,9 +106,11 @@ impl Control {
 }
 
 impl Sources {
-    /// Wait for the threads that end (every one but those blocked on standard input),
-    /// after [`Merged::End`] or a stop. The output must be read (or dropped) meanwhile.
+    /// Stop the sources (see [`Control::stop`]; after [`Merged::End`] there is nothing
+    /// left to stop) and wait for their threads, every one but those blocked on standard
+    /// input. What is still in the output is dropped.
     pub fn join(self) {
+        self.control.stop();
         drop(self.output);
         for t in self.threads {
             let _ = t.join();
