@@ -23,6 +23,8 @@ use crate::watermark::Watermark;
 
 /// How often a decoder thread with nothing to do looks at the stop flag.
 const TICK: Duration = Duration::from_millis(50);
+/// After a stop, how long a decoder thread waits for its reader's last frames.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// Wall clock, µs since the epoch.
 pub(crate) fn wall_us() -> i64 {
@@ -93,8 +95,13 @@ impl DecodeLoop {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if self.stop.load(Relaxed) {
-                // What the reader already handed over is decoded; the rest stays unread.
-                while let Ok(batch) = self.rx.try_recv() {
+                // The reader stops soon and hands over what it holds: decode until it is
+                // gone, or the grace is over (a reader blocked on stdin never goes).
+                let until = Instant::now() + STOP_GRACE;
+                while let Ok(batch) = self
+                    .rx
+                    .recv_timeout(until.saturating_duration_since(Instant::now()))
+                {
                     self.decode(&batch, &mut p);
                 }
                 break;

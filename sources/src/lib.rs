@@ -106,9 +106,11 @@ impl Control {
 }
 
 impl Sources {
-    /// Wait for the threads that end (every one but those blocked on standard input),
-    /// after [`Merged::End`] or a stop. The output must be read (or dropped) meanwhile.
+    /// Stop the sources (see [`Control::stop`]; after [`Merged::End`] there is nothing
+    /// left to stop) and wait for their threads, every one but those blocked on standard
+    /// input. What is still in the output is dropped.
     pub fn join(self) {
+        self.control.stop();
         drop(self.output);
         for t in self.threads {
             let _ = t.join();
@@ -171,8 +173,19 @@ pub fn start(specs: Vec<SourceSpec>, cfg: SourcesConfig) -> Result<Sources, Sour
             stop: stop.clone(),
             cfg: loop_cfg,
         };
+        let (out, source_stats) = (env_tx.clone(), stats[id].clone());
         threads.push(spawn(&format!("landfall-src{id}-decode"), move || {
-            decode.run()
+            // Decoders do not panic; should one all the same, the source ends (reported)
+            // instead of holding the merge forever.
+            let run = std::panic::AssertUnwindSafe(|| decode.run());
+            if std::panic::catch_unwind(run).is_err() {
+                source_stats.set_error("the decoder failed (a bug): source ended".to_string());
+                source_stats.set_ended();
+                let _ = out.send(merge::Envelope {
+                    source: id,
+                    event: merge::SourceEvent::End,
+                });
+            }
         })?);
         let out = FrameSender::new(frame_tx, cfg.batch_interval, stats[id].clone());
         let cx = Context {

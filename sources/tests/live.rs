@@ -238,6 +238,6 @@ fn a_lagging_consumer_makes_the_capture_drop_and_count_never_wait() {
     // counted dropped.
     let s = stats.snapshot();
     assert_eq!(s.kernel_drops, 0);
-    assert_eq!(s.frames + s.landfall_drops, frames.len() as u64);
+    assert_eq!(s.frames + s.landfall_drops, frames.len() as u64, "{s:?}");
     assert!(!got.signals.is_empty());
 }

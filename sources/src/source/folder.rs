@@ -54,14 +54,21 @@ impl Listing {
             let Ok(name) = e.file_name().into_string() else {
                 continue;
             };
-            let Ok(meta) = e.metadata() else { continue };
-            if !meta.is_file() || !self.pattern.matches(&name) {
+            if !self.pattern.matches(&name) {
                 continue;
             }
-            if !self.done.contains(&name) && self.current.as_ref() != Some(&name) {
-                new.push((name.clone(), meta.modified().ok()));
+            if self.done.contains(&name) || self.current.as_ref() == Some(&name) {
+                present.insert(name);
+                continue;
             }
-            present.insert(name);
+            // Only names not read yet are looked at (symbolic links followed).
+            let Ok(meta) = std::fs::metadata(e.path()) else {
+                continue;
+            };
+            if meta.is_file() {
+                new.push((name.clone(), meta.modified().ok()));
+                present.insert(name);
+            }
         }
         self.done.retain(|n| present.contains(n));
         new.sort_by(|a, b| pickup_cmp((&a.0, a.1), (&b.0, b.1)));
