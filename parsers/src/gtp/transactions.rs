@@ -13,9 +13,7 @@ use std::ops::RangeInclusive;
 use super::fields::{GtpFields, Locator};
 use super::pending::{PendingRequests, Request};
 use super::GtpWire;
-use crate::early::{
-    Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
-};
+use crate::early::{Delays, Hold, Pairing, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US};
 use crate::flow::{FlowKey, PacketMeta};
 use crate::numbering::e212::E212;
 use crate::signal::{Location, Provenance, Signal, SignalKind};
@@ -130,12 +128,11 @@ type Key = (FlowKey, u32);
 struct Transactions<V: GtpVersion> {
     e212: E212,
     pending: PendingRequests<u32, GtpRequest<V>>,
-    early: EarlyAnswers<Key, u32, GtpResponse>,
+    /// Responses waiting for their request (also found by sequence number alone).
+    pairing: Pairing<Key, u32, GtpResponse>,
     sessions: HashMap<Teid, Subscriber>,
     max_sessions: usize,
-    pub stats: GtpStats,
-    pairing: PairingStats,
-    delays: Delays,
+    stats: GtpStats,
 }
 
 impl<V: GtpVersion> Transactions<V> {
@@ -149,21 +146,17 @@ impl<V: GtpVersion> Transactions<V> {
                 30_000_000_i64.saturating_add(tolerance_us.max(0)),
                 1 << 20,
             ),
-            early: EarlyAnswers::new(tolerance_us, DEFAULT_MAX_EARLY),
+            pairing: Pairing::new(tolerance_us, DEFAULT_MAX_EARLY),
             sessions: HashMap::new(),
             max_sessions: 10_000_000,
             stats: GtpStats::default(),
-            pairing: PairingStats::default(),
-            delays: Delays::default(),
         }
     }
 
     /// Expire requests and early responses older than their timeouts at `now`.
     fn expire(&mut self, now: i64) {
         self.stats.unanswered += self.pending.expire(now);
-        let dropped = self.early.expire(now);
-        self.stats.unmatched_responses += dropped;
-        self.pairing.early_dropped += dropped;
+        self.stats.unmatched_responses += self.pairing.expire(now, |_| 1);
     }
 
     /// A request seen on `key`: the pair when its response came first, else it waits.
@@ -171,18 +164,12 @@ impl<V: GtpVersion> Transactions<V> {
         let t = req.msg_type;
         let first_kept = V::RETRANSMISSION == Retransmission::KeepFirst
             && self.pending.get(&key).is_some_and(|p| p.msg_type == t);
-        if first_kept || self.early.completed_early(&key) {
+        if first_kept || self.pairing.early.completed_early(&key) {
             return None;
         }
-        if let Some((resp, _)) = self.early.take(&key, Some(key.1), |r| r.msg_type == t + 1) {
-            self.pairing.early += 1;
-            self.delays.record(&req.meta, &resp.meta);
-            self.early.complete(key, true);
+        let answers = |r: &GtpResponse| r.msg_type == t + 1;
+        if let Some(resp) = self.pairing.request(key, Some(key.1), &req.meta, answers) {
             return Some((req, resp));
-        }
-        if let Some(a) = self.early.take_missed(&key) {
-            // Its response came too early for the tolerance: the delay tells the skew.
-            self.delays.record(&req.meta, &a);
         }
         let displaced = self.pending.insert(key, req);
         self.stats.unanswered += displaced.flushed;
@@ -197,14 +184,12 @@ impl<V: GtpVersion> Transactions<V> {
     fn response(&mut self, key: Key, resp: GtpResponse) -> Option<(GtpRequest<V>, GtpResponse)> {
         let meta = resp.meta;
         let Some(req) = self.pending.take(key, resp.msg_type) else {
-            if self.early.hold(key, Some(key.1), &meta, resp) == Hold::Refused {
+            if self.pairing.early.hold(key, Some(key.1), &meta, resp) == Hold::Refused {
                 self.stats.unmatched_responses += 1;
             }
             return None;
         };
-        self.pairing.in_order += 1;
-        self.delays.record(&req.meta, &meta);
-        self.early.complete(key, false);
+        self.pairing.completed(key, &req.meta, &meta, false);
         Some((req, resp))
     }
 
@@ -273,9 +258,7 @@ impl<V: GtpVersion> Transactions<V> {
     /// End of input: requests still pending are counted as unanswered.
     fn flush(&mut self) {
         self.stats.unanswered += self.pending.flush();
-        let dropped = self.early.flush();
-        self.stats.unmatched_responses += dropped;
-        self.pairing.early_dropped += dropped;
+        self.stats.unmatched_responses += self.pairing.flush(|_| 1);
     }
 }
 
@@ -349,15 +332,12 @@ impl<V: GtpVersion> GtpCorrelator<V> {
 
     /// How responses were paired (in order, early, dropped; requests expired).
     pub fn pairing(&self) -> PairingStats {
-        PairingStats {
-            expired: self.tx.stats.unanswered,
-            ..self.tx.pairing
-        }
+        self.tx.pairing.stats(self.tx.stats.unanswered)
     }
 
     /// Request→response delays per pair of input files.
     pub fn delays(&self) -> &Delays {
-        &self.tx.delays
+        self.tx.pairing.delays()
     }
 
     /// End of input: requests still pending are counted as unanswered.
