@@ -5,6 +5,8 @@
 //! * [`diameter`]: realistic S6a/S6d and base/Gy messages ([`diameter::S6aSession`],
 //!   [`diameter::Outcome`]) as `MessageRepr`s;
 //! * [`gtpv2`]: GTPv2-C S11 session messages as `Gtpv2Repr`s;
+//! * [`feed`]: shuffled schedules of signals for the dataflow runner's out-of-order
+//!   tests, and which signals they make late;
 //! * [`scenario`]: simulated endpoints (an SCTP association, a TCP connection, an M3UA
 //!   link) writing Ethernet/IPv4 pcaps, and the scenarios built on them: the bundled
 //!   roaming scenario and the clock-skew scenario;
@@ -12,6 +14,7 @@
 //!   with distinct subscribers.
 
 pub mod diameter;
+pub mod feed;
 pub mod gtpv2;
 pub mod replicate;
 pub mod scenario;
