@@ -5,6 +5,8 @@
 //! * [`diameter`]: realistic S6a/S6d and base/Gy messages ([`diameter::S6aSession`],
 //!   [`diameter::Outcome`]) as `MessageRepr`s;
 //! * [`gtpv2`]: GTPv2-C S11 session messages as `Gtpv2Repr`s;
+//! * [`map`]: MAP arguments and results (BER) for the MAP/TCAP messages of scenarios and
+//!   tests;
 //! * [`feed`]: shuffled schedules of signals for the dataflow runner's out-of-order
 //!   tests, and which signals they make late;
 //! * [`scenario`]: simulated endpoints (an SCTP association, a TCP connection, an M3UA
@@ -16,5 +18,6 @@
 pub mod diameter;
 pub mod feed;
 pub mod gtpv2;
+pub mod map;
 pub mod replicate;
 pub mod scenario;
