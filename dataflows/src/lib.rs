@@ -128,9 +128,9 @@ pub use moment::{sort_moments, Area, Level, Moment, MomentId, MomentKind, Rules,
 pub use newly::{count_per_area, members_per_area, newly_where, Newly};
 pub use reference::{reference_moments, reference_zone_moments};
 pub use runner::{
-    batch_of, late_indices, run_moments, run_moments_on, run_moments_with, run_moments_zoned,
-    run_newly_where, run_newly_where_zoned, try_run_moments_zoned, Engine, Feed, RunConfig,
-    RunError, RunReport, Topology, ZoneInputs,
+    batch_of, run_moments, run_moments_on, run_moments_with, run_moments_zoned, run_newly_where,
+    run_newly_where_zoned, try_run_moments_zoned, Engine, Feed, RunConfig, RunError, RunReport,
+    Topology, ZoneInputs,
 };
 pub use subscribe::{
     aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Consent,

@@ -21,17 +21,18 @@ use std::time::Duration;
 use timely::dataflow::operators::Exchange as _;
 
 /// How input is presented to the dataflow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Feed {
     /// Signal `i` enters at timely time `(at - min_at) / batch_us`: batches in event-time
     /// order.
     #[default]
     InOrder,
-    /// Out-of-order input: each signal enters `d` batches late, `d` drawn deterministically
-    /// from `0..=max_delay_batches` (seeded by `seed` and the signal's index), and each
-    /// worker inserts the signals of a batch in a shuffled order. Later batches then revise
-    /// moments already emitted for earlier ones.
-    Shuffled { seed: u64, max_delay_batches: u64 },
+    /// Out-of-order input as the caller schedules it, one `(delay, key)` per signal:
+    /// signal `i` enters `delay` batches after its event-time batch, and each worker
+    /// inserts the signals of a round in the order of their keys (a signal without an
+    /// entry enters in order). Later batches then revise moments already emitted for
+    /// earlier ones. The test kit makes shuffled schedules (`landfall_testkit::feed`).
+    Scheduled(Arc<[(u64, u64)]>),
 }
 
 /// Which presence operator runs.
@@ -47,7 +48,7 @@ pub enum Engine {
 }
 
 /// Everything a run needs besides its inputs: the rules and how signals are fed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunConfig {
     /// Timely worker threads in this process (at least 1).
     pub workers: usize,
@@ -77,8 +78,11 @@ impl RunConfig {
     }
 
     /// This configuration with `rules`.
-    pub fn with_rules(self, rules: Rules) -> RunConfig {
-        RunConfig { rules, ..self }
+    pub fn with_rules(&self, rules: Rules) -> RunConfig {
+        RunConfig {
+            rules,
+            ..self.clone()
+        }
     }
 }
 
@@ -105,50 +109,16 @@ pub fn run_moments(
     .0
 }
 
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 /// The timely time (batch number) at which signal `i` enters, and a key ordering the
 /// inserts within the batch.
 fn schedule(signals: &[Signal], i: usize, min_at: i64, opts: &RunConfig) -> (u64, u64) {
-    let s = &signals[i];
-    let batch = ((i128::from(s.at) - i128::from(min_at)) / i128::from(opts.batch_us.max(1))) as u64;
-    match opts.feed {
-        Feed::InOrder => (batch, i as u64),
-        Feed::Shuffled {
-            seed,
-            max_delay_batches,
-        } => {
-            let r = splitmix64(seed ^ splitmix64(i as u64));
-            let delay = if max_delay_batches == 0 {
-                0
-            } else {
-                r % (max_delay_batches + 1)
-            };
-            (batch + delay, splitmix64(r))
-        }
+    let batch = batch_of(signals[i].at, min_at, opts.batch_us);
+    let (delay, key) = match &opts.feed {
+        Feed::InOrder => None,
+        Feed::Scheduled(schedule) => schedule.get(i).copied(),
     }
-}
-
-/// Indices of the signals that `opts` makes late: round `r` (the feed schedule) more than
-/// `lateness_batches` after their event-time batch. Empty for [`Engine::History`].
-pub fn late_indices(signals: &[Signal], opts: &RunConfig) -> Vec<usize> {
-    if opts.engine == Engine::History {
-        return Vec::new();
-    }
-    let min_at = signals.iter().map(|s| s.at).min().unwrap_or(0);
-    (0..signals.len())
-        .filter(|&i| {
-            let (round, _) = schedule(signals, i, min_at, opts);
-            let b = ((i128::from(signals[i].at) - i128::from(min_at))
-                / i128::from(opts.batch_us.max(1))) as u64;
-            b < round.saturating_sub(opts.lateness_batches)
-        })
-        .collect()
+    .unwrap_or((0, i as u64));
+    (batch.saturating_add(delay), key)
 }
 
 /// Execute the presence dataflow with `opts.workers` threads and return all moments,

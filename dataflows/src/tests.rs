@@ -5,6 +5,7 @@ use crate::history::subscriber_history;
 use crate::moment::HOUR_US;
 use crate::*;
 use landfall_model::{Country, Imsi, Plmn, Proto, Provenance, SignalKind};
+use landfall_testkit::feed;
 use std::sync::Arc;
 
 const IMSI: &str = "001020000000064";
@@ -74,10 +75,7 @@ fn run(signals: Vec<Signal>) -> Vec<Moment> {
         let opts = RunConfig {
             workers: 2,
             batch_us: HOUR_US / 2,
-            feed: Feed::Shuffled {
-                seed: 7,
-                max_delay_batches: 5,
-            },
+            feed: Feed::Scheduled(feed::shuffled(shared.len(), 7, 5)),
             engine,
             lateness_batches,
             rules: Default::default(),

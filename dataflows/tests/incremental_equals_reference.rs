@@ -8,10 +8,11 @@
 mod common;
 
 use landfall_dataflows::{
-    batch_of, late_indices, reference_moments, run_moments, run_moments_with, run_newly_where,
-    Engine, Feed, Rules, RunConfig, HOUR_US,
+    batch_of, reference_moments, run_moments, run_moments_with, run_newly_where, Engine, Feed,
+    Rules, RunConfig, HOUR_US,
 };
 use landfall_model::{Country, Imsi, Plmn, Proto, Provenance, Signal, SignalKind};
+use landfall_testkit::feed;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use std::sync::Arc;
@@ -102,19 +103,20 @@ proptest! {
         let one = run_moments(Arc::clone(&shared), 1, batch_us, cfg);
         prop_assert_eq!(&one, &expected, "1 worker, in order");
 
-        let feed = Feed::Shuffled { seed, max_delay_batches };
+        let schedule = feed::shuffled(shared.len(), seed, max_delay_batches);
+        let feed = Feed::Scheduled(Arc::clone(&schedule));
         let history = RunConfig { workers: 2, batch_us, feed, engine: Engine::History, lateness_batches: 0, rules: cfg };
-        let (two, _) = run_moments_with(Arc::clone(&shared), history.with_rules(cfg));
+        let (two, _) = run_moments_with(Arc::clone(&shared), history.clone());
         prop_assert_eq!(&two, &expected, "history, 2 workers, out of order");
 
         let bounded = RunConfig { engine: Engine::Bounded, lateness_batches: max_delay_batches, ..history };
-        let (two, report) = run_moments_with(Arc::clone(&shared), bounded.with_rules(cfg));
+        let (two, report) = run_moments_with(Arc::clone(&shared), bounded.clone());
         prop_assert_eq!(report.late, 0);
         prop_assert_eq!(&two, &expected, "bounded, 2 workers, disorder within lateness");
 
         // Less lateness than disorder: late signals are counted and left out.
         let tight = RunConfig { lateness_batches: max_delay_batches / 2, ..bounded };
-        let late = late_indices(&shared, &tight);
+        let late = feed::late_indices(&schedule, tight.lateness_batches);
         let kept: Vec<Signal> = shared
             .iter()
             .enumerate()
@@ -178,10 +180,7 @@ fn larger_sequence_equals_reference() {
         let opts = RunConfig {
             workers: 2,
             batch_us: HOUR_US / 4,
-            feed: Feed::Shuffled {
-                seed: 42,
-                max_delay_batches: 8,
-            },
+            feed: Feed::Scheduled(feed::shuffled(shared.len(), 42, 8)),
             engine,
             lateness_batches,
             rules: Default::default(),

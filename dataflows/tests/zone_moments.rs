@@ -17,6 +17,7 @@ use landfall_dataflows::{
     HOUR_US,
 };
 use landfall_model::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
+use landfall_testkit::feed;
 use proptest::prelude::*;
 
 const IMSIS: [&str; 3] = ["208010000000001", "262010000000002", "214070000000003"];
@@ -276,7 +277,7 @@ proptest! {
 
         let shuffled = RunConfig {
             workers: 2,
-            feed: Feed::Shuffled { seed, max_delay_batches },
+            feed: Feed::Scheduled(feed::shuffled(shared.len(), seed, max_delay_batches)),
             lateness_batches: max_delay_batches,
             ..in_order
         };

@@ -12,6 +12,9 @@
 //! of an answer (a retransmission, a second probe) is not held as the answer of a later
 //! copy of its request, and a request copy after an early pairing is a duplicate.
 //!
+//! [`Pairing`] is what every correlator keeps of this: the table, how each answer was
+//! paired ([`PairingStats`]) and the delays.
+//!
 //! [`Delays`] records the request→answer delay of every pairing per (request file,
 //! answer file): negative delays are the sign of a clock offset between the probes. An
 //! answer dropped (after the tolerance, or at once when it is 0) is remembered a while
@@ -247,13 +250,13 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
     }
 
     /// The answer held for `key`, if `fits` accepts it, else the only held answer indexed
-    /// by `alt` that `fits`; removed from the table, with its capture time.
+    /// by `alt` that `fits`; removed from the table, with where it was seen.
     pub fn take(
         &mut self,
         key: &K,
         alt: Option<S>,
         fits: impl Fn(&A) -> bool,
-    ) -> Option<(A, TimestampUs)> {
+    ) -> Option<(A, PacketMeta)> {
         if self.held.is_empty() {
             return None;
         }
@@ -269,7 +272,7 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
                 _ => return None,
             }
         };
-        self.remove(&found).map(|h| (h.answer, h.meta.ts_us))
+        self.remove(&found).map(|h| (h.answer, h.meta))
     }
 
     /// The answer held for `key`, to add to (MAP: further messages of a dialogue whose
@@ -314,8 +317,13 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
 
     /// End of input: drop every held answer; returns how many.
     pub fn flush(&mut self) -> u64 {
+        self.flush_each(|_| {})
+    }
+
+    /// [`EarlyAnswers::flush`], handing each dropped answer to `dropped`.
+    pub fn flush_each(&mut self, dropped: impl FnMut(A)) -> u64 {
         let n = self.held.len() as u64;
-        self.held.clear();
+        self.held.drain().map(|(_, h)| h.answer).for_each(dropped);
         self.by_alt.clear();
         self.alt_of.clear();
         self.order.clear();
@@ -326,19 +334,100 @@ impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> EarlyAnswers<K, S, A> {
         self.dropped += n;
         n
     }
+}
 
-    /// Held answers with their keys and times, oldest first (draining the table).
-    pub fn drain(&mut self) -> Vec<(K, TimestampUs, A)> {
-        let mut v: Vec<(u64, K, TimestampUs, A)> = self
-            .held
-            .drain()
-            .map(|(k, h)| (h.seq, k, h.meta.ts_us, h.answer))
-            .collect();
-        v.sort_by_key(|e| e.0);
-        self.by_alt.clear();
-        self.alt_of.clear();
-        self.order.clear();
-        v.into_iter().map(|(_, k, t, a)| (k, t, a)).collect()
+/// What a correlator keeps of its pairings: the answers held for their request
+/// ([`EarlyAnswers`]), how each answer was paired, and the request→answer delays.
+#[derive(Clone, Debug)]
+pub struct Pairing<K, S, A> {
+    /// Answers waiting for their request.
+    pub early: EarlyAnswers<K, S, A>,
+    stats: PairingStats,
+    delays: Delays,
+}
+
+impl<K: Copy + Eq + Hash, S: Copy + Eq + Hash, A> Pairing<K, S, A> {
+    /// Answers wait `tolerance_us` for their request, at most `max_early` at once.
+    pub fn new(tolerance_us: i64, max_early: usize) -> Self {
+        Pairing {
+            early: EarlyAnswers::new(tolerance_us, max_early),
+            stats: PairingStats::default(),
+            delays: Delays::default(),
+        }
+    }
+
+    /// How answers were paired; `expired`: the correlator's requests dropped unanswered.
+    pub fn stats(&self, expired: u64) -> PairingStats {
+        PairingStats {
+            expired,
+            ..self.stats
+        }
+    }
+
+    /// Request→answer delays per pair of input files.
+    pub fn delays(&self) -> &Delays {
+        &self.delays
+    }
+
+    /// A request seen in `request` paired with its answer seen in `answer` (`early`: the
+    /// answer had been held for it): counted, and its delay recorded.
+    pub fn paired(&mut self, request: &PacketMeta, answer: &PacketMeta, early: bool) {
+        if early {
+            self.stats.early += 1;
+        } else {
+            self.stats.in_order += 1;
+        }
+        self.delays.record(request, answer);
+    }
+
+    /// The transaction of `key` completed: [`Pairing::paired`], and remembered so that
+    /// copies within the tolerance are recognised ([`EarlyAnswers::complete`]).
+    pub fn completed(&mut self, key: K, request: &PacketMeta, answer: &PacketMeta, early: bool) {
+        self.paired(request, answer, early);
+        self.early.complete(key, early);
+    }
+
+    /// The request of `key`, seen in `request`: the answer held for it that `fits` (see
+    /// [`EarlyAnswers::take`]), the transaction completed early; else, when its answer was
+    /// dropped unpaired, the delay recorded all the same.
+    pub fn request(
+        &mut self,
+        key: K,
+        alt: Option<S>,
+        request: &PacketMeta,
+        fits: impl Fn(&A) -> bool,
+    ) -> Option<A> {
+        if let Some((answer, at)) = self.early.take(&key, alt, fits) {
+            self.completed(key, request, &at, true);
+            return Some(answer);
+        }
+        self.missed(&key, request);
+        None
+    }
+
+    /// The request of `key`, seen in `request`, whose answer came too early for the
+    /// tolerance and was dropped: the delay still tells the skew.
+    pub fn missed(&mut self, key: &K, request: &PacketMeta) {
+        if let Some(at) = self.early.take_missed(key) {
+            self.delays.record(request, &at);
+        }
+    }
+
+    /// Drop the held answers older than the tolerance at `now`; returns how many, each
+    /// counted `weight` times (MAP: a held dialogue, its messages), as early dropped.
+    pub fn expire(&mut self, now: TimestampUs, weight: impl Fn(&A) -> u64) -> u64 {
+        let mut dropped = 0;
+        self.early.expire_each(now, |a| dropped += weight(&a));
+        self.stats.early_dropped += dropped;
+        dropped
+    }
+
+    /// End of input: [`Pairing::expire`] for every held answer.
+    pub fn flush(&mut self, weight: impl Fn(&A) -> u64) -> u64 {
+        let mut dropped = 0;
+        self.early.flush_each(|a| dropped += weight(&a));
+        self.stats.early_dropped += dropped;
+        dropped
     }
 }
 
@@ -470,7 +559,7 @@ mod tests {
         assert_eq!(e.hold(1, Some(9), &at(1_010), "copy"), Hold::Refused);
         assert_eq!(e.expire(1_100), 0, "not older than the tolerance");
         // Found by the alternative key when the exact one differs.
-        assert_eq!(e.take(&7, Some(9), |_| true), Some(("a", 1_000)));
+        assert_eq!(e.take(&7, Some(9), |_| true), Some(("a", at(1_000))));
         e.complete(1, true);
         assert!(e.completed_early(&1));
         assert_eq!(e.hold(1, None, &at(1_100), "late copy"), Hold::Refused);
@@ -495,8 +584,8 @@ mod tests {
         e.hold((2, 5), Some(5), &at(0), 33);
         assert!(e.take(&(3, 5), Some(5), |_| true).is_none());
         assert!(e.take(&(1, 5), Some(5), |t| *t == 35).is_none());
-        assert_eq!(e.take(&(1, 5), Some(5), |_| true), Some((33, 0)));
-        assert_eq!(e.take(&(3, 5), Some(5), |_| true), Some((33, 0)));
+        assert_eq!(e.take(&(1, 5), Some(5), |_| true), Some((33, at(0))));
+        assert_eq!(e.take(&(3, 5), Some(5), |_| true), Some((33, at(0))));
     }
 
     #[test]

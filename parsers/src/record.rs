@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::signal::Proto;
+use crate::signal::{Location, Proto};
 use crate::types::Plmn;
 
 /// A location element as the oracle prints it: PLMN exactly as encoded plus its codes.
@@ -141,5 +141,60 @@ impl Record {
             msc: None,
             sgsn: None,
         }
+    }
+
+    /// Put a location element under its key (`tai`, `ecgi`, `lai`, `cgi`, `sai`, `rai`),
+    /// its PLMN as encoded; an NCGI has no key in this schema.
+    pub fn locate(&mut self, loc: Location) {
+        let code = PlmnCode::of(loc.plmn());
+        let (key, code) = match loc {
+            Location::Tai { tac, .. } => (
+                &mut self.tai,
+                PlmnCode {
+                    tac: Some(tac.into()),
+                    ..code
+                },
+            ),
+            Location::Ecgi { eci, .. } => (
+                &mut self.ecgi,
+                PlmnCode {
+                    eci: Some(eci),
+                    ..code
+                },
+            ),
+            Location::Lai { lac, .. } => (
+                &mut self.lai,
+                PlmnCode {
+                    lac: Some(lac.into()),
+                    ..code
+                },
+            ),
+            Location::Cgi { lac, ci, .. } => (
+                &mut self.cgi,
+                PlmnCode {
+                    lac: Some(lac.into()),
+                    ci: Some(ci.into()),
+                    ..code
+                },
+            ),
+            Location::Sai { lac, sac, .. } => (
+                &mut self.sai,
+                PlmnCode {
+                    lac: Some(lac.into()),
+                    sac: Some(sac.into()),
+                    ..code
+                },
+            ),
+            Location::Rai { lac, rac, .. } => (
+                &mut self.rai,
+                PlmnCode {
+                    lac: Some(lac.into()),
+                    rac: Some(rac.into()),
+                    ..code
+                },
+            ),
+            Location::Ncgi { .. } => return,
+        };
+        *key = Some(code);
     }
 }

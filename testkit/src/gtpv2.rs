@@ -139,8 +139,8 @@ mod tests {
         let (f, e) = Gtpv2Fields::extract(&m);
         assert_eq!(e, None);
         assert_eq!(f.imsi, Some(imsi));
-        assert_eq!(f.uli, Some(u));
-        assert_eq!(f.serving, Some(Plmn::new(208, 1, 2)));
+        assert_eq!(f.location.uli, Some(u));
+        assert_eq!(f.location.serving, Some(Plmn::new(208, 1, 2)));
         assert_eq!(Uli::parse(&u.emit()), u);
     }
 }

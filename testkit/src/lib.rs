@@ -5,6 +5,10 @@
 //! * [`diameter`]: realistic S6a/S6d and base/Gy messages ([`diameter::S6aSession`],
 //!   [`diameter::Outcome`]) as `MessageRepr`s;
 //! * [`gtpv2`]: GTPv2-C S11 session messages as `Gtpv2Repr`s;
+//! * [`map`]: MAP arguments and results (BER) for the MAP/TCAP messages of scenarios and
+//!   tests;
+//! * [`feed`]: shuffled schedules of signals for the dataflow runner's out-of-order
+//!   tests, and which signals they make late;
 //! * [`scenario`]: simulated endpoints (an SCTP association, a TCP connection, an M3UA
 //!   link) writing Ethernet/IPv4 pcaps, and the scenarios built on them: the bundled
 //!   roaming scenario and the clock-skew scenario;
@@ -12,7 +16,9 @@
 //!   with distinct subscribers.
 
 pub mod diameter;
+pub mod feed;
 pub mod gtpv2;
+pub mod map;
 pub mod replicate;
 pub mod rotation;
 pub mod scenario;

@@ -363,32 +363,28 @@ impl Decoder {
             Ok(x) => x,
             Err(e) => return self.stats.error(meta, e),
         };
-        if seg.src_port == gtpv2::PORT || seg.dst_port == gtpv2::PORT {
-            let flow = FlowKey::new(src, seg.src_port, dst, seg.dst_port);
-            let Decoder {
-                tcp_gtp,
-                gtpv2,
-                stats,
-                ..
-            } = self;
-            return tcp_gtp.push(meta, flow, &seg, payload, &GtpFramer, &mut |ev| {
-                gtp_tcp_event(gtpv2, stats, ev, sink)
-            });
-        }
-        let ports = &self.cfg.diameter_tcp_ports;
-        if !ports.contains(&seg.src_port) && !ports.contains(&seg.dst_port) {
-            return self.stats.skip("tcp (other port)");
-        }
         let flow = FlowKey::new(src, seg.src_port, dst, seg.dst_port);
         let Decoder {
+            cfg,
             tcp,
+            tcp_gtp,
             diameter,
+            gtpv2,
             stats,
             ..
         } = self;
-        tcp.push(meta, flow, &seg, payload, &DiameterFramer, &mut |ev| {
-            tcp_event(diameter, stats, ev, sink)
-        });
+        let ports = &cfg.diameter_tcp_ports;
+        if seg.src_port == gtpv2::PORT || seg.dst_port == gtpv2::PORT {
+            tcp_gtp.push(meta, flow, &seg, payload, &GtpFramer, &mut |ev| {
+                gtp_tcp_event(gtpv2, stats, ev, sink)
+            });
+        } else if ports.contains(&seg.src_port) || ports.contains(&seg.dst_port) {
+            tcp.push(meta, flow, &seg, payload, &DiameterFramer, &mut |ev| {
+                tcp_event(diameter, stats, ev, sink)
+            });
+        } else {
+            stats.skip("tcp (other port)");
+        }
     }
 
     fn sctp_packet(
@@ -461,70 +457,50 @@ impl Decoder {
         .min()
     }
 
-    /// End of input: requests still waiting for an answer are counted.
+    /// End of input: the streams still open are framed; requests still waiting for an
+    /// answer, and what else gave no signal, are counted.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
-        self.sccp.finish();
-        if self.sccp.stats.dropped > 0 {
-            self.stats
-                .skipped
-                .insert("sccp segments never completed", self.sccp.stats.dropped);
-        }
-        self.gtpv1.flush();
-        let g = self.gtpv1.stats();
-        for (what, n) in [
-            ("gtpv1 request without response", g.unanswered),
-            ("gtpv1 response without request", g.unmatched_responses),
-            ("gtpv1 rejected (cause)", g.rejected),
-            ("gtpv1 context of unknown subscriber", g.no_imsi),
-        ] {
-            if n > 0 {
-                self.stats.skipped.insert(what, n);
-            }
-        }
-        self.map.flush();
-        let m = self.map.stats();
-        for (what, n) in [
+        let Decoder {
+            tcp,
+            tcp_gtp,
+            diameter,
+            gtpv2,
+            gtpv1,
+            sccp,
+            map,
+            stats,
+            ..
+        } = self;
+        sccp.finish();
+        gtpv1.flush();
+        map.flush();
+        tcp_gtp.finish(&GtpFramer, &mut |ev| gtp_tcp_event(gtpv2, stats, ev, sink));
+        gtpv2.flush();
+        tcp.finish(&DiameterFramer, &mut |ev| {
+            tcp_event(diameter, stats, ev, sink)
+        });
+        diameter.flush();
+        let (g1, g2, m, d) = (gtpv1.stats(), gtpv2.stats(), map.stats(), diameter.stats());
+        let reasons = [
+            ("sccp segments never completed", sccp.stats.dropped),
+            ("gtpv1 request without response", g1.unanswered),
+            ("gtpv1 response without request", g1.unmatched_responses),
+            ("gtpv1 rejected (cause)", g1.rejected),
+            ("gtpv1 context of unknown subscriber", g1.no_imsi),
             ("map dialogue not answered", m.unanswered),
             ("map message of unseen dialogue", m.unmatched),
             ("map copy on another link (STP relay)", m.duplicates),
             ("tcap not MAP (application context/SSN)", m.not_map),
             ("map dialogue aborted or rejected", m.aborted),
             ("map result of unknown subscriber", m.no_imsi),
-        ] {
-            if n > 0 {
-                self.stats.skipped.insert(what, n);
-            }
-        }
-        let Decoder {
-            tcp,
-            tcp_gtp,
-            diameter,
-            gtpv2,
-            stats,
-            ..
-        } = self;
-        tcp_gtp.finish(&GtpFramer, &mut |ev| gtp_tcp_event(gtpv2, stats, ev, sink));
-        gtpv2.flush();
-        let g = gtpv2.stats();
-        for (what, n) in [
-            ("gtpv2 request without response", g.unanswered),
-            ("gtpv2 response without request", g.unmatched_responses),
-            ("gtpv2 rejected (cause)", g.rejected),
-            ("gtpv2 session of unknown subscriber", g.no_imsi),
-        ] {
-            if n > 0 {
-                stats.skipped.insert(what, n);
-            }
-        }
-        tcp.finish(&DiameterFramer, &mut |ev| {
-            tcp_event(diameter, stats, ev, sink)
-        });
-        diameter.flush();
-        let c = diameter.stats();
-        for (what, n) in [
-            ("diameter request without answer", c.unanswered),
-            ("diameter answer without request", c.unmatched_answers),
-        ] {
+            ("gtpv2 request without response", g2.unanswered),
+            ("gtpv2 response without request", g2.unmatched_responses),
+            ("gtpv2 rejected (cause)", g2.rejected),
+            ("gtpv2 session of unknown subscriber", g2.no_imsi),
+            ("diameter request without answer", d.unanswered),
+            ("diameter answer without request", d.unmatched_answers),
+        ];
+        for (what, n) in reasons {
             if n > 0 {
                 stats.skipped.insert(what, n);
             }
@@ -532,12 +508,33 @@ impl Decoder {
         for (proto, p, d) in [
             (Proto::Diameter, diameter.pairing(), diameter.delays()),
             (Proto::Gtpv2, gtpv2.pairing(), gtpv2.delays()),
-            (Proto::Gtpv1, self.gtpv1.pairing(), self.gtpv1.delays()),
-            (Proto::Map, self.map.pairing(), self.map.delays()),
+            (Proto::Gtpv1, gtpv1.pairing(), gtpv1.delays()),
+            (Proto::Map, map.pairing(), map.delays()),
         ] {
             stats.pairing.entry(proto).or_default().add(&p);
             stats.delays.merge(d);
         }
+    }
+}
+
+/// One event of a TCP stream carrying `layer` messages: a message goes to `message`; a
+/// gap in the stream and bytes that frame no message are errors.
+fn stream_event(
+    stats: &mut DecodeStats,
+    layer: Layer,
+    ev: TcpEvent<'_>,
+    message: impl FnOnce(&mut DecodeStats, &PacketMeta, FlowKey, &[u8]),
+) {
+    match ev {
+        TcpEvent::Message { flow, meta, data } => message(stats, &meta, flow, data),
+        TcpEvent::Gap { meta, .. } => stats.error(
+            &meta,
+            DecodeError::new(Layer::Tcp, "stream gap (bytes never captured)", 0),
+        ),
+        TcpEvent::Skipped { meta, .. } => stats.error(
+            &meta,
+            DecodeError::new(layer, "unframeable bytes skipped in TCP stream", 0),
+        ),
     }
 }
 
@@ -547,23 +544,9 @@ fn tcp_event(
     ev: TcpEvent<'_>,
     sink: &mut dyn Sink,
 ) {
-    match ev {
-        TcpEvent::Message { flow, meta, data } => {
-            diameter_message(diameter, stats, &meta, flow, Transport::Tcp, data, sink)
-        }
-        TcpEvent::Gap { meta, .. } => stats.error(
-            &meta,
-            DecodeError::new(Layer::Tcp, "stream gap (bytes never captured)", 0),
-        ),
-        TcpEvent::Skipped { meta, .. } => stats.error(
-            &meta,
-            DecodeError::new(
-                Layer::Diameter,
-                "unframeable bytes skipped in TCP stream",
-                0,
-            ),
-        ),
-    }
+    stream_event(stats, Layer::Diameter, ev, |stats, meta, flow, data| {
+        diameter_message(diameter, stats, meta, flow, Transport::Tcp, data, sink)
+    })
 }
 
 /// Frames GTPv2 messages in a TCP byte stream: length at octets 3-4.
@@ -598,19 +581,9 @@ fn gtp_tcp_event(
     ev: TcpEvent<'_>,
     sink: &mut dyn Sink,
 ) {
-    match ev {
-        TcpEvent::Message { meta, data, flow } => {
-            gtpv2_messages(correlator, stats, &meta, flow, data, sink)
-        }
-        TcpEvent::Gap { meta, .. } => stats.error(
-            &meta,
-            DecodeError::new(Layer::Tcp, "stream gap (bytes never captured)", 0),
-        ),
-        TcpEvent::Skipped { meta, .. } => stats.error(
-            &meta,
-            DecodeError::new(Layer::Gtpv2, "unframeable bytes skipped in TCP stream", 0),
-        ),
-    }
+    stream_event(stats, Layer::Gtpv2, ev, |stats, meta, flow, data| {
+        gtpv2_messages(correlator, stats, meta, flow, data, sink)
+    })
 }
 
 /// A GTPv1-C datagram (TS 29.060). G-PDUs and GTP' are not signaling and get no record.

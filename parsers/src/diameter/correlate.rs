@@ -20,9 +20,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::dictionary::{self, cmd};
 use super::header::Message;
 use super::s6a::S6aFields;
-use crate::early::{
-    Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
-};
+use crate::early::{Delays, Hold, Pairing, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US};
 use crate::flow::{FlowKey, PacketMeta};
 use crate::numbering::e212::E212;
 use crate::signal::{Proto, Provenance, Signal, SignalKind, TimestampUs};
@@ -107,17 +105,15 @@ struct PendingRequest {
 /// What a signal needs of an answer, kept while it waits for its request.
 #[derive(Clone, Copy, Debug)]
 struct Answer {
-    meta: PacketMeta,
     code: u32,
     success: Option<bool>,
     msisdn: Option<Msisdn>,
 }
 
 impl Answer {
-    fn of(meta: &PacketMeta, msg: &Message<'_>) -> Answer {
+    fn of(msg: &Message<'_>) -> Answer {
         let f = S6aFields::extract(msg);
         Answer {
-            meta: *meta,
             code: msg.header.code,
             success: f.success(),
             msisdn: f.msisdn(),
@@ -137,9 +133,8 @@ pub struct DiameterCorrelator {
     now: TimestampUs,
     msisdns: HashMap<Imsi, Msisdn>,
     stats: CorrelatorStats,
-    early: EarlyAnswers<Key, (), Answer>,
-    pairing: PairingStats,
-    delays: Delays,
+    /// Answers waiting for their request.
+    pairing: Pairing<Key, (), Answer>,
 }
 
 impl Default for DiameterCorrelator {
@@ -161,9 +156,7 @@ fn tracked(code: u32) -> bool {
 impl DiameterCorrelator {
     pub fn new(config: CorrelatorConfig, e212: E212) -> DiameterCorrelator {
         DiameterCorrelator {
-            early: EarlyAnswers::new(config.answer_tolerance_us, config.max_early),
-            pairing: PairingStats::default(),
-            delays: Delays::default(),
+            pairing: Pairing::new(config.answer_tolerance_us, config.max_early),
             config,
             e212,
             pending: HashMap::new(),
@@ -181,15 +174,12 @@ impl DiameterCorrelator {
 
     /// How answers were paired (in order, early, dropped; requests expired).
     pub fn pairing(&self) -> PairingStats {
-        PairingStats {
-            expired: self.stats.unanswered,
-            ..self.pairing
-        }
+        self.pairing.stats(self.stats.unanswered)
     }
 
     /// Request→answer delays per pair of input files.
     pub fn delays(&self) -> &Delays {
-        &self.delays
+        self.pairing.delays()
     }
 
     /// Requests currently waiting for an answer.
@@ -245,7 +235,7 @@ impl DiameterCorrelator {
         }
         let Some(req) = self.pending.remove(&key) else {
             // Perhaps early: its request may still come (clock skew between probes).
-            if self.early.hold(key, None, meta, Answer::of(meta, msg)) == Hold::Refused {
+            if self.pairing.early.hold(key, None, meta, Answer::of(msg)) == Hold::Refused {
                 self.stats.unmatched_answers += 1;
             }
             return None;
@@ -256,10 +246,8 @@ impl DiameterCorrelator {
             self.stats.unanswered += 1;
             return None;
         }
-        self.pairing.in_order += 1;
-        self.delays.record(&req.meta, meta);
-        self.early.complete(key, false);
-        self.answer(req, Answer::of(meta, msg))
+        self.pairing.completed(key, &req.meta, meta, false);
+        self.answer(req, Answer::of(msg))
     }
 
     fn request(&mut self, meta: &PacketMeta, key: Key, msg: &Message<'_>) -> Option<Signal> {
@@ -278,7 +266,7 @@ impl DiameterCorrelator {
             }
             return None;
         }
-        if self.pending.contains_key(&key) || self.early.completed_early(&key) {
+        if self.pending.contains_key(&key) || self.pairing.early.completed_early(&key) {
             self.stats.duplicate_requests += 1;
             return None;
         }
@@ -293,15 +281,8 @@ impl DiameterCorrelator {
             initial_attach: f.initial_attach(),
             seq: self.seq,
         };
-        if let Some((a, _)) = self.early.take(&key, None, |a| a.code == code) {
-            self.pairing.early += 1;
-            self.delays.record(meta, &a.meta);
-            self.early.complete(key, true);
+        if let Some(a) = self.pairing.request(key, None, meta, |a| a.code == code) {
             return self.answer(p, a);
-        }
-        if let Some(a) = self.early.take_missed(&key) {
-            // Its answer came too early for the tolerance: the delay still tells the skew.
-            self.delays.record(meta, &a);
         }
         self.order.push_back((meta.ts_us, self.seq, key));
         self.pending.insert(key, p);
@@ -335,13 +316,11 @@ impl DiameterCorrelator {
     /// request waits the timeout plus the tolerance: the capture time `now` may come from
     /// a probe whose clock runs ahead of the one its answer is stamped by.
     fn expire(&mut self) {
-        let dropped = self.early.expire(self.now);
-        self.stats.unmatched_answers += dropped;
-        self.pairing.early_dropped += dropped;
+        self.stats.unmatched_answers += self.pairing.expire(self.now, |_| 1);
         let wait = self
             .config
             .timeout_us
-            .saturating_add(self.early.tolerance_us());
+            .saturating_add(self.pairing.early.tolerance_us());
         while let Some(&(ts, seq, key)) = self.order.front() {
             if ts.saturating_add(wait) >= self.now {
                 break;
@@ -359,9 +338,7 @@ impl DiameterCorrelator {
         self.stats.unanswered += self.pending.len() as u64;
         self.pending.clear();
         self.order.clear();
-        let dropped = self.early.flush();
-        self.stats.unmatched_answers += dropped;
-        self.pairing.early_dropped += dropped;
+        self.stats.unmatched_answers += self.pairing.flush(|_| 1);
     }
 
     fn learn(&mut self, imsi: Imsi, msisdn: Msisdn) {

@@ -30,9 +30,10 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+use crate::map as map_encode;
 use landfall_parsers::capture::{PcapWriter, TsResolution};
 use landfall_parsers::gtp::v2::Uli;
-use landfall_parsers::ss7::map::{encode as map_encode, error as map_error, op, Isdn};
+use landfall_parsers::ss7::map::{error as map_error, op, Isdn};
 use landfall_parsers::ss7::tcap::{
     map_context, ComponentKind, ComponentRepr, DialoguePdu, TcapKind, TcapRepr,
 };

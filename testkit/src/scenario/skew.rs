@@ -4,9 +4,10 @@
 use std::io;
 use std::net::Ipv4Addr;
 
+use crate::map as map_encode;
 use landfall_parsers::capture::{PcapWriter, TsResolution};
 use landfall_parsers::gtp::v2::Uli;
-use landfall_parsers::ss7::map::{encode as map_encode, op, Isdn};
+use landfall_parsers::ss7::map::{op, Isdn};
 use landfall_parsers::ss7::tcap::{map_context, DialoguePdu, TcapKind, TcapRepr};
 use landfall_parsers::transport::link::LinkType;
 use landfall_parsers::{Imsi, Msisdn};

@@ -1,4 +1,5 @@
-//! GTPv1-C request/response correlation into normalized [`Signal`]s (TS 29.060).
+//! GTPv1-C request/response correlation into normalized [`Signal`](crate::signal::Signal)s
+//! (TS 29.060).
 //!
 //! Requests are held, keyed by (connection, sequence number), until their response; only
 //! an accepting cause (128–191, §7.7.1) makes a signal, with the request's time and frame.
@@ -20,69 +21,83 @@
 //! location (Delete) keeps the serving network and RAT learned for the session.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::RangeInclusive;
 
-use super::{ie, msg, Gtpv1Fields, Gtpv1Message, Uli};
-use crate::flow::{FlowKey, PacketMeta};
+use super::{ie, msg, Gtpv1Fields, Gtpv1Message, LocationIes, Rai, Uli, V1};
+use crate::gtp::fields::Locator;
 use crate::gtp::transactions::{
-    GtpCorrelator, GtpRequest, GtpResponse, GtpStats, GtpVersion, Retransmission, Subscriber, Teid,
+    Effect, GtpCorrelator, GtpStats, GtpVersion, Learn, Retransmission, Sender,
 };
-use crate::signal::{Location, Proto, Signal, SignalKind};
+use crate::signal::Location;
+use crate::types::Plmn;
+
+/// GTPv1: 16-bit sequence numbers (messages without one are not paired), a retransmission
+/// keeps the first copy; the sender's control TEIDs are those of its TEID Control Plane IE.
+impl GtpVersion for V1 {
+    type Location = LocationIes;
+    const RETRANSMISSION: Retransmission = Retransmission::KeepFirst;
+    /// "Request accepted" and the other acceptances (§7.7.1).
+    const ACCEPTING: RangeInclusive<u8> = 128..=191;
+
+    fn head(m: &Gtpv1Message<'_>) -> (u8, Option<u32>) {
+        (m.header.msg_type, m.header.seq.map(u32::from))
+    }
+
+    /// TEID 0: a Create sent before the peer's TEID is known.
+    fn session_teid(m: &Gtpv1Message<'_>) -> Option<u32> {
+        (m.header.teid != 0).then_some(m.header.teid)
+    }
+
+    fn fields(m: &Gtpv1Message<'_>) -> Gtpv1Fields {
+        Gtpv1Fields::extract(m).0
+    }
+
+    fn sender(m: &Gtpv1Message<'_>, src: IpAddr) -> Sender {
+        control_teids(m, src)
+    }
+
+    fn effect(t: u8) -> Option<Effect> {
+        match t {
+            msg::CREATE_PDP_CONTEXT_REQUEST => Some(Effect::Start),
+            msg::UPDATE_PDP_CONTEXT_REQUEST => Some(Effect::Move),
+            msg::DELETE_PDP_CONTEXT_REQUEST => Some(Effect::End),
+            _ => None,
+        }
+    }
+
+    /// Create and Update: both ends' control TEIDs (new ones after an SGSN change) and the
+    /// one the request was sent to.
+    fn learns(t: u8) -> Option<Learn> {
+        matches!(
+            t,
+            msg::CREATE_PDP_CONTEXT_REQUEST | msg::UPDATE_PDP_CONTEXT_REQUEST
+        )
+        .then_some(Learn::SessionAndSenders)
+    }
+}
+
+impl Locator for LocationIes {
+    /// The ULI (CGI, SAI, RAI), else the RAI IE.
+    fn location(&self) -> Option<Location> {
+        self.uli.map(Uli::location).or(self.rai.map(Rai::location))
+    }
+
+    /// The location's PLMN: GTPv1 has no serving-network IE.
+    fn serving(&self) -> Option<Plmn> {
+        self.location().map(|l| l.plmn())
+    }
+}
 
 /// Counters of what gave no signal, and why.
 pub type Gtpv1Stats = GtpStats;
 
-/// A request and a response: the sender's control TEIDs are those of its TEID Control
-/// Plane IE (one per address it is known by).
-type Request = GtpRequest<Gtpv1Fields, Vec<Teid>>;
-type Response = GtpResponse<Vec<Teid>>;
-
-fn response(meta: &PacketMeta, m: &Gtpv1Message<'_>, flow: FlowKey) -> Response {
-    let (f, _) = Gtpv1Fields::extract(m);
-    Response {
-        meta: *meta,
-        msg_type: m.header.msg_type,
-        cause: f.cause,
-        sender: control_teids(m, flow.src.addr),
-    }
-}
-
-/// GTPv1: 16-bit sequence numbers, a retransmission keeps the first copy.
-#[derive(Clone, Copy, Debug)]
-pub enum V1 {}
-
-impl GtpVersion for V1 {
-    type Seq = u16;
-    type Fields = Gtpv1Fields;
-    type Sender = Vec<Teid>;
-    const PROTO: Proto = Proto::Gtpv1;
-    const RETRANSMISSION: Retransmission = Retransmission::KeepFirst;
-}
-
 /// Pairs GTPv1-C requests with responses and emits signals.
 pub type Gtpv1Correlator = GtpCorrelator<V1>;
-
-fn is_request(t: u8) -> bool {
-    matches!(
-        t,
-        msg::CREATE_PDP_CONTEXT_REQUEST
-            | msg::UPDATE_PDP_CONTEXT_REQUEST
-            | msg::DELETE_PDP_CONTEXT_REQUEST
-    )
-}
-
-fn is_response(t: u8) -> bool {
-    matches!(
-        t,
-        msg::CREATE_PDP_CONTEXT_RESPONSE
-            | msg::UPDATE_PDP_CONTEXT_RESPONSE
-            | msg::DELETE_PDP_CONTEXT_RESPONSE
-    )
-}
 
 /// The sender's control TEIDs: its TEID Control Plane IE (TV 17) under the packet's source
 /// address and under the first GSN Address IE (the sender's address for signalling, when
 /// it differs). Nothing when the IE is absent or zero.
-fn control_teids(m: &Gtpv1Message<'_>, src: IpAddr) -> Vec<(IpAddr, u32)> {
+fn control_teids(m: &Gtpv1Message<'_>, src: IpAddr) -> Sender {
     let mut teid = None;
     let mut gsn = None;
     for i in m.ies().map_while(Result::ok) {
@@ -108,104 +123,20 @@ fn control_teids(m: &Gtpv1Message<'_>, src: IpAddr) -> Vec<(IpAddr, u32)> {
         }
     }
     let Some(teid) = teid.filter(|&t| t != 0) else {
-        return Vec::new();
+        return [None, None];
     };
-    let mut out = vec![(src, teid)];
-    if let Some(a) = gsn.flatten().filter(|a| *a != src) {
-        out.push((a, teid));
-    }
-    out
-}
-
-/// The finest location: the ULI (CGI, SAI, RAI), else the RAI IE.
-fn location(f: &Gtpv1Fields) -> Option<Location> {
-    match f.uli {
-        Some(Uli::Cgi { plmn, lac, ci }) => Some(Location::Cgi { plmn, lac, ci }),
-        Some(Uli::Sai { plmn, lac, sac }) => Some(Location::Sai { plmn, lac, sac }),
-        Some(Uli::Rai { plmn, lac, rac }) => Some(Location::Rai { plmn, lac, rac }),
-        None => f.rai.map(|r| Location::Rai {
-            plmn: r.plmn,
-            lac: r.lac,
-            rac: r.rac,
-        }),
-    }
-}
-
-impl Gtpv1Correlator {
-    /// Feed one message seen on `flow`; returns a signal when it completes a transaction.
-    /// Messages without a sequence number (S flag clear) cannot be paired and are ignored.
-    pub fn push(
-        &mut self,
-        meta: &PacketMeta,
-        flow: FlowKey,
-        m: &Gtpv1Message<'_>,
-    ) -> Option<Signal> {
-        self.tx.expire(meta.ts_us);
-        let t = m.header.msg_type;
-        let seq = m.header.seq?;
-        let key = (flow.connection(), seq);
-        let (req, resp) = if is_request(t) {
-            // A retransmission keeps the first copy: the signal is the first request's.
-            let (fields, _) = Gtpv1Fields::extract(m);
-            self.tx.request(
-                key,
-                Request {
-                    meta: *meta,
-                    msg_type: t,
-                    fields,
-                    session: (m.header.teid != 0).then_some((flow.dst.addr, m.header.teid)),
-                    sender: control_teids(m, flow.src.addr),
-                },
-            )?
-        } else if is_response(t) {
-            self.tx.response(key, response(meta, m, flow))?
-        } else {
-            return None;
-        };
-        if !self.tx.accepted(resp.cause, 128..=191) {
-            return None;
-        }
-        self.answer(req, resp)
-    }
-
-    fn answer(&mut self, req: Request, resp: Response) -> Option<Signal> {
-        let f = &req.fields;
-        let loc = location(f);
-        let serving = loc.as_ref().map(Location::plmn);
-        let known = self.tx.session(req.session);
-        let Some(sub) = Subscriber::of(f.imsi, f.msisdn, serving, f.rat, known) else {
-            self.tx.stats.no_imsi += 1;
-            return None;
-        };
-        let kind = match req.msg_type {
-            msg::CREATE_PDP_CONTEXT_REQUEST | msg::UPDATE_PDP_CONTEXT_REQUEST => {
-                // Both ends' control TEIDs (new ones after an SGSN change) name the subscriber.
-                let teids = req.session.iter().chain(&req.sender).chain(&resp.sender);
-                self.tx.learn(teids, sub);
-                match req.msg_type {
-                    msg::CREATE_PDP_CONTEXT_REQUEST => SignalKind::SessionStart,
-                    _ if loc.is_some() => SignalKind::CellChange,
-                    _ => return None,
-                }
-            }
-            _ => {
-                self.tx.forget(req.session);
-                SignalKind::SessionEnd
-            }
-        };
-        Some(
-            self.tx
-                .signal(&req.meta, req.msg_type, sub, kind, sub.serving, loc),
-        )
-    }
+    let gsn = gsn.flatten().filter(|a| *a != src);
+    [Some((src, teid)), gsn.map(|a| (a, teid))]
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{Gtpv1Repr, IeRepr};
     use super::*;
+    use crate::flow::{FlowKey, PacketMeta};
     use crate::numbering::e212::E212;
     use crate::signal::Provenance;
+    use crate::signal::{Location, Proto, Signal, SignalKind};
     use crate::types::Country;
     use crate::types::{Imsi, Msisdn, Plmn};
 

@@ -13,12 +13,14 @@
 
 pub mod correlate;
 
-use super::ie::IeWalk;
-use super::RecordHead;
+use super::fields::GtpFields;
+use super::header::{self, GtpWire, Version};
+use super::ie::{self as walk, IeArea, Ies};
+pub use super::V1;
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
-use crate::record::{PlmnCode, Record};
-use crate::signal::Proto;
+use crate::record::Record;
+use crate::signal::{Location, Proto};
 use crate::types::{Imsi, Msisdn, Plmn};
 
 pub use super::PORT;
@@ -60,9 +62,6 @@ pub mod msg {
     /// named here.
     pub fn name(t: u32) -> Option<&'static str> {
         Some(match t {
-            1 => "Echo Request",
-            2 => "Echo Response",
-            3 => "Version Not Supported",
             16 => "Create PDP Context Request",
             17 => "Create PDP Context Response",
             18 => "Update PDP Context Request",
@@ -73,7 +72,7 @@ pub mod msg {
             27 => "PDU Notification Request",
             28 => "PDU Notification Response",
             31 => "Supported Extension Headers Notification",
-            _ => return None,
+            _ => return super::super::path_message_name(t),
         })
     }
 }
@@ -126,7 +125,7 @@ pub fn tv_len(kind: u8) -> Option<usize> {
 
 /// Is this the start of a GTP version 1 message (version bits of the first octet)?
 pub fn is_gtpv1(buf: &[u8]) -> bool {
-    buf.first().is_some_and(|b| b >> 5 == 1)
+    header::is_version::<V1>(buf)
 }
 
 /// Should a datagram / segment payload between these ports become a GTPv1-C record?
@@ -210,33 +209,23 @@ pub struct Gtpv1Message<'a> {
     pub header: Gtpv1Header,
     /// The extension headers' bytes (after the optional octets).
     ext: &'a [u8],
-    /// The IE area (after the headers, within the message length).
-    ies: &'a [u8],
-    /// Offset of the IE area in the message.
-    ies_offset: usize,
-    /// The length field points past the end of the datagram: the header is good, the IEs
-    /// are not decoded, and [`Gtpv1Message::ies`] reports the error.
-    truncated: bool,
+    /// After the headers, within the message length.
+    ies: IeArea<'a>,
 }
 
 impl<'a> Gtpv1Message<'a> {
     pub fn parse(buf: &'a [u8]) -> Result<Gtpv1Message<'a>, DecodeError> {
-        let flags = *buf.first().ok_or(err("empty message", 0))?;
-        if flags >> 5 != 1 {
-            return Err(err("not GTP version 1", 0));
-        }
-        if buf.len() < HEADER_LEN {
-            return Err(err("truncated header", buf.len()));
-        }
-        let msg_type = buf[1];
-        let length = u16::from_be_bytes([buf[2], buf[3]]);
-        let teid = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        let header::Start {
+            flags,
+            msg_type,
+            length,
+        } = header::start::<V1>(buf)?;
         let total = HEADER_LEN + usize::from(length);
         let mut header = Gtpv1Header {
             flags,
             msg_type,
             length,
-            teid,
+            teid: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
             seq: None,
             npdu: None,
             next_ext: None,
@@ -278,14 +267,21 @@ impl<'a> Gtpv1Message<'a> {
                 ext = &buf[start..at];
             }
         }
-        let truncated = total > buf.len();
         Ok(Gtpv1Message {
             header,
             ext,
-            ies: if truncated { &[] } else { &buf[at..total] },
-            ies_offset: at,
-            truncated,
+            ies: IeArea::new(buf, at, total),
         })
+    }
+
+    /// The IEs; a malformed IE or unknown TV type yields one error and ends the iteration.
+    pub fn ies(&self) -> IeIter<'a> {
+        self.ies.ies()
+    }
+
+    /// The first IE of `kind` before any error.
+    pub fn find(&self, kind: u8) -> Option<Ie<'a>> {
+        self.ies().map_while(Result::ok).find(|i| i.kind == kind)
     }
 
     /// Does this message get an inspect record (given it arrived on port 2123)? Version 1
@@ -300,22 +296,6 @@ impl<'a> Gtpv1Message<'a> {
             area: self.ext,
             kind: self.header.next_ext.unwrap_or(0),
         }
-    }
-
-    /// The IEs; a malformed IE or unknown TV type yields one error and ends the iteration.
-    pub fn ies(&self) -> IeIter<'a> {
-        IeIter(IeWalk::new(
-            Layer::Gtpv1,
-            ie_header,
-            self.ies,
-            self.ies_offset,
-            self.truncated,
-        ))
-    }
-
-    /// The first IE of `kind` before any error.
-    pub fn find(&self, kind: u8) -> Option<Ie<'a>> {
-        self.ies().map_while(Result::ok).find(|i| i.kind == kind)
     }
 }
 
@@ -333,34 +313,34 @@ impl Ie<'_> {
     }
 }
 
-/// Iterator over TV / TLV IEs.
-#[derive(Clone, Debug)]
-pub struct IeIter<'a>(IeWalk<'a>);
+impl GtpWire for V1 {
+    const VERSION: Version = Version::V1;
+    type Message<'a> = Gtpv1Message<'a>;
+    type Ie<'a> = Ie<'a>;
 
-/// A GTPv1 IE header: TV (type < 128, value length by type) or TLV (16-bit length).
-fn ie_header(buf: &[u8]) -> Result<(usize, usize), &'static str> {
-    let kind = buf[0];
-    if kind < 128 {
-        tv_len(kind).map(|n| (1, n)).ok_or("unknown TV IE type")
-    } else {
-        match buf.get(1..3) {
-            Some(l) => Ok((3, usize::from(u16::from_be_bytes([l[0], l[1]])))),
-            None => Err("truncated IE header"),
+    /// TV (type < 128, value length by type) or TLV (16-bit length).
+    fn ie_header(buf: &[u8]) -> Result<(usize, usize), &'static str> {
+        let kind = buf[0];
+        if kind < 128 {
+            tv_len(kind).map(|n| (1, n)).ok_or("unknown TV IE type")
+        } else {
+            match buf.get(1..3) {
+                Some(l) => Ok((3, usize::from(u16::from_be_bytes([l[0], l[1]])))),
+                None => Err("truncated IE header"),
+            }
+        }
+    }
+
+    fn ie<'a>(header: &'a [u8], value: &'a [u8]) -> Ie<'a> {
+        Ie {
+            kind: header[0],
+            value,
         }
     }
 }
 
-impl<'a> Iterator for IeIter<'a> {
-    type Item = Result<Ie<'a>, DecodeError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let raw = self.0.next()?;
-        Some(raw.map(|r| Ie {
-            kind: r.header[0],
-            value: r.value,
-        }))
-    }
-}
+/// Iterator over TV / TLV IEs.
+pub type IeIter<'a> = Ies<'a, V1>;
 
 /// Routing Area Identity (TV 3, TS 24.008 §10.5.5.15).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -379,6 +359,14 @@ impl Rai {
             lac: u16::from_be_bytes([b[3], b[4]]),
             rac: b[5],
         })
+    }
+
+    pub fn location(self) -> Location {
+        Location::Rai {
+            plmn: self.plmn,
+            lac: self.lac,
+            rac: self.rac,
+        }
     }
 }
 
@@ -421,26 +409,34 @@ impl Uli {
             _ => None,
         }
     }
+
+    pub fn location(self) -> Location {
+        match self {
+            Uli::Cgi { plmn, lac, ci } => Location::Cgi { plmn, lac, ci },
+            Uli::Sai { plmn, lac, sac } => Location::Sai { plmn, lac, sac },
+            Uli::Rai { plmn, lac, rac } => Location::Rai { plmn, lac, rac },
+        }
+    }
 }
 
-/// What a GTPv1 message says about its subscriber (first occurrence of each IE).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Gtpv1Fields {
-    pub imsi: Option<Imsi>,
-    pub msisdn: Option<Msisdn>,
+/// The IEs of a GTPv1 message that locate its subscriber.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LocationIes {
     pub rai: Option<Rai>,
     pub uli: Option<Uli>,
-    pub rat: Option<u8>,
-    pub cause: Option<u8>,
 }
 
+/// What a GTPv1 message says about its subscriber.
+pub type Gtpv1Fields = GtpFields<LocationIes>;
+
 impl Gtpv1Fields {
-    /// Extract the fields; IEs before a malformed one (or an unknown TV type) are kept,
-    /// and the error returned with them.
+    /// Extract the fields, each from the first IE of its type (RAT Type and Cause: the
+    /// first not empty); IEs before a malformed one (or an unknown TV type) are kept, and
+    /// the error returned with them.
     pub fn extract(msg: &Gtpv1Message<'_>) -> (Gtpv1Fields, Option<DecodeError>) {
         let mut f = Gtpv1Fields::default();
         let (mut imsi, mut msisdn, mut rai, mut uli) = (false, false, false, false);
-        let e = super::ie::visit(msg.ies(), |ie| match ie.kind {
+        let e = walk::visit(msg.ies(), |ie| match ie.kind {
             ie::IMSI if !imsi => {
                 imsi = true;
                 f.imsi = Imsi::from_tbcd(ie.value).ok();
@@ -451,11 +447,11 @@ impl Gtpv1Fields {
             }
             ie::RAI if !rai => {
                 rai = true;
-                f.rai = Rai::parse(ie.value);
+                f.location.rai = Rai::parse(ie.value);
             }
             ie::ULI if !uli => {
                 uli = true;
-                f.uli = Uli::parse(ie.value);
+                f.location.uli = Uli::parse(ie.value);
             }
             ie::RAT_TYPE if f.rat.is_none() => f.rat = ie.value.first().copied(),
             ie::CAUSE if f.cause.is_none() => f.cause = ie.value.first().copied(),
@@ -469,39 +465,15 @@ impl Gtpv1Fields {
 /// record keeps the fields decoded before it).
 pub fn decode_record(msg: &Gtpv1Message<'_>, meta: &PacketMeta) -> (Record, Option<DecodeError>) {
     let (f, e) = Gtpv1Fields::extract(msg);
-    let mut r = RecordHead {
-        proto: Proto::Gtpv1,
-        msg_type: msg.header.msg_type,
-        seq: msg.header.seq.map(u32::from),
-        teid: Some(msg.header.teid),
-        imsi: f.imsi,
-        msisdn: f.msisdn,
-        rat: f.rat,
-        cause: f.cause,
+    let h = &msg.header;
+    let seq = h.seq.map(u32::from);
+    let mut r = f.record(meta, Proto::Gtpv1, h.msg_type, seq, Some(h.teid));
+    if let Some(rai) = f.location.rai {
+        r.locate(rai.location());
     }
-    .record(meta);
-    r.rai = f.rai.map(|x| PlmnCode {
-        lac: Some(x.lac.into()),
-        rac: Some(x.rac.into()),
-        ..PlmnCode::of(x.plmn)
-    });
-    match f.uli {
-        Some(Uli::Cgi { plmn, lac, ci }) => {
-            r.cgi = Some(PlmnCode {
-                lac: Some(lac.into()),
-                ci: Some(ci.into()),
-                ..PlmnCode::of(plmn)
-            })
-        }
-        Some(Uli::Sai { plmn, lac, sac }) => {
-            r.sai = Some(PlmnCode {
-                lac: Some(lac.into()),
-                sac: Some(sac.into()),
-                ..PlmnCode::of(plmn)
-            })
-        }
-        // A ULI of type RAI is not reported (the `rai` key comes only from TV 3).
-        Some(Uli::Rai { .. }) | None => {}
+    // A ULI of type RAI is not reported (the `rai` key comes only from TV 3).
+    if let Some(uli @ (Uli::Cgi { .. } | Uli::Sai { .. })) = f.location.uli {
+        r.locate(uli.location());
     }
     (r, e)
 }
@@ -526,6 +498,26 @@ pub struct IeRepr {
     pub value: Vec<u8>,
 }
 
+impl IeRepr {
+    /// Type, the length for a TLV type, value.
+    fn emit(&self, out: &mut Vec<u8>) {
+        out.push(self.kind);
+        if self.kind >= 128 {
+            out.extend_from_slice(&(self.value.len() as u16).to_be_bytes());
+        }
+        out.extend_from_slice(&self.value);
+    }
+}
+
+impl From<Ie<'_>> for IeRepr {
+    fn from(ie: Ie<'_>) -> IeRepr {
+        IeRepr {
+            kind: ie.kind,
+            value: ie.value.to_vec(),
+        }
+    }
+}
+
 /// An owned GTPv1 message (PT = 1), for building fixtures; `emit` and `parse` are inverse.
 /// The optional octets are emitted when any of `seq`, `npdu`, `extensions` is present.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -541,20 +533,19 @@ pub struct Gtpv1Repr {
 impl Gtpv1Repr {
     pub fn parse(buf: &[u8]) -> Result<Gtpv1Repr, DecodeError> {
         let m = Gtpv1Message::parse(buf)?;
-        let ies = m
-            .ies()
-            .map(|i| {
-                i.map(|i| IeRepr {
-                    kind: i.kind,
-                    value: i.value.to_vec(),
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let ies = m.ies().owned()?;
+        let Gtpv1Header {
+            msg_type,
+            teid,
+            seq,
+            npdu,
+            ..
+        } = m.header;
         Ok(Gtpv1Repr {
-            msg_type: m.header.msg_type,
-            teid: m.header.teid,
-            seq: m.header.seq,
-            npdu: m.header.npdu,
+            msg_type,
+            teid,
+            seq,
+            npdu,
             extensions: m
                 .extensions()
                 .map(|e| ExtHeaderRepr {
@@ -592,14 +583,9 @@ impl Gtpv1Repr {
             }
         }
         for ie in &self.ies {
-            out.push(ie.kind);
-            if ie.kind >= 128 {
-                out.extend_from_slice(&(ie.value.len() as u16).to_be_bytes());
-            }
-            out.extend_from_slice(&ie.value);
+            ie.emit(&mut out);
         }
-        let len = (out.len() - HEADER_LEN) as u16;
-        out[2..4].copy_from_slice(&len.to_be_bytes());
+        header::set_length(&mut out, HEADER_LEN);
         out
     }
 }

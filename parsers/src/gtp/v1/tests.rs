@@ -1,4 +1,5 @@
 use super::*;
+use crate::record::PlmnCode;
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! GTPv2-C request/response correlation into normalized [`Signal`]s
+//! GTPv2-C request/response correlation into normalized [`Signal`](crate::signal::Signal)s
 //! (docs/semantics.md, "Signals").
 //!
 //! Requests are held, keyed by (connection, sequence number), until their response; only
@@ -15,117 +15,78 @@
 //! | Change Notification (38) with a ULI | 39 | `cell_change` |
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::ops::RangeInclusive;
 
-use super::{ie, Gtpv2Fields, Gtpv2Message, Uli};
-use crate::flow::{FlowKey, PacketMeta};
+use super::{ie, Gtpv2Fields, Gtpv2Message, LocationIes, V2};
+use crate::gtp::fields::Locator;
 use crate::gtp::transactions::{
-    GtpCorrelator, GtpRequest, GtpResponse, GtpStats, GtpVersion, Retransmission, Subscriber, Teid,
+    Effect, GtpCorrelator, GtpStats, GtpVersion, Learn, Retransmission, Sender,
 };
-use crate::signal::{Location, Proto, Signal, SignalKind};
+use crate::signal::Location;
+use crate::types::Plmn;
 
 const CREATE_SESSION: u8 = 32;
 const MODIFY_BEARER: u8 = 34;
 const DELETE_SESSION: u8 = 36;
 const CHANGE_NOTIFICATION: u8 = 38;
 
+/// GTPv2: 24-bit sequence numbers, a retransmission replaces the pending request; the
+/// sender's control TEID is its Sender F-TEID.
+impl GtpVersion for V2 {
+    type Location = LocationIes;
+    const RETRANSMISSION: Retransmission = Retransmission::Replace;
+    /// The acceptances of TS 29.274 §8.4.
+    const ACCEPTING: RangeInclusive<u8> = 16..=63;
+
+    fn head(m: &Gtpv2Message<'_>) -> (u8, Option<u32>) {
+        (m.header.msg_type, Some(m.header.seq))
+    }
+
+    /// Any header TEID, 0 included.
+    fn session_teid(m: &Gtpv2Message<'_>) -> Option<u32> {
+        m.header.teid
+    }
+
+    fn fields(m: &Gtpv2Message<'_>) -> Gtpv2Fields {
+        Gtpv2Fields::extract(m).0
+    }
+
+    fn sender(m: &Gtpv2Message<'_>, src: IpAddr) -> Sender {
+        [sender_fteid(m, src), None]
+    }
+
+    fn effect(t: u8) -> Option<Effect> {
+        match t {
+            CREATE_SESSION => Some(Effect::Start),
+            MODIFY_BEARER | CHANGE_NOTIFICATION => Some(Effect::Move),
+            DELETE_SESSION => Some(Effect::End),
+            _ => None,
+        }
+    }
+
+    /// Create Session: both ends' control TEIDs.
+    fn learns(t: u8) -> Option<Learn> {
+        (t == CREATE_SESSION).then_some(Learn::Senders)
+    }
+}
+
+impl Locator for LocationIes {
+    /// The ULI's finest element.
+    fn location(&self) -> Option<Location> {
+        self.uli.and_then(|u| u.finest())
+    }
+
+    /// The Serving Network IE.
+    fn serving(&self) -> Option<Plmn> {
+        self.serving
+    }
+}
+
 /// Counters of what gave no signal, and why.
 pub type Gtpv2Stats = GtpStats;
 
-/// A request and a response: the sender's control TEID is its Sender F-TEID.
-type Request = GtpRequest<Gtpv2Fields, Option<Teid>>;
-type Response = GtpResponse<Option<Teid>>;
-
-fn response(meta: &PacketMeta, msg: &Gtpv2Message<'_>, flow: FlowKey) -> Response {
-    let (f, _) = Gtpv2Fields::extract(msg);
-    Response {
-        meta: *meta,
-        msg_type: msg.header.msg_type,
-        cause: f.cause,
-        sender: sender_fteid(msg, flow.src.addr),
-    }
-}
-
-/// GTPv2: 24-bit sequence numbers, a retransmission replaces the pending request.
-#[derive(Clone, Copy, Debug)]
-pub enum V2 {}
-
-impl GtpVersion for V2 {
-    type Seq = u32;
-    type Fields = Gtpv2Fields;
-    type Sender = Option<Teid>;
-    const PROTO: Proto = Proto::Gtpv2;
-    const RETRANSMISSION: Retransmission = Retransmission::Replace;
-}
-
 /// Pairs GTPv2-C requests with responses and emits signals.
 pub type Gtpv2Correlator = GtpCorrelator<V2>;
-
-impl Gtpv2Correlator {
-    /// Feed one message seen on `flow`; returns a signal when it completes a transaction.
-    pub fn push(
-        &mut self,
-        meta: &PacketMeta,
-        flow: FlowKey,
-        msg: &Gtpv2Message<'_>,
-    ) -> Option<Signal> {
-        self.tx.expire(meta.ts_us);
-        let t = msg.header.msg_type;
-        let key = (flow.connection(), msg.header.seq);
-        let (req, resp) = if matches!(
-            t,
-            CREATE_SESSION | MODIFY_BEARER | DELETE_SESSION | CHANGE_NOTIFICATION
-        ) {
-            // A request reusing the key (a retransmission) replaces the pending one.
-            let (fields, _) = Gtpv2Fields::extract(msg);
-            self.tx.request(
-                key,
-                Request {
-                    meta: *meta,
-                    msg_type: t,
-                    session: msg.header.teid.map(|teid| (flow.dst.addr, teid)),
-                    sender: sender_fteid(msg, flow.src.addr),
-                    fields,
-                },
-            )?
-        } else if matches!(t, 33 | 35 | 37 | 39) {
-            self.tx.response(key, response(meta, msg, flow))?
-        } else {
-            return None;
-        };
-        if !self.tx.accepted(resp.cause, 16..=63) {
-            return None;
-        }
-        self.answer(req, resp)
-    }
-
-    fn answer(&mut self, req: Request, resp: Response) -> Option<Signal> {
-        let f = &req.fields;
-        let known = self.tx.session(req.session);
-        let Some(sub) = Subscriber::of(f.imsi, f.msisdn, f.serving, f.rat, known) else {
-            self.tx.stats.no_imsi += 1;
-            return None;
-        };
-        let location = f.uli.and_then(finest);
-        let kind = match req.msg_type {
-            CREATE_SESSION => {
-                // Both ends' control TEIDs now name this subscriber.
-                self.tx.learn(req.sender.iter().chain(&resp.sender), sub);
-                SignalKind::SessionStart
-            }
-            MODIFY_BEARER | CHANGE_NOTIFICATION if location.is_some() => SignalKind::CellChange,
-            MODIFY_BEARER | CHANGE_NOTIFICATION => return None,
-            _ => {
-                self.tx.forget(req.session);
-                SignalKind::SessionEnd
-            }
-        };
-        let serving = sub.serving.or(location.map(|l| l.plmn()));
-        Some(
-            self.tx
-                .signal(&req.meta, req.msg_type, sub, kind, serving, location),
-        )
-    }
-}
 
 /// The sender's control-plane F-TEID: (IPv4 address or the packet's source, TEID). It is
 /// instance 0 (Sender F-TEID for Control Plane); a PGW's Create Session Response on S5/S8
@@ -145,26 +106,13 @@ fn sender_fteid(msg: &Gtpv2Message<'_>, src: IpAddr) -> Option<(IpAddr, u32)> {
     Some((addr, teid))
 }
 
-/// The finest element of a ULI: cell (ECGI, CGI, SAI) before area (TAI, RAI, LAI).
-fn finest(u: Uli) -> Option<Location> {
-    u.ecgi
-        .map(|(plmn, eci)| Location::Ecgi { plmn, eci })
-        .or(u.cgi.map(|(plmn, lac, ci)| Location::Cgi { plmn, lac, ci }))
-        .or(u
-            .sai
-            .map(|(plmn, lac, sac)| Location::Sai { plmn, lac, sac }))
-        .or(u.tai.map(|(plmn, tac)| Location::Tai { plmn, tac }))
-        .or(u
-            .rai
-            .map(|(plmn, lac, rac)| Location::Rai { plmn, lac, rac }))
-        .or(u.lai.map(|(plmn, lac)| Location::Lai { plmn, lac }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::{Gtpv2Repr, IeRepr};
     use super::*;
+    use crate::flow::{FlowKey, PacketMeta};
     use crate::numbering::e212::E212;
+    use crate::signal::{Location, Signal, SignalKind};
     use crate::types::{Imsi, Plmn};
     use std::net::Ipv4Addr;
 

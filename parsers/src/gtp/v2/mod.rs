@@ -6,12 +6,14 @@
 
 pub mod correlate;
 
-use super::ie::IeWalk;
-use super::RecordHead;
+use super::fields::GtpFields;
+use super::header::{self, GtpWire, Version};
+use super::ie::{self as walk, IeArea, Ies};
+pub use super::V2;
 use crate::error::{DecodeError, Layer};
 use crate::flow::PacketMeta;
-use crate::record::{PlmnCode, Record};
-use crate::signal::Proto;
+use crate::record::Record;
+use crate::signal::{Location, Proto};
 use crate::types::{Imsi, Msisdn, Plmn};
 
 pub use super::PORT;
@@ -31,9 +33,6 @@ pub mod ie {
 /// named here.
 pub fn message_name(t: u32) -> Option<&'static str> {
     Some(match t {
-        1 => "Echo Request",
-        2 => "Echo Response",
-        3 => "Version Not Supported",
         32 => "Create Session Request",
         33 => "Create Session Response",
         34 => "Modify Bearer Request",
@@ -68,7 +67,7 @@ pub fn message_name(t: u32) -> Option<&'static str> {
         177 => "Downlink Data Notification Acknowledge",
         211 => "Modify Access Bearers Request",
         212 => "Modify Access Bearers Response",
-        _ => return None,
+        _ => return super::path_message_name(t),
     })
 }
 
@@ -113,33 +112,26 @@ impl Gtpv2Header {
 
 /// Is this the start of a GTPv2 message (version 2 in the first octet)?
 pub fn is_gtpv2(buf: &[u8]) -> bool {
-    buf.first().is_some_and(|b| b >> 5 == 2)
+    header::is_version::<V2>(buf)
 }
 
 /// One GTPv2-C message, borrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gtpv2Message<'a> {
     pub header: Gtpv2Header,
-    /// The IE area (after the header, within the message length).
-    ies: &'a [u8],
+    /// After the header, within the message length.
+    ies: IeArea<'a>,
     /// Bytes after this message (a piggybacked message when the P flag is set).
     rest: &'a [u8],
-    /// The length field points past the end of the datagram: the header is good, the IEs
-    /// are not decoded (as tshark does), and [`Gtpv2Message::ies`] reports the error.
-    truncated: bool,
 }
 
 impl<'a> Gtpv2Message<'a> {
     pub fn parse(buf: &'a [u8]) -> Result<Gtpv2Message<'a>, DecodeError> {
-        let b0 = *buf.first().ok_or(err("empty message", 0))?;
-        if b0 >> 5 != 2 {
-            return Err(err("not GTP version 2", 0));
-        }
-        if buf.len() < 8 {
-            return Err(err("truncated header", buf.len()));
-        }
-        let msg_type = buf[1];
-        let length = u16::from_be_bytes([buf[2], buf[3]]);
+        let header::Start {
+            flags: b0,
+            msg_type,
+            length,
+        } = header::start::<V2>(buf)?;
         let has_teid = b0 & FLAG_TEID != 0;
         let hlen = if has_teid { 12 } else { 8 };
         if buf.len() < hlen {
@@ -149,7 +141,6 @@ impl<'a> Gtpv2Message<'a> {
         if total < hlen {
             return Err(err("length shorter than header", 2));
         }
-        let truncated = total > buf.len();
         let (teid, s) = if has_teid {
             (
                 Some(u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]])),
@@ -167,9 +158,8 @@ impl<'a> Gtpv2Message<'a> {
                 teid,
                 seq,
             },
-            ies: if truncated { &[] } else { &buf[hlen..total] },
+            ies: IeArea::new(buf, hlen, total),
             rest: buf.get(total..).unwrap_or_default(),
-            truncated,
         })
     }
 
@@ -180,13 +170,7 @@ impl<'a> Gtpv2Message<'a> {
 
     /// Top-level IEs; a bad IE length yields one error and ends the iteration.
     pub fn ies(&self) -> IeIter<'a> {
-        IeIter(IeWalk::new(
-            Layer::Gtpv2,
-            ie_header,
-            self.ies,
-            self.header.len(),
-            self.truncated,
-        ))
+        self.ies.ies()
     }
 
     /// The first top-level IE of `kind` (any instance).
@@ -203,29 +187,30 @@ pub struct Ie<'a> {
     pub value: &'a [u8],
 }
 
+impl GtpWire for V2 {
+    const VERSION: Version = Version::V2;
+    type Message<'a> = Gtpv2Message<'a>;
+    type Ie<'a> = Ie<'a>;
+
+    /// Type, 16-bit length, spare and instance.
+    fn ie_header(buf: &[u8]) -> Result<(usize, usize), &'static str> {
+        if buf.len() < 4 {
+            return Err("truncated IE header");
+        }
+        Ok((4, usize::from(u16::from_be_bytes([buf[1], buf[2]]))))
+    }
+
+    fn ie<'a>(header: &'a [u8], value: &'a [u8]) -> Ie<'a> {
+        Ie {
+            kind: header[0],
+            instance: header[3] & 0x0f,
+            value,
+        }
+    }
+}
+
 /// Iterator over type-length-instance IEs.
-pub struct IeIter<'a>(IeWalk<'a>);
-
-/// A GTPv2 IE header: type, 16-bit length, spare and instance.
-fn ie_header(buf: &[u8]) -> Result<(usize, usize), &'static str> {
-    if buf.len() < 4 {
-        return Err("truncated IE header");
-    }
-    Ok((4, usize::from(u16::from_be_bytes([buf[1], buf[2]]))))
-}
-
-impl<'a> Iterator for IeIter<'a> {
-    type Item = Result<Ie<'a>, DecodeError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let raw = self.0.next()?;
-        Some(raw.map(|r| Ie {
-            kind: r.header[0],
-            instance: r.header[3] & 0x0f,
-            value: r.value,
-        }))
-    }
-}
+pub type IeIter<'a> = Ies<'a, V2>;
 
 /// User Location Information (TS 29.274 §8.22), each element with its own PLMN.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -278,6 +263,28 @@ impl Uli {
         uli
     }
 
+    /// The elements present, in the order [`Uli::parse`] reads them: CGI, SAI, RAI, TAI,
+    /// ECGI, LAI.
+    pub fn elements(&self) -> [Option<Location>; 6] {
+        [
+            self.cgi
+                .map(|(plmn, lac, ci)| Location::Cgi { plmn, lac, ci }),
+            self.sai
+                .map(|(plmn, lac, sac)| Location::Sai { plmn, lac, sac }),
+            self.rai
+                .map(|(plmn, lac, rac)| Location::Rai { plmn, lac, rac }),
+            self.tai.map(|(plmn, tac)| Location::Tai { plmn, tac }),
+            self.ecgi.map(|(plmn, eci)| Location::Ecgi { plmn, eci }),
+            self.lai.map(|(plmn, lac)| Location::Lai { plmn, lac }),
+        ]
+    }
+
+    /// The finest element: cell (ECGI, CGI, SAI) before area (TAI, RAI, LAI).
+    pub fn finest(&self) -> Option<Location> {
+        let [cgi, sai, rai, tai, ecgi, lai] = self.elements();
+        ecgi.or(cgi).or(sai).or(tai).or(rai).or(lai)
+    }
+
     /// The ULI value: flags, then the present elements in the order [`Uli::parse`] reads.
     pub fn emit(&self) -> Vec<u8> {
         let mut out = vec![0];
@@ -320,28 +327,29 @@ impl Uli {
     }
 }
 
-/// What a GTPv2 message says about its subscriber (first top-level occurrence of each).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Gtpv2Fields {
-    pub imsi: Option<Imsi>,
-    pub msisdn: Option<Msisdn>,
+/// The IEs of a GTPv2 message that locate its subscriber.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LocationIes {
     pub serving: Option<Plmn>,
-    pub rat: Option<u8>,
-    pub cause: Option<u8>,
     pub uli: Option<Uli>,
 }
 
+/// What a GTPv2 message says about its subscriber.
+pub type Gtpv2Fields = GtpFields<LocationIes>;
+
 impl Gtpv2Fields {
-    /// Extract the fields; IEs before a malformed one are kept, and the error returned.
+    /// Extract the fields, each from the first top-level IE of its type that reads; IEs
+    /// before a malformed one are kept, and the error returned.
     pub fn extract(msg: &Gtpv2Message<'_>) -> (Gtpv2Fields, Option<DecodeError>) {
         let mut f = Gtpv2Fields::default();
-        let e = super::ie::visit(msg.ies(), |ie| match ie.kind {
+        let l = &mut f.location;
+        let e = walk::visit(msg.ies(), |ie| match ie.kind {
             ie::IMSI if f.imsi.is_none() => f.imsi = Imsi::from_tbcd(ie.value).ok(),
             ie::MSISDN if f.msisdn.is_none() => f.msisdn = Msisdn::from_tbcd(ie.value).ok(),
-            ie::SERVING_NETWORK if f.serving.is_none() => f.serving = Plmn::from_bcd(ie.value),
+            ie::SERVING_NETWORK if l.serving.is_none() => l.serving = Plmn::from_bcd(ie.value),
             ie::RAT_TYPE if f.rat.is_none() => f.rat = ie.value.first().copied(),
             ie::CAUSE if f.cause.is_none() => f.cause = ie.value.first().copied(),
-            ie::ULI if f.uli.is_none() => f.uli = Some(Uli::parse(ie.value)),
+            ie::ULI if l.uli.is_none() => l.uli = Some(Uli::parse(ie.value)),
             _ => {}
         });
         (f, e)
@@ -351,46 +359,11 @@ impl Gtpv2Fields {
 /// The message as an inspect record (conformance schema).
 pub fn record(msg: &Gtpv2Message<'_>, meta: &PacketMeta) -> Record {
     let (f, _) = Gtpv2Fields::extract(msg);
-    let mut r = RecordHead {
-        proto: Proto::Gtpv2,
-        msg_type: msg.header.msg_type,
-        seq: Some(msg.header.seq),
-        teid: msg.header.teid,
-        imsi: f.imsi,
-        msisdn: f.msisdn,
-        rat: f.rat,
-        cause: f.cause,
-    }
-    .record(meta);
-    r.plmn = f.serving.map(|p| p.to_string());
-    if let Some(u) = f.uli {
-        r.cgi = u.cgi.map(|(p, lac, ci)| PlmnCode {
-            lac: Some(lac.into()),
-            ci: Some(ci.into()),
-            ..PlmnCode::of(p)
-        });
-        r.sai = u.sai.map(|(p, lac, sac)| PlmnCode {
-            lac: Some(lac.into()),
-            sac: Some(sac.into()),
-            ..PlmnCode::of(p)
-        });
-        r.rai = u.rai.map(|(p, lac, rac)| PlmnCode {
-            lac: Some(lac.into()),
-            rac: Some(rac.into()),
-            ..PlmnCode::of(p)
-        });
-        r.tai = u.tai.map(|(p, tac)| PlmnCode {
-            tac: Some(tac.into()),
-            ..PlmnCode::of(p)
-        });
-        r.ecgi = u.ecgi.map(|(p, eci)| PlmnCode {
-            eci: Some(eci),
-            ..PlmnCode::of(p)
-        });
-        r.lai = u.lai.map(|(p, lac)| PlmnCode {
-            lac: Some(lac.into()),
-            ..PlmnCode::of(p)
-        });
+    let h = &msg.header;
+    let mut r = f.record(meta, Proto::Gtpv2, h.msg_type, Some(h.seq), h.teid);
+    r.plmn = f.location.serving.map(|p| p.to_string());
+    for element in f.location.uli.iter().flat_map(Uli::elements).flatten() {
+        r.locate(element);
     }
     r
 }
@@ -401,6 +374,26 @@ pub struct IeRepr {
     pub kind: u8,
     pub instance: u8,
     pub value: Vec<u8>,
+}
+
+impl IeRepr {
+    /// Type, length, spare and instance, value.
+    fn emit(&self, out: &mut Vec<u8>) {
+        out.push(self.kind);
+        out.extend_from_slice(&(self.value.len() as u16).to_be_bytes());
+        out.push(self.instance & 0x0f);
+        out.extend_from_slice(&self.value);
+    }
+}
+
+impl From<Ie<'_>> for IeRepr {
+    fn from(ie: Ie<'_>) -> IeRepr {
+        IeRepr {
+            kind: ie.kind,
+            instance: ie.instance,
+            value: ie.value.to_vec(),
+        }
+    }
 }
 
 /// An owned GTPv2-C message, for building fixtures; `emit` and `parse` are inverse.
@@ -415,20 +408,17 @@ pub struct Gtpv2Repr {
 impl Gtpv2Repr {
     pub fn parse(buf: &[u8]) -> Result<Gtpv2Repr, DecodeError> {
         let m = Gtpv2Message::parse(buf)?;
-        let ies = m
-            .ies()
-            .map(|i| {
-                i.map(|i| IeRepr {
-                    kind: i.kind,
-                    instance: i.instance,
-                    value: i.value.to_vec(),
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let Gtpv2Header {
+            msg_type,
+            teid,
+            seq,
+            ..
+        } = m.header;
+        let ies = m.ies().owned()?;
         Ok(Gtpv2Repr {
-            msg_type: m.header.msg_type,
-            teid: m.header.teid,
-            seq: m.header.seq,
+            msg_type,
+            teid,
+            seq,
             ies,
         })
     }
@@ -447,13 +437,9 @@ impl Gtpv2Repr {
         out.extend_from_slice(&(self.seq & 0x00ff_ffff).to_be_bytes()[1..]);
         out.push(0);
         for ie in &self.ies {
-            out.push(ie.kind);
-            out.extend_from_slice(&(ie.value.len() as u16).to_be_bytes());
-            out.push(ie.instance & 0x0f);
-            out.extend_from_slice(&ie.value);
+            ie.emit(&mut out);
         }
-        let len = (out.len() - 4) as u16;
-        out[2..4].copy_from_slice(&len.to_be_bytes());
+        header::set_length(&mut out, 4);
         out
     }
 }

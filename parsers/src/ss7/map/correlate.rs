@@ -32,9 +32,7 @@ use ahash::AHashMap as HashMap;
 use std::collections::VecDeque;
 
 use super::{op, MapFields};
-use crate::early::{
-    Delays, EarlyAnswers, Hold, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US,
-};
+use crate::early::{Delays, Hold, Pairing, PairingStats, DEFAULT_MAX_EARLY, DEFAULT_TOLERANCE_US};
 use crate::flow::PacketMeta;
 use crate::numbering::e164::{GtPlmnTable, E164};
 use crate::numbering::e212::E212;
@@ -134,9 +132,7 @@ pub struct MapCorrelator {
     order: VecDeque<(TimestampUs, Tid)>,
     stats: MapStats,
     /// Messages of dialogues not begun yet, by their destination transaction id.
-    early: EarlyAnswers<Tid, (), Vec<HeldMsg>>,
-    pairing: PairingStats,
-    delays: Delays,
+    pairing: Pairing<Tid, (), Vec<HeldMsg>>,
 }
 
 /// A MAP message's place in a dialogue, from [`MapCorrelator::begin`].
@@ -171,9 +167,7 @@ impl MapCorrelator {
         tolerance_us: i64,
     ) -> MapCorrelator {
         MapCorrelator {
-            early: EarlyAnswers::new(tolerance_us, DEFAULT_MAX_EARLY),
-            pairing: PairingStats::default(),
-            delays: Delays::default(),
+            pairing: Pairing::new(tolerance_us, DEFAULT_MAX_EARLY),
             e212,
             e164,
             gt_plmn,
@@ -194,15 +188,12 @@ impl MapCorrelator {
 
     /// How results were paired with invokes (in order, early, dropped; unanswered).
     pub fn pairing(&self) -> PairingStats {
-        PairingStats {
-            expired: self.stats.unanswered,
-            ..self.pairing
-        }
+        self.pairing.stats(self.stats.unanswered)
     }
 
     /// Invoke→result delays per pair of input files.
     pub fn delays(&self) -> &Delays {
-        &self.delays
+        self.pairing.delays()
     }
 
     /// The capture time of the oldest invoke still waiting for its result in an open
@@ -325,11 +316,8 @@ impl MapCorrelator {
                     },
                 );
                 self.order.push_back((meta.ts_us, key));
-                if let Some(a) = self.early.take_missed(&key) {
-                    // Its responder's messages came too early for the tolerance: the
-                    // delay still tells the skew.
-                    self.delays.record(meta, &a);
-                }
+                // Its responder's messages may have come too early for the tolerance.
+                self.pairing.missed(&key, meta);
             }
         }
         Some(InDialogue {
@@ -374,13 +362,14 @@ impl MapCorrelator {
                         otid,
                         comps: Vec::new(),
                     };
-                    if let Some(held) = self.early.get_mut(&d) {
+                    if let Some(held) = self.pairing.early.get_mut(&d) {
                         if held.len() >= MAX_HELD_PER_DIALOGUE {
                             self.stats.unmatched += 1;
                             return None;
                         }
                         held.push(msg);
-                    } else if replayed || self.early.hold(d, None, meta, vec![msg]) == Hold::Refused
+                    } else if replayed
+                        || self.pairing.early.hold(d, None, meta, vec![msg]) == Hold::Refused
                     {
                         self.stats.unmatched += 1;
                         return None;
@@ -409,7 +398,7 @@ impl MapCorrelator {
     pub fn end(&mut self, meta: &PacketMeta, d: InDialogue, out: &mut Vec<Signal>) {
         self.finish_message(meta, d);
         if d.kind == TcapKind::Begin {
-            if let Some((held, _)) = self.early.take(&d.key, None, |_| true) {
+            if let Some((held, _)) = self.pairing.early.take(&d.key, None, |_| true) {
                 for m in held {
                     let Some(r) = self.follow(&m.meta, m.kind, m.otid, Some(d.key), true) else {
                         continue;
@@ -464,7 +453,12 @@ impl MapCorrelator {
             fields: *fields,
         };
         if dl.held {
-            if let Some(m) = self.early.get_mut(&dl.key).and_then(|h| h.last_mut()) {
+            if let Some(m) = self
+                .pairing
+                .early
+                .get_mut(&dl.key)
+                .and_then(|h| h.last_mut())
+            {
                 m.comps.push(c);
             }
             return;
@@ -499,12 +493,7 @@ impl MapCorrelator {
                     return;
                 };
                 let inv = d.invokes.remove(pos);
-                self.delays.record(&inv.meta, meta);
-                if dl.replayed {
-                    self.pairing.early += 1;
-                } else {
-                    self.pairing.in_order += 1;
-                }
+                self.pairing.paired(&inv.meta, meta, dl.replayed);
                 let accepted = c.kind == ComponentKind::ReturnResultLast;
                 let kind = match (inv.op, accepted) {
                     (op::UPDATE_LOCATION | op::UPDATE_GPRS_LOCATION, true) => {
@@ -532,11 +521,7 @@ impl MapCorrelator {
     }
 
     fn expire(&mut self, now: TimestampUs) {
-        let mut dropped = 0;
-        self.early
-            .expire_each(now, |held| dropped += held.len() as u64);
-        self.stats.unmatched += dropped;
-        self.pairing.early_dropped += dropped;
+        self.stats.unmatched += self.pairing.expire(now, |held| held.len() as u64);
         while let Some(&(ts, key)) = self.order.front() {
             if now - ts < self.timeout_us {
                 break;
@@ -571,12 +556,7 @@ impl MapCorrelator {
         self.dialogues.clear();
         self.responders.clear();
         self.order.clear();
-        let mut dropped = 0;
-        for (_, _, held) in self.early.drain() {
-            dropped += held.len() as u64;
-        }
-        self.stats.unmatched += dropped;
-        self.pairing.early_dropped += dropped;
+        self.stats.unmatched += self.pairing.flush(|held| held.len() as u64);
     }
 }
 

@@ -251,13 +251,8 @@ impl Stream {
         }
     }
 
-    /// Give up on the hole before the first out-of-order segment: report it, drop the
-    /// message it cut, and go on (resynchronising) from the data after it.
-    fn declare_gap(&mut self, stats: &mut TcpStats, cx: &mut Ctx<'_, '_>) {
-        let Some((&first, _)) = self.ooo.first_key_value() else {
-            return;
-        };
-        let missing = first.saturating_sub(self.next_abs);
+    /// Drop the bytes buffered for a message that will not complete, reporting them.
+    fn skip_buffered(&mut self, stats: &mut TcpStats, cx: &mut Ctx<'_, '_>) {
         if !self.buf.is_empty() {
             let bytes = self.buf.len() as u64;
             stats.skipped_bytes += bytes;
@@ -268,6 +263,16 @@ impl Stream {
             });
             self.buf.clear();
         }
+    }
+
+    /// Give up on the hole before the first out-of-order segment: report it, drop the
+    /// message it cut, and go on (resynchronising) from the data after it.
+    fn declare_gap(&mut self, stats: &mut TcpStats, cx: &mut Ctx<'_, '_>) {
+        let Some((&first, _)) = self.ooo.first_key_value() else {
+            return;
+        };
+        let missing = first.saturating_sub(self.next_abs);
+        self.skip_buffered(stats, cx);
         stats.gaps += 1;
         stats.gap_bytes += missing;
         (cx.out)(TcpEvent::Gap {
@@ -370,16 +375,7 @@ impl Stream {
         while !self.ooo.is_empty() {
             self.declare_gap(stats, cx);
         }
-        if !self.buf.is_empty() {
-            let bytes = self.buf.len() as u64;
-            stats.skipped_bytes += bytes;
-            (cx.out)(TcpEvent::Skipped {
-                flow: cx.flow,
-                meta: cx.meta,
-                bytes,
-            });
-            self.buf.clear();
-        }
+        self.skip_buffered(stats, cx);
     }
 }
 

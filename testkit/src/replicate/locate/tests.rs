@@ -21,8 +21,8 @@ fn tbcd_round_trip_keeps_the_filler() {
 /// MSISDN: the same octets inside another element, or other numbers, are not taken.
 #[test]
 fn map_fields_are_whole_elements_with_the_decoded_identities() {
+    use crate::map as encode;
     use landfall_parsers::ss7::ber;
-    use landfall_parsers::ss7::map::encode;
     use landfall_parsers::ss7::map::Isdn;
     use landfall_parsers::ss7::tcap::{ComponentKind, ComponentRepr, TcapKind, TcapRepr};
 

@@ -1,11 +1,22 @@
-use super::correlate::MapCorrelator;
-use super::encode;
-use super::*;
-use crate::numbering::e164::{GtPlmnTable, E164};
-use crate::numbering::e212::E212;
-use crate::signal::SignalKind;
-use crate::ss7::tcap::{map_context, ComponentRepr, DialoguePdu, TcapKind, TcapRepr};
-use crate::types::Plmn;
+//! MAP tests: arguments and results built with the test kit's MAP builders decoded back,
+//! dialogues correlated into signals, malformed parameters (out of the crate's unit tests,
+//! which cannot depend on `landfall-testkit`).
+
+use landfall_parsers::error::{DecodeError, Layer};
+use landfall_parsers::flow::PacketMeta;
+use landfall_parsers::numbering::e164::{GtPlmnTable, E164};
+use landfall_parsers::numbering::e212::E212;
+use landfall_parsers::signal::{Signal, SignalKind};
+use landfall_parsers::ss7::ber::{self, Tlv};
+use landfall_parsers::ss7::map::correlate::MapCorrelator;
+use landfall_parsers::ss7::map::{decode_fields, error, op, Isdn, MapFields};
+use landfall_parsers::ss7::sccp::SccpAddress;
+use landfall_parsers::ss7::tcap::{
+    map_context, Code, Component, ComponentKind, ComponentRepr, DialoguePdu, TcapKind, TcapMessage,
+    TcapRepr,
+};
+use landfall_parsers::types::{Imsi, Plmn};
+use landfall_testkit::map as encode;
 use proptest::prelude::*;
 
 fn imsi(s: &str) -> Imsi {
@@ -140,17 +151,12 @@ impl Dialogue {
         }
     }
 
-    fn send(&mut self, from_vlr: bool, repr: TcapRepr) -> Vec<crate::signal::Signal> {
+    fn send(&mut self, from_vlr: bool, repr: TcapRepr) -> Vec<Signal> {
         let ts_us = (self.frame as i64 + 1) * 1000;
         self.send_at(from_vlr, repr, ts_us)
     }
 
-    fn send_at(
-        &mut self,
-        from_vlr: bool,
-        repr: TcapRepr,
-        ts_us: i64,
-    ) -> Vec<crate::signal::Signal> {
+    fn send_at(&mut self, from_vlr: bool, repr: TcapRepr, ts_us: i64) -> Vec<Signal> {
         self.frame += 1;
         let meta = PacketMeta {
             file: 0,
@@ -409,7 +415,7 @@ proptest! {
                 kind,
                 invoke_id: Some(1),
                 linked_id: None,
-                opcode: Some(crate::ss7::tcap::Code::Local(op)),
+                opcode: Some(Code::Local(op)),
                 error: None,
                 parameter: Some(t),
             };
