@@ -40,6 +40,9 @@
 //! cargo bench --bench presence -- 1000000 100000   # smaller: SIGNALS SUBSCRIBERS
 //! ```
 
+#[path = "common/synthetic.rs"]
+mod synthetic;
+
 use std::collections::HashMap;
 use std::process::Command;
 use std::time::Instant;
@@ -52,31 +55,13 @@ use landfall_dataflows::{
     ZonePresence,
 };
 use landfall_parsers::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
+use synthetic::{imsi_of, mix, networks, rss_bytes};
 
 /// 2026-06-01T00:00:00Z.
 const T0: i64 = 1_780_272_000_000_000;
 /// Event time between consecutive signals: 10 M signals span one hour.
 const STEP_US: i64 = 360;
 const BATCH_US: i64 = 1_000_000;
-
-/// Networks the synthetic subscribers move between: 12 PLMNs in 4 countries.
-fn networks() -> Vec<(Plmn, Country)> {
-    let c = |s| Country::new(s).unwrap();
-    vec![
-        (Plmn::new(208, 1, 2), c("FR")),
-        (Plmn::new(208, 10, 2), c("FR")),
-        (Plmn::new(208, 20, 2), c("FR")),
-        (Plmn::new(262, 1, 2), c("DE")),
-        (Plmn::new(262, 2, 2), c("DE")),
-        (Plmn::new(262, 3, 2), c("DE")),
-        (Plmn::new(214, 1, 2), c("ES")),
-        (Plmn::new(214, 7, 2), c("ES")),
-        (Plmn::new(214, 3, 2), c("ES")),
-        (Plmn::new(222, 1, 2), c("IT")),
-        (Plmn::new(222, 10, 2), c("IT")),
-        (Plmn::new(222, 88, 2), c("IT")),
-    ]
-}
 
 /// Cells per network; zone `j` of each network holds cells `j*20 .. j*20+20`.
 const CELLS_PER_NET: u64 = 20_000;
@@ -113,13 +98,6 @@ fn zones() -> Vec<Zone> {
 
 fn zone_id(net: usize, j: u64) -> ZoneId {
     ZoneId::new(&format!("n{net}-z{j}")).expect("zone id")
-}
-
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 /// The deterministic signal stream: signal `i` belongs to subscriber `i % subs`; the
@@ -182,17 +160,6 @@ impl Gen {
             },
         }
     }
-}
-
-/// Subscriber `sub`'s IMSI: 20801 followed by the number.
-fn imsi_of(sub: u64) -> Imsi {
-    let mut digits = *b"208010000000000";
-    let mut v = sub;
-    for d in digits[5..].iter_mut().rev() {
-        *d = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    Imsi::from_ascii(&digits).expect("digits")
 }
 
 /// 100 subscriptions of 10 partners: arrivals or roaming-on, in one of the countries or
@@ -299,17 +266,6 @@ impl PlainPartners {
         }
         n
     }
-}
-
-/// `VmHWM` (peak) or `VmRSS` (now) of this process, in bytes.
-fn rss_bytes(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// One variant, in this process; prints `elapsed_s moments tracked peak_bytes`.

@@ -187,7 +187,7 @@ impl Metrics {
         );
         registry.register(
             "late_signals",
-            "Signals that arrived behind the event-time frontier by more than rules.lateness, not applied",
+            "Signals that reached the merge behind the merged watermark (their answer came more than rules.lateness after the request, or a probe fell behind): the dataflow leaves them out",
             m.late.clone(),
         );
         registry.register(
@@ -212,7 +212,7 @@ impl Metrics {
         );
         registry.register(
             "signal_to_moment_latency_seconds",
-            "Wall-clock time from a signal's capture time to the moment it caused being handed to the sinks, seconds",
+            "Wall-clock time from a signal being handed to the dataflow (decoded, merged) to the moment it caused being handed to the sinks, seconds; a zone arrival waiting for its minimum dwell is counted from the first signal at or after its start",
             m.latency.clone(),
         );
         // Zero series for the known kinds, so rates work from the first scrape.

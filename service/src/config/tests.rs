@@ -55,7 +55,14 @@ fn only_the_inputs_are_required() {
     assert_eq!(c.rules.horizon, Duration::from_secs(30 * 86400));
     assert_eq!(c.rules.batch, Duration::from_millis(10));
     assert_eq!(c.rules.lateness_batches(), 100);
-    assert_eq!(c.rules.rules(), landfall_model::moment::Rules::default());
+    assert_eq!(
+        c.rules.rules(),
+        landfall_model::moment::Rules {
+            horizon_us: 30 * 86_400 * 1_000_000,
+            ..landfall_model::moment::Rules::default()
+        }
+    );
+    assert!(c.rules.wall_clock);
     assert_eq!(c.http.listen.to_string(), "127.0.0.1:9464");
     assert_eq!(c.http.operator_key, None);
     assert_eq!(c.sinks, vec![SinkSettings::Stdout]);
