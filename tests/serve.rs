@@ -80,6 +80,29 @@ fn by_id(lines: &[String]) -> BTreeMap<String, Vec<String>> {
     m
 }
 
+/// The same moments by id; else the first few differences.
+fn assert_same(got: &BTreeMap<String, Vec<String>>, expected: &BTreeMap<String, Vec<String>>) {
+    let differ: Vec<_> = got
+        .keys()
+        .chain(expected.keys())
+        .filter(|k| got.get(*k) != expected.get(*k))
+        .collect();
+    let show =
+        |m: &BTreeMap<String, Vec<String>>, k: &String| m.get(k).cloned().unwrap_or_default();
+    let examples: Vec<_> = differ
+        .iter()
+        .take(3)
+        .map(|k| (show(got, k), show(expected, k)))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} ids differ ({} got, {} expected); first (got, expected): {examples:#?}",
+        differ.len(),
+        got.len(),
+        expected.len()
+    );
+}
+
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -321,4 +344,107 @@ fn misconfigurations_fail_with_one_readable_error() {
         assert_eq!(stderr.trim().lines().count(), 1, "one error line: {stderr}");
     }
     drop(taken);
+}
+
+/// A free loopback port (bound, then released for the process that uses it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_two_process_cluster_gives_one_process_moments() {
+    let dir = common::temp_dir("serve-cluster");
+    let files: Vec<PathBuf> = rotated_files(20)
+        .into_iter()
+        .take(3)
+        .map(|(name, bytes)| {
+            let p = dir.join(name);
+            fs::write(&p, bytes).unwrap();
+            p
+        })
+        .collect();
+    let inputs = |name: &str, paths: &[PathBuf]| {
+        let list: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
+        format!(
+            "[[input]]\nkind = \"files\"\nname = {name:?}\npaths = [{}]\n",
+            list.join(", ")
+        )
+    };
+    // One process with the same two inputs (each input its own decoder, as each process
+    // of the cluster has).
+    let one = dir.join("one");
+    fs::create_dir_all(&one).unwrap();
+    let out_one = one.join("moments.jsonl");
+    let both = format!("{}{}", inputs("a", &files[..1]), inputs("b", &files[1..]));
+    let cfg = config(&one, &both, &out_one);
+    let run = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let expected = by_id(&lines(&fs::read_to_string(&out_one).unwrap()));
+    assert!(expected.len() > 100);
+
+    // Two processes: process 0 reads the first file, process 1 the other two (file indices
+    // striped across the cluster: 0 on process 0, 1 and 3 on process 1; the moments name
+    // the files, whichever process emits them).
+    let hostfile = dir.join("hosts");
+    fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let parts = [&files[..1], &files[1..]];
+    let mut children = Vec::new();
+    let mut outs = Vec::new();
+    for (process, part) in parts.iter().enumerate() {
+        let pdir = dir.join(format!("p{process}"));
+        fs::create_dir_all(&pdir).unwrap();
+        let out = pdir.join("moments.jsonl");
+        let cluster = format!(
+            "{}[cluster]\nprocesses = 2\nprocess = {process}\nhostfile = {hostfile:?}\nconnect_timeout = \"30s\"\n",
+            inputs(if process == 0 { "a" } else { "b" }, part)
+        );
+        let cfg = config(&pdir, &cluster, &out);
+        children.push(
+            Command::new(BIN)
+                .args(["serve", "--config"])
+                .arg(&cfg)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        outs.push(out);
+    }
+    for child in children {
+        let run = child.wait_with_output().unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let mut all = Vec::new();
+    let mut per_process = Vec::new();
+    for out in &outs {
+        let l = lines(&fs::read_to_string(out).unwrap_or_default());
+        per_process.push(l.len());
+        all.extend(l);
+    }
+    assert!(
+        per_process.iter().all(|&n| n > 0),
+        "each process emits the moments of the subscribers it owns: {per_process:?}"
+    );
+    let got = by_id(&all);
+    assert_same(&got, &expected);
 }

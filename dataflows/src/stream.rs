@@ -25,11 +25,13 @@ use differential_dataflow::collection::AsCollection;
 use differential_dataflow::input::{Input, InputSession};
 use differential_dataflow::VecCollection;
 use landfall_model::{Provenance, Signal, TimestampUs};
+use timely::dataflow::operators::vec::Broadcast as _;
 use timely::dataflow::operators::Exchange as _;
+use timely::dataflow::operators::Inspect as _;
 use timely::dataflow::operators::Probe as _;
 use timely::dataflow::ProbeHandle;
 
-use crate::detector::detect_counted;
+use crate::detector::{detect_counted, imsi_route};
 use crate::horizon::Tracked;
 use crate::moment::{sort_moments, Moment, Rules};
 use crate::runner::{panic_text, RunError, Topology};
@@ -78,14 +80,20 @@ enum Command {
     Watermark(TimestampUs),
     Zones(Vec<(Zone, isize)>),
     Catalog(Vec<(CatalogCell, isize)>),
+    /// Capture names by file index.
+    Files(Vec<(u16, String)>),
 }
 
 /// The moments of every batch before `upto` (an event time: the watermark the dataflow
-/// has passed), not yet handed out; ordered by `(at, id)`.
+/// has passed), not yet handed out; ordered by `(at, id)`. In a cluster, each process gets
+/// the moments of the subscribers its workers own.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Completed {
     pub upto: TimestampUs,
     pub moments: Vec<Moment>,
+    /// Capture names sent with [`StreamInput::files`] by any process of the cluster and
+    /// not yet handed out: what these moments' `source.file` indices name.
+    pub files: Vec<(u16, String)>,
 }
 
 /// What a streaming run counted, summed over its workers.
@@ -153,6 +161,15 @@ impl StreamInput {
     pub fn catalog(&mut self, edits: Vec<(CatalogCell, isize)>) -> Result<(), Stopped> {
         self.senders[0]
             .send(Command::Catalog(edits))
+            .map_err(|_| Stopped)
+    }
+
+    /// Capture names by file index (each process of a cluster naming its own indices):
+    /// they reach whichever process emits a moment of that capture, in [`Completed::files`],
+    /// no later than the moment.
+    pub fn files(&mut self, names: Vec<(u16, String)>) -> Result<(), Stopped> {
+        self.senders[0]
+            .send(Command::Files(names))
             .map_err(|_| Stopped)
     }
 
@@ -236,7 +253,7 @@ pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError>
                 let rx = receivers.lock().expect("receivers")[local]
                     .take()
                     .expect("one receiver per local worker");
-                let out = (worker.index() == 0).then(|| out_tx.clone());
+                let out = (worker.index() % workers == 0).then(|| out_tx.clone());
                 run_worker(worker, rx, out, cfg, &tracked)
             })
             .map_err(RunError::Start)?;
@@ -312,9 +329,22 @@ fn run_worker(
 ) -> StreamReport {
     let batch_us = cfg.batch_us.max(1);
     let sink: Gathered = Rc::new(RefCell::new(Vec::new()));
+    let named: Rc<RefCell<Vec<(u16, String)>>> = Rc::new(RefCell::new(Vec::new()));
     let probe = ProbeHandle::new();
-    let (mut input, mut reference) = worker.dataflow::<u64, _, _>(|scope| {
+    let (peers, local) = (worker.peers() as u64, cfg.workers.max(1) as u64);
+    let (mut input, mut reference, mut files) = worker.dataflow::<u64, _, _>(|scope| {
         let (input, signals) = scope.new_collection::<Signal, isize>();
+        let (files, names) = scope.new_collection::<(u16, String), isize>();
+        let named = Rc::clone(&named);
+        names
+            .inner
+            .broadcast()
+            .inspect(move |(name, _, diff)| {
+                if *diff > 0 {
+                    named.borrow_mut().push(name.clone());
+                }
+            })
+            .probe_with(&probe);
         let (reference, moments): (Option<ReferenceInputs>, VecCollection<'_, u64, Moment>) =
             if cfg.zones {
                 let (catalog_in, catalog) = scope.new_collection::<CatalogCell, isize>();
@@ -341,14 +371,17 @@ fn run_worker(
                 )
             };
         let sink = Rc::clone(&sink);
+        // To the first worker of the process owning the subscriber (its state's worker).
         moments
             .inner
-            .exchange(|_| 0)
+            .exchange(move |(m, _, _): &(Moment, u64, isize)| {
+                imsi_route(&m.imsi) % peers / local * local
+            })
             .as_collection()
             .inspect(move |(m, time, diff)| sink.borrow_mut().push((*m, *time, *diff)))
             .inner
             .probe_with(&probe);
-        (input, reference)
+        (input, reference, files)
     });
 
     let mut report = StreamReport::default();
@@ -362,7 +395,14 @@ fn run_worker(
             match rx.try_recv() {
                 Ok(command) => {
                     moved = true;
-                    apply(command, &mut input, &mut reference, batch_us, &mut report);
+                    apply(
+                        command,
+                        &mut input,
+                        &mut reference,
+                        &mut files,
+                        batch_us,
+                        &mut report,
+                    );
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
@@ -373,6 +413,7 @@ fn run_worker(
         }
         if moved {
             input.flush();
+            files.flush();
             if let Some((c, z)) = &mut reference {
                 c.flush();
                 z.flush();
@@ -383,19 +424,20 @@ fn run_worker(
             worker.step_or_park(Some(POLL));
         }
         if let Some(out) = &out {
-            hand_out(&sink, &probe, &mut handed, batch_us, out);
+            hand_out(&sink, &named, &probe, &mut handed, batch_us, out);
         }
     }
     input.close();
+    files.close();
     drop(reference);
     while !probe.done() {
         worker.step_or_park(Some(POLL));
         if let Some(out) = &out {
-            hand_out(&sink, &probe, &mut handed, batch_us, out);
+            hand_out(&sink, &named, &probe, &mut handed, batch_us, out);
         }
     }
     if let Some(out) = &out {
-        hand_out(&sink, &probe, &mut handed, batch_us, out);
+        hand_out(&sink, &named, &probe, &mut handed, batch_us, out);
     }
     report
 }
@@ -405,6 +447,7 @@ fn apply(
     command: Command,
     input: &mut InputSession<u64, Signal, isize>,
     reference: &mut Option<ReferenceInputs>,
+    files: &mut InputSession<u64, (u16, String), isize>,
     batch_us: i64,
     report: &mut StreamReport,
 ) {
@@ -424,10 +467,16 @@ fn apply(
                 }
             }
         }
+        Command::Files(names) => {
+            for name in names {
+                files.insert(name);
+            }
+        }
         Command::Watermark(at) => {
             let b = batch_at(at, batch_us);
             if b > *input.time() {
                 input.advance_to(b);
+                files.advance_to(b);
                 if let Some((c, z)) = reference {
                     c.advance_to(b);
                     z.advance_to(b);
@@ -454,6 +503,7 @@ fn apply(
 /// Send out the moments of the batches the dataflow has completed since the last call.
 fn hand_out(
     sink: &Gathered,
+    named: &RefCell<Vec<(u16, String)>>,
     probe: &ProbeHandle<u64>,
     handed: &mut u64,
     batch_us: i64,
@@ -488,9 +538,11 @@ fn hand_out(
     }
     sort_moments(&mut moments);
     // A consumer that went away only loses what it no longer reads.
+    let files = named.borrow_mut().split_off(0);
     let _ = out.send(Completed {
         upto: batch_start(frontier, batch_us),
         moments,
+        files,
     });
 }
 

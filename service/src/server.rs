@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use landfall_dataflows::stream::{self, Completed, StreamConfig, StreamInput};
 use landfall_dataflows::{RunError, Tracked};
-use landfall_model::{Moment, TimestampUs};
+use landfall_model::TimestampUs;
 use landfall_sources::{
-    Control, FolderSpec, FollowConfig, InterfaceSpec, Merged, SourceError, SourceSpec,
+    Control, FileTable, FolderSpec, FollowConfig, InterfaceSpec, Merged, SourceError, SourceSpec,
     SourcesConfig,
 };
 use tracing::{info, warn};
@@ -135,6 +135,8 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             idle_timeout: cfg.rules.idle_timeout,
             advance_with_wall_clock: cfg.rules.wall_clock,
             follow: follow(&cfg),
+            process: cfg.cluster.process as usize,
+            processes: cfg.cluster.processes.max(1) as usize,
             ..SourcesConfig::default()
         },
     )?;
@@ -204,17 +206,17 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     let feeder = {
         let sent_at = Arc::clone(&sent_at);
         let output = sources.output;
+        let files = Arc::clone(control.files());
         thread::Builder::new()
             .name("landfall-feed".into())
-            .spawn(move || feed(output, &mut input, &sent_at, lateness_us))
+            .spawn(move || feed(output, &mut input, &files, &sent_at, lateness_us))
             .map_err(ServeError::Runtime)?
     };
     let emitter = {
         let (metrics, view, sent_at) = (Arc::clone(&metrics), Arc::clone(&view), sent_at);
-        let files = Arc::clone(control.files());
         thread::Builder::new()
             .name("landfall-emit".into())
-            .spawn(move || emit(output, sinks, &metrics, &view, &sent_at, &files))
+            .spawn(move || emit(output, sinks, &metrics, &view, &sent_at))
             .map_err(ServeError::Runtime)?
     };
     ready.set();
@@ -336,14 +338,26 @@ impl SentTimes {
 fn feed(
     merged: std::sync::mpsc::Receiver<Merged>,
     input: &mut StreamInput,
+    files: &FileTable,
     sent_at: &Mutex<SentTimes>,
     lateness_us: i64,
 ) -> u64 {
     let mut sent = 0u64;
     let mut latest = i64::MIN;
+    let mut named = 0u64;
     for m in merged {
         match m {
             Merged::Batch(batch) => {
+                // The names of new captures go ahead of their signals (a source registers
+                // a capture before decoding it), to whichever process emits the moments.
+                let registered = files.registered();
+                if registered != named {
+                    named = registered;
+                    let names = files.entries().into_iter().map(|(i, e)| (i, e.name));
+                    if input.files(names.collect()).is_err() {
+                        break;
+                    }
+                }
                 let n = batch.signals.len() as u64;
                 for s in &batch.signals {
                     latest = latest.max(s.at);
@@ -378,13 +392,19 @@ fn emit(
     metrics: &Metrics,
     view: &Mutex<View>,
     sent_at: &Mutex<SentTimes>,
-    files: &landfall_sources::FileTable,
 ) -> std::io::Result<u64> {
     let mut written = 0u64;
+    // Capture names by file index, as the dataflow hands them out.
     let mut names: Vec<String> = Vec::new();
     for c in output {
+        for (index, name) in c.files {
+            let i = usize::from(index);
+            if names.len() <= i {
+                names.resize(i + 1, String::new());
+            }
+            names[i] = name;
+        }
         if !c.moments.is_empty() {
-            refresh_names(&mut names, &c.moments, files);
             sinks.write_batch(&c.moments, &names)?;
             written += c.moments.len() as u64;
             let now = Instant::now();
@@ -401,25 +421,6 @@ fn emit(
         view.expire(c.upto);
     }
     Ok(written)
-}
-
-/// Capture names by file index, re-read when a moment names a file not yet known.
-fn refresh_names(names: &mut Vec<String>, moments: &[Moment], files: &landfall_sources::FileTable) {
-    let needed = moments
-        .iter()
-        .map(|m| usize::from(m.source.file))
-        .max()
-        .unwrap_or(0);
-    if needed < names.len() {
-        return;
-    }
-    for (index, entry) in files.entries() {
-        let i = usize::from(index);
-        if names.len() <= i {
-            names.resize(i + 1, String::new());
-        }
-        names[i] = entry.name.clone();
-    }
 }
 
 /// Copies the sources' and the dataflow's counters into the metrics.

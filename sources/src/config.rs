@@ -151,6 +151,10 @@ pub struct SourcesConfig {
     /// are copied out for readers (and at the end).
     pub stats_interval: Duration,
     pub follow: FollowConfig,
+    /// In a cluster: this process and how many there are, so that file indices are
+    /// unique across the cluster ([`crate::FileTable::striped`]). `(0, 1)` alone.
+    pub process: usize,
+    pub processes: usize,
 }
 
 impl Default for SourcesConfig {
@@ -166,6 +170,8 @@ impl Default for SourcesConfig {
             live_buffer_bytes: 64 << 20,
             stats_interval: Duration::from_secs(1),
             follow: FollowConfig::default(),
+            process: 0,
+            processes: 1,
         }
     }
 }

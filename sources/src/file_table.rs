@@ -22,15 +22,30 @@ pub struct FileEntry {
 struct Slots {
     entries: Vec<Option<FileEntry>>,
     next: usize,
+    /// Registrations so far.
+    registered: u64,
 }
 
 /// Index → name of every capture of the run, shared by the sources (who register) and
 /// whoever names provenance (who look up). Indices are handed out in order; after 65536
 /// captures (a folder rotated every minute for 45 days) they wrap around to the oldest
 /// index no longer open, whose entry is then replaced.
-#[derive(Debug, Default)]
+///
+/// In a cluster of `processes` processes, process `p` hands out only the indices
+/// `p + k × processes` ([`FileTable::striped`]), so that an index names one capture across
+/// the cluster: a moment may be emitted by another process than the one that read its
+/// signal.
+#[derive(Debug)]
 pub struct FileTable {
     slots: Mutex<Slots>,
+    process: usize,
+    processes: usize,
+}
+
+impl Default for FileTable {
+    fn default() -> Self {
+        FileTable::striped(0, 1)
+    }
 }
 
 impl FileTable {
@@ -38,21 +53,47 @@ impl FileTable {
         FileTable::default()
     }
 
+    /// The table of process `process` of `processes` (see the type's docs).
+    pub fn striped(process: usize, processes: usize) -> FileTable {
+        let processes = processes.clamp(1, SLOTS);
+        FileTable {
+            slots: Mutex::default(),
+            process: process % processes,
+            processes,
+        }
+    }
+
+    /// Local slots of this process.
+    fn slots(&self) -> usize {
+        SLOTS / self.processes
+    }
+
+    fn global(&self, local: usize) -> u16 {
+        (local * self.processes + self.process) as u16
+    }
+
+    /// The local slot of a global index (none: another process's).
+    fn local(&self, index: u16) -> Option<usize> {
+        let i = usize::from(index);
+        (i % self.processes == self.process).then_some(i / self.processes)
+    }
+
     /// A new index for the capture `name` read by `source`, open until [`FileTable::close`].
     pub fn register(&self, name: &str, source: usize) -> u16 {
+        let slots = self.slots();
         let mut s = self.lock();
         let entry = FileEntry {
             name: name.to_string(),
             source,
             open: true,
         };
-        let at = if s.entries.len() < SLOTS {
+        let at = if s.entries.len() < slots {
             s.entries.len()
         } else {
             // Wrapped: the next slot not open (any slot when all are).
             let start = s.next;
-            (0..SLOTS)
-                .map(|k| (start + k) % SLOTS)
+            (0..slots)
+                .map(|k| (start + k) % slots)
                 .find(|&i| !s.entries[i].as_ref().is_some_and(|e| e.open))
                 .unwrap_or(start)
         };
@@ -61,13 +102,18 @@ impl FileTable {
         } else {
             s.entries[at] = Some(entry);
         }
-        s.next = (at + 1) % SLOTS;
-        at as u16
+        s.next = (at + 1) % slots;
+        s.registered += 1;
+        drop(s);
+        self.global(at)
     }
 
     /// The capture of `index` is read to its end.
     pub fn close(&self, index: u16) {
-        if let Some(Some(e)) = self.lock().entries.get_mut(usize::from(index)) {
+        let Some(local) = self.local(index) else {
+            return;
+        };
+        if let Some(Some(e)) = self.lock().entries.get_mut(local) {
             e.open = false;
         }
     }
@@ -78,10 +124,8 @@ impl FileTable {
     }
 
     pub fn get(&self, index: u16) -> Option<FileEntry> {
-        self.lock()
-            .entries
-            .get(usize::from(index))
-            .and_then(Clone::clone)
+        let local = self.local(index)?;
+        self.lock().entries.get(local).and_then(Clone::clone)
     }
 
     /// Every registered capture, by index.
@@ -90,8 +134,13 @@ impl FileTable {
             .entries
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| Some((i as u16, e.clone()?)))
+            .filter_map(|(i, e)| Some((self.global(i), e.clone()?)))
             .collect()
+    }
+
+    /// How many captures were ever registered (a cheap check for new ones).
+    pub fn registered(&self) -> u64 {
+        self.lock().registered
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
@@ -124,5 +173,19 @@ mod tests {
         // 2 is closed, 3 is open.
         assert_eq!(t.register("d", 2), 2);
         assert_eq!(t.register("e", 2), 4);
+        assert_eq!(t.registered(), SLOTS as u64 + 3);
+    }
+
+    #[test]
+    fn a_cluster_process_hands_out_its_own_stripe() {
+        let t = FileTable::striped(1, 3);
+        assert_eq!(t.register("a", 0), 1);
+        assert_eq!(t.register("b", 0), 4);
+        assert_eq!(t.name(4).as_deref(), Some("b"));
+        assert_eq!(t.name(3), None, "another process's index");
+        assert_eq!(
+            t.entries().iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![1, 4]
+        );
     }
 }

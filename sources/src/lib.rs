@@ -120,7 +120,7 @@ impl Sources {
 
 /// Check every source, then start them: see the crate doc.
 pub fn start(specs: Vec<SourceSpec>, cfg: SourcesConfig) -> Result<Sources, SourceError> {
-    let files = Arc::new(FileTable::new());
+    let files = Arc::new(FileTable::striped(cfg.process, cfg.processes));
     if specs
         .iter()
         .filter(|s| matches!(s, SourceSpec::Stdin))
