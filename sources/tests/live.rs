@@ -10,98 +10,15 @@
 
 mod common;
 
-use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 use landfall_model::signal::Signal;
 use landfall_sources::send::{Pace, Sender};
 use landfall_sources::{start, InterfaceSpec, SourceError, SourceSpec};
+use landfall_testkit::netns::netns;
 use landfall_testkit::replicate::replicate;
 use landfall_testkit::scenario::{roaming_scenario, skew_scenario};
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// A network namespace with a veth pair (veth0, veth1), up, no addresses; deleted (with
-/// the pair) when dropped, whatever happened.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn create(tag: &str) -> Result<Netns, String> {
-        let name = format!("landfall-{tag}-{}", std::process::id());
-        ip(&["netns", "add", &name])?;
-        let ns = Netns { name };
-        let n = ns.name.as_str();
-        ip(&[
-            "-n", n, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
-        ])?;
-        for dev in ["veth0", "veth1", "lo"] {
-            ip(&["-n", n, "link", "set", dev, "mtu", "9000"]).or_else(|e| {
-                // lo has its own MTU; only the pair's matters.
-                if dev == "lo" {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })?;
-            ip(&["-n", n, "link", "set", dev, "up"])?;
-        }
-        Ok(ns)
-    }
-
-    /// Move the calling thread (and threads it starts later) into the namespace.
-    fn enter(&self) {
-        let f = std::fs::File::open(format!("/run/netns/{}", self.name)).unwrap();
-        // SAFETY: setns on a valid namespace fd; it affects the calling thread only.
-        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = ip(&["netns", "del", &self.name]);
-    }
-}
-
-/// The namespace, or `None` when this host lets the test make none (reported skipped;
-/// a failure under CI).
-fn netns(tag: &str) -> Option<Netns> {
-    match Netns::create(tag) {
-        Ok(ns) => Some(ns),
-        Err(e) if ci() => panic!("the live test needs CAP_NET_ADMIN (root) under CI: {e}"),
-        Err(e) => {
-            // Straight to the terminal, past the test harness's capture.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: the live test needs CAP_NET_ADMIN (root): {e}"
-            );
-            None
-        }
-    }
-}
 
 /// A signal without what a live capture sets itself: capture time, file and frame.
 fn timeless(mut s: Signal) -> Signal {

@@ -19,6 +19,7 @@ pub mod diameter;
 pub mod feed;
 pub mod gtpv2;
 pub mod map;
+pub mod netns;
 pub mod replicate;
 pub mod rotation;
 pub mod scenario;
