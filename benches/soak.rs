@@ -61,7 +61,7 @@ fn signal(i: u64, at: i64) -> Signal {
     let nets = networks();
     let home = nets[(mix(sub) % 3) as usize];
     // The network: the subscriber's own, moved on by one of its moves now and then.
-    let moves = u64::from(r % 100 < 5);
+    let moves = u64::from(r % 100 < 1);
     let (serving, country) =
         nets[((mix(sub ^ 1) + moves * (r >> 32)) % nets.len() as u64) as usize];
     Signal {
@@ -165,6 +165,15 @@ fn soak(seconds: u64, rate: u64, workers: usize) {
         thread::sleep(tick.saturating_sub(Duration::from_micros(
             (start_at.elapsed().as_micros() % tick.as_micros()) as u64,
         )));
+    }
+    if next_mark < marks.len() {
+        println!(
+            "{:>8} {:>12} {:>12} {:>10.1}",
+            start_at.elapsed().as_secs(),
+            sent,
+            tracked.serving(),
+            rss_bytes("VmRSS:") as f64 / (1 << 20) as f64
+        );
     }
     let achieved = sent as f64 / start_at.elapsed().as_secs_f64();
     input.close();
