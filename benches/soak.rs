@@ -11,7 +11,7 @@
 //! between workers, the detector and the hand-out, with no lateness added (a deployment
 //! adds `rules.lateness`, see benches/README.md). Subscribers: a window of ACTIVE
 //! subscribers slides over the population, a new one entering (and the oldest leaving, never
-//! to return) every ACTIVE/CHURN signals; 5 % of signals move the subscriber to another
+//! to return) every ACTIVE/CHURN signals; 1 % of signals find the subscriber visiting another
 //! network. The horizon is HORIZON seconds (short, so that the steady state comes within
 //! the run; the default of serve is 30 days).
 //!
