@@ -15,6 +15,7 @@ use differential_dataflow::VecCollection;
 use landfall_model::Signal;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -156,6 +157,35 @@ pub enum Topology {
         hosts: Vec<String>,
         connect_timeout: Option<Duration>,
     },
+}
+
+/// A hostfile's addresses: one `IP:port` a line (timely takes socket addresses), blank
+/// lines and `#` comments skipped, no address twice (`replay --hostfile`, `serve`'s `cluster.hostfile`).
+pub fn parse_hostfile(text: &str) -> Result<Vec<SocketAddr>, String> {
+    let mut hosts: Vec<SocketAddr> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let addr: SocketAddr = line.parse().map_err(|_| {
+            format!(
+                "line {}: {line:?} is not an IP address and port (e.g. 127.0.0.1:2101)",
+                n + 1
+            )
+        })?;
+        if addr.port() == 0 {
+            return Err(format!("line {}: {line:?} has port 0", n + 1));
+        }
+        if let Some(first) = hosts.iter().position(|h| *h == addr) {
+            return Err(format!(
+                "line {}: {line:?} repeats the address of process {first}",
+                n + 1
+            ));
+        }
+        hosts.push(addr);
+    }
+    Ok(hosts)
 }
 
 /// Why a run could not complete.

@@ -13,44 +13,14 @@ use std::time::Duration;
 
 use common::*;
 use landfall_sources::{start, FolderSpec, SourceSpec, SourceStats};
-use landfall_testkit::replicate::{replicate_with, Options};
+use landfall_testkit::rotation::rotated_files;
 use landfall_testkit::scenario::{roaming_scenario, skew_scenario};
 
 /// Five captures one after another in time: the roaming scenario, the skew scenario, a
 /// replicated roaming scenario (60 copies, distinct subscribers) cut in two at a frame in
 /// the middle of its transactions (a rotation), and the roaming scenario again.
 fn captures() -> Vec<(String, Vec<u8>)> {
-    let roaming = roaming_scenario();
-    let roaming_frames = frames(&roaming);
-    let (_, roaming_end) = span(&roaming_frames);
-    let skew = frames(&skew_scenario(20));
-    let (skew_start, skew_end) = span(&skew);
-    let skew_shift = roaming_end + 1_000_000 - skew_start;
-    let (big, _) = replicate_with(
-        &roaming_frames,
-        &Options {
-            copies: 60,
-            distinct_subscribers: true,
-            diameter_tcp_ports: vec![3868, 3871],
-        },
-    )
-    .unwrap();
-    let big = frames(&big);
-    let (big_start, big_end) = span(&big);
-    let big_shift = skew_end + skew_shift + 1_000_000 - big_start;
-    let (first, second) = big.split_at(big.len() / 2 + 7);
-    let (roaming_start, _) = span(&roaming_frames);
-    let last_shift = big_end + big_shift + 1_000_000 - roaming_start;
-    vec![
-        ("probe-1.pcap".into(), roaming),
-        ("probe-2.pcapng".into(), pcapng(&skew, skew_shift)),
-        ("probe-3.pcapng".into(), pcapng(first, big_shift)),
-        ("probe-10.pcapng".into(), pcapng(second, big_shift)),
-        (
-            "probe-11.pcapng".into(),
-            pcapng(&roaming_frames, last_shift),
-        ),
-    ]
+    rotated_files(60)
 }
 
 fn read_to_end(stats: &SourceStats, name: &str, len: usize) -> bool {

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use landfall_dataflows::runner::parse_hostfile;
 use landfall_dataflows::stream::{run_signals, StreamConfig};
 use landfall_dataflows::zones::{
     read_catalog, read_zones, BadRows, Catalog, CatalogCell, Shape, Zone,
@@ -47,7 +48,12 @@ fn topology(args: &ReplayArgs) -> Result<Topology> {
         .context("--processes > 1 needs --hostfile (one IP:port per process)")?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading --hostfile {}", path.display()))?;
-    let hosts = parse_hostfile(&text).with_context(|| format!("--hostfile {}", path.display()))?;
+    let hosts: Vec<String> = parse_hostfile(&text)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("--hostfile {}", path.display()))?
+        .iter()
+        .map(SocketAddr::to_string)
+        .collect();
     if hosts.len() != args.processes as usize {
         bail!(
             "--hostfile {} lists {} addresses for --processes {}",
@@ -65,35 +71,6 @@ fn topology(args: &ReplayArgs) -> Result<Topology> {
         hosts,
         connect_timeout: Some(args.connect_timeout),
     })
-}
-
-/// A hostfile's addresses: one `IP:port` a line (timely takes socket addresses, not host
-/// names), blank lines and `#` comments skipped, no address twice.
-fn parse_hostfile(text: &str) -> Result<Vec<String>> {
-    let mut hosts: Vec<SocketAddr> = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let addr: SocketAddr = line.parse().map_err(|_| {
-            anyhow::anyhow!(
-                "line {}: {line:?} is not an IP address and port (e.g. 127.0.0.1:2101)",
-                n + 1
-            )
-        })?;
-        if addr.port() == 0 {
-            bail!("line {}: {line:?} has port 0", n + 1);
-        }
-        if let Some(first) = hosts.iter().position(|h| *h == addr) {
-            bail!(
-                "line {}: {line:?} repeats the address of process {first}",
-                n + 1
-            );
-        }
-        hosts.push(addr);
-    }
-    Ok(hosts.iter().map(SocketAddr::to_string).collect())
 }
 
 /// The zones and cell catalog a run reads.

@@ -633,7 +633,7 @@ impl Builder<'_> {
                         format!("cannot read {}: {e}", p.display()),
                     )
                 })?;
-                let hosts = parse_hostfile(&text)
+                let hosts = landfall_dataflows::runner::parse_hostfile(&text)
                     .map_err(|e| self.err("cluster.hostfile", format!("{}: {e}", p.display())))?;
                 if hosts.len() != processes as usize {
                     return Err(self.err(
@@ -680,35 +680,6 @@ fn quoted(options: &[&str]) -> String {
         Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
         _ => q.join(""),
     }
-}
-
-/// A hostfile's addresses: one `IP:port` a line (timely takes socket addresses), blank
-/// lines and `#` comments skipped, no address twice (the rules of `replay --hostfile`).
-pub fn parse_hostfile(text: &str) -> Result<Vec<SocketAddr>, String> {
-    let mut hosts: Vec<SocketAddr> = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let addr: SocketAddr = line.parse().map_err(|_| {
-            format!(
-                "line {}: {line:?} is not an IP address and port (e.g. 127.0.0.1:2101)",
-                n + 1
-            )
-        })?;
-        if addr.port() == 0 {
-            return Err(format!("line {}: {line:?} has port 0", n + 1));
-        }
-        if let Some(first) = hosts.iter().position(|h| *h == addr) {
-            return Err(format!(
-                "line {}: {line:?} repeats the address of process {first}",
-                n + 1
-            ));
-        }
-        hosts.push(addr);
-    }
-    Ok(hosts)
 }
 
 fn read_gt_table(p: &Path) -> Result<GtPlmnTable, String> {

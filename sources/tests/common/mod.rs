@@ -3,13 +3,11 @@
 
 #![allow(dead_code)] // each test file uses its share
 
-use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use landfall_model::signal::Signal;
-use landfall_parsers::capture::{CaptureReader, Frame, PcapNgWriter};
+use landfall_parsers::capture::CaptureReader;
 use landfall_parsers::decode::{decode_captures, DecoderConfig, Sink};
 use landfall_sources::{Merged, Sources, SourcesConfig};
 
@@ -39,39 +37,8 @@ pub fn replay(paths: &[PathBuf]) -> Vec<Signal> {
     sink.0
 }
 
-/// Every frame of a capture held in memory.
-pub fn frames(bytes: &[u8]) -> Vec<Frame> {
-    CaptureReader::from_reader(Cursor::new(bytes.to_vec()), "t", 0)
-        .unwrap()
-        .map(|f| f.unwrap())
-        .collect()
-}
-
-/// `frames` as a pcapng (one interface per link type, ns stamps), each moved by
-/// `shift_us`.
-pub fn pcapng(frames: &[Frame], shift_us: i64) -> Vec<u8> {
-    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
-    let mut ifaces: BTreeMap<u32, u32> = BTreeMap::new();
-    for f in frames {
-        let i = match ifaces.get(&f.linktype) {
-            Some(&i) => i,
-            None => {
-                let i = w.add_interface(f.linktype, 9).unwrap();
-                ifaces.insert(f.linktype, i);
-                i
-            }
-        };
-        w.write_packet(i, (f.meta.ts_us + shift_us) * 1000, &f.data, f.orig_len)
-            .unwrap();
-    }
-    w.into_inner().unwrap()
-}
-
-/// The capture time span of `frames`: (first, last) µs.
-pub fn span(frames: &[Frame]) -> (i64, i64) {
-    let ts = frames.iter().map(|f| f.meta.ts_us);
-    (ts.clone().min().unwrap(), ts.max().unwrap())
-}
+#[allow(unused_imports)] // each test file uses its share
+pub use landfall_testkit::rotation::{frames, pcapng, span};
 
 /// Settings for tests: quick follow, short batches.
 pub fn config() -> SourcesConfig {
