@@ -57,6 +57,19 @@ pub struct StreamConfig {
     pub zones: bool,
     /// Messages each worker's input channel holds before the feeder waits.
     pub channel: usize,
+    /// Which process hands out a moment (in a cluster).
+    pub emit: Emit,
+}
+
+/// Which process of a cluster hands out a moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Emit {
+    /// The process whose workers own the subscriber (`landfall serve`: each process
+    /// emits its own subscribers' moments).
+    #[default]
+    ByOwner,
+    /// Process 0, every moment (`landfall replay`: one output).
+    AllOnProcess0,
 }
 
 impl StreamConfig {
@@ -69,6 +82,7 @@ impl StreamConfig {
             rules: Rules::default(),
             zones: false,
             channel: 16,
+            emit: Emit::ByOwner,
         }
     }
 }
@@ -253,7 +267,11 @@ pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError>
                 let rx = receivers.lock().expect("receivers")[local]
                     .take()
                     .expect("one receiver per local worker");
-                let out = (worker.index() % workers == 0).then(|| out_tx.clone());
+                let emits = match cfg.emit {
+                    Emit::ByOwner => worker.index() % workers == 0,
+                    Emit::AllOnProcess0 => worker.index() == 0,
+                };
+                let out = emits.then(|| out_tx.clone());
                 run_worker(worker, rx, out, cfg, &tracked)
             })
             .map_err(RunError::Start)?;
@@ -374,8 +392,9 @@ fn run_worker(
         // To the first worker of the process owning the subscriber (its state's worker).
         moments
             .inner
-            .exchange(move |(m, _, _): &(Moment, u64, isize)| {
-                imsi_route(&m.imsi) % peers / local * local
+            .exchange(move |(m, _, _): &(Moment, u64, isize)| match cfg.emit {
+                Emit::ByOwner => imsi_route(&m.imsi) % peers / local * local,
+                Emit::AllOnProcess0 => 0,
             })
             .as_collection()
             .inspect(move |(m, time, diff)| sink.borrow_mut().push((*m, *time, *diff)))

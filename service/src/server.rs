@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use landfall_dataflows::stream::{self, Completed, StreamConfig, StreamInput};
+use landfall_dataflows::stream::{self, Completed, Emit, StreamConfig, StreamInput};
 use landfall_dataflows::{RunError, Tracked};
 use landfall_model::TimestampUs;
 use landfall_sources::{
@@ -148,6 +148,7 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             rules: cfg.rules.rules(),
             zones: zones.is_some(),
             channel: 16,
+            emit: Emit::ByOwner,
         },
     )?;
     let tracked = stream.tracked.clone();

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use landfall_dataflows::runner::parse_hostfile;
-use landfall_dataflows::stream::{run_signals, StreamConfig};
+use landfall_dataflows::stream::{run_signals, Emit, StreamConfig};
 use landfall_dataflows::zones::{
     read_catalog, read_zones, BadRows, Catalog, CatalogCell, Shape, Zone,
 };
@@ -223,6 +223,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             min_dwell_us: micros(args.min_dwell),
             horizon_us: args.horizon.map_or(i64::MAX, micros),
         },
+        // One output: every moment on process 0.
+        emit: Emit::AllOnProcess0,
         ..StreamConfig::new(args.workers as usize, BATCH_US)
     };
     let zone_line = zones.as_ref().map(ZoneFiles::summary);
