@@ -146,6 +146,7 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             rules: cfg.rules.rules(),
             zones: zones.is_some(),
             channel: 16,
+            snapshots: false,
         },
     )?;
     let tracked = stream.tracked.clone();
