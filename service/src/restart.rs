@@ -13,7 +13,8 @@
 //!   derived again; those the sinks wrote before the stop are the same moments, same ids.
 //! * Not covered: standard input and live interfaces cannot be read again, so what they
 //!   gave after the last snapshot (beyond its pending signals) is lost by a stop; zone
-//!   state is not in the snapshot (with zones, `serve` runs without snapshots).
+//!   state is not in the snapshot (with zones, `serve` runs without snapshots), nor are
+//!   the processes of a cluster coordinated (a cluster runs without snapshots).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -140,8 +140,9 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
         },
     )?;
     // Restart: the snapshot of the last run, if any (not with zones: their state is not in
-    // it), and what the re-read inputs then give that it already covers.
-    let snapshots = zones.is_none();
+    // it; not in a cluster: the processes' snapshots are not coordinated), and what the
+    // re-read inputs then give that it already covers.
+    let snapshots = zones.is_none() && cfg.cluster.processes == 1;
     let snapshot_path = restart::snapshot_path(&cfg.runtime.data_dir, cfg.cluster.process);
     let snapshot = snapshots.then(|| restart::load(&snapshot_path)).flatten();
     let resume = snapshot
