@@ -3,7 +3,8 @@
 //! that kills land mid-snapshot too), then left to finish: the union of the moments of
 //! every run is `replay`'s (same ids; an id twice only as the same moment), so none is
 //! missing and no arrival is announced again for a subscriber already present (a second
-//! arrival would be a moment `replay` does not have). The data directory stays bounded.
+//! arrival would be a moment `replay` does not have). Every run appends to the same sink
+//! file, a line cut by a kill dropped by the next. The data directory stays bounded.
 
 mod common;
 
@@ -58,13 +59,6 @@ fn replay(paths: &[PathBuf]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The complete lines of a sink file: a line cut by the kill (no newline) is left out (it
-/// belongs to a batch after the last snapshot, which the next run derives again).
-fn complete_lines(text: &str) -> impl Iterator<Item = &str> {
-    let whole = text.rfind('\n').map_or("", |i| &text[..=i]);
-    whole.lines()
-}
-
 /// The distinct lines of each id.
 fn by_id<'a>(lines: impl Iterator<Item = &'a str>) -> BTreeMap<String, BTreeSet<String>> {
     let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -94,8 +88,14 @@ fn sigkill_at_random_points_loses_and_repeats_nothing() {
     let expected = by_id(replay(&paths).lines());
     assert!(expected.len() > 1000, "a real amount of moments");
 
+    // Every killed run appends to the same sink file, as a restarted service does (a line
+    // cut by a kill is dropped when the next run opens it: every line must parse).
     let spawn_in = |data: &Path, i: usize| {
-        let out = dir.join(format!("moments-{i}.jsonl"));
+        let out = if i == 1000 {
+            dir.join("moments-plain.jsonl")
+        } else {
+            dir.join("moments.jsonl")
+        };
         let cfg = config(&dir, data, &paths, &out, i);
         let child = Command::new(BIN)
             .args(["serve", "--config"])
@@ -136,7 +136,7 @@ fn sigkill_at_random_points_loses_and_repeats_nothing() {
     let data = dir.join("data");
     let spawn = |i: usize| spawn_in(&data, i);
 
-    let mut outputs = Vec::new();
+    let count = |p: &Path| fs::read_to_string(p).map_or(0, |t| t.lines().count());
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut kills = 0;
     let mut runs = 0;
@@ -145,9 +145,8 @@ fn sigkill_at_random_points_loses_and_repeats_nothing() {
             runs < 3 * KILLS,
             "serve finished before it could be killed {KILLS} times: {kills} kills in {runs} runs"
         );
-        let (mut child, out) = spawn(runs);
+        let (mut child, _) = spawn(runs);
         runs += 1;
-        outputs.push(out);
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -165,16 +164,14 @@ fn sigkill_at_random_points_loses_and_repeats_nothing() {
         child.wait().unwrap();
     }
     // Left to finish.
-    let (mut child, out) = spawn(runs);
-    outputs.push(out);
+    let out = dir.join("moments.jsonl");
+    let before_last = count(&out);
+    let (mut child, _) = spawn(runs);
     let (_, last_log) = wait(&mut child, runs);
     assert!(last_log.contains("restoring the snapshot"), "{last_log}");
 
-    let texts: Vec<String> = outputs
-        .iter()
-        .map(|p| fs::read_to_string(p).unwrap_or_default())
-        .collect();
-    let got = by_id(texts.iter().flat_map(|t| complete_lines(t)));
+    let text = fs::read_to_string(&out).unwrap();
+    let got = by_id(text.lines());
     let only_got: Vec<_> = got
         .iter()
         .filter(|(k, _)| !expected.contains_key(*k))
@@ -192,11 +189,11 @@ fn sigkill_at_random_points_loses_and_repeats_nothing() {
     assert_eq!(got, expected, "an id with another moment");
     // Moments derived again after a kill: some runs repeat what an earlier run wrote
     // (same lines), so restarts did happen mid-read.
-    let total: usize = texts.iter().map(|t| complete_lines(t).count()).sum();
+    let total = text.lines().count();
     let distinct: usize = expected.values().map(BTreeSet::len).sum();
     assert!(total >= distinct);
     // The last run went on from a snapshot: it wrote only what came after it.
-    let last = texts.last().map_or(0, |t| complete_lines(t).count());
+    let last = total - before_last;
     assert!(
         last < distinct,
         "the last run wrote {last} of {distinct} moments"
