@@ -130,7 +130,7 @@ fn sigkill_at_random_points_loses_and_repeats_nothing() {
     assert_eq!(by_id(plain.lines()), expected);
     let whole_ms = whole.as_millis() as u64;
     assert!(
-        whole_ms >= 1000,
+        whole_ms >= 500,
         "an uninterrupted run takes {whole:?}: too short to kill it mid-read"
     );
     let data = dir.join("data");
