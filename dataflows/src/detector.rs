@@ -38,12 +38,15 @@ use timely::progress::Timestamp;
 use crate::history::is_relevant;
 use crate::horizon::{Horizon, Tracked};
 use crate::moment::{Area, Level, Moment, MomentKind, Rules};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::hash_map::Entry;
+use std::rc::Rc;
 
 /// When a subscriber was last in an area: the latest `at` of a location signal there,
 /// and the latest `at` strictly before that (several signals can share an `at`, and the
 /// gap window `[t - gap, t)` excludes `t`); `i64::MIN` for none.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Seen {
     pub(crate) last: TimestampUs,
     pub(crate) before_last: TimestampUs,
@@ -91,7 +94,7 @@ impl Seen {
 
 /// A country or network: the areas this detector keeps (8 bytes, where [`Area`] with its
 /// zone variant takes 34), so that the rare `left` entries stay small.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Serving {
     Country(Country),
     Network(Plmn),
@@ -108,7 +111,7 @@ impl Serving {
 }
 
 /// An area the subscriber left within the re-entry gap.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Left {
     area: Serving,
     seen: Seen,
@@ -117,7 +120,7 @@ struct Left {
 /// Areas left within the gap, boxed: one pointer in [`Presence`] for the many subscribers
 /// who never move, an allocation of the exact size for those who do.
 /// (`Box<Vec>` on purpose: 8 bytes in every subscriber's state instead of 24.)
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(clippy::box_collection)]
 struct LeftAreas(Option<Box<Vec<Left>>>);
 
@@ -157,8 +160,9 @@ impl LeftAreas {
 }
 
 /// One subscriber's presence state: 72 bytes, with no heap allocation unless the
-/// subscriber left an area within the re-entry gap.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// subscriber left an area within the re-entry gap. Serializable for the streaming
+/// runner's snapshots ([`crate::snapshot`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
     country: Option<Country>,
     network: Option<Plmn>,
@@ -366,16 +370,44 @@ pub fn imsi_key(imsi: &Imsi) -> u64 {
     v | ((imsi.len() as u64) << 56)
 }
 
-/// The worker an IMSI's state lives on: a fixed mix of its digits, the same in every
-/// process of a cluster.
-pub fn imsi_route(imsi: &Imsi) -> u64 {
-    let mut x = imsi
-        .as_bytes()
+/// [`imsi_route`] of the IMSI whose [`imsi_key`] is `key` (the key keeps every digit:
+/// its value and its digit count), so that state kept by key can be routed again, e.g.
+/// to the worker that owns it when a snapshot is restored on another number of workers.
+pub fn route_of_key(key: u64) -> u64 {
+    let len = (key >> 56) as usize;
+    let mut v = key & ((1u64 << 56) - 1);
+    let mut digits = [0u8; 24];
+    for d in digits[..len.min(24)].iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    route_of_digits(&digits[..len.min(24)])
+}
+
+fn route_of_digits(ascii: &[u8]) -> u64 {
+    let mut x = ascii
         .iter()
         .fold(0u64, |a, &d| a.wrapping_mul(10).wrapping_add(u64::from(d)));
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
+}
+
+/// The worker (of `peers`) that timely's `Exchange` sends a route value to: a mask when
+/// `peers` is a power of two, the remainder otherwise (as `timely`'s exchange pusher).
+pub fn owner(route: u64, peers: usize) -> usize {
+    let peers = peers.max(1);
+    if peers.is_power_of_two() {
+        (route & (peers as u64 - 1)) as usize
+    } else {
+        (route % peers as u64) as usize
+    }
+}
+
+/// The worker an IMSI's state lives on: a fixed mix of its digits, the same in every
+/// process of a cluster.
+pub fn imsi_route(imsi: &Imsi) -> u64 {
+    route_of_digits(imsi.as_bytes())
 }
 
 /// Order of application within one time: event time, provenance, then the whole signal
@@ -486,17 +518,47 @@ where
     T: Timestamp + TotalOrder,
     S: Fn(&T) -> TimestampUs + 'static,
 {
+    detect_shared(signals, cfg, start_of, tracked, SharedPresence::default())
+}
+
+/// One operator's per-subscriber state, shared with the worker that runs it (the
+/// streaming runner reads it for a snapshot between steps, and fills it from one before
+/// the dataflow is built).
+pub type SharedPresence = Rc<RefCell<AHashMap<u64, Presence>>>;
+
+/// [`detect_counted`] on `state`: what it holds when the dataflow is built (a restored
+/// snapshot) is tracked by the horizon and counted as if its subscribers had just come;
+/// the worker may read it whenever the operator is not running.
+pub fn detect_shared<'scope, T, S>(
+    signals: VecCollection<'scope, T, Signal>,
+    cfg: Rules,
+    start_of: S,
+    tracked: Tracked,
+    shared: SharedPresence,
+) -> VecCollection<'scope, T, Moment>
+where
+    T: Timestamp + TotalOrder,
+    S: Fn(&T) -> TimestampUs + 'static,
+{
     let route = Exchange::new(|(s, _, _): &(Signal, T, isize)| imsi_route(&s.imsi));
     signals
         .inner
         .unary_frontier(route, "PresenceBounded", move |_cap, _info| {
             let mut stash: SignalStash<T> = BTreeMap::new();
             let mut spare: Vec<Vec<Signal>> = Vec::new();
-            let mut state: AHashMap<u64, Presence> = AHashMap::new();
             let mut horizon = Horizon::new(&cfg);
+            {
+                let restored = shared.borrow();
+                for (&key, p) in restored.iter() {
+                    horizon.track(key, p.last_located());
+                }
+                tracked.serving_changed(0, restored.len());
+            }
             let mut moments: Vec<Moment> = Vec::new();
             let mut keys: Vec<u64> = Vec::new();
             move |(input, frontier), output| {
+                let mut state = shared.borrow_mut();
+                let state = &mut *state;
                 let port = output.output_index();
                 input.for_each(|cap, data| stash_signals(&mut stash, &mut spare, &cap, port, data));
                 while let Some(entry) = stash.first_entry() {
@@ -508,13 +570,13 @@ where
                     batch.retain(is_relevant);
                     keys.clear();
                     keys.extend(batch.iter().map(|s| imsi_key(&s.imsi)));
-                    warm(&state, &keys);
+                    warm(state, &keys);
                     let before = state.len();
                     for (s, &key) in batch.iter().zip(&keys) {
-                        apply_serving(&mut state, &mut horizon, key, s, &cfg, &mut moments);
+                        apply_serving(state, &mut horizon, key, s, &cfg, &mut moments);
                     }
                     if let Some(last) = batch.last() {
-                        horizon.sweep(last.at, &mut state, Presence::last_located, drop);
+                        horizon.sweep(last.at, state, Presence::last_located, drop);
                     }
                     tracked.serving_changed(before, state.len());
                     recycle(&mut spare, batch);
@@ -527,7 +589,7 @@ where
                 }
                 if let Some(t) = frontier.frontier().first() {
                     let before = state.len();
-                    horizon.sweep(start_of(t), &mut state, Presence::last_located, drop);
+                    horizon.sweep(start_of(t), state, Presence::last_located, drop);
                     tracked.serving_changed(before, state.len());
                 }
             }

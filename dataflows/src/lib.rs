@@ -115,12 +115,16 @@ pub mod horizon;
 pub mod newly;
 pub mod reference;
 pub mod runner;
+pub mod snapshot;
 pub mod stream;
 pub mod subscribe;
 pub mod zone_detector;
 pub mod zones;
 
-pub use detector::{detect, detect_counted, imsi_key, imsi_route, Presence};
+pub use detector::{
+    detect, detect_counted, detect_shared, imsi_key, imsi_route, owner, route_of_key, Presence,
+    SharedPresence,
+};
 pub use history::{is_relevant, key_by_imsi, moments, relevant_signals, subscriber_moments};
 pub use horizon::Tracked;
 pub use landfall_model::Signal;
@@ -132,6 +136,7 @@ pub use runner::{
     run_newly_where_zoned, try_run_moments_zoned, Engine, Feed, RunConfig, RunError, RunReport,
     Topology, ZoneInputs,
 };
+pub use snapshot::StreamSnapshot;
 pub use subscribe::{
     aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Consent,
     Direction, Match, PartnerId, Purpose, Subscription,

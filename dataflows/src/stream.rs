@@ -31,10 +31,11 @@ use timely::dataflow::operators::Inspect as _;
 use timely::dataflow::operators::Probe as _;
 use timely::dataflow::ProbeHandle;
 
-use crate::detector::{detect_counted, imsi_route};
+use crate::detector::{detect_shared, imsi_route, owner, route_of_key, Presence, SharedPresence};
 use crate::horizon::Tracked;
 use crate::moment::{sort_moments, Moment, Rules};
 use crate::runner::{panic_text, RunError, Topology};
+use crate::snapshot::StreamSnapshot;
 use crate::zone_detector::detect_with_zones_counted;
 use crate::zones::{zone_membership, CatalogCell, Zone};
 
@@ -59,6 +60,10 @@ pub struct StreamConfig {
     pub channel: usize,
     /// Which process hands out a moment (in a cluster).
     pub emit: Emit,
+    /// Whether [`StreamInput::snapshot`] is available: the input then keeps a copy of the
+    /// signals sent for batches not yet closed by the watermark (the snapshot's pending
+    /// signals; as many as the workers' stashes hold). Not with zones.
+    pub snapshots: bool,
 }
 
 /// Which process of a cluster hands out a moment.
@@ -83,9 +88,13 @@ impl StreamConfig {
             zones: false,
             channel: 16,
             emit: Emit::ByOwner,
+            snapshots: false,
         }
     }
 }
+
+/// Where a worker sends its share of a snapshot: its subscribers' state by key.
+type ShareReply = SyncSender<Vec<(u64, Presence)>>;
 
 /// One message from the feeder to a worker.
 enum Command {
@@ -96,6 +105,9 @@ enum Command {
     Catalog(Vec<(CatalogCell, isize)>),
     /// Capture names by file index.
     Files(Vec<(u16, String)>),
+    /// Reply with this worker's detector state once every batch before the current input
+    /// time is complete; take no other command until then.
+    Snapshot(ShareReply),
 }
 
 /// The moments of every batch before `upto` (an event time: the watermark the dataflow
@@ -128,6 +140,18 @@ pub struct StreamInput {
     senders: Vec<SyncSender<Command>>,
     next: usize,
     watermark: TimestampUs,
+    batch_us: i64,
+    /// With snapshots: the signals sent at or after the watermark's batch.
+    pending: Option<Vec<Signal>>,
+}
+
+/// Why [`StreamInput::snapshot`] gave no snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotUnavailable {
+    #[error("snapshots are not enabled for this run (StreamConfig::snapshots; not with zones)")]
+    Disabled,
+    #[error("the dataflow workers have stopped")]
+    Stopped,
 }
 
 /// The workers stopped (one failed, or they were never started): nothing more can be sent.
@@ -141,6 +165,15 @@ impl StreamInput {
     pub fn send(&mut self, signals: Vec<Signal>) -> Result<(), Stopped> {
         if signals.is_empty() {
             return Ok(());
+        }
+        if let Some(pending) = &mut self.pending {
+            let now = batch_at(self.watermark, self.batch_us);
+            // What the workers take (the rest is late and left out by them too).
+            pending.extend(
+                signals
+                    .iter()
+                    .filter(|s| batch_at(s.at, self.batch_us) >= now),
+            );
         }
         let i = self.next;
         self.next = (self.next + 1) % self.senders.len();
@@ -156,7 +189,39 @@ impl StreamInput {
             return Ok(());
         }
         self.watermark = at;
+        if let Some(pending) = &mut self.pending {
+            let now = batch_at(at, self.batch_us);
+            pending.retain(|s| batch_at(s.at, self.batch_us) >= now);
+        }
         self.broadcast(|| Command::Watermark(at))
+    }
+
+    /// The state of this process's workers at the current watermark (see
+    /// [`crate::snapshot`]): waits until the dataflow has completed every batch before the
+    /// watermark's, so the moments of those batches are all in `output` (or already
+    /// taken) by the time this returns. Keep draining `output` meanwhile.
+    pub fn snapshot(&mut self) -> Result<StreamSnapshot, SnapshotUnavailable> {
+        let Some(pending) = &self.pending else {
+            return Err(SnapshotUnavailable::Disabled);
+        };
+        let pending = pending.clone();
+        let (tx, rx) = mpsc::sync_channel(self.senders.len());
+        for s in &self.senders {
+            s.send(Command::Snapshot(tx.clone()))
+                .map_err(|_| SnapshotUnavailable::Stopped)?;
+        }
+        drop(tx);
+        let mut presence = Vec::new();
+        for _ in 0..self.senders.len() {
+            presence.extend(rx.recv().map_err(|_| SnapshotUnavailable::Stopped)?);
+        }
+        presence.sort_unstable_by_key(|(k, _)| *k);
+        Ok(StreamSnapshot {
+            watermark: self.watermark,
+            batch_us: self.batch_us,
+            presence,
+            pending,
+        })
     }
 
     /// The latest watermark sent.
@@ -240,6 +305,40 @@ impl StreamWorkers {
 
 /// Start the workers of a streaming run on `topology`.
 pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError> {
+    start_from(topology, cfg, None)
+}
+
+/// Start the workers of a streaming run on `topology`, from `snapshot` when one is given
+/// (taken by a run with the same batch width, any number of workers; in a cluster, each
+/// process restores its own): every worker keeps the subscribers it owns, the input starts
+/// at the snapshot's watermark, and the snapshot's pending signals are sent again.
+pub fn start_from(
+    topology: &Topology,
+    cfg: StreamConfig,
+    snapshot: Option<StreamSnapshot>,
+) -> Result<Stream, RunError> {
+    if let Some(s) = &snapshot {
+        if s.batch_us != cfg.batch_us.max(1) {
+            return Err(RunError::Start(format!(
+                "the snapshot was taken with batches of {} µs, this run has {} µs",
+                s.batch_us,
+                cfg.batch_us.max(1)
+            )));
+        }
+        if cfg.zones {
+            return Err(RunError::Start(
+                "snapshots do not hold zone state: no restore with zones".into(),
+            ));
+        }
+    }
+    let (watermark, pending, restored) = match snapshot {
+        Some(s) => (
+            s.watermark,
+            s.pending,
+            Some(std::sync::Arc::new((s.watermark, s.presence))),
+        ),
+        None => (i64::MIN, Vec::new(), None),
+    };
     let workers = cfg.workers.max(1);
     let mut senders = Vec::with_capacity(workers);
     let mut receivers = Vec::with_capacity(workers);
@@ -272,7 +371,7 @@ pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError>
                     Emit::AllOnProcess0 => worker.index() == 0,
                 };
                 let out = emits.then(|| out_tx.clone());
-                run_worker(worker, rx, out, cfg, &tracked)
+                run_worker(worker, rx, out, cfg, &tracked, restored.as_deref())
             })
             .map_err(RunError::Start)?;
             let mut report = StreamReport::default();
@@ -305,12 +404,21 @@ pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError>
             }
         }
     }
+    let mut input = StreamInput {
+        senders,
+        next: 0,
+        watermark,
+        batch_us: cfg.batch_us.max(1),
+        pending: (cfg.snapshots && !cfg.zones).then(Vec::new),
+    };
+    for chunk in pending.chunks(CHUNK) {
+        // A send fails only when the workers stopped: their error comes from `join`.
+        if input.send(chunk.to_vec()).is_err() {
+            break;
+        }
+    }
     Ok(Stream {
-        input: StreamInput {
-            senders,
-            next: 0,
-            watermark: i64::MIN,
-        },
+        input,
         output,
         tracked: tracked_here,
         workers: handle,
@@ -344,8 +452,19 @@ fn run_worker(
     out: Option<SyncSender<Completed>>,
     cfg: StreamConfig,
     tracked: &Tracked,
+    restored: Option<&(TimestampUs, Vec<(u64, Presence)>)>,
 ) -> StreamReport {
     let batch_us = cfg.batch_us.max(1);
+    let shared = SharedPresence::default();
+    if let Some((_, presence)) = restored {
+        let (me, peers) = (worker.index(), worker.peers());
+        shared.borrow_mut().extend(
+            presence
+                .iter()
+                .filter(|(k, _)| owner(route_of_key(*k), peers) == me)
+                .cloned(),
+        );
+    }
     let sink: Gathered = Rc::new(RefCell::new(Vec::new()));
     let named: Rc<RefCell<Vec<(u16, String)>>> = Rc::new(RefCell::new(Vec::new()));
     let probe = ProbeHandle::new();
@@ -380,11 +499,12 @@ fn run_worker(
             } else {
                 (
                     None,
-                    detect_counted(
+                    detect_shared(
                         signals,
                         cfg.rules,
                         move |t: &u64| batch_start(*t, batch_us),
                         tracked.clone(),
+                        Rc::clone(&shared),
                     ),
                 )
             };
@@ -403,15 +523,45 @@ fn run_worker(
         (input, reference, files)
     });
 
+    if let Some((watermark, _)) = restored {
+        let b = batch_at(*watermark, batch_us);
+        input.advance_to(b);
+        files.advance_to(b);
+        if let Some((c, z)) = &mut reference {
+            c.advance_to(b);
+            z.advance_to(b);
+        }
+    }
+
     let mut report = StreamReport::default();
     let mut open = true;
     // Batches before this one have been handed out.
     let mut handed: u64 = 0;
+    // A snapshot asked for: the batch to complete first and where to send the state.
+    let mut snapshot: Option<(u64, ShareReply)> = None;
     while open {
         let mut moved = false;
-        // Take what the channel holds now, a bounded number of messages, then step.
-        for _ in 0..64 {
+        if let Some((b, reply)) = snapshot.take() {
+            let frontier = probe.with_frontier(|f| f.first().copied().unwrap_or(u64::MAX));
+            if frontier >= b {
+                let state: Vec<(u64, Presence)> = shared
+                    .borrow()
+                    .iter()
+                    .map(|(k, p)| (*k, p.clone()))
+                    .collect();
+                let _ = reply.send(state);
+            } else {
+                snapshot = Some((b, reply));
+            }
+        }
+        // Take what the channel holds now, a bounded number of messages, then step (no
+        // command while a snapshot waits: nothing after it may change the state).
+        for _ in 0..if snapshot.is_some() { 0 } else { 64 } {
             match rx.try_recv() {
+                Ok(Command::Snapshot(reply)) => {
+                    snapshot = Some((*input.time(), reply));
+                    break;
+                }
                 Ok(command) => {
                     moved = true;
                     apply(
@@ -516,6 +666,8 @@ fn apply(
                 }
             }
         }
+        // Taken by the worker loop.
+        Command::Snapshot(_) => {}
     }
 }
 

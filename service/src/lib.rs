@@ -15,6 +15,7 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod restart;
 pub mod server;
 pub mod sink;
 #[cfg(test)]

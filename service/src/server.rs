@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -30,6 +30,7 @@ use tracing::{info, warn};
 use crate::config::{Config, ConfigError, InputKind};
 use crate::http::{self, AppState, Ready};
 use crate::metrics::Metrics;
+use crate::restart::{self, Resume, Snapshotter};
 use crate::sink::{open_sinks, MomentSink};
 use crate::view::View;
 
@@ -140,7 +141,23 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             ..SourcesConfig::default()
         },
     )?;
-    let stream = stream::start(
+    // Restart: the snapshot of the last run, if any (not with zones: their state is not in
+    // it; not in a cluster: the processes' snapshots are not coordinated), and what the
+    // re-read inputs then give that it already covers.
+    let snapshots = zones.is_none() && cfg.cluster.processes == 1;
+    let snapshot_path = restart::snapshot_path(&cfg.runtime.data_dir, cfg.cluster.process);
+    let snapshot = snapshots.then(|| restart::load(&snapshot_path)).flatten();
+    let resume = snapshot
+        .as_ref()
+        .map_or_else(Resume::none, Resume::from_snapshot);
+    if let Some(s) = &snapshot {
+        info!(
+            subscribers = s.presence.len(),
+            pending = s.pending.len(),
+            "restoring the snapshot"
+        );
+    }
+    let stream = stream::start_from(
         &cfg.cluster.topology(),
         StreamConfig {
             workers: cfg.runtime.workers as usize,
@@ -149,8 +166,12 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             zones: zones.is_some(),
             channel: 16,
             emit: Emit::ByOwner,
+            snapshots,
         },
+        snapshot,
     )?;
+    let snapshotter =
+        snapshots.then(|| Snapshotter::new(snapshot_path, cfg.runtime.snapshot_interval));
     let tracked = stream.tracked.clone();
     let (mut input, output, workers) = stream.split();
     if let Some((zones, catalog)) = zones {
@@ -204,20 +225,35 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
 
     let sent_at = Arc::new(Mutex::new(SentTimes::default()));
     let lateness_us = cfg.rules.lateness.as_micros().min(i64::MAX as u128) as i64;
+    // The emitter's mark: every moment before it is in the sinks.
+    let written = Arc::new(AtomicI64::new(i64::MIN));
+    let emitter = {
+        let (metrics, view, sent_at) = (
+            Arc::clone(&metrics),
+            Arc::clone(&view),
+            Arc::clone(&sent_at),
+        );
+        let written = Arc::clone(&written);
+        thread::Builder::new()
+            .name("landfall-emit".into())
+            .spawn(move || emit(output, sinks, &metrics, &view, &sent_at, &written))
+            .map_err(ServeError::Runtime)?
+    };
+    let emitting = Arc::new(AtomicBool::new(true));
     let feeder = {
         let sent_at = Arc::clone(&sent_at);
         let output = sources.output;
         let files = Arc::clone(control.files());
+        let emitting = Arc::clone(&emitting);
+        let restart = Restart {
+            resume,
+            snapshotter,
+            written,
+            emitting: Box::new(move || emitting.load(Ordering::SeqCst)),
+        };
         thread::Builder::new()
             .name("landfall-feed".into())
-            .spawn(move || feed(output, &mut input, &files, &sent_at, lateness_us))
-            .map_err(ServeError::Runtime)?
-    };
-    let emitter = {
-        let (metrics, view, sent_at) = (Arc::clone(&metrics), Arc::clone(&view), sent_at);
-        thread::Builder::new()
-            .name("landfall-emit".into())
-            .spawn(move || emit(output, sinks, &metrics, &view, &sent_at))
+            .spawn(move || feed(output, &mut input, &files, &sent_at, lateness_us, restart))
             .map_err(ServeError::Runtime)?
     };
     ready.set();
@@ -238,6 +274,9 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             };
             let (fed, emitted) = loop {
                 refresher.refresh();
+                if emitter.is_finished() {
+                    emitting.store(false, Ordering::SeqCst);
+                }
                 if feeder.is_finished() && emitter.is_finished() {
                     break (feeder.join(), emitter.join());
                 }
@@ -334,21 +373,30 @@ impl SentTimes {
     }
 }
 
-/// The feeder: merged batches into the dataflow, the watermark held back by the lateness.
-/// Returns how many signals it sent.
+/// The feeder's part in restarts: what the snapshot restored covers, and the snapshots.
+struct Restart {
+    resume: Resume,
+    snapshotter: Option<Snapshotter>,
+    written: Arc<AtomicI64>,
+    emitting: Box<dyn Fn() -> bool + Send>,
+}
+
+/// The feeder: merged batches into the dataflow, the watermark held back by the lateness,
+/// a snapshot now and then. Returns how many signals it sent.
 fn feed(
     merged: std::sync::mpsc::Receiver<Merged>,
     input: &mut StreamInput,
     files: &FileTable,
     sent_at: &Mutex<SentTimes>,
     lateness_us: i64,
+    mut restart: Restart,
 ) -> u64 {
     let mut sent = 0u64;
     let mut latest = i64::MIN;
     let mut named = 0u64;
     for m in merged {
         match m {
-            Merged::Batch(batch) => {
+            Merged::Batch(mut batch) => {
                 // The names of new captures go ahead of their signals (a source registers
                 // a capture before decoding it), to whichever process emits the moments.
                 let registered = files.registered();
@@ -359,6 +407,7 @@ fn feed(
                         break;
                     }
                 }
+                restart.resume.filter(&mut batch.signals);
                 let n = batch.signals.len() as u64;
                 for s in &batch.signals {
                     latest = latest.max(s.at);
@@ -378,6 +427,11 @@ fn feed(
                         break;
                     }
                 }
+                if let Some(s) = &mut restart.snapshotter {
+                    if !s.maybe(input, &restart.written, &*restart.emitting) {
+                        break;
+                    }
+                }
             }
             Merged::End => break,
         }
@@ -393,6 +447,7 @@ fn emit(
     metrics: &Metrics,
     view: &Mutex<View>,
     sent_at: &Mutex<SentTimes>,
+    written_upto: &AtomicI64,
 ) -> std::io::Result<u64> {
     let mut written = 0u64;
     // Capture names by file index, as the dataflow hands them out.
@@ -417,6 +472,7 @@ fn emit(
                 }
             }
         }
+        written_upto.fetch_max(c.upto, Ordering::SeqCst);
         let mut view = view.lock().expect("view");
         view.apply(&c.moments);
         view.expire(c.upto);

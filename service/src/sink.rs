@@ -192,9 +192,42 @@ impl MomentSink for RotatingFileSink {
 }
 
 fn open_append(path: &Path) -> io::Result<(BufWriter<File>, u64)> {
+    drop_torn_line(path)?;
     let f = OpenOptions::new().create(true).append(true).open(path)?;
     let len = f.metadata()?.len();
     Ok((BufWriter::with_capacity(1 << 16, f), len))
+}
+
+/// A line cut short by a kill mid-write (the file does not end with a newline) is cut
+/// off, so that the next line written is not glued to it. Its moment belongs to a batch
+/// after the last snapshot, which the restarted run derives and writes again
+/// (docs/operations.md).
+fn drop_torn_line(path: &Path) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let len = f.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0u8; 1 << 16];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            end = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end < len {
+        f.set_len(end)?;
+        f.sync_all()?;
+    }
+    Ok(())
 }
 
 /// `moments.jsonl` → (`moments`, `.jsonl`).

@@ -205,3 +205,32 @@ fn sinks_open_from_settings_and_write_together() {
         assert!(line.contains("\"file\":\"a\""));
     }
 }
+
+#[test]
+fn a_line_cut_by_a_kill_is_dropped_before_appending() {
+    let dir = std::env::temp_dir().join(format!("landfall-torn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("moments.jsonl");
+    for (before, after) in [
+        ("", ""),
+        ("a\nb\n", "a\nb\n"),
+        ("a\nb\n{\"id\":", "a\nb\n"),
+        ("no newline at all", ""),
+    ] {
+        std::fs::write(&path, before).unwrap();
+        let (mut out, len) = open_append(&path).unwrap();
+        assert_eq!(len, after.len() as u64);
+        out.write_all(b"next\n").unwrap();
+        out.flush().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{after}next\n")
+        );
+    }
+    // A long tail without a newline (more than one read back).
+    let long = format!("a\n{}", "x".repeat(200_000));
+    std::fs::write(&path, &long).unwrap();
+    let (_, len) = open_append(&path).unwrap();
+    assert_eq!(len, 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

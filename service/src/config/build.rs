@@ -453,7 +453,7 @@ impl Builder<'_> {
                 "runtime.snapshot_interval",
                 &r.snapshot_interval,
                 defaults::SNAPSHOT_INTERVAL,
-                Duration::from_secs(1),
+                Duration::from_millis(100),
                 Duration::from_secs(24 * 3600),
             )?,
         })

@@ -233,7 +233,7 @@ impl RuleSettings {
 pub struct RuntimeSettings {
     /// Timely worker threads in this process.
     pub workers: u32,
-    /// Snapshots and journal; writable (created by [`Config::prepare_data_dir`]).
+    /// The snapshot (docs/operations.md); writable (created by [`Config::prepare_data_dir`]).
     pub data_dir: PathBuf,
     pub snapshot_interval: Duration,
 }

@@ -1,0 +1,216 @@
+//! Restart without floods or gaps: `serve` killed with SIGKILL at random points while it
+//! reads a long capture (30 times and more, restarted each time, snapshots every 100 ms so
+//! that kills land mid-snapshot too), then left to finish: the union of the moments of
+//! every run is `replay`'s (same ids; an id twice only as the same moment), so none is
+//! missing and no arrival is announced again for a subscriber already present (a second
+//! arrival would be a moment `replay` does not have). Every run appends to the same sink
+//! file, a line cut by a kill dropped by the next. The data directory stays bounded.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use landfall_testkit::rotation::rotated_files;
+
+const BIN: &str = env!("CARGO_BIN_EXE_landfall");
+const KILLS: usize = 30;
+/// Copies of the roaming scenario in the capture: an uninterrupted run lasts seconds.
+const COPIES: u32 = 6000;
+
+/// Run `i`'s configuration: the capture files, moments to `out`, snapshots every 100 ms
+/// into `data`.
+fn config(dir: &Path, data: &Path, paths: &[PathBuf], out: &Path, i: usize) -> PathBuf {
+    let text = format!(
+        "[[input]]\n\
+         kind = \"files\"\n\
+         paths = {paths:?}\n\
+         [rules]\n\
+         wall_clock = false\n\
+         [runtime]\n\
+         data_dir = {data:?}\n\
+         snapshot_interval = \"100ms\"\n\
+         [http]\n\
+         listen = \"127.0.0.1:0\"\n\
+         [[sink]]\n\
+         kind = \"file\"\n\
+         path = {out:?}\n",
+    );
+    let path = dir.join(format!("landfall-{i}.toml"));
+    fs::write(&path, text).unwrap();
+    path
+}
+
+/// `replay -q` with serve's default horizon of silence.
+fn replay(paths: &[PathBuf]) -> String {
+    let out = Command::new(BIN)
+        .args(["replay", "-q", "--horizon", "30d"])
+        .args(paths)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The distinct lines of each id.
+fn by_id<'a>(lines: impl Iterator<Item = &'a str>) -> BTreeMap<String, BTreeSet<String>> {
+    let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        m.entry(v["id"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(l.to_owned());
+    }
+    m
+}
+
+#[test]
+fn sigkill_at_random_points_loses_and_repeats_nothing() {
+    let started = Instant::now();
+    let dir = common::temp_dir("serve-restart");
+    let capture = dir.join("capture");
+    fs::create_dir_all(&capture).unwrap();
+    let paths: Vec<PathBuf> = rotated_files(COPIES)
+        .into_iter()
+        .map(|(name, bytes)| {
+            let p = capture.join(name);
+            fs::write(&p, bytes).unwrap();
+            p
+        })
+        .collect();
+    let expected = by_id(replay(&paths).lines());
+    assert!(expected.len() > 1000, "a real amount of moments");
+
+    // Every killed run appends to the same sink file, as a restarted service does (a line
+    // cut by a kill is dropped when the next run opens it: every line must parse).
+    let spawn_in = |data: &Path, i: usize| {
+        let out = if i == 1000 {
+            dir.join("moments-plain.jsonl")
+        } else {
+            dir.join("moments.jsonl")
+        };
+        let cfg = config(&dir, data, &paths, &out, i);
+        let child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.join(format!("serve-{i}.log"))).unwrap())
+            .spawn()
+            .unwrap();
+        (child, out)
+    };
+    let wait = |child: &mut std::process::Child, i: usize| {
+        let finish = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                finish.elapsed() < Duration::from_secs(60),
+                "run {i} did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let log = fs::read_to_string(dir.join(format!("serve-{i}.log"))).unwrap();
+        assert!(status.success(), "{status:?}: {log}");
+        (finish.elapsed(), log)
+    };
+
+    // An uninterrupted run, timed (and its moments: replay's).
+    let (mut child, plain) = spawn_in(&dir.join("data-plain"), 1000);
+    let (whole, _) = wait(&mut child, 1000);
+    let plain = fs::read_to_string(plain).unwrap();
+    assert_eq!(by_id(plain.lines()), expected);
+    let whole_ms = whole.as_millis() as u64;
+    assert!(
+        whole_ms >= 500,
+        "an uninterrupted run takes {whole:?}: too short to kill it mid-read"
+    );
+    let data = dir.join("data");
+    let spawn = |i: usize| spawn_in(&data, i);
+
+    let count = |p: &Path| fs::read_to_string(p).map_or(0, |t| t.lines().count());
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut kills = 0;
+    let mut runs = 0;
+    while kills < KILLS {
+        assert!(
+            runs < 3 * KILLS,
+            "serve finished before it could be killed {KILLS} times: {kills} kills in {runs} runs"
+        );
+        let (mut child, _) = spawn(runs);
+        runs += 1;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // Anywhere from the start to nearly the end of an uninterrupted run.
+        std::thread::sleep(Duration::from_millis(50 + x % (whole_ms * 9 / 10)));
+        if child.try_wait().unwrap().is_none() {
+            let ok = Command::new("kill")
+                .args(["-KILL", &child.id().to_string()])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "kill -KILL");
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    // Left to finish.
+    let out = dir.join("moments.jsonl");
+    let before_last = count(&out);
+    let (mut child, _) = spawn(runs);
+    let (_, last_log) = wait(&mut child, runs);
+    assert!(last_log.contains("restoring the snapshot"), "{last_log}");
+
+    let text = fs::read_to_string(&out).unwrap();
+    let got = by_id(text.lines());
+    let only_got: Vec<_> = got
+        .iter()
+        .filter(|(k, _)| !expected.contains_key(*k))
+        .take(5)
+        .collect();
+    let only_expected: Vec<_> = expected
+        .iter()
+        .filter(|(k, _)| !got.contains_key(*k))
+        .take(5)
+        .collect();
+    assert!(
+        only_got.is_empty() && only_expected.is_empty(),
+        "only after the kills (first 5): {only_got:#?}\nonly from replay (first 5): {only_expected:#?}"
+    );
+    assert_eq!(got, expected, "an id with another moment");
+    // Moments derived again after a kill: some runs repeat what an earlier run wrote
+    // (same lines), so restarts did happen mid-read.
+    let total = text.lines().count();
+    let distinct: usize = expected.values().map(BTreeSet::len).sum();
+    assert!(total >= distinct);
+    // The last run went on from a snapshot: it wrote only what came after it.
+    let last = total - before_last;
+    assert!(
+        last < distinct,
+        "the last run wrote {last} of {distinct} moments"
+    );
+
+    // Bounded: one snapshot (and at most the temporary a kill left behind).
+    let data: Vec<_> = fs::read_dir(dir.join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        data.iter().all(|n| n.contains("snapshot-p0")) && data.len() <= 2,
+        "{data:?}"
+    );
+    eprintln!(
+        "{kills} kills over {runs} runs, {total} lines for {distinct} moments; a whole run {whole:?}, the test {:?}",
+        started.elapsed()
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
