@@ -171,27 +171,9 @@ impl Snapshotter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use landfall_model::{Imsi, Proto, Provenance, SignalKind};
 
     fn signal(at: i64, frame: u64) -> Signal {
-        Signal {
-            at,
-            imsi: Imsi::parse("208011234567890").unwrap(),
-            msisdn: None,
-            kind: SignalKind::Attach,
-            home: None,
-            home_country: None,
-            serving: None,
-            serving_country: None,
-            location: None,
-            rat: None,
-            source: Provenance {
-                file: 0,
-                frame,
-                proto: Proto::Diameter,
-                message: 316,
-            },
-        }
+        landfall_testkit::signal::bare_attach(at, "208011234567890", frame)
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! Moments for the tests.
 
 use landfall_model::moment::Rules;
-use landfall_model::{
-    Area, Country, Imsi, Moment, MomentKind, Proto, Provenance, Signal, SignalKind, TimestampUs,
-};
+use landfall_model::{Area, Country, Moment, MomentKind, TimestampUs};
 
 pub fn country(code: &str) -> Area {
     Area::Country(Country::new(code).unwrap())
@@ -21,24 +19,7 @@ pub fn moment_ttl(
     at: TimestampUs,
     ttl_us: i64,
 ) -> Moment {
-    let signal = Signal {
-        at,
-        imsi: Imsi::parse(imsi).unwrap(),
-        msisdn: None,
-        kind: SignalKind::Attach,
-        home: None,
-        home_country: None,
-        serving: None,
-        serving_country: None,
-        location: None,
-        rat: None,
-        source: Provenance {
-            file: 0,
-            frame: 1,
-            proto: Proto::Diameter,
-            message: 316,
-        },
-    };
+    let signal = landfall_testkit::signal::bare_attach(at, imsi, 1);
     let rules = Rules {
         ttl_us,
         ..Rules::default()

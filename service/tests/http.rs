@@ -4,9 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use landfall_model::moment::Rules;
-use landfall_model::{
-    Area, Country, Imsi, Moment, MomentKind, Proto, Provenance, Signal, SignalKind,
-};
+use landfall_model::{Area, Country, Moment, MomentKind};
 use landfall_service::http::{bind, serve, AppState, Ready};
 use landfall_service::metrics::Metrics;
 use landfall_service::view::View;
@@ -15,24 +13,7 @@ use serde_json::Value;
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 fn arrival(imsi: &str, country: &str, at: i64) -> Moment {
-    let signal = Signal {
-        at,
-        imsi: Imsi::parse(imsi).unwrap(),
-        msisdn: None,
-        kind: SignalKind::Attach,
-        home: None,
-        home_country: None,
-        serving: None,
-        serving_country: None,
-        location: None,
-        rat: None,
-        source: Provenance {
-            file: 0,
-            frame: 1,
-            proto: Proto::Diameter,
-            message: 316,
-        },
-    };
+    let signal = landfall_testkit::signal::bare_attach(at, imsi, 1);
     let area = Area::Country(Country::new(country).unwrap());
     Moment::caused_by(
         &signal,

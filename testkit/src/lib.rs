@@ -23,3 +23,4 @@ pub mod netns;
 pub mod replicate;
 pub mod rotation;
 pub mod scenario;
+pub mod signal;
