@@ -35,3 +35,19 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).expect("create temp dir");
     d
 }
+
+/// What `landfall replay -q` prints for `paths` with `serve`'s default horizon of silence
+/// (30 days): the moments `serve` must give for the same inputs.
+pub fn replay_as_serve(paths: &[PathBuf]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_landfall"))
+        .args(["replay", "-q", "--horizon", "30d"])
+        .args(paths)
+        .output()
+        .expect("landfall replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}

@@ -44,17 +44,7 @@ fn config(dir: &Path, inputs: &str, out: &Path) -> PathBuf {
 /// more than 30 days of capture time: a subscriber of the first file is new again in the
 /// last), as its lines.
 fn replay(paths: &[PathBuf]) -> Vec<String> {
-    let out = Command::new(BIN)
-        .args(["replay", "-q", "--horizon", "30d"])
-        .args(paths)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lines(&String::from_utf8(out.stdout).unwrap())
+    lines(&common::replay_as_serve(paths))
 }
 
 fn lines(text: &str) -> Vec<String> {

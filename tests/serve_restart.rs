@@ -44,21 +44,6 @@ fn config(dir: &Path, data: &Path, paths: &[PathBuf], out: &Path, i: usize) -> P
     path
 }
 
-/// `replay -q` with serve's default horizon of silence.
-fn replay(paths: &[PathBuf]) -> String {
-    let out = Command::new(BIN)
-        .args(["replay", "-q", "--horizon", "30d"])
-        .args(paths)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// The distinct lines of each id.
 fn by_id<'a>(lines: impl Iterator<Item = &'a str>) -> BTreeMap<String, BTreeSet<String>> {
     let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -85,7 +70,7 @@ fn sigkill_at_random_points_loses_and_repeats_nothing() {
             p
         })
         .collect();
-    let expected = by_id(replay(&paths).lines());
+    let expected = by_id(common::replay_as_serve(&paths).lines());
     assert!(expected.len() > 1000, "a real amount of moments");
 
     // Every killed run appends to the same sink file, as a restarted service does (a line
