@@ -394,6 +394,8 @@ fn feed(
     let mut sent = 0u64;
     let mut latest = i64::MIN;
     let mut named = 0u64;
+    // The name sent for each file index (an index is reused after 65536 captures).
+    let mut sent_names: std::collections::HashMap<u16, String> = std::collections::HashMap::new();
     for m in merged {
         match m {
             Merged::Batch(mut batch) => {
@@ -402,8 +404,16 @@ fn feed(
                 let registered = files.registered();
                 if registered != named {
                     named = registered;
-                    let names = files.entries().into_iter().map(|(i, e)| (i, e.name));
-                    if input.files(names.collect()).is_err() {
+                    // Only the names not sent yet: a folder rotating for weeks must not
+                    // send every earlier name again with each new file.
+                    let new: Vec<(u16, String)> = files
+                        .entries()
+                        .into_iter()
+                        .filter(|(i, e)| sent_names.get(i) != Some(&e.name))
+                        .map(|(i, e)| (i, e.name))
+                        .collect();
+                    sent_names.extend(new.iter().cloned());
+                    if input.files(new).is_err() {
                         break;
                     }
                 }
