@@ -411,7 +411,12 @@ impl Decoder {
         for chunk in chunks {
             let data = match chunk {
                 Ok(Chunk::Data(d)) => d,
-                Ok(_) => continue,
+                Ok(other) => {
+                    if let Some(tag) = other.initiate_tag() {
+                        sctp.association_started(header.src_port, header.dst_port, tag);
+                    }
+                    continue;
+                }
                 Err(e) => {
                     stats.error(meta, e);
                     break;
@@ -455,6 +460,23 @@ impl Decoder {
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// How long recent answers took: the delay within which `per_mille` ‰ of the last
+    /// minute or two's answers (event time) came after their request, the slowest of the
+    /// four protocols; `None` while fewer than `min_count` answers of any were seen. A
+    /// request still unanswered after much longer than this will most likely never be
+    /// answered, so a source's watermark need not wait for it.
+    pub fn answer_delay(&self, per_mille: u32, min_count: u64) -> Option<i64> {
+        [
+            self.diameter.delays(),
+            self.gtpv2.delays(),
+            self.gtpv1.delays(),
+            self.map.delays(),
+        ]
+        .into_iter()
+        .filter_map(|d| d.recent.quantile(per_mille, min_count))
+        .max()
     }
 
     /// End of input: the streams still open are framed; requests still waiting for an

@@ -94,11 +94,39 @@ fn relocate(data: &mut [u8], linktype: u32, copy: u32) {
     ip[10..12].copy_from_slice(&sum.to_be_bytes());
     let first_fragment = ip[6] & 0x1f == 0 && ip[7] == 0;
     if ip[9] == IpProtocol::SCTP && first_fragment {
-        if let Some(vtag) = ip.get_mut(ihl + 4..ihl + 8) {
-            for (b, k) in vtag.iter_mut().zip(copy.to_be_bytes()) {
-                *b ^= k;
+        if let Some(sctp) = ip.get_mut(ihl..) {
+            move_tags(sctp, copy);
+        }
+    }
+}
+
+/// Each copy's SCTP associations get their own verification tags: the common header's
+/// (left 0 on an INIT, as the protocol wants) and the Initiate Tag each INIT and INIT ACK
+/// announces, moved alike so that they still agree.
+fn move_tags(sctp: &mut [u8], copy: u32) {
+    let xor = |b: &mut [u8]| {
+        for (b, k) in b.iter_mut().zip(copy.to_be_bytes()) {
+            *b ^= k;
+        }
+    };
+    if sctp.len() < sctp::HEADER_LEN {
+        return;
+    }
+    if sctp[4..8] != [0; 4] {
+        xor(&mut sctp[4..8]);
+    }
+    let mut at = sctp::HEADER_LEN;
+    while let Some(head) = sctp.get(at..at + 4) {
+        let (kind, len) = (head[0], usize::from(u16::from_be_bytes([head[2], head[3]])));
+        if len < 4 {
+            break;
+        }
+        if matches!(kind, sctp::CHUNK_INIT | sctp::CHUNK_INIT_ACK) {
+            if let Some(tag) = sctp.get_mut(at + 4..at + 8) {
+                xor(tag);
             }
         }
+        at += len.next_multiple_of(4);
     }
 }
 

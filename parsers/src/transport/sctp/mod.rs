@@ -15,6 +15,10 @@ pub const HEADER_LEN: usize = 12;
 pub const CHUNK_DATA: u8 = 0;
 /// Chunk type of SACK.
 pub const CHUNK_SACK: u8 = 3;
+/// INIT and INIT ACK: an association starts; their Initiate Tag is the verification tag
+/// the sender wants on what it receives.
+pub const CHUNK_INIT: u8 = 1;
+pub const CHUNK_INIT_ACK: u8 = 2;
 /// Chunk type of I-DATA (RFC 8260, interleaving).
 pub const CHUNK_IDATA: u8 = 64;
 
@@ -290,6 +294,21 @@ pub enum Chunk<'a> {
 }
 
 impl<'a> Chunk<'a> {
+    /// The Initiate Tag of an INIT or INIT ACK: from now on the chunk's receiver sends to
+    /// its sender under this verification tag, starting a new TSN sequence.
+    pub fn initiate_tag(&self) -> Option<u32> {
+        match self {
+            Chunk::Other {
+                kind: CHUNK_INIT | CHUNK_INIT_ACK,
+                value,
+                ..
+            } if value.len() >= 16 => {
+                Some(u32::from_be_bytes([value[0], value[1], value[2], value[3]]))
+            }
+            _ => None,
+        }
+    }
+
     /// A chunk from its type, flags and value (the bytes after the 4-byte chunk header, up
     /// to its length, padding excluded). Error offsets are relative to the chunk.
     pub fn parse(kind: u8, flags: u8, value: &'a [u8]) -> Result<Chunk<'a>, DecodeError> {

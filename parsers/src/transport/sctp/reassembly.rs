@@ -54,6 +54,11 @@ pub struct SctpStats {
     pub evicted: u64,
 }
 
+/// A direction silent this long (capture time, µs) starts a new TSN record: SCTP gives
+/// up retransmitting after Association.Max.Retrans (10) × RTO.Max (60 s) by default
+/// (RFC 9260 §16), so no chunk this late can repeat one seen before.
+pub(super) const ASSOCIATION_GONE_US: i64 = 15 * 60 * 1_000_000;
+
 /// How many TSNs below the highest one seen are remembered per direction.
 pub(super) const TSN_WINDOW: u32 = 4096;
 
@@ -489,6 +494,11 @@ impl SctpReassembler {
             .dirs
             .entry(key)
             .or_insert_with(|| Direction::new(*meta));
+        // Silent longer than any retransmission lives: the TSNs seen before belong to
+        // an association that is gone (one restarted without its INIT in the capture).
+        if meta.ts_us.saturating_sub(dir.last.ts_us) > ASSOCIATION_GONE_US {
+            dir.seen = TsnWindow::new();
+        }
         dir.last = *meta;
         if !dir.seen.insert(chunk.tsn) {
             stats.duplicates += 1;
@@ -546,6 +556,20 @@ impl SctpReassembler {
         }
         if dir.pending > cfg.max_pending_bytes {
             stats.dropped += dir.shrink_to(cfg.max_pending_bytes / 4 * 3);
+        }
+    }
+
+    /// An INIT or INIT ACK with `initiate_tag` went from `src_port` to `dst_port`: the
+    /// direction back under that tag is a new association, whatever TSNs an earlier one
+    /// with the same ports and tag used (its unfinished fragments are dropped, counted).
+    pub fn association_started(&mut self, src_port: u16, dst_port: u16, initiate_tag: u32) {
+        let key = AssocKey {
+            src_port: dst_port,
+            dst_port: src_port,
+            vtag: initiate_tag,
+        };
+        if let Some(d) = self.dirs.remove(&key) {
+            self.stats.dropped += d.fragment_count();
         }
     }
 

@@ -563,3 +563,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_new_association_or_a_long_silence_starts_a_new_tsn_record() {
+    let mut run = Run::new(SctpConfig::default());
+    let whole = data(100, 0, true, true, b"whole");
+    run.push(1, 7, &whole);
+    run.push(2, 7, &whole);
+    assert_eq!(run.got.len(), 1);
+    // An INIT from the receiver's side announcing tag 7 again (ports reversed): the
+    // association restarted, its TSNs start over.
+    let f = flow();
+    run.r.association_started(f.dst.port, f.src.port, 7);
+    run.push(3, 7, &whole);
+    assert_eq!(run.got.len(), 2);
+    // An INIT announcing another tag leaves this direction alone.
+    run.r.association_started(f.dst.port, f.src.port, 8);
+    run.push(4, 7, &whole);
+    assert_eq!(run.got.len(), 2);
+    // Silent longer than any retransmission lives (frames are 1 s apart here).
+    let later = 4 + (ASSOCIATION_GONE_US / 1_000_000) as u64 + 1;
+    run.push(later, 7, &whole);
+    assert_eq!(run.got.len(), 3);
+}

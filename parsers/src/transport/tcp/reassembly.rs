@@ -198,6 +198,11 @@ fn frame_loop(data: &[u8], resync: &mut bool, stats: &mut TcpStats, cx: &mut Ctx
 }
 
 impl Stream {
+    /// No data taken in yet.
+    fn untouched(&self) -> bool {
+        self.next_abs == 0 && self.buf.is_empty() && self.ooo.is_empty()
+    }
+
     fn new(start_seq: u32, from_syn: bool, meta: PacketMeta) -> Stream {
         Stream {
             start_seq,
@@ -438,10 +443,12 @@ impl TcpReassembler {
             out,
         };
 
-        // A SYN with another ISN on a known key is a new connection: close the old one.
+        // A SYN on a known key is a new connection (close the old one), unless it repeats
+        // the SYN that opened a direction no data has flowed on yet (a retransmission).
+        // The same ISN after data is a new connection too: the SYN was answered before.
         if syn {
             if let Some(mut old) = self.flows.remove(&flow) {
-                if old.from_syn && old.start_seq == data_seq {
+                if old.from_syn && old.start_seq == data_seq && old.untouched() {
                     self.flows.insert(flow, old);
                 } else {
                     cx.meta = old.last;

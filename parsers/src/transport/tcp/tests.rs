@@ -517,3 +517,18 @@ proptest! {
         r.finish(&TestFramer, &mut |_| {});
     }
 }
+
+#[test]
+fn a_syn_with_the_same_isn_after_data_is_a_new_connection() {
+    let mut run = Run::new(TcpConfig::default());
+    let m = msg(1, 8);
+    run.push_flags(99, TcpFlags::SYN, b"");
+    run.push_flags(99, TcpFlags::SYN, b""); // retransmitted before any data: the same
+    run.push(100, &m);
+    // The same bytes again from a new connection that happens to reuse the ISN (a capture
+    // replayed, a stack with a fixed ISN): delivered again, not taken as retransmission.
+    run.push_flags(99, TcpFlags::SYN, b"");
+    run.push(100, &m);
+    run.finish();
+    assert_eq!(run.ev, msgs(&[m.clone(), m]));
+}
