@@ -504,10 +504,13 @@ impl DelaySample {
     }
 }
 
-/// Request→answer delays per (request file index, answer file index).
+/// Request→answer delays per (request file index, answer file index), and the recent
+/// ones in a windowed histogram ([`RecentDelays`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Delays {
     pub pairs: BTreeMap<(u16, u16), DelaySample>,
+    #[serde(skip)]
+    pub recent: RecentDelays,
 }
 
 impl Delays {
@@ -515,12 +518,110 @@ impl Delays {
     pub fn record(&mut self, req: &PacketMeta, ans: &PacketMeta) {
         let d = ans.ts_us.saturating_sub(req.ts_us);
         self.pairs.entry((req.file, ans.file)).or_default().add(d);
+        self.recent.add(d, ans.ts_us);
     }
 
     pub fn merge(&mut self, o: &Delays) {
         for (k, v) in &o.pairs {
             self.pairs.entry(*k).or_default().merge(v);
         }
+    }
+}
+
+/// The request→answer delays of the last two windows of event time (the current one and
+/// the previous, [`RecentDelays::WINDOW_US`] each) in a log-scale histogram: how long an
+/// answer takes *now*, for how long an unanswered request is worth waiting for (a
+/// source's watermark). Constant size; a quantile costs one pass over the buckets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecentDelays {
+    current: [u32; RecentDelays::BUCKETS],
+    previous: [u32; RecentDelays::BUCKETS],
+    window_start: TimestampUs,
+}
+
+impl Default for RecentDelays {
+    fn default() -> Self {
+        RecentDelays {
+            current: [0; Self::BUCKETS],
+            previous: [0; Self::BUCKETS],
+            window_start: TimestampUs::MIN,
+        }
+    }
+}
+
+impl RecentDelays {
+    /// One window of event time (µs).
+    pub const WINDOW_US: i64 = 60_000_000;
+    /// Four buckets per doubling from 1 µs up to 2^40 µs (12.7 days): a quantile is
+    /// known to within 19 %.
+    const BUCKETS: usize = 4 * 40 + 1;
+
+    fn bucket(d: i64) -> usize {
+        if d <= 1 {
+            return 0;
+        }
+        let d = d as u64;
+        let log = 63 - d.leading_zeros() as usize;
+        // The two bits after the leading one: the quarter within the doubling.
+        let quarter = if log >= 2 {
+            ((d >> (log - 2)) & 3) as usize
+        } else {
+            ((d << (2 - log)) & 3) as usize
+        };
+        (4 * log + quarter + 1).min(Self::BUCKETS - 1)
+    }
+
+    /// The largest delay of bucket `b` (µs).
+    fn upper(b: usize) -> i64 {
+        if b == 0 {
+            return 1;
+        }
+        let (log, quarter) = ((b - 1) / 4, (b - 1) % 4);
+        let base = 1i64 << log;
+        base + (base * (quarter as i64 + 1)) / 4
+    }
+
+    /// An answer at `at` came `d` µs after its request.
+    pub fn add(&mut self, d: i64, at: TimestampUs) {
+        if at.saturating_sub(self.window_start) >= Self::WINDOW_US {
+            // Windows follow each other; a jump over several forgets both.
+            self.previous = if at.saturating_sub(self.window_start) < 2 * Self::WINDOW_US {
+                self.current
+            } else {
+                [0; Self::BUCKETS]
+            };
+            self.current = [0; Self::BUCKETS];
+            self.window_start = at;
+        }
+        let b = &mut self.current[Self::bucket(d)];
+        *b = b.saturating_add(1);
+    }
+
+    /// How many delays the two windows hold.
+    pub fn count(&self) -> u64 {
+        self.current
+            .iter()
+            .chain(&self.previous)
+            .map(|&c| u64::from(c))
+            .sum()
+    }
+
+    /// The delay (µs, rounded up to its bucket's end) that `per_mille` ‰ of the recent
+    /// answers took at most; `None` with fewer than `min_count` recent answers.
+    pub fn quantile(&self, per_mille: u32, min_count: u64) -> Option<i64> {
+        let n = self.count();
+        if n == 0 || n < min_count {
+            return None;
+        }
+        let rank = (n * u64::from(per_mille.min(1000))).div_ceil(1000).max(1);
+        let mut seen = 0u64;
+        for b in 0..Self::BUCKETS {
+            seen += u64::from(self.current[b]) + u64::from(self.previous[b]);
+            if seen >= rank {
+                return Some(Self::upper(b));
+            }
+        }
+        Some(Self::upper(Self::BUCKETS - 1))
     }
 }
 
@@ -605,5 +706,50 @@ mod tests {
         assert!(big.sample.len() <= MAX_SAMPLE);
         let med = big.percentile(50).unwrap();
         assert!((med - 3 * MAX_SAMPLE as i64 / 2).abs() < 1000, "{med}");
+    }
+
+    #[test]
+    fn recent_delays_give_quantiles_of_the_last_two_windows() {
+        let mut r = RecentDelays::default();
+        assert_eq!(r.quantile(999, 1), None);
+        // 999 answers within 4 ms, one after 900 ms.
+        for i in 0..999 {
+            r.add(1_000 + i * 3, 1_000_000 + i64::from(i as i32));
+        }
+        r.add(900_000, 2_000_000);
+        let p999 = r.quantile(999, 100).unwrap();
+        assert!((4_000..=5_000).contains(&p999), "{p999}");
+        assert!(r.quantile(1000, 100).unwrap() >= 900_000);
+        assert_eq!(r.quantile(999, 10_000), None, "too few answers");
+        // Two windows later only the new answers count.
+        r.add(50, 1_000_000 + RecentDelays::WINDOW_US);
+        r.add(50, 1_000_000 + 2 * RecentDelays::WINDOW_US);
+        assert_eq!(r.count(), 2);
+        assert!(r.quantile(1000, 1).unwrap() <= 64);
+    }
+
+    #[test]
+    fn recent_delay_buckets_cover_their_values() {
+        for d in [
+            0i64,
+            1,
+            2,
+            3,
+            4,
+            5,
+            7,
+            8,
+            100,
+            1_000,
+            123_456,
+            1 << 39,
+            i64::MAX,
+        ] {
+            let b = RecentDelays::bucket(d);
+            assert!(RecentDelays::upper(b) >= d.min(1 << 40), "{d}: bucket {b}");
+            if b > 1 && d < (1 << 40) {
+                assert!(RecentDelays::upper(b - 1) <= d, "{d}: bucket {b}");
+            }
+        }
     }
 }

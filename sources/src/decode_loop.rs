@@ -19,7 +19,7 @@ use crate::file_table::FileTable;
 use crate::frames::{Closed, FrameBatch};
 use crate::merge::{Envelope, SourceEvent};
 use crate::stats::{Position, SourceStats};
-use crate::watermark::Watermark;
+use crate::watermark::{self, Watermark};
 
 /// How often a decoder thread with nothing to do looks at the stop flag.
 const TICK: Duration = Duration::from_millis(50);
@@ -162,7 +162,10 @@ impl DecodeLoop {
     /// Send the signals collected and the watermark after them, if anything changed.
     fn send(&mut self, p: &mut Pending) -> Result<(), Closed> {
         let pending = self.decoder.oldest_pending();
-        let watermark = p.watermark.update(pending);
+        let answers = self
+            .decoder
+            .answer_delay(watermark::ANSWER_PER_MILLE, watermark::ANSWERS_KNOWN);
+        let watermark = p.watermark.update(pending, answers);
         let progressed = p.dirty_since.take().is_some();
         if p.signals.is_empty() && watermark == p.sent_watermark && !progressed {
             return Ok(());

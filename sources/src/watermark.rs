@@ -11,16 +11,26 @@
 //! for. Hence, with `last` the latest frame time:
 //!
 //! ```text
-//! watermark = max( min(oldest pending, last − disorder), last − max_delay )
+//! watermark = max( min(oldest pending, last − disorder), last − hold )
+//! hold      = min( max_delay, max(disorder, 2 × recent p99.9 answer delay) )
 //! ```
 //!
-//! never going back. `max_delay` bounds how long one unanswered request (or a wild step
-//! back) holds the source: a signal whose answer comes later than that after its request
-//! may arrive behind the watermark, and is counted late downstream.
+//! never going back. A request is waited for as long as answers actually take (the
+//! decoder's [`answer_delay`](landfall_parsers::decode::Decoder::answer_delay) over the
+//! last minute or two, twice over), and never longer than `max_delay`: on a live link some
+//! requests are never answered (an answer the probe missed), and waiting `max_delay` for
+//! each would put every moment that far behind. Before [`ANSWERS_KNOWN`] recent answers
+//! the hold is `max_delay`. A signal whose answer comes later than the hold after its
+//! request may arrive behind the watermark, and is counted late downstream.
 
 use std::time::Duration;
 
 use landfall_parsers::decode::LATEST_TIMESTAMP_US;
+
+/// The quantile of recent answer delays a request is held for (twice over): ‰.
+pub const ANSWER_PER_MILLE: u32 = 999;
+/// Recent answers needed before their delays shorten the hold.
+pub const ANSWERS_KNOWN: u64 = 100;
 
 /// The span of event time over which the largest step back of frame times is remembered
 /// (the current window and the previous one).
@@ -104,15 +114,30 @@ impl Watermark {
             .min(self.max_delay_us)
     }
 
+    /// How long behind the latest frame the watermark may be held (µs), with
+    /// `answer_delay` the recent answers' p99.9 delay if known.
+    pub fn hold(&self, answer_delay: Option<i64>) -> i64 {
+        answer_delay.map_or(self.max_delay_us, |d| {
+            self.disorder()
+                .max(d.saturating_mul(2))
+                .min(self.max_delay_us)
+        })
+    }
+
     /// The watermark after the frames seen, with `oldest_pending` the decoder's oldest
-    /// waiting request; `None` before the first frame. Never goes back.
-    pub fn update(&mut self, oldest_pending: Option<i64>) -> Option<i64> {
+    /// waiting request and `answer_delay` how long recent answers took
+    /// ([`Watermark::hold`]); `None` before the first frame. Never goes back.
+    pub fn update(
+        &mut self,
+        oldest_pending: Option<i64>,
+        answer_delay: Option<i64>,
+    ) -> Option<i64> {
         let last = self.last?;
         let mut low = last.saturating_sub(self.disorder());
         if let Some(p) = oldest_pending {
             low = low.min(p);
         }
-        let w = low.max(last.saturating_sub(self.max_delay_us));
+        let w = low.max(last.saturating_sub(self.hold(answer_delay)));
         self.current = Some(self.current.map_or(w, |c| c.max(w)));
         self.current
     }
@@ -133,27 +158,27 @@ mod tests {
     #[test]
     fn an_unanswered_request_holds_the_watermark_at_most_max_delay() {
         let mut w = Watermark::new(Duration::from_secs(5));
-        assert_eq!(w.update(None), None, "nothing before the first frame");
+        assert_eq!(w.update(None, None), None, "nothing before the first frame");
         w.observe(T0, NOW);
-        assert_eq!(w.update(None), Some(T0));
+        assert_eq!(w.update(None, None), Some(T0));
         // A request at T0 + 1 s is never answered; frames go on.
         for t in 1..=60 {
             w.observe(T0 + t * S, NOW);
-            let got = w.update(Some(T0 + S)).unwrap();
+            let got = w.update(Some(T0 + S), None).unwrap();
             let want = (T0 + S).max(T0 + t * S - 5 * S);
             assert_eq!(got, want, "at {t} s");
         }
         // The decoder dropped it (its timeout): the watermark is the latest frame.
-        assert_eq!(w.update(None), Some(T0 + 60 * S));
+        assert_eq!(w.update(None, None), Some(T0 + 60 * S));
     }
 
     #[test]
     fn never_goes_back() {
         let mut w = Watermark::new(Duration::from_secs(5));
         w.observe(T0 + 10 * S, NOW);
-        assert_eq!(w.update(None), Some(T0 + 10 * S));
+        assert_eq!(w.update(None, None), Some(T0 + 10 * S));
         // A request older than the watermark shows up pending (a frame out of order).
-        assert_eq!(w.update(Some(T0 + 8 * S)), Some(T0 + 10 * S));
+        assert_eq!(w.update(Some(T0 + 8 * S), None), Some(T0 + 10 * S));
     }
 
     #[test]
@@ -164,7 +189,7 @@ mod tests {
         w.observe(T0 + S / 2, NOW); // 500 ms behind
         w.observe(T0 + 2 * S, NOW);
         assert_eq!(w.disorder(), S / 2);
-        assert_eq!(w.update(None), Some(T0 + 2 * S - S / 2));
+        assert_eq!(w.update(None, None), Some(T0 + 2 * S - S / 2));
         // Remembered for the window after the one it was seen in, then forgotten.
         w.observe(T0 + 61 * S, NOW);
         assert_eq!(w.disorder(), S / 2);
@@ -182,10 +207,28 @@ mod tests {
         w.observe(NOW + 2 * MAX_FUTURE_US, NOW);
         w.observe(-5, NOW);
         assert_eq!(w.ignored_frames, 2);
-        assert_eq!(w.update(None), Some(T0));
+        assert_eq!(w.update(None, None), Some(T0));
         // A host clock not set: no guard.
         let mut unset = Watermark::new(Duration::from_secs(5));
         unset.observe(T0, 0);
-        assert_eq!(unset.update(None), Some(T0));
+        assert_eq!(unset.update(None, None), Some(T0));
+    }
+
+    #[test]
+    fn an_unanswered_request_is_held_as_long_as_answers_take() {
+        let mut w = Watermark::new(Duration::from_secs(5));
+        w.observe(T0, NOW);
+        // Answers take up to 20 ms (p99.9): a request unanswered at T0 holds 40 ms.
+        for t in 1..=10 {
+            w.observe(T0 + t * S, NOW);
+            assert_eq!(w.update(Some(T0), Some(20_000)), Some(T0 + t * S - 40_000));
+        }
+        // Disorder in the frames is still allowed for.
+        w.observe(T0 + 10 * S - S / 2, NOW);
+        w.observe(T0 + 11 * S, NOW);
+        assert_eq!(w.update(Some(T0), Some(20_000)), Some(T0 + 11 * S - S / 2));
+        // Slow answers: held up to max_delay, no more.
+        assert_eq!(w.hold(Some(30 * S)), 5 * S);
+        assert_eq!(w.hold(None), 5 * S);
     }
 }
