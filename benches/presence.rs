@@ -186,6 +186,8 @@ fn subscriptions() -> Vec<Subscription> {
                 } else {
                     vec![MomentKind::RoamingOn, MomentKind::Arrival]
                 },
+                levels: vec![],
+                device: None,
                 areas,
                 home_countries: vec![],
                 home_networks: vec![],

@@ -199,3 +199,135 @@ fn sigkill_at_random_points_loses_and_repeats_nothing() {
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// Standard input cannot be read again: a run killed after its stdin gave a capture, and
+/// restarted on a second capture of the same subscribers an hour after the first ends, gives together
+/// `replay`'s moments of both. Without the journal the first capture's state and its
+/// moments not yet emitted would be lost, and the second capture would announce its
+/// subscribers again. No periodic snapshot runs (interval 1 h): the journal alone carries
+/// the first run. The second run ends with its input and takes a last snapshot, after
+/// which one (empty) journal segment remains.
+#[test]
+fn a_killed_stdin_run_is_carried_over_by_the_journal() {
+    use landfall_testkit::replicate::{replicate_with, Options};
+    use landfall_testkit::rotation::{frames, pcapng};
+    use std::io::Write as _;
+
+    let dir = common::temp_dir("serve-journal");
+    let roaming =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
+            .unwrap();
+    let (copies, _) = replicate_with(
+        &frames(&roaming),
+        &Options {
+            copies: 50,
+            distinct_subscribers: true,
+            diameter_tcp_ports: vec![3868, 3871],
+        },
+    )
+    .unwrap();
+    let first = frames(&copies);
+    let (a, b) = (dir.join("a.pcapng"), dir.join("b.pcapng"));
+    fs::write(&a, pcapng(&first, 0)).unwrap();
+    // The second capture starts an hour after the first ends (within the re-entry gap).
+    let (start, end) = landfall_testkit::rotation::span(&first);
+    fs::write(&b, pcapng(&first, end - start + 3_600_000_000)).unwrap();
+    let expected = by_id(common::replay_as_serve(&[a.clone(), b.clone()]).lines());
+    assert!(expected.len() > 100);
+
+    let data = dir.join("data");
+    let out = dir.join("moments.jsonl");
+    let cfg = dir.join("landfall.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[[input]]\nkind = \"stdin\"\n[rules]\nwall_clock = false\n\
+             [runtime]\ndata_dir = {data:?}\nsnapshot_interval = \"1h\"\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n[[sink]]\nkind = \"file\"\npath = {out:?}\n"
+        ),
+    )
+    .unwrap();
+    let spawn = |i: usize| {
+        Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.join(format!("serve-{i}.log"))).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let journal_bytes = || -> u64 {
+        fs::read_dir(&data).map_or(0, |d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("journal-"))
+                .map(|e| e.metadata().unwrap().len())
+                .sum()
+        })
+    };
+
+    // Run 1: the first capture on stdin, which stays open; killed once it is journaled.
+    let mut one = spawn(0);
+    let mut stdin = one.stdin.take().unwrap();
+    stdin.write_all(&fs::read(&a).unwrap()).unwrap();
+    stdin.flush().unwrap();
+    let start = Instant::now();
+    let (mut last, mut since) = (0, Instant::now());
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing journaled"
+        );
+        let n = journal_bytes();
+        if n != last {
+            (last, since) = (n, Instant::now());
+        } else if n > 0 && since.elapsed() > Duration::from_millis(1500) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    one.kill().unwrap();
+    one.wait().unwrap();
+    drop(stdin);
+
+    // Run 2: the second capture, then the end of its input.
+    let mut two = spawn(1);
+    let mut stdin = two.stdin.take().unwrap();
+    stdin.write_all(&fs::read(&b).unwrap()).unwrap();
+    drop(stdin);
+    let status = two.wait().unwrap();
+    let log = fs::read_to_string(dir.join("serve-1.log")).unwrap();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("journal read"), "{log}");
+
+    let got = by_id(fs::read_to_string(&out).unwrap().lines());
+    let only_got: Vec<_> = got
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .take(5)
+        .collect();
+    let only_expected: Vec<_> = expected
+        .keys()
+        .filter(|k| !got.contains_key(*k))
+        .take(5)
+        .collect();
+    assert!(
+        only_got.is_empty() && only_expected.is_empty(),
+        "only after the kill: {only_got:?}; only from replay: {only_expected:?}"
+    );
+    assert_eq!(got, expected);
+
+    // The last snapshot of the graceful end covers the journal: one segment is left, empty.
+    let names: Vec<String> = fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "snapshot-p0"), "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("journal-")).count(),
+        1,
+        "{names:?}"
+    );
+    assert_eq!(journal_bytes(), 0);
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -9,7 +9,7 @@
 //! `w`, each worker keeping the subscribers it owns (by [`crate::detector::route_of_key`],
 //! so the worker count may differ), and the pending signals sent again.
 //!
-//! On disk (`encode`/`decode`): the magic `LFSNAP01`, the payload's length (u64 LE), the
+//! On disk (`encode`/`decode`): the magic `LFSNAP02`, the payload's length (u64 LE), the
 //! payload (bincode 1, the serde format timely already uses for its exchanges: no new
 //! dependency, a fixed little-endian layout), and the first 8 bytes of the payload's
 //! SHA-256. A file cut short or altered anywhere is refused ([`SnapshotError`]), never
@@ -27,7 +27,9 @@ use sha2::{Digest, Sha256};
 use crate::detector::Presence;
 
 /// The first bytes of a snapshot file.
-pub const MAGIC: &[u8; 8] = b"LFSNAP01";
+pub const MAGIC: &[u8; 8] = b"LFSNAP02";
+/// The first bytes of each record of a journal of signals ([`encode_signals`]).
+pub const JOURNAL_MAGIC: &[u8; 8] = b"LFJRNL01";
 
 /// The streaming runner's state at a batch boundary (see the module docs).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,6 +43,9 @@ pub struct StreamSnapshot {
     pub presence: Vec<(u64, Presence)>,
     /// Signals sent for the batches from `batch_at(watermark)` on, in the order sent.
     pub pending: Vec<Signal>,
+    /// The caller's position in its own log of what it sent (e.g. `serve`'s journal
+    /// segment) when the snapshot was taken: what was sent after it is not covered.
+    pub log_position: u64,
 }
 
 /// A snapshot that cannot be read.
@@ -68,6 +73,21 @@ impl StreamSnapshot {
         let payload = unframe(MAGIC, bytes)?;
         bincode::deserialize(payload).map_err(|e| SnapshotError::Payload(e.to_string()))
     }
+}
+
+/// One journal record: `signals` framed ([`frame`]) under [`JOURNAL_MAGIC`].
+pub fn encode_signals(signals: &[Signal]) -> Vec<u8> {
+    let payload = bincode::serialize(signals).expect("signals always serialize");
+    frame(JOURNAL_MAGIC, &payload)
+}
+
+/// The first journal record of `bytes` and its length in bytes; an error when it is cut
+/// short (a write a kill interrupted) or damaged.
+pub fn decode_signals(bytes: &[u8]) -> Result<(Vec<Signal>, usize), SnapshotError> {
+    let payload = unframe(JOURNAL_MAGIC, bytes)?;
+    let signals =
+        bincode::deserialize(payload).map_err(|e| SnapshotError::Payload(e.to_string()))?;
+    Ok((signals, payload.len() + 24))
 }
 
 /// `magic`, the length, `payload`, the checksum.
@@ -172,6 +192,7 @@ mod tests {
             batch_us: 1_000_000,
             presence: vec![(crate::imsi_key(&imsi), Presence::default())],
             pending: vec![signal, signal],
+            log_position: 3,
         }
     }
 
@@ -198,6 +219,25 @@ mod tests {
                 "byte {i} flipped was read"
             );
         }
+    }
+
+    #[test]
+    fn journal_records_follow_each_other_and_a_torn_one_is_refused() {
+        let s = sample();
+        let mut bytes = encode_signals(&s.pending);
+        let first = bytes.len();
+        bytes.extend(encode_signals(&s.pending[..1]));
+        let (a, n) = decode_signals(&bytes).unwrap();
+        assert_eq!((a, n), (s.pending.clone(), first));
+        let (b, m) = decode_signals(&bytes[n..]).unwrap();
+        assert_eq!((b.len(), n + m), (1, bytes.len()));
+        for cut in n..bytes.len() {
+            assert!(decode_signals(&bytes[n..cut]).is_err(), "{cut}");
+        }
+        assert_eq!(
+            decode_signals(&sample().encode()).unwrap_err(),
+            SnapshotError::Magic
+        );
     }
 
     proptest::proptest! {

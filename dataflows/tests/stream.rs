@@ -7,14 +7,16 @@
 
 use std::time::Duration;
 
-use landfall_dataflows::stream::{batch_at, start, start_from, StreamConfig};
+use landfall_dataflows::stream::{batch_at, start, start_from, RegistryEdit, StreamConfig};
 use landfall_dataflows::zones::{CellKey, Shape, Zone};
 use landfall_dataflows::StreamSnapshot;
 use landfall_dataflows::{
     reference_moments, reference_zone_moments, sort_moments, Moment, Rules, Topology, ZoneId,
     ZoneKey, HOUR_US,
 };
+use landfall_model::partner::{Consent, Direction, Match, PartnerId, Purpose, Subscription};
 use landfall_model::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
+use landfall_model::{Level, MomentKind};
 use proptest::prelude::*;
 
 const SUBSCRIBERS: [&str; 4] = [
@@ -387,4 +389,85 @@ proptest! {
         sort_moments(&mut got);
         prop_assert_eq!(got, expected);
     }
+}
+
+/// Collect what comes out until `done` holds of it (or 20 s pass).
+fn matches_until(
+    output: &std::sync::mpsc::Receiver<landfall_dataflows::stream::Completed>,
+    got: &mut Vec<(Match, isize)>,
+    done: impl Fn(&[(Match, isize)]) -> bool,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done(got) && std::time::Instant::now() < deadline {
+        if let Ok(c) = output.recv_timeout(Duration::from_millis(100)) {
+            got.extend(c.matches);
+        }
+    }
+}
+
+#[test]
+fn partner_matches_follow_subscriptions_and_consent_while_the_stream_runs() {
+    let cfg = StreamConfig {
+        partners: Country::new("FR"),
+        ..StreamConfig::new(2, 1_000)
+    };
+    let (mut input, output, workers) = start(&Topology::Process, cfg).unwrap().split();
+    let subscription = Subscription {
+        id: 7,
+        partner: PartnerId(1),
+        purpose: Purpose(1),
+        types: vec![MomentKind::Arrival],
+        levels: vec![Level::Country],
+        device: None,
+        areas: vec![],
+        home_countries: vec![],
+        home_networks: vec![],
+        direction: Direction::Outbound,
+        rats: vec![],
+        expires_at: None,
+        max_events: None,
+        frequency_cap_us: None,
+    };
+    let consent = |imsi: &str| Consent {
+        imsi: Imsi::parse(imsi).unwrap(),
+        partner: PartnerId(1),
+        purpose: Purpose(1),
+    };
+    input
+        .registry(vec![
+            (RegistryEdit::Subscription(Box::new(subscription)), 1),
+            (RegistryEdit::Consent(consent(SUBSCRIBERS[0])), 1),
+        ])
+        .unwrap();
+    input
+        .send(vec![
+            cell_change(START, SUBSCRIBERS[0], 1),
+            cell_change(START, SUBSCRIBERS[3], 1),
+        ])
+        .unwrap();
+    input.advance(START + 1_000).unwrap();
+    let mut got = Vec::new();
+    matches_until(&output, &mut got, |g| !g.is_empty());
+    // The consenting subscriber's country arrival only (not the network arrival, not
+    // roaming-on, not the other subscriber's).
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (m, diff) = got[0];
+    assert_eq!((m.subscription, diff), (7, 1));
+    assert_eq!(m.moment.imsi.as_str(), SUBSCRIBERS[0]);
+    assert_eq!(
+        (m.moment.kind, m.moment.level),
+        (MomentKind::Arrival, Level::Country)
+    );
+
+    // Consent withdrawn while the moment is live: the match is retracted.
+    input
+        .registry(vec![(RegistryEdit::Consent(consent(SUBSCRIBERS[0])), -1)])
+        .unwrap();
+    input.advance(START + 2_000).unwrap();
+    matches_until(&output, &mut got, |g| g.len() > 1);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[1], (m, -1));
+    input.close();
+    workers.join().unwrap();
+    assert!(output.iter().all(|c| c.matches.is_empty()));
 }

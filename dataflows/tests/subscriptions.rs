@@ -67,6 +67,8 @@ fn subscription(
         } else {
             vec![]
         },
+        levels: vec![],
+        device: None,
         areas: areas
             .into_iter()
             .map(|a| Area::Country(country(a)))

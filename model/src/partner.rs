@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{Country, Imsi, Plmn};
-use crate::moment::{Area, Moment, MomentKind};
+use crate::moment::{Area, Level, Moment, MomentKind};
 use crate::signal::TimestampUs;
 
 /// A partner (a receiver of moments).
@@ -33,6 +33,11 @@ pub struct Subscription {
     pub partner: PartnerId,
     pub purpose: Purpose,
     pub types: Vec<MomentKind>,
+    /// The levels wanted (country, network, zone): CAMARA's `area-entered` is a zone
+    /// arrival, `roaming-on` a country one.
+    pub levels: Vec<Level>,
+    /// One device only (CAMARA's `device`), or everyone in the areas.
+    pub device: Option<Imsi>,
     pub areas: Vec<Area>,
     pub home_countries: Vec<Country>,
     pub home_networks: Vec<Plmn>,
@@ -62,6 +67,8 @@ impl Subscription {
     pub fn accepts(&self, m: &Moment, operator_country: Country) -> bool {
         let any_or = |empty: bool, hit: bool| empty || hit;
         any_or(self.types.is_empty(), self.types.contains(&m.kind))
+            && any_or(self.levels.is_empty(), self.levels.contains(&m.level))
+            && self.device.is_none_or(|d| d == m.imsi)
             && any_or(
                 self.home_countries.is_empty(),
                 m.home_country
@@ -99,4 +106,78 @@ pub struct Match {
     pub subscription: u64,
     pub purpose: Purpose,
     pub moment: Moment,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::moment::{Level, MomentId};
+    use crate::signal::{Proto, Provenance};
+
+    fn moment(level: Level, area: Area, imsi: &str) -> Moment {
+        Moment {
+            id: MomentId([0; 16]),
+            kind: MomentKind::Arrival,
+            level,
+            area,
+            from: None,
+            to: None,
+            imsi: Imsi::parse(imsi).unwrap(),
+            msisdn: None,
+            home: None,
+            home_country: None,
+            rat: None,
+            at: 10,
+            expires_at: 20,
+            source: Provenance {
+                file: 0,
+                frame: 1,
+                proto: Proto::Diameter,
+                message: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn levels_and_device_narrow_a_subscription() {
+        let fr = Country::new("FR").unwrap();
+        let s = Subscription {
+            id: 1,
+            partner: PartnerId(1),
+            purpose: Purpose(1),
+            types: vec![],
+            levels: vec![Level::Country],
+            device: Some(Imsi::parse("208011234567890").unwrap()),
+            areas: vec![],
+            home_countries: vec![],
+            home_networks: vec![],
+            direction: Direction::Any,
+            rats: vec![],
+            expires_at: None,
+            max_events: None,
+            frequency_cap_us: None,
+        };
+        assert!(s.accepts(
+            &moment(Level::Country, Area::Country(fr), "208011234567890"),
+            fr
+        ));
+        let plmn = Plmn::new(208, 1, 2);
+        assert!(!s.accepts(
+            &moment(Level::Network, Area::Network(plmn), "208011234567890"),
+            fr
+        ));
+        assert!(!s.accepts(
+            &moment(Level::Country, Area::Country(fr), "208011234567891"),
+            fr
+        ));
+        let anyone = Subscription {
+            levels: vec![],
+            device: None,
+            ..s
+        };
+        assert!(anyone.accepts(
+            &moment(Level::Network, Area::Network(plmn), "208011234567891"),
+            fr
+        ));
+    }
 }

@@ -11,8 +11,10 @@
 //!   batches before its watermark (applied), and the re-read copies of its pending signals
 //!   (re-sent from the snapshot itself). The moments of batches after the watermark are
 //!   derived again; those the sinks wrote before the stop are the same moments, same ids.
-//! * Not covered: standard input and live interfaces cannot be read again, so what they
-//!   gave after the last snapshot (beyond its pending signals) is lost by a stop; zone
+//! * Standard input and live interfaces cannot be read again: their signals are written
+//!   to the [`Journal`] before they are sent, and sent again from it on restart.
+//! * A graceful stop takes a last snapshot once the inputs have ended.
+//! * Not covered: zone
 //!   state is not in the snapshot (with zones, `serve` runs without snapshots), nor are
 //!   the processes of a cluster coordinated (a cluster runs without snapshots).
 
@@ -26,6 +28,8 @@ use landfall_dataflows::snapshot::{write_atomic, StreamSnapshot};
 use landfall_dataflows::stream::{batch_at, StreamInput};
 use landfall_model::Signal;
 use tracing::{info, warn};
+
+use crate::journal::Journal;
 
 /// The snapshot file of `process` in `dir`.
 pub fn snapshot_path(dir: &Path, process: u32) -> PathBuf {
@@ -126,26 +130,38 @@ impl Snapshotter {
         }
     }
 
-    /// When the interval has passed: a snapshot of `input` at its watermark, written once
-    /// `written` (the sinks' mark: every moment before it written) has reached the
-    /// watermark's batch. Returns false when the dataflow or the emitter is gone.
+    /// When the interval has passed (or `now`: the final one of a graceful stop): a
+    /// snapshot of `input` at its watermark, written once `written` (the sinks' mark:
+    /// every moment before it written) has reached the watermark's batch; with a
+    /// `journal`, a new segment started first and the older ones deleted after. Returns
+    /// false when the dataflow or the emitter is gone.
     pub fn maybe(
         &mut self,
+        now: bool,
         input: &mut StreamInput,
+        mut journal: Option<&mut Journal>,
         written: &AtomicI64,
         emitting: &dyn Fn() -> bool,
     ) -> bool {
-        if self.last.elapsed() < self.interval || input.watermark() == i64::MIN {
+        if (!now && self.last.elapsed() < self.interval) || input.watermark() == i64::MIN {
             return true;
         }
         self.last = Instant::now();
-        let snapshot = match input.snapshot() {
+        let position = match journal.as_deref_mut().map(Journal::rotate).transpose() {
+            Ok(p) => p.unwrap_or(0),
+            Err(e) => {
+                warn!("journal: {e}; no snapshot now");
+                return true;
+            }
+        };
+        let mut snapshot = match input.snapshot() {
             Ok(s) => s,
             Err(e) => {
                 warn!("no snapshot: {e}");
                 return false;
             }
         };
+        snapshot.log_position = position;
         let b = batch_at(snapshot.watermark, snapshot.batch_us);
         let covered = i64::try_from(b)
             .unwrap_or(i64::MAX)
@@ -157,11 +173,18 @@ impl Snapshotter {
             thread::sleep(Duration::from_millis(1));
         }
         match write_atomic(&self.path, &snapshot.encode()) {
-            Ok(()) => info!(
-                subscribers = snapshot.presence.len(),
-                pending = snapshot.pending.len(),
-                "snapshot written"
-            ),
+            Ok(()) => {
+                info!(
+                    subscribers = snapshot.presence.len(),
+                    pending = snapshot.pending.len(),
+                    "snapshot written"
+                );
+                if let Some(j) = journal {
+                    if let Err(e) = j.covered(position) {
+                        warn!("journal: {e}");
+                    }
+                }
+            }
             Err(e) => warn!("snapshot {}: {e}", self.path.display()),
         }
         true
@@ -183,6 +206,7 @@ mod tests {
             batch_us: 1_000_000,
             presence: Vec::new(),
             pending: vec![signal(10_500_000, 7), signal(12_000_000, 9)],
+            log_position: 0,
         };
         let mut resume = Resume::from_snapshot(&snapshot);
         let mut read = vec![
@@ -211,6 +235,7 @@ mod tests {
             batch_us: 1,
             presence: Vec::new(),
             pending: vec![signal(5, 1)],
+            log_position: 0,
         };
         let bytes = s.encode();
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();

@@ -3,7 +3,7 @@
 //! end or a stop is asked (SIGTERM, SIGINT, or [`Stop::stop`]).
 //!
 //! ```text
-//! sources (threads) ──Merged──► feeder ──signals, watermark − lateness──► dataflow workers
+//! sources (threads) ──Merged──► feeder ──signals, merged watermark──► dataflow workers
 //!                                                                            │ Completed
 //! HTTP (tokio: /metrics, /healthz, /readyz, /v1/operator) ◄── view, metrics ◄─ emitter ──► sinks
 //! ```
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use landfall_dataflows::stream::{self, Completed, Emit, StreamConfig, StreamInput};
 use landfall_dataflows::{RunError, Tracked};
-use landfall_model::TimestampUs;
+use landfall_model::{Signal, TimestampUs};
 use landfall_sources::{
     Control, FileTable, FolderSpec, FollowConfig, InterfaceSpec, Merged, SourceError, SourceSpec,
     SourcesConfig,
@@ -29,6 +29,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, ConfigError, InputKind};
 use crate::http::{self, AppState, Ready};
+use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::restart::{self, Resume, Snapshotter};
 use crate::sink::{open_sinks, MomentSink};
@@ -147,6 +148,33 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     let snapshots = zones.is_none() && cfg.cluster.processes == 1;
     let snapshot_path = restart::snapshot_path(&cfg.runtime.data_dir, cfg.cluster.process);
     let snapshot = snapshots.then(|| restart::load(&snapshot_path)).flatten();
+    // Inputs that cannot be read again are journaled (by source index).
+    let journaled: Vec<bool> = cfg
+        .inputs
+        .iter()
+        .map(|i| matches!(i.kind, InputKind::Stdin | InputKind::Interface { .. }))
+        .collect();
+    let journal = if snapshots && journaled.contains(&true) {
+        let from = snapshot.as_ref().map_or(0, |s| s.log_position);
+        let (journal, recovered) = Journal::open(&cfg.runtime.data_dir, cfg.cluster.process, from)
+            .map_err(|e| {
+                ServeError::DataDir(format!(
+                    "{}: the journal: {e}",
+                    cfg.runtime.data_dir.display()
+                ))
+            })?;
+        if !recovered.signals.is_empty() || recovered.torn_bytes > 0 {
+            info!(
+                signals = recovered.signals.len(),
+                segments = recovered.segments,
+                torn_bytes = recovered.torn_bytes,
+                "journal read: its signals are sent again"
+            );
+        }
+        Some((journal, recovered.signals))
+    } else {
+        None
+    };
     let resume = snapshot
         .as_ref()
         .map_or_else(Resume::none, Resume::from_snapshot);
@@ -167,6 +195,7 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             channel: 16,
             emit: Emit::ByOwner,
             snapshots,
+            partners: None,
         },
         snapshot,
     )?;
@@ -224,7 +253,6 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     });
 
     let sent_at = Arc::new(Mutex::new(SentTimes::default()));
-    let lateness_us = cfg.rules.lateness.as_micros().min(i64::MAX as u128) as i64;
     // The emitter's mark: every moment before it is in the sinks.
     let written = Arc::new(AtomicI64::new(i64::MIN));
     let emitter = {
@@ -245,15 +273,19 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
         let output = sources.output;
         let files = Arc::clone(control.files());
         let emitting = Arc::clone(&emitting);
+        let (journal, journaled_again) = journal.unzip();
         let restart = Restart {
             resume,
             snapshotter,
+            journal,
+            journaled,
+            journaled_again: journaled_again.unwrap_or_default(),
             written,
             emitting: Box::new(move || emitting.load(Ordering::SeqCst)),
         };
         thread::Builder::new()
             .name("landfall-feed".into())
-            .spawn(move || feed(output, &mut input, &files, &sent_at, lateness_us, restart))
+            .spawn(move || feed(output, &mut input, &files, &sent_at, restart))
             .map_err(ServeError::Runtime)?
     };
     ready.set();
@@ -373,22 +405,28 @@ impl SentTimes {
     }
 }
 
-/// The feeder's part in restarts: what the snapshot restored covers, and the snapshots.
+/// The feeder's part in restarts: what the snapshot restored covers, the snapshots, and
+/// the journal of the inputs that cannot be read again.
 struct Restart {
     resume: Resume,
     snapshotter: Option<Snapshotter>,
+    journal: Option<Journal>,
+    /// By source index: its signals go to the journal.
+    journaled: Vec<bool>,
+    /// The journal's signals not covered by the snapshot, sent before anything else.
+    journaled_again: Vec<Signal>,
     written: Arc<AtomicI64>,
     emitting: Box<dyn Fn() -> bool + Send>,
 }
 
-/// The feeder: merged batches into the dataflow, the watermark held back by the lateness,
-/// a snapshot now and then. Returns how many signals it sent.
+/// The feeder: merged batches into the dataflow, and the merged watermark (each source's
+/// already allows for its pending requests and disorder, within `rules.lateness`), a
+/// snapshot now and then. Returns how many signals it sent.
 fn feed(
     merged: std::sync::mpsc::Receiver<Merged>,
     input: &mut StreamInput,
     files: &FileTable,
     sent_at: &Mutex<SentTimes>,
-    lateness_us: i64,
     mut restart: Restart,
 ) -> u64 {
     let mut sent = 0u64;
@@ -396,6 +434,22 @@ fn feed(
     let mut named = 0u64;
     // The name sent for each file index (an index is reused after 65536 captures).
     let mut sent_names: std::collections::HashMap<u16, String> = std::collections::HashMap::new();
+    // Whether each file index's signals are journaled.
+    let mut journal_file: std::collections::HashMap<u16, bool> = std::collections::HashMap::new();
+    let again = std::mem::take(&mut restart.journaled_again);
+    if !again.is_empty() {
+        // Into the new segment too: kept until a snapshot covers them.
+        if let Some(j) = &mut restart.journal {
+            if let Err(e) = j.append(&again) {
+                warn!("journal: {e}");
+            }
+        }
+        sent += again.len() as u64;
+        if input.send(again).is_err() {
+            return sent;
+        }
+    }
+    let mut ended = false;
     for m in merged {
         match m {
             Merged::Batch(mut batch) => {
@@ -416,8 +470,23 @@ fn feed(
                     if input.files(new).is_err() {
                         break;
                     }
+                    for (i, e) in files.entries() {
+                        let j = restart.journaled.get(e.source).copied().unwrap_or(false);
+                        journal_file.insert(i, j);
+                    }
                 }
                 restart.resume.filter(&mut batch.signals);
+                if let Some(j) = &mut restart.journal {
+                    let to_journal: Vec<Signal> = batch
+                        .signals
+                        .iter()
+                        .filter(|s| journal_file.get(&s.source.file).copied().unwrap_or(false))
+                        .copied()
+                        .collect();
+                    if let Err(e) = j.append(&to_journal) {
+                        warn!("journal: {e}");
+                    }
+                }
                 let n = batch.signals.len() as u64;
                 for s in &batch.signals {
                     latest = latest.max(s.at);
@@ -433,18 +502,27 @@ fn feed(
                         .record(latest, Instant::now());
                 }
                 if let Some(w) = batch.watermark {
-                    if input.advance(w.saturating_sub(lateness_us)).is_err() {
+                    if input.advance(w).is_err() {
                         break;
                     }
                 }
                 if let Some(s) = &mut restart.snapshotter {
-                    if !s.maybe(input, &restart.written, &*restart.emitting) {
+                    let journal = restart.journal.as_mut();
+                    if !s.maybe(false, input, journal, &restart.written, &*restart.emitting) {
                         break;
                     }
                 }
             }
-            Merged::End => break,
+            Merged::End => {
+                ended = true;
+                break;
+            }
         }
+    }
+    // A graceful end: the last snapshot, so a restart derives nothing again.
+    if let (true, Some(s)) = (ended, &mut restart.snapshotter) {
+        let journal = restart.journal.as_mut();
+        s.maybe(true, input, journal, &restart.written, &*restart.emitting);
     }
     sent
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::input::{Input, InputSession};
 use differential_dataflow::VecCollection;
-use landfall_model::{Provenance, Signal, TimestampUs};
+use landfall_model::{Country, Provenance, Signal, TimestampUs};
 use timely::dataflow::operators::vec::Broadcast as _;
 use timely::dataflow::operators::Exchange as _;
 use timely::dataflow::operators::Inspect as _;
@@ -36,8 +36,17 @@ use crate::horizon::Tracked;
 use crate::moment::{sort_moments, Moment, Rules};
 use crate::runner::{panic_text, RunError, Topology};
 use crate::snapshot::StreamSnapshot;
+use crate::subscribe::{partner_matches, Match};
 use crate::zone_detector::detect_with_zones_counted;
 use crate::zones::{zone_membership, CatalogCell, Zone};
+
+mod output;
+mod partners;
+
+pub use output::Completed;
+use output::{hand_out, SharedGathered};
+use partners::PartnerInputs;
+pub use partners::RegistryEdit;
 
 /// How long an idle worker parks before it looks at its channel again.
 pub const POLL: Duration = Duration::from_millis(1);
@@ -64,6 +73,10 @@ pub struct StreamConfig {
     /// signals sent for batches not yet closed by the watermark (the snapshot's pending
     /// signals; as many as the workers' stashes hold). Not with zones.
     pub snapshots: bool,
+    /// The partner stage, for this operator's country (inbound/outbound): subscriptions,
+    /// consent and opt-outs sent with [`StreamInput::registry`], matches handed out in
+    /// [`Completed::matches`]. Its state is not in snapshots.
+    pub partners: Option<Country>,
 }
 
 /// Which process of a cluster hands out a moment.
@@ -89,6 +102,7 @@ impl StreamConfig {
             channel: 16,
             emit: Emit::ByOwner,
             snapshots: false,
+            partners: None,
         }
     }
 }
@@ -105,21 +119,10 @@ enum Command {
     Catalog(Vec<(CatalogCell, isize)>),
     /// Capture names by file index.
     Files(Vec<(u16, String)>),
+    Registry(Vec<(RegistryEdit, isize)>),
     /// Reply with this worker's detector state once every batch before the current input
     /// time is complete; take no other command until then.
     Snapshot(ShareReply),
-}
-
-/// The moments of every batch before `upto` (an event time: the watermark the dataflow
-/// has passed), not yet handed out; ordered by `(at, id)`. In a cluster, each process gets
-/// the moments of the subscribers its workers own.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Completed {
-    pub upto: TimestampUs,
-    pub moments: Vec<Moment>,
-    /// Capture names sent with [`StreamInput::files`] by any process of the cluster and
-    /// not yet handed out: what these moments' `source.file` indices name.
-    pub files: Vec<(u16, String)>,
 }
 
 /// What a streaming run counted, summed over its workers.
@@ -221,12 +224,21 @@ impl StreamInput {
             batch_us: self.batch_us,
             presence,
             pending,
+            log_position: 0,
         })
     }
 
     /// The latest watermark sent.
     pub fn watermark(&self) -> TimestampUs {
         self.watermark
+    }
+
+    /// Subscriptions, consent and opt-outs added (`+1`) or removed (`-1`) from the current
+    /// time on (with [`StreamConfig::partners`]; ignored otherwise).
+    pub fn registry(&mut self, edits: Vec<(RegistryEdit, isize)>) -> Result<(), Stopped> {
+        self.senders[0]
+            .send(Command::Registry(edits))
+            .map_err(|_| Stopped)
     }
 
     /// Zones added (`+1`) or removed (`-1`) from the current time on.
@@ -437,9 +449,6 @@ fn batch_start(b: u64, batch_us: i64) -> TimestampUs {
         .saturating_mul(batch_us.max(1))
 }
 
-/// The moment updates gathered on worker 0: `(moment, batch, diff)`.
-type Gathered = Rc<RefCell<Vec<(Moment, u64, isize)>>>;
-
 type ReferenceInputs = (
     InputSession<u64, CatalogCell, isize>,
     InputSession<u64, Zone, isize>,
@@ -465,63 +474,90 @@ fn run_worker(
                 .cloned(),
         );
     }
-    let sink: Gathered = Rc::new(RefCell::new(Vec::new()));
+    let sink: SharedGathered = SharedGathered::default();
     let named: Rc<RefCell<Vec<(u16, String)>>> = Rc::new(RefCell::new(Vec::new()));
     let probe = ProbeHandle::new();
     let (peers, local) = (worker.peers() as u64, cfg.workers.max(1) as u64);
-    let (mut input, mut reference, mut files) = worker.dataflow::<u64, _, _>(|scope| {
-        let (input, signals) = scope.new_collection::<Signal, isize>();
-        let (files, names) = scope.new_collection::<(u16, String), isize>();
-        let named = Rc::clone(&named);
-        names
-            .inner
-            .broadcast()
-            .inspect(move |(name, _, diff)| {
-                if *diff > 0 {
-                    named.borrow_mut().push(name.clone());
-                }
-            })
-            .probe_with(&probe);
-        let (reference, moments): (Option<ReferenceInputs>, VecCollection<'_, u64, Moment>) =
-            if cfg.zones {
-                let (catalog_in, catalog) = scope.new_collection::<CatalogCell, isize>();
-                let (zones_in, zones) = scope.new_collection::<Zone, isize>();
-                let at_time = move |t: &u64, at: i64| batch_at(at, batch_us).max(*t);
-                let moments = detect_with_zones_counted(
-                    signals,
-                    zone_membership(catalog, zones),
-                    cfg.rules,
-                    at_time,
-                    move |t: &u64| batch_start(*t, batch_us),
-                    tracked.clone(),
-                );
-                (Some((catalog_in, zones_in)), moments)
-            } else {
-                (
-                    None,
-                    detect_shared(
+    let (mut input, mut reference, mut files, mut partners) =
+        worker.dataflow::<u64, _, _>(|scope| {
+            let (input, signals) = scope.new_collection::<Signal, isize>();
+            let (files, names) = scope.new_collection::<(u16, String), isize>();
+            let named = Rc::clone(&named);
+            names
+                .inner
+                .broadcast()
+                .inspect(move |(name, _, diff)| {
+                    if *diff > 0 {
+                        named.borrow_mut().push(name.clone());
+                    }
+                })
+                .probe_with(&probe);
+            let (reference, moments): (Option<ReferenceInputs>, VecCollection<'_, u64, Moment>) =
+                if cfg.zones {
+                    let (catalog_in, catalog) = scope.new_collection::<CatalogCell, isize>();
+                    let (zones_in, zones) = scope.new_collection::<Zone, isize>();
+                    let at_time = move |t: &u64, at: i64| batch_at(at, batch_us).max(*t);
+                    let moments = detect_with_zones_counted(
                         signals,
+                        zone_membership(catalog, zones),
                         cfg.rules,
+                        at_time,
                         move |t: &u64| batch_start(*t, batch_us),
                         tracked.clone(),
-                        Rc::clone(&shared),
-                    ),
-                )
-            };
-        let sink = Rc::clone(&sink);
-        // To the first worker of the process owning the subscriber (its state's worker).
-        moments
-            .inner
-            .exchange(move |(m, _, _): &(Moment, u64, isize)| match cfg.emit {
-                Emit::ByOwner => imsi_route(&m.imsi) % peers / local * local,
-                Emit::AllOnProcess0 => 0,
-            })
-            .as_collection()
-            .inspect(move |(m, time, diff)| sink.borrow_mut().push((*m, *time, *diff)))
-            .inner
-            .probe_with(&probe);
-        (input, reference, files)
-    });
+                    );
+                    (Some((catalog_in, zones_in)), moments)
+                } else {
+                    (
+                        None,
+                        detect_shared(
+                            signals,
+                            cfg.rules,
+                            move |t: &u64| batch_start(*t, batch_us),
+                            tracked.clone(),
+                            Rc::clone(&shared),
+                        ),
+                    )
+                };
+            let sink_here = Rc::clone(&sink);
+            // To the first worker of the process owning the subscriber (its state's worker).
+            moments
+                .clone()
+                .inner
+                .exchange(move |(m, _, _): &(Moment, u64, isize)| match cfg.emit {
+                    Emit::ByOwner => imsi_route(&m.imsi) % peers / local * local,
+                    Emit::AllOnProcess0 => 0,
+                })
+                .as_collection()
+                .inspect(move |(m, time, diff)| {
+                    sink_here.borrow_mut().moments.push((*m, *time, *diff))
+                })
+                .inner
+                .probe_with(&probe);
+            let partners = cfg.partners.map(|country| {
+                let (subscriptions, subs) = scope.new_collection();
+                let (consent, granted) = scope.new_collection();
+                let (opt_out, opted_out) = scope.new_collection();
+                let matches =
+                    partner_matches(moments, subs, granted, opted_out, country, move |at| {
+                        batch_at(at, batch_us)
+                    });
+                let sink = Rc::clone(&sink);
+                matches
+                    .inner
+                    .exchange(move |(m, _, _): &(Match, u64, isize)| match cfg.emit {
+                        Emit::ByOwner => imsi_route(&m.moment.imsi) % peers / local * local,
+                        Emit::AllOnProcess0 => 0,
+                    })
+                    .as_collection()
+                    .inspect(move |(m, time, diff)| {
+                        sink.borrow_mut().matches.push((*m, *time, *diff))
+                    })
+                    .inner
+                    .probe_with(&probe);
+                PartnerInputs::new(subscriptions, consent, opt_out)
+            });
+            (input, reference, files, partners)
+        });
 
     if let Some((watermark, _)) = restored {
         let b = batch_at(*watermark, batch_us);
@@ -530,6 +566,9 @@ fn run_worker(
         if let Some((c, z)) = &mut reference {
             c.advance_to(b);
             z.advance_to(b);
+        }
+        if let Some(p) = &mut partners {
+            p.advance_to(b);
         }
     }
 
@@ -568,6 +607,7 @@ fn run_worker(
                         command,
                         &mut input,
                         &mut reference,
+                        &mut partners,
                         &mut files,
                         batch_us,
                         &mut report,
@@ -587,6 +627,9 @@ fn run_worker(
                 c.flush();
                 z.flush();
             }
+            if let Some(p) = &mut partners {
+                p.flush();
+            }
             worker.step();
         } else if open {
             // Nothing came: park until a timely message or the poll interval.
@@ -599,6 +642,7 @@ fn run_worker(
     input.close();
     files.close();
     drop(reference);
+    drop(partners);
     while !probe.done() {
         worker.step_or_park(Some(POLL));
         if let Some(out) = &out {
@@ -616,6 +660,7 @@ fn apply(
     command: Command,
     input: &mut InputSession<u64, Signal, isize>,
     reference: &mut Option<ReferenceInputs>,
+    partners: &mut Option<PartnerInputs>,
     files: &mut InputSession<u64, (u16, String), isize>,
     batch_us: i64,
     report: &mut StreamReport,
@@ -650,6 +695,9 @@ fn apply(
                     c.advance_to(b);
                     z.advance_to(b);
                 }
+                if let Some(p) = partners {
+                    p.advance_to(b);
+                }
             }
         }
         Command::Zones(edits) => {
@@ -666,55 +714,14 @@ fn apply(
                 }
             }
         }
+        Command::Registry(edits) => {
+            if let Some(p) = partners {
+                p.apply(edits);
+            }
+        }
         // Taken by the worker loop.
         Command::Snapshot(_) => {}
     }
-}
-
-/// Send out the moments of the batches the dataflow has completed since the last call.
-fn hand_out(
-    sink: &Gathered,
-    named: &RefCell<Vec<(u16, String)>>,
-    probe: &ProbeHandle<u64>,
-    handed: &mut u64,
-    batch_us: i64,
-    out: &SyncSender<Completed>,
-) {
-    // The first batch not yet complete (none left: every batch is).
-    let frontier = probe.with_frontier(|f| f.first().copied().unwrap_or(u64::MAX));
-    if frontier <= *handed {
-        return;
-    }
-    let mut ready: Vec<(Moment, isize)> = Vec::new();
-    sink.borrow_mut().retain(|(m, t, diff)| {
-        if *t < frontier {
-            ready.push((*m, *diff));
-            false
-        } else {
-            true
-        }
-    });
-    *handed = frontier;
-    ready.sort_unstable_by_key(|a| a.0);
-    let mut moments = Vec::with_capacity(ready.len());
-    let mut i = 0;
-    while i < ready.len() {
-        let m = ready[i].0;
-        let mut count = 0;
-        while i < ready.len() && ready[i].0 == m {
-            count += ready[i].1;
-            i += 1;
-        }
-        moments.extend(std::iter::repeat_n(m, count.max(0) as usize));
-    }
-    sort_moments(&mut moments);
-    // A consumer that went away only loses what it no longer reads.
-    let files = named.borrow_mut().split_off(0);
-    let _ = out.send(Completed {
-        upto: batch_start(frontier, batch_us),
-        moments,
-        files,
-    });
 }
 
 /// Signals a finite run sends at once.
