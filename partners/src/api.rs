@@ -51,6 +51,8 @@ use crate::store::{ConsentRow, NewPartner, PartnerPatch, Registry};
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// The largest bulk CSV upload accepted (16 MiB).
 pub const BULK_LIMIT: usize = 16 * 1024 * 1024;
+/// The most active subscriptions a partner may have, unless the service says otherwise.
+pub const DEFAULT_MAX_ACTIVE_SUBSCRIPTIONS: usize = 1000;
 /// The most bad lines a rejected upload lists.
 const MAX_LISTED_ERRORS: usize = 20;
 
@@ -89,6 +91,8 @@ pub struct ApiState {
     pub delivery: Arc<dyn DeliveryAdmin>,
     /// SHA-256 of the operator key; none: the operator API answers 404.
     operator_key: Option<[u8; 32]>,
+    /// The most active subscriptions a partner may have (429 `QUOTA_EXCEEDED` beyond).
+    pub max_active_subscriptions: usize,
 }
 
 impl ApiState {
@@ -104,7 +108,14 @@ impl ApiState {
             sink_check,
             delivery,
             operator_key: operator_key.map(|k| Sha256::digest(k.as_bytes()).into()),
+            max_active_subscriptions: DEFAULT_MAX_ACTIVE_SUBSCRIPTIONS,
         }
+    }
+
+    /// The same with another per-partner quota of active subscriptions.
+    pub fn with_max_active_subscriptions(mut self, n: usize) -> ApiState {
+        self.max_active_subscriptions = n;
+        self
     }
 }
 
@@ -328,7 +339,7 @@ fn parse_imsi(field: &str, text: &str) -> Result<Imsi, ApiError> {
             headers(("Location" = String, description = "the subscription's URL"))),
         (status = 400, body = ErrorInfo), (status = 401, body = ErrorInfo),
         (status = 403, body = ErrorInfo), (status = 413, body = ErrorInfo),
-        (status = 422, body = ErrorInfo),
+        (status = 422, body = ErrorInfo), (status = 429, body = ErrorInfo),
     ),
     security(("bearer" = []))
 )]
@@ -340,7 +351,9 @@ pub(crate) async fn create_subscription(
     let (req, stored) = blocking(move || {
         let id = s.registry.new_subscription_id()?;
         let stored = camara::validate(&req, &partner, id, now_us(), &*s.sink_check)?;
-        let stored = s.registry.insert_subscription(&req, stored)?;
+        let stored = s
+            .registry
+            .insert_subscription(&req, stored, s.max_active_subscriptions)?;
         Ok((req, stored))
     })
     .await?;

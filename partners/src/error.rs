@@ -117,6 +117,9 @@ impl From<crate::store::StoreError> for ApiError {
         match e {
             crate::store::StoreError::NotFound(what) => ApiError::not_found(what),
             crate::store::StoreError::Invalid(what) => ApiError::invalid(what),
+            crate::store::StoreError::Quota(what) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "QUOTA_EXCEEDED", what)
+            }
             other => {
                 tracing::error!(error = %other, "partner store");
                 ApiError::internal()

@@ -86,6 +86,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// A partner's quota (active subscriptions) is used up.
+    #[error("{0}")]
+    Quota(String),
     #[error("stored row cannot be read: {0}")]
     Corrupt(String),
     #[error("the database has partners schema version {0}; this landfall knows {SCHEMA_VERSION}")]
@@ -442,15 +445,27 @@ impl Registry {
     // ----------------------------------------------------------- subscriptions
 
     /// Store a validated subscription (state active): circle zone, subscription and
-    /// `subscription-started` changes.
+    /// `subscription-started` changes. Refused ([`StoreError::Quota`]) if the partner
+    /// has `max_active` active subscriptions already.
     pub fn insert_subscription(
         &self,
         request: &SubscriptionRequest,
         stored: StoredSubscription,
+        max_active: usize,
     ) -> Result<Arc<StoredSubscription>> {
         let stored = Arc::new(stored);
         self.write(|tx, changes| {
             partner_by_id(tx, stored.partner)?.ok_or_else(|| no_partner(stored.partner))?;
+            let active: i64 = tx.query_row(
+                "SELECT count(*) FROM subscription WHERE partner = ?1 AND state = 'ACTIVE'",
+                [stored.partner.0],
+                |r| r.get(0),
+            )?;
+            if active as usize >= max_active {
+                return Err(StoreError::Quota(format!(
+                    "this partner has {active} active subscriptions, the most allowed"
+                )));
+            }
             tx.execute(
                 "INSERT INTO subscription (id, partner, event_type, state, request, stored,
                     sink, starts_at, expires_at)
