@@ -253,3 +253,107 @@ impl StoredSubscription {
         types::namespace(&self.event_type)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use landfall_model::{Direction, MomentId, MomentKind, Proto, Provenance};
+
+    fn moment(level: Level, imsi: &str, msisdn: Option<&str>) -> Moment {
+        let area = match level {
+            Level::Zone => Area::Zone(ZoneId::new("cdg-t2").unwrap()),
+            Level::Network => Area::Network(landfall_model::Plmn::new(208, 1, 2)),
+            Level::Country => Area::Country(landfall_model::Country::new("FR").unwrap()),
+        };
+        Moment {
+            id: MomentId([0; 16]),
+            kind: MomentKind::Arrival,
+            level,
+            area,
+            from: None,
+            to: None,
+            imsi: Imsi::parse(imsi).unwrap(),
+            msisdn: msisdn.map(|m| Msisdn::parse(m).unwrap()),
+            home: None,
+            home_country: None,
+            rat: None,
+            at: 0,
+            expires_at: 1,
+            source: Provenance {
+                file: 0,
+                frame: 1,
+                proto: Proto::Diameter,
+                message: 316,
+            },
+        }
+    }
+
+    fn stored(target: Target) -> StoredSubscription {
+        StoredSubscription {
+            id: 1,
+            partner: PartnerId(1),
+            event_type: "org.landfall.moments.v0.arrival.zone".into(),
+            target,
+            circle: None,
+            sink: "https://x.example/".into(),
+            sink_token: None,
+            starts_at: 0,
+            expires_at: None,
+            max_events: None,
+            initial_event: false,
+            state: SubscriptionState::Active,
+        }
+    }
+
+    fn moments(device: Option<DeviceFilter>) -> Target {
+        Target::Moments {
+            subscription: Subscription {
+                id: 1,
+                partner: PartnerId(1),
+                purpose: Purpose(1),
+                types: vec![MomentKind::Arrival],
+                areas: vec![],
+                home_countries: vec![],
+                home_networks: vec![],
+                direction: Direction::Any,
+                rats: vec![],
+                expires_at: None,
+                max_events: None,
+                frequency_cap_us: None,
+            },
+            level: Level::Zone,
+            device,
+        }
+    }
+
+    #[test]
+    fn admits_checks_the_level_and_the_device() {
+        let a = "208011234567890";
+        let b = "208019999999999";
+        let everyone = stored(moments(None));
+        assert!(everyone.admits(&moment(Level::Zone, a, None)));
+        assert!(!everyone.admits(&moment(Level::Country, a, None)));
+        assert!(!everyone.admits(&moment(Level::Network, a, None)));
+        let by_imsi = stored(moments(Some(DeviceFilter::Imsi(Imsi::parse(a).unwrap()))));
+        assert!(by_imsi.admits(&moment(Level::Zone, a, None)));
+        assert!(!by_imsi.admits(&moment(Level::Zone, b, None)));
+        let by_number = stored(moments(Some(DeviceFilter::Msisdn(
+            Msisdn::parse("33612345678").unwrap(),
+        ))));
+        assert!(by_number.admits(&moment(Level::Zone, b, Some("33612345678"))));
+        assert!(!by_number.admits(&moment(Level::Zone, a, Some("33600000000"))));
+        assert!(!by_number.admits(&moment(Level::Zone, a, None)));
+        let agg = stored(Target::Aggregate {
+            purpose: Purpose(1),
+            level: Level::Zone,
+            area: None,
+            interval_us: 1,
+        });
+        assert!(agg.person_subscription().is_none());
+        assert!(!agg.admits(&moment(Level::Zone, a, None)));
+        assert!(everyone.person_subscription().is_some());
+        // Debug never shows the identifiers.
+        assert!(!format!("{by_imsi:?}").contains(a));
+        assert!(!format!("{by_number:?}").contains("33612345678"));
+    }
+}
