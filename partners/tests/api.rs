@@ -1098,3 +1098,52 @@ async fn a_partner_over_its_quota_gets_429() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
+
+/// The service nests its own `/v1/operator` routes; merging these routes into it works.
+#[tokio::test]
+async fn routes_merge_with_a_nested_operator_router() {
+    let h = Harness::new();
+    let (_, key, _) = h.partner(true).await;
+    let state = landfall_partners::ApiState::new(
+        h.registry.clone(),
+        std::sync::Arc::new(landfall_partners::HttpsOnly::default()),
+        std::sync::Arc::new(landfall_partners::NoDelivery),
+        Some(OPERATOR_KEY),
+    );
+    let service = axum::Router::new()
+        .nest(
+            "/v1/operator",
+            axum::Router::new().route("/areas", axum::routing::get(|| async { "areas" })),
+        )
+        .merge(landfall_partners::routes(state));
+    let get = |uri: &str, k: &str| {
+        Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {k}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = service
+        .clone()
+        .oneshot(get("/v1/operator/areas", OPERATOR_KEY))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = service
+        .clone()
+        .oneshot(get("/v1/operator/partners", OPERATOR_KEY))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = service
+        .clone()
+        .oneshot(get("/v1/subscriptions", &key))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // NoDelivery: 503 UNAVAILABLE.
+    let r = service
+        .oneshot(get("/v1/operator/partners/1/delivery", OPERATOR_KEY))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
