@@ -507,6 +507,7 @@ async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
         let mut b = breaker.lock().unwrap_or_else(|e| e.into_inner());
         if breaker_failure {
             if b.failure(sh.cfg.breaker_failures, sh.cfg.breaker_cooldown) {
+                sh.metrics.circuit_opens.inc();
                 tracing::warn!(partner = c.partner, "sink circuit opened");
             }
         } else {

@@ -188,6 +188,27 @@ pub async fn check_sink(sink: &str, cfg: &GuardConfig) -> Result<(), SinkRefused
     Ok(())
 }
 
+/// [`check_sink`] for callers outside an async context (resolves with the blocking
+/// system resolver).
+pub fn check_sink_blocking(sink: &str, cfg: &GuardConfig) -> Result<(), SinkRefused> {
+    use std::net::ToSocketAddrs;
+    let url = check_sink_url(sink, cfg)?;
+    if let Some(Host::Domain(d)) = host_of(&url) {
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addrs: Vec<SocketAddr> = (d, port)
+            .to_socket_addrs()
+            .map_err(|_| SinkRefused::Unresolved)?
+            .collect();
+        if addrs.is_empty() {
+            return Err(SinkRefused::Unresolved);
+        }
+        for a in addrs {
+            address_allowed(a.ip(), cfg)?;
+        }
+    }
+    Ok(())
+}
+
 /// The HTTP client's DNS resolver: the system resolver, with every address the settings
 /// refuse removed; none left is an error naming the refusal (the request fails before
 /// any connection).
@@ -327,6 +348,15 @@ mod tests {
             ..GuardConfig::default()
         };
         assert_eq!(check_sink("http://localhost:9/", &lo).await, Ok(()));
+        assert!(matches!(
+            check_sink_blocking("https://localhost:9/", &none),
+            Err(SinkRefused::Address(_, "loopback"))
+        ));
+        assert_eq!(check_sink_blocking("http://localhost:9/", &lo), Ok(()));
+        assert_eq!(
+            check_sink("https://no-such-host.invalid/", &none).await,
+            Err(SinkRefused::Unresolved)
+        );
         // The resolver filters the same way.
         let r = GuardedResolver::new(none);
         let name: Name = "localhost".parse().unwrap();

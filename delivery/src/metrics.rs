@@ -5,7 +5,9 @@
 
 use std::sync::atomic::AtomicU64;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -14,8 +16,8 @@ use prometheus_client::registry::Registry;
 
 use crate::outbox::{Outbox, OutboxError};
 
-/// How an attempt ended.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+/// How an attempt ended (label values in snake case).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum Outcome {
     /// 2xx.
     Delivered,
@@ -27,8 +29,24 @@ pub enum Outcome {
     Gone,
     /// Past `expires_at` right before sending.
     Expired,
-    /// Not sent: the sink's circuit is open.
-    CircuitOpen,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry => "retry",
+            Outcome::Dead => "dead",
+            Outcome::Gone => "gone",
+            Outcome::Expired => "expired",
+        }
+    }
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, enc: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        enc.write_str(self.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,6 +68,8 @@ pub struct DeliveryMetrics {
     pub oldest_pending_seconds: Family<PartnerLabels, Gauge<f64, AtomicU64>>,
     pub dead_letters: Family<PartnerLabels, Gauge>,
     pub expired: Counter,
+    /// Times a sink's circuit opened.
+    pub circuit_opens: Counter,
 }
 
 impl Default for DeliveryMetrics {
@@ -64,6 +84,7 @@ impl Default for DeliveryMetrics {
             oldest_pending_seconds: Family::default(),
             dead_letters: Family::default(),
             expired: Counter::default(),
+            circuit_opens: Counter::default(),
         }
     }
 }
@@ -101,6 +122,11 @@ impl DeliveryMetrics {
             "delivery_expired",
             "Events dropped because they expired before delivery",
             m.expired.clone(),
+        );
+        registry.register(
+            "delivery_circuit_opens",
+            "Times a sink's circuit breaker opened",
+            m.circuit_opens.clone(),
         );
         m
     }
@@ -172,7 +198,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("landfall_delivery_attempts_total{outcome=\"Delivered\"} 1"),
+            text.contains("landfall_delivery_attempts_total{outcome=\"delivered\"} 1"),
             "{text}"
         );
         assert!(text.contains("landfall_delivery_expired_total 1"), "{text}");

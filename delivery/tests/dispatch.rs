@@ -439,6 +439,7 @@ async fn circuit_breaker_opens_after_consecutive_failures() {
     wait_for("the probe", Duration::from_secs(5), || count(&got) == 4).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(count(&got), 4, "one probe only");
+    assert_eq!(h.metrics.circuit_opens.get(), 2);
     h.shutdown().await;
 }
 
