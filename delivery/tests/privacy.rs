@@ -40,9 +40,11 @@ impl Write for Logs {
 }
 
 type Got = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+/// The status of the n-th request.
+type Statuses = Arc<dyn Fn(usize) -> StatusCode + Send + Sync>;
 
 async fn hook(
-    State((got, status)): State<(Got, Arc<dyn Fn(usize) -> StatusCode + Send + Sync>)>,
+    State((got, status)): State<(Got, Statuses)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -54,7 +56,7 @@ async fn hook(
     status(n).into_response()
 }
 
-async fn receiver(status: Arc<dyn Fn(usize) -> StatusCode + Send + Sync>) -> (String, Got) {
+async fn receiver(status: Statuses) -> (String, Got) {
     let got: Got = Arc::default();
     let app = Router::new()
         .route("/hook", post(hook))
