@@ -213,6 +213,8 @@ impl Outbox {
                      );
                      CREATE INDEX outbox_due ON outbox (sink_key, due_at_us)
                         WHERE state = 0 AND leased = 0;
+                     CREATE INDEX outbox_expiry ON outbox (expires_at_us)
+                        WHERE state = 0 AND leased = 0 AND expires_at_us IS NOT NULL;
                      CREATE INDEX outbox_partner ON outbox (partner, seq);
                      CREATE INDEX outbox_done ON outbox (done_at_us)
                         WHERE done_at_us IS NOT NULL;
@@ -364,12 +366,22 @@ impl Outbox {
         )?)
     }
 
-    /// The sinks with pending events, each with its earliest due time.
+    /// The sinks with pending events, each with its earliest due time. One index seek
+    /// per sink (a skip scan over `outbox_due`), not a scan of the backlog: a dead sink
+    /// with a long backlog costs the scheduler nothing more.
     pub fn due_sinks(&self) -> Result<Vec<(String, TimestampUs)>, OutboxError> {
         let conn = self.conn();
         let mut st = conn.prepare_cached(
-            "SELECT sink_key, MIN(due_at_us) FROM outbox
-             WHERE state = 0 AND leased = 0 GROUP BY sink_key",
+            "WITH RECURSIVE k(key) AS (
+                SELECT MIN(sink_key) FROM outbox WHERE state = 0 AND leased = 0
+                UNION ALL
+                SELECT (SELECT MIN(sink_key) FROM outbox
+                        WHERE state = 0 AND leased = 0 AND sink_key > k.key)
+                FROM k WHERE k.key IS NOT NULL
+             )
+             SELECT key, (SELECT MIN(due_at_us) FROM outbox
+                          WHERE state = 0 AND leased = 0 AND sink_key = k.key)
+             FROM k WHERE key IS NOT NULL",
         )?;
         let rows = st
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?
@@ -686,6 +698,19 @@ mod tests {
         assert_eq!(key, "https://partner.example");
         {
             let ob = Outbox::open(&path, 0).unwrap();
+            {
+                let c = ob.conn();
+                let mode: String = c
+                    .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(mode, "wal");
+                let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+                assert_eq!(sync, 1, "NORMAL between inserts");
+                let uv: i64 = c
+                    .query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(uv, 0, "user_version is not ours");
+            }
             let batch = [
                 ev(1, "a", Some(SINK), None),
                 ev(1, "b", Some(SINK), Some(5_000)),
@@ -793,6 +818,40 @@ mod tests {
             vec!["b"]
         );
         assert_eq!(c[0].attempts, 0);
+    }
+
+    #[test]
+    fn due_sinks_one_row_per_sink() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(&dir.path().join("landfall.db"), 0).unwrap();
+        let mut batch = Vec::new();
+        for (i, sink) in [
+            "https://b.example/x",
+            "https://a.example/y",
+            "https://b.example/z",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut e = ev(1, &format!("e{i}"), Some(sink), None);
+            e.created_at_us = 100 - i as i64;
+            batch.push(e);
+        }
+        batch.push(ev(1, "pull", None, None));
+        ob.insert_batch(&batch).unwrap();
+        assert_eq!(
+            ob.due_sinks().unwrap(),
+            vec![
+                ("https://a.example".to_string(), 99),
+                ("https://b.example".to_string(), 98)
+            ]
+        );
+        let c = ob.claim("https://b.example", 1_000, 10, 5_000).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            ob.due_sinks().unwrap(),
+            vec![("https://a.example".to_string(), 99)]
+        );
     }
 
     #[test]
