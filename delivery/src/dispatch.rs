@@ -17,6 +17,11 @@
 //! a connection error is retried with the configured backoff (± jitter) or after the
 //! response's `Retry-After` (seconds or HTTP date), until `max_attempts`: then a dead
 //! letter. Sinks refused by the guard are dead letters at once.
+//!
+//! Outcomes are recorded by one mark writer, whatever is queued in one transaction
+//! (`Outbox::apply_marks`), through a bounded queue; an outcome lost to a crash leaves
+//! the event leased, and it is sent again (same id) once the lease ends or at the next
+//! start.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -25,14 +30,14 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::guard::{check_sink_url, GuardConfig, GuardedResolver, SinkRefused};
 use crate::metrics::{DeliveryMetrics, Outcome};
 use crate::now_us;
-use crate::outbox::{Claimed, Outbox, OutboxError};
+use crate::outbox::{Claimed, Mark, Outbox, OutboxError};
 use crate::sign::{WebhookHeaders, WebhookSecret};
 
 /// The dispatcher's settings.
@@ -152,6 +157,8 @@ type OnGone = Arc<dyn Fn(GoneNotice) + Send + Sync>;
 
 struct Shared {
     outbox: Arc<Outbox>,
+    /// Outcomes to record, written in batches by the mark writer.
+    marks: mpsc::Sender<Mark>,
     cfg: DispatchConfig,
     client: reqwest::Client,
     secrets: Arc<dyn SecretLookup>,
@@ -162,7 +169,12 @@ struct Shared {
 /// The dispatcher; [`Dispatcher::run`] until the shutdown future completes.
 pub struct Dispatcher {
     shared: Arc<Shared>,
+    marks: mpsc::Receiver<Mark>,
 }
+
+/// Outcomes waiting to be written (bounded: sends wait when the writer lags).
+const MARKS_QUEUE: usize = 4096;
+const MARKS_BATCH: usize = 1024;
 
 impl Dispatcher {
     pub fn new(
@@ -194,8 +206,11 @@ impl Dispatcher {
             .user_agent(cfg.user_agent.clone())
             .build()
             .map_err(|e| DispatchError::Client(e.to_string()))?;
+        let (marks_tx, marks) = mpsc::channel(MARKS_QUEUE);
         Ok(Dispatcher {
+            marks,
             shared: Arc::new(Shared {
+                marks: marks_tx,
                 outbox,
                 cfg,
                 client,
@@ -210,6 +225,11 @@ impl Dispatcher {
     /// flight finish (bounded by the request timeout) and return.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let sh = self.shared;
+        let writer = tokio::spawn(mark_writer(
+            sh.outbox.clone(),
+            sh.metrics.clone(),
+            self.marks,
+        ));
         let wake = sh.outbox.notify();
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut sinks: HashMap<String, Arc<Notify>> = HashMap::new();
@@ -272,6 +292,36 @@ impl Dispatcher {
         }
         let _ = stop_tx.send(true);
         while workers.join_next().await.is_some() {}
+        // The last sender of marks goes with `sh`: the writer drains the queue and ends.
+        drop(sh);
+        let _ = writer.await;
+    }
+}
+
+/// Write outcomes in batches: whatever is queued, up to [`MARKS_BATCH`], per transaction.
+async fn mark_writer(outbox: Arc<Outbox>, metrics: DeliveryMetrics, mut rx: mpsc::Receiver<Mark>) {
+    let mut buf = Vec::with_capacity(MARKS_BATCH);
+    while rx.recv_many(&mut buf, MARKS_BATCH).await > 0 {
+        let marks = std::mem::take(&mut buf);
+        let retry = marks.iter().any(|m| matches!(m, Mark::Retry { .. }));
+        match db(&outbox, move |o| o.apply_marks(&marks)).await {
+            Ok(expired) => {
+                metrics.expired.inc_by(expired as u64);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox update failed (those events are sent again after their lease)")
+            }
+        }
+        if retry {
+            // The scheduler computes its next wake-up from the due times.
+            outbox.notify().notify_one();
+        }
+    }
+}
+
+async fn record(sh: &Shared, mark: Mark) {
+    if sh.marks.send(mark).await.is_err() {
+        tracing::warn!("outbox mark writer gone (the event is sent again after its lease)");
     }
 }
 
@@ -487,9 +537,7 @@ async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
     let now = now_us();
     let seq = c.seq;
     if c.expires_at_us.is_some_and(|e| e <= now) {
-        if let Ok(true) = db(&sh.outbox, move |o| o.mark_expired(seq, now)).await {
-            sh.metrics.expired.inc();
-        }
+        record(sh, Mark::Expired { seq, at_us: now }).await;
         sh.metrics.outcome(Outcome::Expired);
         tracing::debug!(partner = c.partner, subscription = c.subscription, event = %c.event_id, "expired before sending");
         return;
@@ -522,7 +570,16 @@ async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
                 .observe((now - c.created_at_us).max(0) as f64 / 1e6);
             sh.metrics.outcome(Outcome::Delivered);
             tracing::debug!(partner = c.partner, subscription = c.subscription, event = %c.event_id, status, "delivered");
-            db(&sh.outbox, move |o| o.mark_delivered(seq, status, now)).await
+            record(
+                sh,
+                Mark::Delivered {
+                    seq,
+                    status,
+                    at_us: now,
+                },
+            )
+            .await;
+            Ok(())
         }
         Verdict::Gone => {
             sh.metrics.outcome(Outcome::Gone);
@@ -552,10 +609,18 @@ async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
             if attempts >= sh.cfg.max_attempts {
                 sh.metrics.outcome(Outcome::Dead);
                 tracing::warn!(partner = c.partner, subscription = c.subscription, event = %c.event_id, attempts, error = %error, "dead letter: attempts exhausted");
-                db(&sh.outbox, move |o| {
-                    o.mark_dead(seq, status, &error, true, now)
-                })
-                .await
+                record(
+                    sh,
+                    Mark::Dead {
+                        seq,
+                        status,
+                        error,
+                        attempted: true,
+                        at_us: now,
+                    },
+                )
+                .await;
+                Ok(())
             } else {
                 sh.metrics.outcome(Outcome::Retry);
                 let delay = match after {
@@ -564,10 +629,17 @@ async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
                 };
                 let due = now + delay.as_micros() as i64;
                 tracing::debug!(partner = c.partner, subscription = c.subscription, event = %c.event_id, attempts, error = %error, delay_ms = delay.as_millis() as u64, "retry scheduled");
-                let r = db(&sh.outbox, move |o| o.mark_retry(seq, status, &error, due)).await;
-                // The scheduler computes its next wake-up from the due times.
-                sh.outbox.notify().notify_one();
-                r
+                record(
+                    sh,
+                    Mark::Retry {
+                        seq,
+                        status,
+                        error,
+                        due_us: due,
+                    },
+                )
+                .await;
+                Ok(())
             }
         }
         Verdict::Dead {
@@ -577,10 +649,18 @@ async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
         } => {
             sh.metrics.outcome(Outcome::Dead);
             tracing::warn!(partner = c.partner, subscription = c.subscription, event = %c.event_id, error = %error, "dead letter");
-            db(&sh.outbox, move |o| {
-                o.mark_dead(seq, status, &error, attempted, now)
-            })
-            .await
+            record(
+                sh,
+                Mark::Dead {
+                    seq,
+                    status,
+                    error,
+                    attempted,
+                    at_us: now,
+                },
+            )
+            .await;
+            Ok(())
         }
     };
     if let Err(e) = r {

@@ -88,6 +88,35 @@ pub struct Claimed {
     pub attempts: u32,
 }
 
+/// The outcome of an attempt, recorded by [`Outbox::apply_marks`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// A 2xx.
+    Delivered {
+        seq: i64,
+        status: u16,
+        at_us: TimestampUs,
+    },
+    /// A failed attempt, to be tried again at `due_us` (the lease released).
+    Retry {
+        seq: i64,
+        status: Option<u16>,
+        error: String,
+        due_us: TimestampUs,
+    },
+    /// Given up (attempts exhausted, or a permanent refusal): a dead letter; `attempted`:
+    /// whether a request was made (counted in the attempts).
+    Dead {
+        seq: i64,
+        status: Option<u16>,
+        error: String,
+        attempted: bool,
+        at_us: TimestampUs,
+    },
+    /// Found past its `expires_at` right before sending.
+    Expired { seq: i64, at_us: TimestampUs },
+}
+
 /// An event of a partner's feed (the SSE stream).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FeedEvent {
@@ -435,73 +464,115 @@ impl Outbox {
         Ok(claimed)
     }
 
-    /// A 2xx: delivered (if it is still ours to deliver: not cancelled meanwhile).
+    /// Record attempts' outcomes in one transaction (the dispatcher batches them).
+    /// A mark applies only to a pending row: one cancelled meanwhile stays cancelled.
+    /// Returns how many rows the `Expired` marks expired.
+    pub fn apply_marks(&self, marks: &[Mark]) -> Result<usize, OutboxError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut expired = 0;
+        for m in marks {
+            match m {
+                Mark::Delivered { seq, status, at_us } => {
+                    tx.prepare_cached(
+                        "UPDATE outbox SET state = 1, leased = 0, attempts = attempts + 1,
+                            last_status = ?2, last_error = NULL, done_at_us = ?3
+                         WHERE seq = ?1 AND state = 0",
+                    )?
+                    .execute(params![seq, status, at_us])?;
+                }
+                Mark::Retry {
+                    seq,
+                    status,
+                    error,
+                    due_us,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE outbox SET leased = 0, attempts = attempts + 1, last_status = ?2,
+                            last_error = ?3, due_at_us = ?4
+                         WHERE seq = ?1 AND state = 0",
+                    )?
+                    .execute(params![seq, status, error, due_us])?;
+                }
+                Mark::Dead {
+                    seq,
+                    status,
+                    error,
+                    attempted,
+                    at_us,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE outbox SET state = 3, leased = 0, attempts = attempts + ?5,
+                            last_status = ?2, last_error = ?3, done_at_us = ?4
+                         WHERE seq = ?1 AND state = 0",
+                    )?
+                    .execute(params![
+                        seq,
+                        status,
+                        error,
+                        at_us,
+                        i64::from(*attempted)
+                    ])?;
+                }
+                Mark::Expired { seq, at_us } => {
+                    expired += tx
+                        .prepare_cached(
+                            "UPDATE outbox SET state = 4, leased = 0, done_at_us = ?2
+                             WHERE seq = ?1 AND state = 0",
+                        )?
+                        .execute(params![seq, at_us])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(expired)
+    }
+
+    /// A 2xx: delivered.
     pub fn mark_delivered(
         &self,
         seq: i64,
         status: u16,
-        now_us: TimestampUs,
+        at_us: TimestampUs,
     ) -> Result<(), OutboxError> {
-        self.conn().execute(
-            "UPDATE outbox SET state = 1, leased = 0, attempts = attempts + 1, last_status = ?2,
-                last_error = NULL, done_at_us = ?3
-             WHERE seq = ?1 AND state = 0",
-            params![seq, status, now_us],
-        )?;
-        Ok(())
+        self.apply_marks(&[Mark::Delivered { seq, status, at_us }])
+            .map(drop)
     }
 
-    /// A failed attempt, to be tried again at `next_due_us`.
+    /// A failed attempt, to be tried again at `due_us`.
     pub fn mark_retry(
         &self,
         seq: i64,
         status: Option<u16>,
         error: &str,
-        next_due_us: TimestampUs,
+        due_us: TimestampUs,
     ) -> Result<(), OutboxError> {
-        self.conn().execute(
-            "UPDATE outbox SET leased = 0, attempts = attempts + 1, last_status = ?2,
-                last_error = ?3, due_at_us = ?4
-             WHERE seq = ?1 AND state = 0",
-            params![seq, status, error, next_due_us],
-        )?;
-        Ok(())
+        self.apply_marks(&[Mark::Retry {
+            seq,
+            status,
+            error: error.to_owned(),
+            due_us,
+        }])
+        .map(drop)
     }
 
-    /// Given up (attempts exhausted, or a permanent refusal): a dead letter.
+    /// Given up: a dead letter.
     pub fn mark_dead(
         &self,
         seq: i64,
         status: Option<u16>,
         error: &str,
-        counted_attempt: bool,
-        now_us: TimestampUs,
+        attempted: bool,
+        at_us: TimestampUs,
     ) -> Result<(), OutboxError> {
-        self.conn().execute(
-            "UPDATE outbox SET state = 3, leased = 0, attempts = attempts + ?5, last_status = ?2,
-                last_error = ?3, done_at_us = ?4
-             WHERE seq = ?1 AND state = 0",
-            params![seq, status, error, now_us, i64::from(counted_attempt)],
-        )?;
-        Ok(())
-    }
-
-    /// Found expired right before sending.
-    pub fn mark_expired(&self, seq: i64, now_us: TimestampUs) -> Result<bool, OutboxError> {
-        let n = self.conn().execute(
-            "UPDATE outbox SET state = 4, leased = 0, done_at_us = ?2 WHERE seq = ?1 AND state = 0",
-            params![seq, now_us],
-        )?;
-        Ok(n == 1)
-    }
-
-    /// Release a lease without an attempt (shutdown, circuit open): due at `due_us`.
-    pub fn release(&self, seq: i64, due_us: TimestampUs) -> Result<(), OutboxError> {
-        self.conn().execute(
-            "UPDATE outbox SET leased = 0, due_at_us = ?2 WHERE seq = ?1 AND state = 0",
-            params![seq, due_us],
-        )?;
-        Ok(())
+        self.apply_marks(&[Mark::Dead {
+            seq,
+            status,
+            error: error.to_owned(),
+            attempted,
+            at_us,
+        }])
+        .map(drop)
     }
 
     /// A row's state, attempts and last status (operator and tests).
