@@ -375,6 +375,14 @@ impl Breaker {
         }
     }
 
+    /// The event ended without a request (expired, refused before connecting): a probe
+    /// that was not made leaves the circuit half-open, ready for the next one.
+    fn no_attempt(&mut self) {
+        if let Breaker::HalfOpen { in_flight: true } = self {
+            *self = Breaker::HalfOpen { in_flight: false };
+        }
+    }
+
     fn success(&mut self) {
         *self = Breaker::Closed { failures: 0 };
     }
@@ -537,29 +545,32 @@ async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
     let now = now_us();
     let seq = c.seq;
     if c.expires_at_us.is_some_and(|e| e <= now) {
+        breaker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .no_attempt();
         record(sh, Mark::Expired { seq, at_us: now }).await;
         sh.metrics.outcome(Outcome::Expired);
         tracing::debug!(partner = c.partner, subscription = c.subscription, event = %c.event_id, "expired before sending");
         return;
     }
     let verdict = attempt(sh, &c).await;
-    let breaker_failure = matches!(
-        &verdict,
-        Verdict::Retry { .. }
-            | Verdict::Dead {
-                attempted: true,
-                ..
-            }
-    );
     {
         let mut b = breaker.lock().unwrap_or_else(|e| e.into_inner());
-        if breaker_failure {
-            if b.failure(sh.cfg.breaker_failures, sh.cfg.breaker_cooldown) {
-                sh.metrics.circuit_opens.inc();
-                tracing::warn!(partner = c.partner, "sink circuit opened");
+        match &verdict {
+            Verdict::Retry { .. }
+            | Verdict::Dead {
+                attempted: true, ..
+            } => {
+                if b.failure(sh.cfg.breaker_failures, sh.cfg.breaker_cooldown) {
+                    sh.metrics.circuit_opens.inc();
+                    tracing::warn!(partner = c.partner, "sink circuit opened");
+                }
             }
-        } else {
-            b.success();
+            Verdict::Dead {
+                attempted: false, ..
+            } => b.no_attempt(),
+            Verdict::Delivered(_) | Verdict::Gone => b.success(),
         }
     }
     let now = now_us();
@@ -796,6 +807,9 @@ mod tests {
             "a failed probe opens again"
         );
         let later = Instant::now() + Duration::from_millis(60);
+        assert!(matches!(b.admit(later), Admit::Probe));
+        // A probe that was never sent (the event expired) leaves it ready for another.
+        b.no_attempt();
         assert!(matches!(b.admit(later), Admit::Probe));
         b.success();
         assert!(matches!(b.admit(Instant::now()), Admit::Yes));
