@@ -240,6 +240,31 @@ pub struct RenderedEvent {
     pub expires_at_us: Option<TimestampUs>,
 }
 
+impl RenderedEvent {
+    /// The outbox row of this event for a subscription's sink (`None`: pull only);
+    /// `detected_at_us` starts the delivery latency.
+    pub fn into_outbox(
+        self,
+        partner: u32,
+        subscription: u64,
+        sink_url: Option<String>,
+        sink_bearer: Option<String>,
+        detected_at_us: TimestampUs,
+    ) -> crate::outbox::OutboxEvent {
+        crate::outbox::OutboxEvent {
+            event_id: self.id,
+            partner,
+            subscription,
+            sink_url,
+            sink_bearer,
+            event_type: self.event_type,
+            body: self.body,
+            created_at_us: detected_at_us,
+            expires_at_us: self.expires_at_us,
+        }
+    }
+}
+
 /// Why an event could not be rendered.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RenderError {

@@ -16,7 +16,7 @@ use landfall_delivery::event::{render_match, EventType, PartnerKeys, RenderConfi
 use landfall_delivery::guard::GuardConfig;
 use landfall_delivery::metrics::DeliveryMetrics;
 use landfall_delivery::now_us;
-use landfall_delivery::outbox::{Outbox, OutboxEvent};
+use landfall_delivery::outbox::Outbox;
 use landfall_delivery::sign::WebhookSecret;
 use landfall_model::{
     Area, Country, Imsi, Match, Moment, MomentId, MomentKind, Msisdn, PartnerId, Plmn, Proto,
@@ -142,17 +142,7 @@ async fn no_identity_in_bodies_or_logs() {
         };
         moment_ids.push(m.id.to_hex());
         let r = render_match(&cfg, &keys, &matched, ty, now).unwrap();
-        events.push(OutboxEvent {
-            event_id: r.id,
-            partner: 7,
-            subscription: sub,
-            sink_url: Some(url.clone()),
-            sink_bearer: None,
-            event_type: r.event_type,
-            body: r.body,
-            created_at_us: now,
-            expires_at_us: r.expires_at_us,
-        });
+        events.push(r.into_outbox(7, sub, Some(url.clone()), None, now));
     }
     outbox.insert_batch(&events).unwrap();
 
