@@ -415,6 +415,13 @@ pub fn validate(
                     partner: partner.id,
                     purpose,
                     types: vec![kind],
+                    levels: vec![level],
+                    // The dataflow narrows by IMSI; a phone number is checked at delivery
+                    // (`StoredSubscription::admits`).
+                    device: match &device {
+                        Some(DeviceFilter::Imsi(i)) => Some(*i),
+                        _ => None,
+                    },
                     areas: area.into_iter().collect(),
                     home_countries,
                     home_networks,
