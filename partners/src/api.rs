@@ -269,7 +269,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-async fn partner_auth(
+pub async fn partner_auth(
     State(s): State<ApiState>,
     headers: HeaderMap,
     mut req: Request,

@@ -22,7 +22,7 @@ pub mod sink;
 pub mod store;
 pub mod types;
 
-pub use api::{router, routes, ApiState, DeliveryAdmin, NoDelivery};
+pub use api::{partner_auth, router, routes, ApiState, DeliveryAdmin, NoDelivery};
 pub use changes::{ChangeSink, LifecycleEvent, LifecycleKind, RegistryChange};
 pub use error::{ApiError, ErrorInfo};
 pub use records::{

@@ -312,6 +312,8 @@ mod tests {
                 partner: PartnerId(1),
                 purpose: Purpose(1),
                 types: vec![MomentKind::Arrival],
+                levels: vec![Level::Zone],
+                device: None,
                 areas: vec![],
                 home_countries: vec![],
                 home_networks: vec![],

@@ -12,6 +12,9 @@ pub const GEOFENCING_NS: &str = "org.camaraproject.geofencing-subscriptions.v0";
 pub const MOMENTS_NS: &str = "org.landfall.moments.v0";
 /// landfall's aggregates (partners without per-person consent).
 pub const AGGREGATES_NS: &str = "org.landfall.aggregates.v0";
+/// The lifecycle events (`subscription-started`, …) of subscriptions to landfall's own
+/// types, as delivery renders them.
+pub const SUBSCRIPTIONS_NS: &str = "org.landfall.subscriptions.v0";
 
 /// The aggregate subscription type: arrivals per area × home country × interval, counting
 /// distinct subscribers, suppressed below k.
@@ -115,10 +118,13 @@ pub fn moment_type(kind: MomentKind, level: Level) -> &'static str {
 /// The namespace of a type (`type` up to its last dot): where the subscription's
 /// lifecycle events (`<ns>.subscription-started`, `-updated`, `-ended`) live.
 pub fn namespace(event_type: &str) -> &str {
-    // The landfall moment types have a level after the kind: two dots off.
-    if let Some(rest) = event_type.strip_prefix(MOMENTS_NS) {
-        if rest.starts_with('.') {
-            return MOMENTS_NS;
+    // landfall's own types (moments and aggregates) share one lifecycle namespace.
+    for ns in [MOMENTS_NS, AGGREGATES_NS] {
+        if event_type
+            .strip_prefix(ns)
+            .is_some_and(|rest| rest.starts_with('.'))
+        {
+            return SUBSCRIPTIONS_NS;
         }
     }
     event_type
@@ -154,12 +160,12 @@ mod tests {
         );
         assert_eq!(
             namespace("org.landfall.moments.v0.arrival.zone"),
-            MOMENTS_NS
+            SUBSCRIPTIONS_NS
         );
         assert_eq!(
             namespace("org.camaraproject.geofencing-subscriptions.v0.area-left"),
             GEOFENCING_NS
         );
-        assert_eq!(namespace(AGGREGATE_ARRIVALS), AGGREGATES_NS);
+        assert_eq!(namespace(AGGREGATE_ARRIVALS), SUBSCRIPTIONS_NS);
     }
 }

@@ -100,14 +100,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serve `state` on `listener` until `shutdown` completes (then finish the requests in
+/// Serve `state` (and the `extra` routes: the partners') on `listener` until `shutdown` completes (then finish the requests in
 /// flight and return).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    extra: Option<Router>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = match extra {
+        Some(extra) => router(state).merge(extra),
+        None => router(state),
+    };
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

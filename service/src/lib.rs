@@ -16,6 +16,7 @@ pub mod http;
 pub mod journal;
 pub mod logging;
 pub mod metrics;
+pub mod partners;
 pub mod restart;
 pub mod server;
 pub mod sink;

@@ -231,6 +231,12 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
+    /// Register more families (delivery's) under the same `landfall_` prefix, before the
+    /// metrics are shared.
+    pub fn register_more<T>(&mut self, f: impl FnOnce(&mut Registry) -> T) -> T {
+        f(&mut self.registry)
+    }
+
     /// The OpenMetrics text of every family (Prometheus reads it), ending in `# EOF`.
     pub fn encode(&self) -> String {
         let mut out = String::new();

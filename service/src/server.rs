@@ -31,9 +31,11 @@ use crate::config::{Config, ConfigError, InputKind};
 use crate::http::{self, AppState, Ready};
 use crate::journal::Journal;
 use crate::metrics::Metrics;
+use crate::partners::{Edit, Partners};
 use crate::restart::{self, Resume, Snapshotter};
 use crate::sink::{open_sinks, MomentSink};
 use crate::view::View;
+use landfall_delivery::metrics::DeliveryMetrics;
 
 /// Why `serve` could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,10 @@ pub enum ServeError {
     Dataflow(#[from] RunError),
     #[error("the HTTP runtime could not start: {0}")]
     Runtime(std::io::Error),
+    #[error("{0}")]
+    PartnersStart(#[from] crate::partners::PartnersError),
+    #[error("partners: {0}")]
+    Partners(String),
 }
 
 /// A stop request, shared with signal handlers and tests.
@@ -112,14 +118,29 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
 
     // HTTP first: a port in use fails before any input is read.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        // Delivery (with [partners]) gets a thread of its own beside the HTTP endpoints.
+        .worker_threads(if cfg.partners.is_some() { 2 } else { 1 })
         .thread_name("landfall-http")
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
     let listener = runtime.block_on(http::bind(cfg.http.listen))?;
     let addr = listener.local_addr().map_err(ServeError::Runtime)?;
-    let metrics = Arc::new(Metrics::new());
+    // The partner side: registry, outbox (SQLite in the data directory), delivery.
+    let partners = match &cfg.partners {
+        Some(p) => Some(Partners::start(
+            &cfg.runtime.data_dir,
+            p,
+            landfall_model::TimestampUs::try_from(cfg.rules.ttl.as_micros()).unwrap_or(i64::MAX),
+            zones.is_some(),
+        )?),
+        None => None,
+    };
+    let mut metrics = Metrics::new();
+    let delivery_metrics = partners
+        .as_ref()
+        .map(|_| metrics.register_more(DeliveryMetrics::register));
+    let metrics = Arc::new(metrics);
     let view = Arc::new(Mutex::new(View::new()));
     let ready = Ready::default();
     let state = AppState::new(
@@ -195,7 +216,7 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             channel: 16,
             emit: Emit::ByOwner,
             snapshots,
-            partners: None,
+            partners: cfg.partners.as_ref().map(|p| p.operator_country),
         },
         snapshot,
     )?;
@@ -239,15 +260,33 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             stop.stop();
         });
     }
+    let (partners, edits) = partners.unzip();
+    let partners = partners.map(Arc::new);
+    let extra = partners
+        .as_ref()
+        .map(|p| p.routes(cfg.http.operator_key.as_deref()));
+    if let (Some(p), Some(m)) = (&partners, delivery_metrics) {
+        let dispatcher = p.dispatcher(m).map_err(ServeError::Partners)?;
+        runtime.spawn(dispatcher.run(stopped(stop.clone())));
+        // Subscriptions past their expiry time (or their sink token's) end.
+        let (registry, stop) = (Arc::clone(&p.registry), stop.clone());
+        runtime.spawn(async move {
+            while !stop.is_stopped() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let registry = Arc::clone(&registry);
+                let now = landfall_delivery::now_us();
+                match tokio::task::spawn_blocking(move || registry.expire_due(now)).await {
+                    Ok(Err(e)) => warn!("partners: expiring subscriptions: {e}"),
+                    Err(e) => warn!("partners: expiring subscriptions: {e}"),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        });
+    }
     let http_stop = stop.clone();
     let http_state = state.clone();
     runtime.spawn(async move {
-        let shutdown = async move {
-            while !http_stop.is_stopped() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        };
-        if let Err(e) = http::serve(listener, http_state, shutdown).await {
+        if let Err(e) = http::serve(listener, http_state, extra, stopped(http_stop)).await {
             warn!("HTTP server stopped: {e}");
         }
     });
@@ -264,7 +303,17 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
         let written = Arc::clone(&written);
         thread::Builder::new()
             .name("landfall-emit".into())
-            .spawn(move || emit(output, sinks, &metrics, &view, &sent_at, &written))
+            .spawn(move || {
+                emit(
+                    output,
+                    sinks,
+                    partners.as_deref(),
+                    &metrics,
+                    &view,
+                    &sent_at,
+                    &written,
+                )
+            })
             .map_err(ServeError::Runtime)?
     };
     let emitting = Arc::new(AtomicBool::new(true));
@@ -285,7 +334,7 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
         };
         thread::Builder::new()
             .name("landfall-feed".into())
-            .spawn(move || feed(output, &mut input, &files, &sent_at, restart))
+            .spawn(move || feed(output, edits, &mut input, &files, &sent_at, restart))
             .map_err(ServeError::Runtime)?
     };
     ready.set();
@@ -424,6 +473,7 @@ struct Restart {
 /// snapshot now and then. Returns how many signals it sent.
 fn feed(
     merged: std::sync::mpsc::Receiver<Merged>,
+    edits: Option<std::sync::mpsc::Receiver<Edit>>,
     input: &mut StreamInput,
     files: &FileTable,
     sent_at: &Mutex<SentTimes>,
@@ -450,7 +500,24 @@ fn feed(
         }
     }
     let mut ended = false;
-    for m in merged {
+    loop {
+        // Registry edits (partners) at the input's current time, between batches.
+        if let Some(edits) = &edits {
+            for edit in edits.try_iter() {
+                let applied = match edit {
+                    Edit::Registry(e) => input.registry(e),
+                    Edit::Zones(z) => input.zones(z),
+                };
+                if applied.is_err() {
+                    return sent;
+                }
+            }
+        }
+        let m = match merged.recv_timeout(Duration::from_millis(20)) {
+            Ok(m) => m,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         match m {
             Merged::Batch(mut batch) => {
                 // The names of new captures go ahead of their signals (a source registers
@@ -532,6 +599,7 @@ fn feed(
 fn emit(
     output: std::sync::mpsc::Receiver<Completed>,
     mut sinks: Vec<Box<dyn MomentSink>>,
+    partners: Option<&Partners>,
     metrics: &Metrics,
     view: &Mutex<View>,
     sent_at: &Mutex<SentTimes>,
@@ -541,6 +609,13 @@ fn emit(
     // Capture names by file index, as the dataflow hands them out.
     let mut names: Vec<String> = Vec::new();
     for c in output {
+        // Partner matches into the outbox first: durable before the batch counts as
+        // emitted (the snapshot waits for `written_upto`).
+        if let Some(p) = partners {
+            if let Err(e) = p.emit(&c.matches, c.upto) {
+                return Err(std::io::Error::other(format!("outbox: {e}")));
+            }
+        }
         for (index, name) in c.files {
             let i = usize::from(index);
             if names.len() <= i {
@@ -603,6 +678,13 @@ impl MetricsRefresher {
         let late = self.control.merge().late_signals();
         self.metrics.late_signals(late.saturating_sub(self.late));
         self.late = self.late.max(late);
+    }
+}
+
+/// Completes once `stop` is asked.
+async fn stopped(stop: Stop) {
+    while !stop.is_stopped() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

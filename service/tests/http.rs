@@ -44,7 +44,7 @@ impl Server {
             key,
         );
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, state.clone(), async move {
+        let task = tokio::spawn(serve(listener, state.clone(), None, async move {
             let _ = rx.await;
         }));
         let client = reqwest::Client::builder()

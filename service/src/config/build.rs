@@ -159,6 +159,11 @@ impl Builder<'_> {
             sinks,
             cluster: self.cluster(&raw.cluster)?,
             log: self.log(&raw.log)?,
+            partners: raw
+                .partners
+                .as_ref()
+                .map(|p| self.partners(p))
+                .transpose()?,
         })
     }
 
@@ -654,6 +659,81 @@ impl Builder<'_> {
             hosts,
             hostfile,
             connect_timeout,
+        })
+    }
+
+    fn partners(&self, r: &RawPartners) -> R<PartnerSettings> {
+        let operator_country =
+            landfall_model::Country::new(&r.operator_country).ok_or_else(|| {
+                self.err(
+                    "partners.operator_country",
+                    format!(
+                        "{:?} is not a country: an ISO 3166 alpha-2 code such as \"FR\"",
+                        r.operator_country
+                    ),
+                )
+            })?;
+        let event_source = r
+            .event_source
+            .clone()
+            .unwrap_or_else(|| "urn:landfall".to_owned());
+        if event_source.trim().is_empty() {
+            return Err(self.err(
+                "partners.event_source",
+                "empty: the CloudEvent source, a URI such as \"urn:landfall:operator\"",
+            ));
+        }
+        let count = |key: &str, v: Option<u32>, default: u32, max: u32| -> R<u32> {
+            let n = v.unwrap_or(default);
+            if n == 0 || n > max {
+                return Err(self.err(key, format!("{n} is out of range (1 to {max})")));
+            }
+            Ok(n)
+        };
+        let retry_delays = match &r.retry_delays {
+            None => landfall_delivery::dispatch::DispatchConfig::default().retry_delays,
+            Some(v) if v.is_empty() => {
+                return Err(self.err("partners.retry_delays", "empty: give at least one delay"))
+            }
+            Some(v) => v
+                .iter()
+                .map(|d| {
+                    self.dur(
+                        "partners.retry_delays",
+                        &Some(d.clone()),
+                        Duration::ZERO,
+                        Duration::ZERO,
+                        Duration::from_secs(7 * 86_400),
+                    )
+                })
+                .collect::<R<Vec<Duration>>>()?,
+        };
+        Ok(PartnerSettings {
+            operator_country,
+            event_source,
+            allow_http_loopback: r.allow_http_loopback.unwrap_or(false),
+            allow_private_sinks: r.allow_private_sinks.unwrap_or(false),
+            max_active_subscriptions: count(
+                "partners.max_active_subscriptions",
+                r.max_active_subscriptions,
+                1_000,
+                1_000_000,
+            )?,
+            request_timeout: self.dur(
+                "partners.request_timeout",
+                &r.request_timeout,
+                Duration::from_secs(10),
+                Duration::from_millis(100),
+                Duration::from_secs(300),
+            )?,
+            per_sink_concurrency: count(
+                "partners.per_sink_concurrency",
+                r.per_sink_concurrency,
+                8,
+                1_024,
+            )?,
+            retry_delays,
+            max_attempts: count("partners.max_attempts", r.max_attempts, 8, 100)?,
         })
     }
 

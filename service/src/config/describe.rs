@@ -152,5 +152,23 @@ pub fn describe(c: &Config) -> String {
         );
     }
     let _ = writeln!(s, "log: {:?} (LANDFALL_LOG overrides)", c.log.filter);
+    match &c.partners {
+        None => {
+            let _ = writeln!(s, "partners: off (no [partners])");
+        }
+        Some(p) => {
+            let _ = writeln!(
+                s,
+                "partners: API, delivery and event feed on; operator country {}, events from {}, {} attempts, request timeout {}, {} requests per sink{}{}",
+                p.operator_country.as_str(),
+                p.event_source,
+                p.max_attempts,
+                d(p.request_timeout),
+                p.per_sink_concurrency,
+                if p.allow_http_loopback { ", loopback sinks allowed" } else { "" },
+                if p.allow_private_sinks { ", private sinks allowed" } else { "" },
+            );
+        }
+    }
     s
 }

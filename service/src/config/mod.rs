@@ -84,6 +84,8 @@ pub struct Config {
     pub sinks: Vec<SinkSettings>,
     pub cluster: ClusterSettings,
     pub log: LogSettings,
+    /// `[partners]`: none, no partner API, partner stage or delivery.
+    pub partners: Option<PartnerSettings>,
 }
 
 /// One `[[input]]`.
@@ -310,6 +312,27 @@ impl ClusterSettings {
             connect_timeout: Some(self.connect_timeout),
         }
     }
+}
+
+/// `[partners]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnerSettings {
+    /// The operator's country: whose moments are inbound (visitors) or outbound.
+    pub operator_country: landfall_model::Country,
+    /// The CloudEvent `source`.
+    pub event_source: String,
+    /// Sinks on loopback (http or https) allowed: tests and same-host receivers.
+    pub allow_http_loopback: bool,
+    /// Sinks on private, link-local or CGNAT addresses allowed (https only).
+    pub allow_private_sinks: bool,
+    /// Active subscriptions per partner.
+    pub max_active_subscriptions: u32,
+    pub request_timeout: Duration,
+    pub per_sink_concurrency: u32,
+    /// Delay before each retry (the last repeats).
+    pub retry_delays: Vec<Duration>,
+    /// Attempts before an event is a dead letter.
+    pub max_attempts: u32,
 }
 
 /// `[log]`.

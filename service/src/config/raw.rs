@@ -27,6 +27,22 @@ pub struct RawConfig {
     pub cluster: RawCluster,
     #[serde(default)]
     pub log: RawLog,
+    pub partners: Option<RawPartners>,
+}
+
+/// `[partners]`: the partner API, the partner stage and delivery.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPartners {
+    pub operator_country: String,
+    pub event_source: Option<String>,
+    pub allow_http_loopback: Option<bool>,
+    pub allow_private_sinks: Option<bool>,
+    pub max_active_subscriptions: Option<u32>,
+    pub request_timeout: Option<String>,
+    pub per_sink_concurrency: Option<u32>,
+    pub retry_delays: Option<Vec<String>>,
+    pub max_attempts: Option<u32>,
 }
 
 /// One `[[input]]`: the keys of every kind in one table, checked against its `kind`

@@ -644,6 +644,7 @@ fn the_example_has_every_key_with_an_explanation() {
         ("sink", keys_of::<RawSink>()),
         ("cluster", keys_of::<RawCluster>()),
         ("log", keys_of::<RawLog>()),
+        ("partners", keys_of::<RawPartners>()),
     ];
     // A new section must be added to the list above (and so to the example).
     let top: BTreeSet<String> = sections.iter().map(|(s, _)| s.to_string()).collect();
@@ -752,4 +753,40 @@ fn the_examples_commented_values_are_the_defaults() {
         .unwrap();
     assert_eq!(folder["idle_close"].as_str(), Some("30s"));
     assert_eq!(defaults::IDLE_CLOSE, Duration::from_secs(30));
+}
+
+#[test]
+fn partners_settings_are_checked_with_their_key() {
+    let t = Dir::new();
+    let base = "[[input]]\nkind = \"stdin\"\n";
+    let c = t
+        .load(&format!("{base}[partners]\noperator_country = \"FR\"\n"))
+        .unwrap();
+    let p = c.partners.unwrap();
+    assert_eq!(p.operator_country.as_str(), "FR");
+    assert_eq!((p.max_attempts, p.per_sink_concurrency), (8, 8));
+    assert!(!p.allow_http_loopback);
+    for (text, key) in [
+        ("operator_country = \"France\"", "partners.operator_country"),
+        (
+            "operator_country = \"FR\"\nmax_attempts = 0",
+            "partners.max_attempts",
+        ),
+        (
+            "operator_country = \"FR\"\nretry_delays = []",
+            "partners.retry_delays",
+        ),
+        (
+            "operator_country = \"FR\"\nretry_delays = [\"soon\"]",
+            "partners.retry_delays",
+        ),
+        (
+            "operator_country = \"FR\"\nrequest_timeout = \"1us\"",
+            "partners.request_timeout",
+        ),
+        ("operator_country = \"FR\"\nsink = \"x\"", "sink"),
+    ] {
+        let e = t.load(&format!("{base}[partners]\n{text}\n")).unwrap_err();
+        assert!(e.to_string().contains(key), "{text}: {e}");
+    }
 }

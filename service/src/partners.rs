@@ -1,0 +1,506 @@
+//! `serve`'s partner side (`[partners]`): the registry of partners, subscriptions and
+//! consent (landfall-partners, SQLite) feeding the dataflow's partner stage; matches
+//! rendered as signed CloudEvents (landfall-delivery) and written to the durable outbox
+//! *before* the batch counts as emitted; the dispatcher delivering them; the routes.
+//!
+//! ```text
+//! API ──RegistryChange──► registry thread ──Edit──► feeder ──► dataflow partner stage
+//!                           │ directory (keys, subscriptions), lifecycle events
+//! dataflow ──Completed.matches──► emitter ──render──► outbox (SQLite) ──► dispatcher ──► sinks
+//! ```
+//!
+//! Every hand-off is bounded. A re-derived match (after a restart) renders to the same
+//! event id: its insert is a no-op. A retraction (consent withdrawn, subscription ended)
+//! cancels the event if it was not delivered yet; one that only marks the moment's expiry
+//! is left to the dispatcher, which never sends an expired event.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, RwLock};
+use std::thread;
+use std::time::Duration;
+
+use landfall_dataflows::stream::RegistryEdit;
+use landfall_dataflows::zones::{LonLat, Shape, Zone};
+use landfall_delivery::dispatch::{DispatchConfig, Dispatcher, GoneNotice, SecretTable};
+use landfall_delivery::event::{
+    self, EventType, LifecycleChange, PartnerKeys, RenderConfig, TerminationReason as Ended,
+};
+use landfall_delivery::guard::{check_sink_blocking, GuardConfig};
+use landfall_delivery::metrics::DeliveryMetrics;
+use landfall_delivery::outbox::{Outbox, OutboxEvent};
+use landfall_delivery::sign::WebhookSecret;
+use landfall_model::partner::{Match, PartnerId};
+use landfall_model::TimestampUs;
+use landfall_partners::{
+    ApiState, DeliveryAdmin, LifecycleEvent, LifecycleKind, Registry, RegistryChange,
+    StoredSubscription, TerminationReason,
+};
+use tracing::{info, warn};
+
+use crate::config::PartnerSettings;
+
+/// A change for the feeder to apply to the dataflow's input at its current time.
+pub enum Edit {
+    Registry(Vec<(RegistryEdit, isize)>),
+    Zones(Vec<(Zone, isize)>),
+}
+
+/// What the emitter and the registry thread look up: each partner's keys, each active
+/// subscription.
+#[derive(Default)]
+struct Directory {
+    partners: RwLock<HashMap<PartnerId, PartnerKeys>>,
+    subscriptions: RwLock<HashMap<u64, Arc<StoredSubscription>>>,
+    /// Circle subscriptions' zones, by id (a removal names only the id).
+    circles: RwLock<HashMap<landfall_model::ZoneId, Zone>>,
+}
+
+/// The partner side of a running `serve`.
+pub struct Partners {
+    pub registry: Arc<Registry>,
+    pub outbox: Arc<Outbox>,
+    directory: Arc<Directory>,
+    render: RenderConfig,
+    secrets: Arc<SecretTable>,
+    settings: PartnerSettings,
+    zones: bool,
+}
+
+/// Why the partner side could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PartnersError {
+    #[error("partners: the registry in {0}")]
+    Registry(String),
+    #[error("partners: the outbox in {0}")]
+    Outbox(String),
+}
+
+impl Partners {
+    /// Open the registry and the outbox in `data_dir/landfall.db`, load every partner,
+    /// subscription, consent and opt-out, and start the registry thread. Returns the
+    /// side and the feeder's end of the edits (the current registry first). `zones`:
+    /// whether the dataflow has zones (circle subscriptions need them).
+    pub fn start(
+        data_dir: &Path,
+        settings: &PartnerSettings,
+        ttl_us: i64,
+        zones: bool,
+    ) -> Result<(Partners, Receiver<Edit>), PartnersError> {
+        let db = data_dir.join("landfall.db");
+        let (changes_tx, changes) = mpsc::sync_channel::<RegistryChange>(1024);
+        let registry = Registry::open(&db, Arc::new(changes_tx))
+            .map_err(|e| PartnersError::Registry(format!("{}: {e}", db.display())))?;
+        let outbox = Outbox::open(&db, landfall_delivery::now_us())
+            .map_err(|e| PartnersError::Outbox(format!("{}: {e}", db.display())))?;
+        let mut render = RenderConfig::new(settings.event_source.clone());
+        render.ttl_us = Some(ttl_us);
+        let partners = Partners {
+            registry: Arc::new(registry),
+            outbox: Arc::new(outbox),
+            directory: Arc::default(),
+            render,
+            secrets: Arc::new(SecretTable::default()),
+            settings: settings.clone(),
+            zones,
+        };
+        let (edits_tx, edits) = mpsc::sync_channel::<Edit>(64);
+        let current = partners
+            .registry
+            .snapshot()
+            .map_err(|e| PartnersError::Registry(format!("{}: {e}", db.display())))?;
+        info!(
+            partners = current.partners.len(),
+            subscriptions = current.subscriptions.len(),
+            consents = current.consents.len(),
+            opt_outs = current.opt_outs.len(),
+            "partner registry loaded"
+        );
+        // Into the channel before the feeder starts: present from the first batch.
+        partners.forward(current.into_changes(), &edits_tx);
+        let worker = partners.worker();
+        thread::Builder::new()
+            .name("landfall-registry".into())
+            .spawn(move || {
+                while let Ok(first) = changes.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(changes.try_iter().take(4096));
+                    if !worker.forward(batch, &edits_tx) {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| PartnersError::Registry(e.to_string()))?;
+        Ok((partners, edits))
+    }
+
+    /// A second handle for the registry thread.
+    fn worker(&self) -> Partners {
+        Partners {
+            registry: Arc::clone(&self.registry),
+            outbox: Arc::clone(&self.outbox),
+            directory: Arc::clone(&self.directory),
+            render: self.render.clone(),
+            secrets: Arc::clone(&self.secrets),
+            settings: self.settings.clone(),
+            zones: self.zones,
+        }
+    }
+
+    /// Apply `changes` to the directory and the outbox, and send the dataflow's part on.
+    /// False when the feeder is gone.
+    fn forward(&self, changes: Vec<RegistryChange>, edits: &SyncSender<Edit>) -> bool {
+        let mut registry: Vec<(RegistryEdit, isize)> = Vec::new();
+        let mut zones: Vec<(Zone, isize)> = Vec::new();
+        let mut lifecycle: Vec<OutboxEvent> = Vec::new();
+        for change in changes {
+            match change {
+                RegistryChange::PartnerUpserted(p) => {
+                    match WebhookSecret::parse(&p.webhook_secret) {
+                        Ok(s) => self.secrets.set(p.id.0, s),
+                        Err(e) => warn!(partner = p.id.0, "webhook secret unusable: {e}"),
+                    }
+                    self.directory.partners.write().expect("partners").insert(
+                        p.id,
+                        PartnerKeys {
+                            pseudonym_key: p.pseudonym_key.to_vec(),
+                            id_key: p.event_id_key.to_vec(),
+                            msisdn_allowed: p.msisdn_allowed,
+                        },
+                    );
+                }
+                RegistryChange::PartnerRemoved(id) => {
+                    self.secrets.remove(id.0);
+                    self.directory
+                        .partners
+                        .write()
+                        .expect("partners")
+                        .remove(&id);
+                }
+                RegistryChange::SubscriptionAdded(s) => {
+                    if let Some(sub) = s.person_subscription() {
+                        registry.push((RegistryEdit::Subscription(Box::new(sub.clone())), 1));
+                    }
+                    self.directory
+                        .subscriptions
+                        .write()
+                        .expect("subscriptions")
+                        .insert(s.id, s);
+                }
+                RegistryChange::SubscriptionRemoved {
+                    id, subscription, ..
+                } => {
+                    if let Some(sub) = subscription {
+                        registry.push((RegistryEdit::Subscription(sub), -1));
+                    }
+                    self.directory
+                        .subscriptions
+                        .write()
+                        .expect("subscriptions")
+                        .remove(&id);
+                    if let Err(e) = self
+                        .outbox
+                        .cancel_subscription(id, landfall_delivery::now_us())
+                    {
+                        warn!(subscription = id, "outbox: {e}");
+                    }
+                }
+                RegistryChange::ConsentGranted(c) => registry.push((RegistryEdit::Consent(c), 1)),
+                RegistryChange::ConsentWithdrawn(c) => {
+                    registry.push((RegistryEdit::Consent(c), -1))
+                }
+                RegistryChange::OptOutAdded(i) => registry.push((RegistryEdit::OptOut(i), 1)),
+                RegistryChange::OptOutRemoved(i) => registry.push((RegistryEdit::OptOut(i), -1)),
+                RegistryChange::CircleZoneAdded(c) => {
+                    if self.zones {
+                        let z = circle(c.id, c.lon, c.lat, c.radius_m);
+                        self.directory
+                            .circles
+                            .write()
+                            .expect("circles")
+                            .insert(c.id, z.clone());
+                        zones.push((z, 1));
+                    } else {
+                        warn!(zone = %c.id, "a circle subscription, but no [zones] (no cell catalog): it matches nothing");
+                    }
+                }
+                RegistryChange::CircleZoneRemoved(id) => {
+                    // Retracted whole: the membership keys zones by their definition.
+                    if let Some(z) = self.directory.circles.write().expect("circles").remove(&id) {
+                        zones.push((z, -1));
+                    }
+                }
+                RegistryChange::Lifecycle(ev) => {
+                    if let Some(e) = self.lifecycle(&ev) {
+                        lifecycle.push(e);
+                    }
+                }
+            }
+        }
+        if !lifecycle.is_empty() {
+            if let Err(e) = self.outbox.insert_batch(&lifecycle) {
+                warn!("outbox: lifecycle events not written: {e}");
+            }
+        }
+        (zones.is_empty() || edits.send(Edit::Zones(zones)).is_ok())
+            && (registry.is_empty() || edits.send(Edit::Registry(registry)).is_ok())
+    }
+
+    /// A subscription's lifecycle event, rendered for the outbox.
+    fn lifecycle(&self, ev: &LifecycleEvent) -> Option<OutboxEvent> {
+        let s = &ev.subscription;
+        let keys = self
+            .directory
+            .partners
+            .read()
+            .expect("partners")
+            .get(&s.partner)
+            .cloned()?;
+        let Some(ty) = EventType::parse(&ev.event_type()) else {
+            warn!(
+                subscription = s.id,
+                "lifecycle event of an unknown type: {}",
+                ev.event_type()
+            );
+            return None;
+        };
+        let change = match ev.kind {
+            LifecycleKind::Started => LifecycleChange::Started,
+            LifecycleKind::Updated => LifecycleChange::Updated { active: true },
+            LifecycleKind::Ended => LifecycleChange::Ended {
+                reason: ended(
+                    ev.termination_reason
+                        .unwrap_or(TerminationReason::NetworkTerminated),
+                ),
+                description: None,
+            },
+        };
+        match event::render_lifecycle(&self.render, &keys, s.id, ty, &change, ev.at) {
+            Ok(r) => Some(r.into_outbox(
+                s.partner.0,
+                s.id,
+                Some(s.sink.clone()),
+                s.sink_token.as_ref().map(|t| t.token.clone()),
+                ev.at,
+            )),
+            Err(e) => {
+                warn!(subscription = s.id, "lifecycle event not rendered: {e}");
+                None
+            }
+        }
+    }
+
+    /// The outbox rows of a completed batch's matches (`+1`), and the cancellations its
+    /// retractions ask for (`-1` of a moment not yet expired at `upto`): written before
+    /// the batch counts as emitted. Returns how many events were new.
+    pub fn emit(&self, matches: &[(Match, isize)], upto: TimestampUs) -> Result<usize, String> {
+        if matches.is_empty() {
+            return Ok(0);
+        }
+        let now = landfall_delivery::now_us();
+        let partners = self.directory.partners.read().expect("partners");
+        let subs = self.directory.subscriptions.read().expect("subscriptions");
+        let mut rows: Vec<OutboxEvent> = Vec::new();
+        for (m, diff) in matches {
+            let (Some(s), Some(keys)) = (subs.get(&m.subscription), partners.get(&m.partner))
+            else {
+                continue;
+            };
+            if !s.admits(&m.moment) {
+                continue;
+            }
+            let Some(ty) = EventType::parse(&s.event_type) else {
+                continue;
+            };
+            if *diff > 0 {
+                match event::render_match(&self.render, keys, m, ty, now) {
+                    Ok(r) => rows.push(r.into_outbox(
+                        s.partner.0,
+                        s.id,
+                        Some(s.sink.clone()),
+                        s.sink_token.as_ref().map(|t| t.token.clone()),
+                        now,
+                    )),
+                    Err(e) => warn!(subscription = s.id, "event not rendered: {e}"),
+                }
+            } else if m.moment.expires_at > upto {
+                let id = event::event_id(keys, &m.moment, s.id, &s.event_type)
+                    .map_err(|e| e.to_string())?;
+                self.outbox
+                    .cancel(s.id, &id, now)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        drop((partners, subs));
+        self.outbox.insert_batch(&rows).map_err(|e| e.to_string())
+    }
+
+    /// The dispatcher, to run on the HTTP runtime; a `410 Gone` ends its subscription.
+    pub fn dispatcher(&self, metrics: DeliveryMetrics) -> Result<Dispatcher, String> {
+        let cfg = DispatchConfig {
+            retry_delays: self.settings.retry_delays.clone(),
+            max_attempts: self.settings.max_attempts,
+            request_timeout: self.settings.request_timeout,
+            per_sink_concurrency: self.settings.per_sink_concurrency as usize,
+            lease: (self.settings.request_timeout * 2).max(Duration::from_secs(60)),
+            guard: self.guard(),
+            user_agent: format!("landfall/{}", env!("CARGO_PKG_VERSION")),
+            ..DispatchConfig::default()
+        };
+        let registry = Arc::clone(&self.registry);
+        let on_gone = move |g: GoneNotice| {
+            let registry = Arc::clone(&registry);
+            // The registry writes SQLite: off the async threads.
+            thread::spawn(move || {
+                if let Err(e) =
+                    registry.end_subscription(g.subscription, TerminationReason::NetworkTerminated)
+                {
+                    warn!(subscription = g.subscription, "410 Gone: {e}");
+                }
+            });
+        };
+        Dispatcher::new(
+            Arc::clone(&self.outbox),
+            cfg,
+            Arc::clone(&self.secrets) as _,
+            on_gone,
+            metrics,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn guard(&self) -> GuardConfig {
+        GuardConfig {
+            allow_http_loopback: self.settings.allow_http_loopback,
+            allow_private_sinks: self.settings.allow_private_sinks,
+        }
+    }
+
+    /// The partner and operator API's state: sinks checked by delivery's guard, delivery
+    /// status from the outbox.
+    pub fn api_state(&self, operator_key: Option<&str>) -> ApiState {
+        let guard = self.guard();
+        let check = move |url: &str| check_sink_blocking(url, &guard).map_err(|e| e.to_string());
+        ApiState::new(
+            Arc::clone(&self.registry),
+            Arc::new(check),
+            Arc::new(OutboxAdmin(Arc::clone(&self.outbox))),
+            operator_key,
+        )
+        .with_max_active_subscriptions(self.settings.max_active_subscriptions as usize)
+    }
+}
+
+impl Partners {
+    /// The partner API (`/v1/subscriptions…`), the operator's partner routes, the
+    /// partners' event feed (`/v1/events`, Server-Sent Events, resumable with
+    /// `Last-Event-ID`) and `/openapi.json`, to merge into the service's router.
+    pub fn routes(&self, operator_key: Option<&str>) -> axum::Router {
+        let state = self.api_state(operator_key);
+        let feed = axum::Router::new()
+            .route("/v1/events", axum::routing::get(events))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                landfall_partners::partner_auth,
+            ))
+            .with_state(Arc::clone(&self.outbox));
+        landfall_partners::routes(state).merge(feed)
+    }
+}
+
+/// `GET /v1/events`: the authenticated partner's events as Server-Sent Events.
+async fn events(
+    axum::extract::State(outbox): axum::extract::State<Arc<Outbox>>,
+    axum::Extension(partner): axum::Extension<Arc<landfall_partners::Partner>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let last = landfall_delivery::sse::last_event_id(&headers);
+    match landfall_delivery::sse::sse_response(outbox, partner.id.0, last).await {
+        Ok(sse) => sse.into_response(),
+        Err(e) => {
+            warn!(partner = partner.id.0, "event feed: {e}");
+            landfall_partners::ApiError::internal().into_response()
+        }
+    }
+}
+
+fn circle(id: landfall_model::ZoneId, lon: f64, lat: f64, radius_m: u32) -> Zone {
+    Zone {
+        id,
+        name: id.to_string(),
+        shape: Shape::Circle {
+            centre: LonLat {
+                lon_e6: (lon * 1e6).round() as i32,
+                lat_e6: (lat * 1e6).round() as i32,
+            },
+            radius_m,
+        },
+    }
+}
+
+fn ended(r: TerminationReason) -> Ended {
+    match r {
+        TerminationReason::SubscriptionDeleted => Ended::SubscriptionDeleted,
+        TerminationReason::SubscriptionExpired => Ended::SubscriptionExpired,
+        TerminationReason::MaxEventsReached => Ended::MaxEventsReached,
+        TerminationReason::AccessTokenExpired => Ended::AccessTokenExpired,
+        TerminationReason::NetworkTerminated => Ended::NetworkTerminated,
+    }
+}
+
+/// The operator API's delivery status, dead letters and redelivery, from the outbox.
+struct OutboxAdmin(Arc<Outbox>);
+
+impl DeliveryAdmin for OutboxAdmin {
+    fn status(&self, partner: PartnerId) -> Result<serde_json::Value, String> {
+        let all = self
+            .0
+            .status(landfall_delivery::now_us())
+            .map_err(|e| e.to_string())?;
+        let s = all.into_iter().find(|s| s.partner == partner.0);
+        Ok(serde_json::json!({
+            "partner": partner.0,
+            "pending": s.as_ref().map_or(0, |s| s.pending),
+            "oldestPendingAgeSeconds": s.as_ref().map_or(0.0, |s| s.oldest_pending_age_us as f64 / 1e6),
+            "deadLetters": s.as_ref().map_or(0, |s| s.dead),
+        }))
+    }
+
+    fn dead_letters(&self, partner: PartnerId, limit: usize) -> Result<serde_json::Value, String> {
+        let dead = self
+            .0
+            .dead_letters(Some(partner.0), limit)
+            .map_err(|e| e.to_string())?;
+        Ok(serde_json::Value::Array(
+            dead.into_iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "eventId": d.event_id,
+                        "subscriptionId": d.subscription.to_string(),
+                        "type": d.event_type,
+                        "attempts": d.attempts,
+                        "lastStatus": d.last_status,
+                        "lastError": d.last_error,
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    fn redeliver(&self, partner: PartnerId, ids: &[String]) -> Result<usize, String> {
+        let dead = self
+            .0
+            .dead_letters(Some(partner.0), usize::MAX >> 1)
+            .map_err(|e| e.to_string())?;
+        let seqs: Vec<i64> = dead
+            .iter()
+            .filter(|d| ids.contains(&d.event_id))
+            .map(|d| d.seq)
+            .collect();
+        self.0
+            .redeliver(&seqs, Some(partner.0), landfall_delivery::now_us())
+            .map_err(|e| e.to_string())
+    }
+}
