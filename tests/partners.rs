@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -44,23 +45,36 @@ impl Received {
     }
 }
 
-/// A webhook receiver on 127.0.0.1: answers 204 to every POST, keeps what came.
-fn receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
+/// How a receiver answers: `status` (204 unless set), after `delay_ms`; `hang`: never.
+#[derive(Default)]
+struct Behaviour {
+    status: AtomicU16,
+    delay_ms: AtomicU64,
+    hang: AtomicBool,
+}
+
+/// A webhook receiver on 127.0.0.1: answers every POST as `how` says, keeps what came
+/// (answered or not).
+fn receiver_with(how: Arc<Behaviour>) -> (u16, Arc<Mutex<Vec<Received>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let got: Arc<Mutex<Vec<Received>>> = Arc::default();
     let keep = Arc::clone(&got);
     thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let keep = Arc::clone(&keep);
-            thread::spawn(move || serve_one(stream, &keep));
+            let (keep, how) = (Arc::clone(&keep), Arc::clone(&how));
+            thread::spawn(move || serve_one(stream, &keep, &how));
         }
     });
     (port, got)
 }
 
+fn receiver() -> (u16, Arc<Mutex<Vec<Received>>>) {
+    receiver_with(Arc::default())
+}
+
 /// Requests on one connection (keep-alive) until it closes.
-fn serve_one(stream: TcpStream, keep: &Mutex<Vec<Received>>) {
+fn serve_one(stream: TcpStream, keep: &Mutex<Vec<Received>>, how: &Behaviour) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
     loop {
@@ -92,15 +106,27 @@ fn serve_one(stream: TcpStream, keep: &Mutex<Vec<Received>>) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        keep.lock().unwrap().push(Received {
+        let received = Received {
             path,
             headers,
             body,
-        });
-        if out
-            .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-            .is_err()
-        {
+        };
+        if how.hang.load(Ordering::SeqCst) {
+            keep.lock().unwrap().push(received);
+            thread::sleep(Duration::from_secs(3600));
+            return;
+        }
+        thread::sleep(Duration::from_millis(how.delay_ms.load(Ordering::SeqCst)));
+        let status = match how.status.load(Ordering::SeqCst) {
+            0 => 204,
+            s => s,
+        };
+        let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+        // Kept only once answered: what counts as delivered.
+        if status < 300 {
+            keep.lock().unwrap().push(received);
+        }
+        if out.write_all(answer.as_bytes()).is_err() {
             return;
         }
     }
@@ -461,5 +487,233 @@ fn partners_receive_exactly_their_signed_events() {
     for secret_id in [DE, ES, US, MSISDN_DE] {
         assert!(!text.contains(secret_id), "an identity in the log");
     }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Run `i` of `serve` with `cfg`, its log in `dir`.
+fn spawn_serve(cfg: &Path, dir: &Path, i: usize) -> (Child, std::path::PathBuf) {
+    let log = dir.join(format!("serve-{i}.log"));
+    let child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    (child, log)
+}
+
+/// Delivery survives SIGKILL: `serve` is killed 50 times at random points while it
+/// delivers (one partner's receiver slow, then down for a while, another's hanging) and
+/// restarted each time. Every expected event reaches the first partner at least once,
+/// with one id per event whatever the run that sent it, none past its `expiresAt`; the
+/// hanging receiver never holds the other back.
+#[test]
+fn sigkill_during_delivery_loses_no_event() {
+    use landfall_testkit::replicate::{replicate_with, Options};
+    use landfall_testkit::rotation::frames;
+    const KILLS: usize = 50;
+
+    let dir = common::temp_dir("partners-crash");
+    let probe = dir.join("probe");
+    fs::create_dir_all(&probe).unwrap();
+    let roaming =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
+            .unwrap();
+    let (copies, _) = replicate_with(
+        &frames(&roaming),
+        &Options {
+            copies: 100,
+            distinct_subscribers: true,
+            diameter_tcp_ports: vec![3868, 3871],
+        },
+    )
+    .unwrap();
+    let capture = dir.join("capture.pcapng");
+    fs::write(&capture, &copies).unwrap();
+    // Replay's inbound country arrivals in FR: the events the subscription must give.
+    let o = Command::new(BIN)
+        .args(["replay", "-q", "--horizon", "30d", "--ttl", "366d"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let moments: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let visitors: BTreeSet<String> = moments
+        .iter()
+        .filter(|m| m["home_country"] != "FR")
+        .map(|m| m["imsi"].as_str().unwrap().to_owned())
+        .collect();
+    let mut want: Vec<String> = moments
+        .iter()
+        .filter(|m| m["type"] == "arrival" && m["level"] == "country" && m["area"] == "FR")
+        .filter(|m| m["home_country"] != "FR")
+        .map(|m| m["at"].as_str().unwrap().to_owned())
+        .collect();
+    want.sort();
+    assert!(want.len() >= 200, "{}", want.len());
+
+    let slow = Arc::new(Behaviour::default());
+    slow.delay_ms.store(60, Ordering::SeqCst);
+    let (port, got) = receiver_with(Arc::clone(&slow));
+    let hanging = Arc::new(Behaviour::default());
+    hanging.hang.store(true, Ordering::SeqCst);
+    let (hang_port, _) = receiver_with(hanging);
+    let cfg = dir.join("landfall.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[[input]]\nkind = \"folder\"\npath = {probe:?}\nidle_close = \"300ms\"\n\
+             [rules]\nwall_clock = false\nttl = \"366d\"\n\
+             [runtime]\ndata_dir = {data:?}\nsnapshot_interval = \"200ms\"\n\
+             [http]\nlisten = \"127.0.0.1:0\"\noperator_key = \"{OPERATOR_KEY}\"\n\
+             [[sink]]\nkind = \"file\"\npath = {out:?}\n\
+             [partners]\noperator_country = \"FR\"\nallow_http_loopback = true\n\
+             per_sink_concurrency = 1\nrequest_timeout = \"1s\"\nretry_delays = [\"200ms\"]\n\
+             max_attempts = 100\n",
+            data = dir.join("data"),
+            out = dir.join("moments.jsonl"),
+        ),
+    )
+    .unwrap();
+
+    // Run 0 sets up two partners, their consent (bulk) and subscriptions, then reads.
+    let (mut child, log) = spawn_serve(&cfg, &dir, 0);
+    let addr = http_address(&log);
+    let mut secrets = Vec::new();
+    for (name, sink_port) in [("Acme", port), ("Stuck", hang_port)] {
+        let (status, created) = call_json(
+            &addr,
+            "POST",
+            "/v1/operator/partners",
+            Some(OPERATOR_KEY),
+            &json!({"name": name, "purposes": [1], "perPersonConsent": true}),
+        );
+        assert_eq!(status, 201, "{created}");
+        let id = created["partner"]["id"].as_u64().unwrap();
+        let csv: String = visitors
+            .iter()
+            .map(|i| format!("{i},{id},1,true\n"))
+            .collect();
+        let (status, body) = call(
+            &addr,
+            "POST",
+            "/v1/operator/consents/bulk",
+            Some(OPERATOR_KEY),
+            Some(csv.as_bytes()),
+        );
+        assert!(status < 300, "{status} {body}");
+        let (status, body) = call_json(
+            &addr,
+            "POST",
+            "/v1/subscriptions",
+            Some(created["apiKey"].as_str().unwrap()),
+            &subscription(
+                &format!("http://127.0.0.1:{sink_port}/hook"),
+                "org.landfall.moments.v0.arrival.country",
+                json!({"area": {"areaType": "COUNTRY", "country": "FR"}, "direction": "INBOUND"}),
+            ),
+        );
+        assert_eq!(status, 201, "{body}");
+        secrets.push(created["webhookSecret"].as_str().unwrap().to_owned());
+    }
+    thread::sleep(Duration::from_millis(300));
+    fs::copy(&capture, probe.join("probe-1.pcapng")).unwrap();
+
+    // Events of moments (not lifecycle) the first partner acknowledged: id → body.
+    let delivered = |got: &Mutex<Vec<Received>>| -> Vec<(String, Value)> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let ce: Value = serde_json::from_slice(&r.body).unwrap();
+                (r.header("webhook-id").unwrap().to_owned(), ce)
+            })
+            .filter(|(_, ce)| !ce["type"].as_str().unwrap().contains("subscription-"))
+            .collect()
+    };
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut kills = 0;
+    let mut run = 1;
+    while kills < KILLS {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // The receiver is down (503) for ten of the runs: a backlog builds up.
+        slow.status.store(
+            if (20..30).contains(&kills) { 503 } else { 0 },
+            Ordering::SeqCst,
+        );
+        thread::sleep(Duration::from_millis(150 + x % 500));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "serve stopped on its own"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        (child, _) = spawn_serve(&cfg, &dir, run);
+        run += 1;
+    }
+    slow.status.store(0, Ordering::SeqCst);
+    let before = delivered(&got).len();
+    // The last run delivers the rest, the hanging receiver notwithstanding.
+    let start = Instant::now();
+    wait_until("every event", 120, || {
+        let ids: BTreeSet<String> = delivered(&got).into_iter().map(|(id, _)| id).collect();
+        ids.len() >= want.len()
+    });
+    let rest = start.elapsed();
+    thread::sleep(Duration::from_secs(1));
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+
+    let all = delivered(&got);
+    let wh = standardwebhooks::Webhook::new(&secrets[0]).unwrap();
+    let _ = &wh;
+    // One body per id (stable ids across runs and retries), one id per moment.
+    let mut by_id: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for (id, ce) in &all {
+        let key = format!("{}|{}", ce["time"], ce["data"]["device"]);
+        by_id.entry(id.clone()).or_default().insert(key);
+    }
+    assert!(
+        by_id.values().all(|v| v.len() == 1),
+        "an id carried two events"
+    );
+    let mut times: Vec<String> = Vec::new();
+    let mut seen_events: BTreeSet<String> = BTreeSet::new();
+    for (_, ce) in &all {
+        let key = format!("{}|{}", ce["time"], ce["data"]["device"]);
+        if seen_events.insert(key) {
+            times.push(ce["time"].as_str().unwrap().to_owned());
+        }
+        let expires = ce["data"]["expiresAt"].as_str().unwrap_or("");
+        assert!(expires > "2026-12", "{ce}");
+    }
+    assert_eq!(by_id.len(), want.len(), "distinct ids");
+    let norm = |v: &mut Vec<String>| {
+        for t in v.iter_mut() {
+            *t = t
+                .trim_end_matches('Z')
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_owned();
+        }
+        v.sort();
+    };
+    norm(&mut times);
+    norm(&mut want);
+    assert_eq!(times, want, "the events' times are replay's moments'");
+    eprintln!(
+        "{kills} kills over {run} runs; {} deliveries of {} events ({} before the last run, which took {rest:?} for the rest)",
+        all.len(),
+        want.len(),
+        before
+    );
     let _ = fs::remove_dir_all(&dir);
 }
