@@ -192,8 +192,9 @@ fn child_build(n: u64, workers: usize, span_us: i64, path: Option<&Path>) {
     let end = feed(&mut input, signals);
     let (moments, _) = wait_upto(&rx, end);
     let built = started.elapsed().as_secs_f64();
+    let rss = rss_bytes("VmRSS:");
     assert_eq!(tracked.serving(), n, "every subscriber tracked");
-    let mut line = format!("RESULT build={built:.6} moments={moments}");
+    let mut line = format!("RESULT build={built:.6} moments={moments} rss={rss}");
     if let Some(path) = path {
         let t = Instant::now();
         let snapshot = input.snapshot().expect("snapshot");
@@ -367,6 +368,7 @@ fn main() {
     let mut builds = Vec::new();
     let mut build_hwm = Vec::new();
     let mut build_base = Vec::new();
+    let mut build_rss = Vec::new();
     let mut restores: Vec<String> = Vec::new();
     // Interleaved, so that a change of the machine's load falls on both.
     for _ in 0..runs {
@@ -374,6 +376,7 @@ fn main() {
         builds.push(field(&b, "build"));
         build_hwm.push(field(&b, "hwm"));
         build_base.push(field(&b, "base"));
+        build_rss.push(field(&b, "rss"));
         restores.push(run_child(&common("restore", true)));
     }
     let totals: Vec<f64> = restores.iter().map(|r| field(r, "total")).collect();
@@ -386,6 +389,7 @@ fn main() {
     let (_, hwm_med, hwm_worst) = spread(restores.iter().map(|r| field(r, "hwm")).collect());
     let (_, bhwm_med, _) = spread(build_hwm);
     let (_, bbase_med, _) = spread(build_base);
+    let (_, brss_med, _) = spread(build_rss);
     println!("seconds, best / median / slowest of {runs}:");
     println!("  (a) read + decode      {rd_best:.3} / {rd_med:.3} / {rd_worst:.3}");
     println!("  (b) start_from → probe {st_best:.3} / {st_med:.3} / {st_worst:.3}");
@@ -403,11 +407,12 @@ fn main() {
         b_med / t_med
     );
     println!(
-        "file {:.1} MiB for {n} subscribers; restoring process: RSS after the probe {:.1} MiB (median), peak (VmHWM) {:.1} MiB median, {:.1} MiB highest; building process peak {:.1} MiB (median; {:.1} MiB of it before the stream started: the signals)",
+        "file {:.1} MiB for {n} subscribers; restoring process: RSS after the probe {:.1} MiB (median), peak (VmHWM) {:.1} MiB median, {:.1} MiB highest; building process: RSS once built {:.1} MiB, peak {:.1} MiB (medians; {:.1} MiB before the stream started: the signals)",
         mib(size),
         mib(rss_med),
         mib(hwm_med),
         mib(hwm_worst),
+        mib(brss_med),
         mib(bhwm_med),
         mib(bbase_med)
     );
