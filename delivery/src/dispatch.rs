@@ -61,7 +61,8 @@ pub struct DispatchConfig {
     pub breaker_failures: u32,
     /// How long an open circuit stays open before one probe (default 30 s).
     pub breaker_cooldown: Duration,
-    /// How long a sent event is leased (must exceed the request timeout): an event
+    /// How long a claimed event is leased (must exceed 4 x the request timeout: events
+    /// are claimed four rounds of the concurrency ahead): an event
     /// whose send never reports back is due again after it.
     pub lease: Duration,
     /// The scheduler's longest sleep (default 1 s).
@@ -164,6 +165,9 @@ struct Shared {
     secrets: Arc<dyn SecretLookup>,
     on_gone: OnGone,
     metrics: DeliveryMetrics,
+    /// Subscriptions a sink ended with 410 in this run: their events already claimed
+    /// (cancelled in the outbox meanwhile) are not sent.
+    ended: Mutex<std::collections::HashSet<u64>>,
 }
 
 /// The dispatcher; [`Dispatcher::run`] until the shutdown future completes.
@@ -192,8 +196,12 @@ impl Dispatcher {
         if cfg.max_attempts == 0 {
             return Err(DispatchError::Config("max_attempts must be at least 1"));
         }
-        if cfg.lease <= cfg.request_timeout {
-            return Err(DispatchError::Config("lease must exceed request_timeout"));
+        if cfg.lease <= cfg.request_timeout * PREFETCH as u32 {
+            // Events are claimed PREFETCH rounds ahead: the last must still be leased
+            // when its turn comes.
+            return Err(DispatchError::Config(
+                "lease must exceed 4 x request_timeout",
+            ));
         }
         let client = reqwest::Client::builder()
             .use_rustls_tls()
@@ -217,6 +225,7 @@ impl Dispatcher {
                 secrets,
                 on_gone: Arc::new(on_gone),
                 metrics,
+                ended: Mutex::default(),
             }),
         })
     }
@@ -407,6 +416,9 @@ impl Breaker {
     }
 }
 
+/// How many rounds of a sink's concurrency are claimed at once.
+const PREFETCH: usize = 4;
+
 async fn sink_worker(
     key: String,
     sh: Arc<Shared>,
@@ -416,6 +428,8 @@ async fn sink_worker(
     let permits = Arc::new(Semaphore::new(sh.cfg.per_sink_concurrency));
     let breaker = Arc::new(Mutex::new(Breaker::Closed { failures: 0 }));
     let mut sends: JoinSet<()> = JoinSet::new();
+    // Claimed events waiting for a free slot.
+    let mut queue: std::collections::VecDeque<Claimed> = std::collections::VecDeque::new();
     'outer: loop {
         tokio::select! {
             _ = poke.notified() => {}
@@ -446,19 +460,26 @@ async fn sink_worker(
                 // Every permit in use: a finished send pokes us.
                 break;
             }
-            let now = now_us();
-            let lease_until = now + sh.cfg.lease.as_micros() as i64;
-            let k = key.clone();
-            let claimed = match db(&sh.outbox, move |o| o.claim(&k, now, limit, lease_until)).await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, sink = %key, "outbox claim failed");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    Vec::new()
+            if queue.is_empty() {
+                // Claimed ahead (up to PREFETCH rounds of the concurrency, well within
+                // the lease): one transaction per many sends, not one per free slot.
+                let want = if matches!(admit, Admit::Probe) {
+                    1
+                } else {
+                    sh.cfg.per_sink_concurrency * PREFETCH
+                };
+                let now = now_us();
+                let lease_until = now + sh.cfg.lease.as_micros() as i64;
+                let k = key.clone();
+                match db(&sh.outbox, move |o| o.claim(&k, now, want, lease_until)).await {
+                    Ok(c) => queue.extend(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, sink = %key, "outbox claim failed");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
                 }
-            };
-            if claimed.is_empty() {
+            }
+            if queue.is_empty() {
                 if matches!(admit, Admit::Probe) {
                     // Nothing to probe with: stay half-open, ready for the next event.
                     *breaker.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -466,7 +487,8 @@ async fn sink_worker(
                 }
                 break;
             }
-            for c in claimed {
+            let take = limit.min(queue.len());
+            for c in queue.drain(..take) {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
                     break 'outer;
                 };
@@ -542,6 +564,14 @@ fn backoff(cfg: &DispatchConfig, attempts: u32) -> Duration {
 }
 
 async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
+    if sh
+        .ended
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&c.subscription)
+    {
+        return;
+    }
     let now = now_us();
     let seq = c.seq;
     if c.expires_at_us.is_some_and(|e| e <= now) {
@@ -600,6 +630,10 @@ async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
                 "sink answered 410 Gone: the subscription ends"
             );
             let sub = c.subscription;
+            sh.ended
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(sub);
             let r = db(&sh.outbox, move |o| {
                 o.cancel_subscription(sub, now).map(|_| ())
             })

@@ -89,7 +89,7 @@ fn test_config() -> DispatchConfig {
         jitter: 0.1,
         request_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
-        lease: Duration::from_secs(10),
+        lease: Duration::from_secs(30),
         poll_interval: Duration::from_millis(100),
         guard: GuardConfig {
             allow_http_loopback: true,
@@ -365,7 +365,7 @@ async fn a_hanging_receiver_does_not_delay_another() {
     let (fine, fine_got) = receiver(ok(), false).await;
     let mut cfg = test_config();
     cfg.request_timeout = Duration::from_secs(20);
-    cfg.lease = Duration::from_secs(30);
+    cfg.lease = Duration::from_secs(90);
     cfg.per_sink_concurrency = 2;
     let mut h = Harness::new(cfg);
     h.start();

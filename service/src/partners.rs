@@ -343,7 +343,7 @@ impl Partners {
             max_attempts: self.settings.max_attempts,
             request_timeout: self.settings.request_timeout,
             per_sink_concurrency: self.settings.per_sink_concurrency as usize,
-            lease: (self.settings.request_timeout * 2).max(Duration::from_secs(60)),
+            lease: (self.settings.request_timeout * 5).max(Duration::from_secs(60)),
             guard: self.guard(),
             user_agent: format!("landfall/{}", env!("CARGO_PKG_VERSION")),
             ..DispatchConfig::default()
