@@ -229,7 +229,15 @@ fn partners_receive_exactly_their_signed_events() {
     let dir = common::temp_dir("partners");
     let probe = dir.join("probe");
     fs::create_dir_all(&probe).unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap");
+    let fixture = dir.join("roaming-now.pcapng");
+    fs::write(
+        &fixture,
+        ending_an_hour_ago(
+            &fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
     let (port, got) = receiver();
     let out = dir.join("moments.jsonl");
     let cfg = dir.join("landfall.toml");
@@ -410,7 +418,7 @@ fn partners_receive_exactly_their_signed_events() {
 
     // Settled registry, then the capture.
     thread::sleep(Duration::from_millis(300));
-    fs::copy(&fixture, probe.join("probe-1.pcap")).unwrap();
+    fs::copy(&fixture, probe.join("probe-1.pcapng")).unwrap();
     wait_until("the moments' events", 60, || {
         got.lock().unwrap().len() >= 2 + want.len()
     });
@@ -490,6 +498,19 @@ fn partners_receive_exactly_their_signed_events() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// `capture` moved in time to end an hour ago: with a TTL of 366 days every moment is
+/// still live, whenever the test runs (the fixture itself is dated 2026-06-01).
+fn ending_an_hour_ago(capture: &[u8]) -> Vec<u8> {
+    use landfall_testkit::rotation::{frames, pcapng, span};
+    let f = frames(capture);
+    let (_, end) = span(&f);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    pcapng(&f, now - 3_600_000_000 - end)
+}
+
 /// Run `i` of `serve` with `cfg`, its log in `dir`.
 fn spawn_serve(cfg: &Path, dir: &Path, i: usize) -> (Child, std::path::PathBuf) {
     let log = dir.join(format!("serve-{i}.log"));
@@ -530,7 +551,7 @@ fn sigkill_during_delivery_loses_no_event() {
     )
     .unwrap();
     let capture = dir.join("capture.pcapng");
-    fs::write(&capture, &copies).unwrap();
+    fs::write(&capture, ending_an_hour_ago(&copies)).unwrap();
     // Replay's inbound country arrivals in FR: the events the subscription must give.
     let o = Command::new(BIN)
         .args(["replay", "-q", "--horizon", "30d", "--ttl", "366d"])
@@ -693,7 +714,8 @@ fn sigkill_during_delivery_loses_no_event() {
             times.push(ce["time"].as_str().unwrap().to_owned());
         }
         let expires = ce["data"]["expiresAt"].as_str().unwrap_or("");
-        assert!(expires > "2026-12", "{ce}");
+        let now = humantime::format_rfc3339(std::time::SystemTime::now()).to_string();
+        assert!(expires > now.as_str(), "expired: {ce}");
     }
     assert_eq!(by_id.len(), want.len(), "distinct ids");
     let norm = |v: &mut Vec<String>| {
