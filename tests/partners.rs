@@ -739,3 +739,251 @@ fn sigkill_during_delivery_loses_no_event() {
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A partner without per-person consent gets aggregates only: for its subscription to
+/// arrivals in FR per quarter of an hour, one report per closed interval, counting
+/// distinct subscribers per home country, groups below k = 5 left out, an opted-out
+/// subscriber never counted, nothing for an interval that has not closed; exactly what
+/// replay's moments give.
+#[test]
+fn aggregate_partners_get_each_closed_interval_once() {
+    use landfall_testkit::replicate::{replicate_with, Options};
+    use landfall_testkit::rotation::{frames, pcapng, span};
+    use std::collections::BTreeMap;
+    const HOUR: i64 = 3_600_000_000;
+    /// The subscription's interval: a quarter of an hour.
+    const INTERVAL: i64 = 900_000_000;
+
+    let dir = common::temp_dir("partners-aggregates");
+    let probe = dir.join("probe");
+    fs::create_dir_all(&probe).unwrap();
+    let roaming =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
+            .unwrap();
+    // Fifty copies of the scenario's subscribers, their months squeezed into hours
+    // (time / 1000): arrivals of many subscribers in each hour.
+    let (copies, _) = replicate_with(
+        &frames(&roaming),
+        &Options {
+            copies: 50,
+            distinct_subscribers: true,
+            diameter_tcp_ports: vec![3868, 3871],
+        },
+    )
+    .unwrap();
+    let squeeze = |mut f: Vec<landfall_parsers::capture::Frame>| {
+        let (start, _) = span(&f);
+        for x in &mut f {
+            x.meta.ts_us = start + (x.meta.ts_us - start) / 1000;
+        }
+        f
+    };
+    let many = squeeze(frames(&copies));
+    let tick = squeeze(frames(&roaming));
+    // Placed to end a few hours ago (expiry checks hold on any date); the tick, the
+    // scenario again, starts on an hour two hours later: it closes every hour of the
+    // capture and none of its own.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let (m0, m1) = span(&many);
+    let shift = (now - 10 * HOUR).div_euclid(HOUR) * HOUR - m1;
+    let boundary = (m1 + shift).div_euclid(HOUR) * HOUR + 2 * HOUR;
+    let (t0, _) = span(&tick);
+    let (a, b) = (dir.join("a.pcapng"), dir.join("b.pcapng"));
+    fs::write(&a, pcapng(&many, shift)).unwrap();
+    fs::write(&b, pcapng(&tick, boundary - t0)).unwrap();
+    assert!(m0 + shift < boundary);
+
+    // The expected reports, from replay's moments.
+    let o = Command::new(BIN)
+        .args(["replay", "-q", "--horizon", "30d", "--ttl", "366d"])
+        .args([&a, &b])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let moments: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at_us = |s: &str| -> i64 {
+        humantime::parse_rfc3339(s)
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64
+    };
+    let arrivals: Vec<&Value> = moments
+        .iter()
+        .filter(|m| m["type"] == "arrival" && m["level"] == "country" && m["area"] == "FR")
+        .collect();
+    let end_of = |m: &Value| (at_us(m["at"].as_str().unwrap()).div_euclid(INTERVAL) + 1) * INTERVAL;
+    // Six of the German visitors of an interval with ten opt out: the group falls below k.
+    let germans = |end: i64| -> BTreeSet<String> {
+        arrivals
+            .iter()
+            .filter(|m| end_of(m) == end && m["home_country"] == "DE")
+            .map(|m| m["imsi"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let chosen = arrivals
+        .iter()
+        .map(|m| end_of(m))
+        .find(|e| germans(*e).len() == 10)
+        .expect("an interval with ten German arrivals");
+    let opted_out: BTreeSet<String> = arrivals
+        .iter()
+        .filter(|m| end_of(m) == chosen && m["home_country"] == "DE")
+        .map(|m| m["imsi"].as_str().unwrap().to_owned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .take(6)
+        .collect();
+    assert_eq!(opted_out.len(), 6);
+    let mut groups: BTreeMap<(i64, String), BTreeSet<String>> = BTreeMap::new();
+    for m in &arrivals {
+        let imsi = m["imsi"].as_str().unwrap();
+        let end = end_of(m);
+        if opted_out.contains(imsi) || end > boundary {
+            continue;
+        }
+        let home = m["home_country"].as_str().unwrap_or("").to_owned();
+        groups
+            .entry((end, home))
+            .or_default()
+            .insert(imsi.to_owned());
+    }
+    let mut want: BTreeMap<i64, Vec<(String, u64)>> = BTreeMap::new();
+    let mut suppressed = 0;
+    for ((end, home), who) in &groups {
+        if who.len() >= 5 {
+            want.entry(*end)
+                .or_default()
+                .push((home.clone(), who.len() as u64));
+        } else {
+            suppressed += 1;
+        }
+    }
+    assert!(want.len() >= 2 && suppressed >= 1, "{want:?} {suppressed}");
+
+    let (port, got) = receiver();
+    let cfg = dir.join("landfall.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[[input]]\nkind = \"folder\"\npath = {probe:?}\nidle_close = \"300ms\"\n\
+             [rules]\nwall_clock = false\nttl = \"366d\"\n\
+             [runtime]\ndata_dir = {data:?}\n\
+             [http]\nlisten = \"127.0.0.1:0\"\noperator_key = \"{OPERATOR_KEY}\"\n\
+             [partners]\noperator_country = \"FR\"\nallow_http_loopback = true\n",
+            data = dir.join("data"),
+        ),
+    )
+    .unwrap();
+    let log = dir.join("serve.log");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let addr = http_address(&log);
+    // The served document lists the event feed with the APIs.
+    let (status, doc) = call(&addr, "GET", "/openapi.json", None, None);
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    for path in [
+        "/v1/events",
+        "/v1/subscriptions",
+        "/v1/operator/opt-outs/{imsi}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} in {doc}");
+    }
+    let (status, created) = call_json(
+        &addr,
+        "POST",
+        "/v1/operator/partners",
+        Some(OPERATOR_KEY),
+        &json!({"name": "Tourism Board", "purposes": [1], "perPersonConsent": false}),
+    );
+    assert_eq!(status, 201, "{created}");
+    let key = created["apiKey"].as_str().unwrap().to_owned();
+    let secret = created["webhookSecret"].as_str().unwrap().to_owned();
+    for imsi in &opted_out {
+        let (status, body) = call(
+            &addr,
+            "PUT",
+            &format!("/v1/operator/opt-outs/{imsi}"),
+            Some(OPERATOR_KEY),
+            None,
+        );
+        assert!(status < 300, "{status} {body}");
+    }
+    let sink = format!("http://127.0.0.1:{port}/agg");
+    let mut request = subscription(
+        &sink,
+        "org.landfall.aggregates.v0.arrivals",
+        json!({"area": {"areaType": "COUNTRY", "country": "FR"}}),
+    );
+    request["config"]["aggregationIntervalSeconds"] = json!(INTERVAL / 1_000_000);
+    let (status, sub) = call_json(&addr, "POST", "/v1/subscriptions", Some(&key), &request);
+    assert_eq!(status, 201, "{sub}");
+    wait_until("subscription-started", 30, || {
+        !got.lock().unwrap().is_empty()
+    });
+    thread::sleep(Duration::from_millis(300));
+    fs::copy(&a, probe.join("probe-1.pcapng")).unwrap();
+    fs::copy(&b, probe.join("probe-2.pcapng")).unwrap();
+    wait_until("the reports", 90, || got.lock().unwrap().len() > want.len());
+    thread::sleep(Duration::from_secs(2));
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+
+    let wh = standardwebhooks::Webhook::new(&secret).unwrap();
+    let mut reports: BTreeMap<i64, Vec<(String, u64)>> = BTreeMap::new();
+    for r in got.lock().unwrap().iter() {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in &r.headers {
+            map.append(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        wh.verify(&r.body, &map).unwrap();
+        let ce: Value = serde_json::from_slice(&r.body).unwrap();
+        let text = String::from_utf8_lossy(&r.body);
+        assert!(!text.contains("\"imsi\"") && !opted_out.iter().any(|i| text.contains(i)));
+        if ce["type"] != "org.landfall.aggregates.v0.arrivals" {
+            assert!(ce["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("subscription-started"));
+            continue;
+        }
+        let d = &ce["data"];
+        assert_eq!(d["area"], json!({"level": "country", "id": "FR"}), "{ce}");
+        assert_eq!(d["minimumCount"], 5);
+        let end = at_us(d["intervalEnd"].as_str().unwrap());
+        assert_eq!(at_us(d["intervalStart"].as_str().unwrap()), end - INTERVAL);
+        let counts = d["arrivals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["homeCountry"].as_str().unwrap_or("").to_owned(),
+                    g["count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert!(
+            reports.insert(end, counts).is_none(),
+            "an interval twice: {ce}"
+        );
+    }
+    assert_eq!(reports, want);
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -312,7 +312,7 @@ pub enum LifecycleChange {
     },
 }
 
-fn hmac(key: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], RenderError> {
+pub(crate) fn hmac(key: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], RenderError> {
     if key.is_empty() {
         return Err(RenderError::EmptyKey);
     }
@@ -325,7 +325,7 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], RenderError> {
     Ok(mac.finalize().into_bytes().into())
 }
 
-fn hex16(d: &[u8; 32]) -> String {
+pub(crate) fn hex16(d: &[u8; 32]) -> String {
     d[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -361,8 +361,12 @@ pub fn event_id(
     Ok(hex16(&d))
 }
 
-fn area_json(a: &Area) -> Value {
-    json!({ "level": a.level().as_str(), "id": area_text(a) })
+pub(crate) fn area_json(a: &Area) -> Value {
+    area_json_text(a.level().as_str(), &area_text(a))
+}
+
+pub(crate) fn area_json_text(level: &str, id: &str) -> Value {
+    json!({ "level": level, "id": id })
 }
 
 fn country_of(a: &Area) -> Option<Country> {
@@ -397,7 +401,13 @@ fn device(keys: &PartnerKeys, m: &Moment) -> Result<Value, RenderError> {
     Ok(Value::Object(d))
 }
 
-fn envelope(cfg: &RenderConfig, id: &str, ty: &str, time_us: TimestampUs, data: Value) -> Vec<u8> {
+pub(crate) fn envelope(
+    cfg: &RenderConfig,
+    id: &str,
+    ty: &str,
+    time_us: TimestampUs,
+    data: Value,
+) -> Vec<u8> {
     let ce = json!({
         "specversion": "1.0",
         "id": id,

@@ -10,12 +10,16 @@
 //!   limit and a circuit breaker per sink; backoff with jitter, `Retry-After`,
 //!   `410 Gone`, expiry checked right before sending, graceful shutdown).
 //! - [`guard`]: SSRF protection of sink URLs, at subscription time and at connect time.
+//! - [`aggregate`]: arrivals counted per area × home country × interval for partners
+//!   without per-person consent (distinct subscribers, kept in the outbox's database
+//!   until the interval closes, small counts suppressed, each interval sent once).
 //! - [`sse`]: the pull alternative, a partner's Server-Sent Events feed resumable with
 //!   `Last-Event-ID`.
 //! - [`metrics`]: the Prometheus families of delivery.
 //!
 //! Nothing here logs an IMSI, an MSISDN or an event body.
 
+pub mod aggregate;
 pub mod dispatch;
 pub mod event;
 pub mod guard;

@@ -252,6 +252,7 @@ impl Outbox {
                 )?;
             }
         }
+        crate::aggregate::create_tables(&conn)?;
         // The previous process is gone: nothing is in flight.
         conn.execute(
             "UPDATE outbox SET leased = 0, due_at_us = MIN(due_at_us, ?1) WHERE leased = 1",
@@ -265,7 +266,7 @@ impl Outbox {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction half-done (rusqlite
         // rolls back on drop): the connection is usable.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())

@@ -14,15 +14,16 @@
 //! cancels the event if it was not delivered yet; one that only marks the moment's expiry
 //! is left to the dispatcher, which never sends an expired event.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use std::time::Duration;
 
 use landfall_dataflows::stream::RegistryEdit;
 use landfall_dataflows::zones::{LonLat, Shape, Zone};
+use landfall_delivery::aggregate::{self, Member};
 use landfall_delivery::dispatch::{DispatchConfig, Dispatcher, GoneNotice, SecretTable};
 use landfall_delivery::event::{
     self, EventType, LifecycleChange, PartnerKeys, RenderConfig, TerminationReason as Ended,
@@ -31,11 +32,12 @@ use landfall_delivery::guard::{check_sink_blocking, GuardConfig};
 use landfall_delivery::metrics::DeliveryMetrics;
 use landfall_delivery::outbox::{Outbox, OutboxEvent};
 use landfall_delivery::sign::WebhookSecret;
+use landfall_model::moment::{Moment, MomentKind};
 use landfall_model::partner::{Match, PartnerId};
-use landfall_model::TimestampUs;
+use landfall_model::{Imsi, TimestampUs};
 use landfall_partners::{
     ApiState, DeliveryAdmin, LifecycleEvent, LifecycleKind, Registry, RegistryChange,
-    StoredSubscription, TerminationReason,
+    StoredSubscription, Target, TerminationReason,
 };
 use tracing::{info, warn};
 
@@ -55,6 +57,8 @@ struct Directory {
     subscriptions: RwLock<HashMap<u64, Arc<StoredSubscription>>>,
     /// Circle subscriptions' zones, by id (a removal names only the id).
     circles: RwLock<HashMap<landfall_model::ZoneId, Zone>>,
+    /// The global opt-out: never counted in an aggregate either.
+    opt_outs: RwLock<HashSet<Imsi>>,
 }
 
 /// The partner side of a running `serve`.
@@ -66,6 +70,8 @@ pub struct Partners {
     secrets: Arc<SecretTable>,
     settings: PartnerSettings,
     zones: bool,
+    /// The end of the earliest open aggregate interval (none open: `None`).
+    next_close: Arc<Mutex<Option<TimestampUs>>>,
 }
 
 /// Why the partner side could not start.
@@ -94,6 +100,9 @@ impl Partners {
             .map_err(|e| PartnersError::Registry(format!("{}: {e}", db.display())))?;
         let outbox = Outbox::open(&db, landfall_delivery::now_us())
             .map_err(|e| PartnersError::Outbox(format!("{}: {e}", db.display())))?;
+        let next_close = outbox
+            .next_close()
+            .map_err(|e| PartnersError::Outbox(format!("{}: {e}", db.display())))?;
         let mut render = RenderConfig::new(settings.event_source.clone());
         render.ttl_us = Some(ttl_us);
         let partners = Partners {
@@ -104,6 +113,7 @@ impl Partners {
             secrets: Arc::new(SecretTable::default()),
             settings: settings.clone(),
             zones,
+            next_close: Arc::new(Mutex::new(next_close)),
         };
         let (edits_tx, edits) = mpsc::sync_channel::<Edit>(64);
         let current = partners
@@ -145,6 +155,7 @@ impl Partners {
             secrets: Arc::clone(&self.secrets),
             settings: self.settings.clone(),
             zones: self.zones,
+            next_close: Arc::clone(&self.next_close),
         }
     }
 
@@ -202,6 +213,7 @@ impl Partners {
                     if let Err(e) = self
                         .outbox
                         .cancel_subscription(id, landfall_delivery::now_us())
+                        .and_then(|_| self.outbox.forget_subscription(id))
                     {
                         warn!(subscription = id, "outbox: {e}");
                     }
@@ -210,8 +222,18 @@ impl Partners {
                 RegistryChange::ConsentWithdrawn(c) => {
                     registry.push((RegistryEdit::Consent(c), -1))
                 }
-                RegistryChange::OptOutAdded(i) => registry.push((RegistryEdit::OptOut(i), 1)),
-                RegistryChange::OptOutRemoved(i) => registry.push((RegistryEdit::OptOut(i), -1)),
+                RegistryChange::OptOutAdded(i) => {
+                    self.directory.opt_outs.write().expect("opt-outs").insert(i);
+                    registry.push((RegistryEdit::OptOut(i), 1))
+                }
+                RegistryChange::OptOutRemoved(i) => {
+                    self.directory
+                        .opt_outs
+                        .write()
+                        .expect("opt-outs")
+                        .remove(&i);
+                    registry.push((RegistryEdit::OptOut(i), -1))
+                }
                 RegistryChange::CircleZoneAdded(c) => {
                     if self.zones {
                         let z = circle(c.id, c.lon, c.lat, c.radius_m);
@@ -291,10 +313,121 @@ impl Partners {
         }
     }
 
-    /// The outbox rows of a completed batch's matches (`+1`), and the cancellations its
-    /// retractions ask for (`-1` of a moment not yet expired at `upto`): written before
-    /// the batch counts as emitted. Returns how many events were new.
-    pub fn emit(&self, matches: &[(Match, isize)], upto: TimestampUs) -> Result<usize, String> {
+    /// What a completed batch gives partners, written before the batch counts as
+    /// emitted: the outbox rows of its matches (`+1`) and the cancellations its
+    /// retractions ask for (`-1` of a moment not yet expired at `upto`); its arrivals
+    /// counted for aggregate subscriptions, and the reports of every aggregate interval
+    /// that `upto` closes. Returns how many events were new.
+    pub fn emit(
+        &self,
+        matches: &[(Match, isize)],
+        moments: &[Moment],
+        upto: TimestampUs,
+    ) -> Result<usize, String> {
+        let n = self.emit_matches(matches, upto)?;
+        Ok(n + self.aggregate(moments, upto)?)
+    }
+
+    /// Count `moments`' arrivals into every aggregate subscription of their area, then
+    /// report the intervals closed by `upto`.
+    fn aggregate(&self, moments: &[Moment], upto: TimestampUs) -> Result<usize, String> {
+        let mut members: Vec<Member> = Vec::new();
+        {
+            let partners = self.directory.partners.read().expect("partners");
+            let subs = self.directory.subscriptions.read().expect("subscriptions");
+            let opt_outs = self.directory.opt_outs.read().expect("opt-outs");
+            let wanted: Vec<(&StoredSubscription, i64, &PartnerKeys)> = subs
+                .values()
+                .filter_map(|s| match &s.target {
+                    Target::Aggregate {
+                        interval_us, area, ..
+                    } if moments.iter().any(|m| area.is_none_or(|a| a == m.area)) => partners
+                        .get(&s.partner)
+                        .map(|k| (s.as_ref(), *interval_us, k)),
+                    _ => None,
+                })
+                .collect();
+            if !wanted.is_empty() {
+                for m in moments {
+                    if m.kind != MomentKind::Arrival || opt_outs.contains(&m.imsi) {
+                        continue;
+                    }
+                    for (s, interval_us, keys) in &wanted {
+                        let Target::Aggregate { level, area, .. } = &s.target else {
+                            continue;
+                        };
+                        if *level != m.level || area.is_some_and(|a| a != m.area) {
+                            continue;
+                        }
+                        let member =
+                            event::pseudonym(keys, m.imsi.as_str()).map_err(|e| e.to_string())?;
+                        members.push(Member {
+                            subscription: s.id,
+                            level: m.level.as_str(),
+                            area: landfall_model::json::area_text(&m.area),
+                            home_country: m.home_country,
+                            interval_end_us: aggregate::interval_end(m.at, *interval_us),
+                            member,
+                        });
+                    }
+                }
+            }
+        }
+        let mut next = self.next_close.lock().expect("next close");
+        if !members.is_empty() {
+            self.outbox
+                .add_members(&members)
+                .map_err(|e| e.to_string())?;
+            let earliest = members.iter().map(|m| m.interval_end_us).min();
+            *next = match (*next, earliest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        if next.is_none_or(|t| t > upto) {
+            return Ok(0);
+        }
+        let groups = self.outbox.closed_groups(upto).map_err(|e| e.to_string())?;
+        let now = landfall_delivery::now_us();
+        let mut rows: Vec<OutboxEvent> = Vec::new();
+        {
+            let partners = self.directory.partners.read().expect("partners");
+            let subs = self.directory.subscriptions.read().expect("subscriptions");
+            let k = u64::from(self.settings.aggregate_min_count);
+            let interval = |id: u64| match subs.get(&id).map(|s| &s.target) {
+                Some(Target::Aggregate { interval_us, .. }) => Some(*interval_us),
+                _ => None,
+            };
+            for r in aggregate::reports(&groups, k, interval) {
+                let Some(s) = subs.get(&r.subscription) else {
+                    continue;
+                };
+                let Some(keys) = partners.get(&s.partner) else {
+                    continue;
+                };
+                match aggregate::render_report(&self.render, keys, &r, now) {
+                    Ok(e) => rows.push(e.into_outbox(
+                        s.partner.0,
+                        s.id,
+                        Some(s.sink.clone()),
+                        s.sink_token.as_ref().map(|t| t.token.clone()),
+                        now,
+                    )),
+                    Err(e) => warn!(subscription = s.id, "aggregate not rendered: {e}"),
+                }
+            }
+        }
+        // Reports in before their members go: a crash in between closes them again,
+        // to the same ids.
+        let n = self.outbox.insert_batch(&rows).map_err(|e| e.to_string())?;
+        self.outbox.forget_closed(upto).map_err(|e| e.to_string())?;
+        *next = self.outbox.next_close().map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+
+    /// The outbox rows of a completed batch's matches and the cancellations of its
+    /// retractions.
+    fn emit_matches(&self, matches: &[(Match, isize)], upto: TimestampUs) -> Result<usize, String> {
         if matches.is_empty() {
             return Ok(0);
         }
@@ -395,7 +528,8 @@ impl Partners {
 impl Partners {
     /// The partner API (`/v1/subscriptions…`), the operator's partner routes, the
     /// partners' event feed (`/v1/events`, Server-Sent Events, resumable with
-    /// `Last-Event-ID`) and `/openapi.json`, to merge into the service's router.
+    /// `Last-Event-ID`) and `/openapi.json` (all of them), to merge into the service's
+    /// router.
     pub fn routes(&self, operator_key: Option<&str>) -> axum::Router {
         let state = self.api_state(operator_key);
         let feed = axum::Router::new()
@@ -405,11 +539,49 @@ impl Partners {
                 landfall_partners::partner_auth,
             ))
             .with_state(Arc::clone(&self.outbox));
-        landfall_partners::routes(state).merge(feed)
+        landfall_partners::api::partner_routes(state.clone())
+            .merge(landfall_partners::api::operator_routes(state))
+            .merge(feed)
+            .route("/openapi.json", axum::routing::get(openapi_json))
     }
 }
 
+/// The partner and operator APIs' document with the event feed's path.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(events))]
+struct FeedDoc;
+
+/// `GET /openapi.json`.
+async fn openapi_json() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use utoipa::OpenApi as _;
+    let mut doc = landfall_partners::openapi::ApiDoc::openapi();
+    doc.merge(FeedDoc::openapi());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        doc.to_pretty_json().unwrap_or_else(|_| "{}".to_owned()),
+    )
+        .into_response()
+}
+
 /// `GET /v1/events`: the authenticated partner's events as Server-Sent Events.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "subscriptions",
+    security(("bearer" = [])),
+    params(
+        ("Last-Event-ID" = Option<String>, Header,
+         description = "The id of the last event received: the feed resumes after it")
+    ),
+    responses(
+        (status = 200, content_type = "text/event-stream",
+         description = "The partner's events as they are written to the outbox (each \
+                        `event:` its CloudEvent type, `id:` its id, `data:` the \
+                        CloudEvent), after those since Last-Event-ID"),
+        (status = 401, description = "No or a wrong API key (CAMARA error body)")
+    )
+)]
 async fn events(
     axum::extract::State(outbox): axum::extract::State<Arc<Outbox>>,
     axum::Extension(partner): axum::Extension<Arc<landfall_partners::Partner>>,

@@ -612,7 +612,7 @@ fn emit(
         // Partner matches into the outbox first: durable before the batch counts as
         // emitted (the snapshot waits for `written_upto`).
         if let Some(p) = partners {
-            if let Err(e) = p.emit(&c.matches, c.upto) {
+            if let Err(e) = p.emit(&c.matches, &c.moments, c.upto) {
                 return Err(std::io::Error::other(format!("outbox: {e}")));
             }
         }

@@ -734,6 +734,20 @@ impl Builder<'_> {
             )?,
             retry_delays,
             max_attempts: count("partners.max_attempts", r.max_attempts, 8, 100)?,
+            aggregate_min_count: match r.aggregate_min_count {
+                Some(k) if k < 2 => {
+                    return Err(self.err(
+                        "partners.aggregate_min_count",
+                        format!("{k} would let one subscriber's arrival through: at least 2"),
+                    ))
+                }
+                k => count(
+                    "partners.aggregate_min_count",
+                    k,
+                    defaults::AGGREGATE_MIN_COUNT,
+                    1_000_000,
+                )?,
+            },
         })
     }
 

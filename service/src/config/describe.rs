@@ -159,12 +159,13 @@ pub fn describe(c: &Config) -> String {
         Some(p) => {
             let _ = writeln!(
                 s,
-                "partners: API, delivery and event feed on; operator country {}, events from {}, {} attempts, request timeout {}, {} requests per sink{}{}",
+                "partners: API, delivery and event feed on; operator country {}, events from {}, {} attempts, request timeout {}, {} requests per sink, aggregates of at least {}{}{}",
                 p.operator_country.as_str(),
                 p.event_source,
                 p.max_attempts,
                 d(p.request_timeout),
                 p.per_sink_concurrency,
+                p.aggregate_min_count,
                 if p.allow_http_loopback { ", loopback sinks allowed" } else { "" },
                 if p.allow_private_sinks { ", private sinks allowed" } else { "" },
             );

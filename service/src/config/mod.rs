@@ -57,6 +57,8 @@ pub mod defaults {
     pub const KEEP: u32 = 10;
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
     pub const LOG_FILTER: &str = "info";
+    /// `[partners] aggregate_min_count`: k of the aggregates' k-anonymity.
+    pub const AGGREGATE_MIN_COUNT: u32 = 5;
     /// The shortest operator key accepted.
     pub const MIN_KEY_LEN: usize = 16;
 
@@ -333,6 +335,9 @@ pub struct PartnerSettings {
     pub retry_delays: Vec<Duration>,
     /// Attempts before an event is a dead letter.
     pub max_attempts: u32,
+    /// Aggregates: a home country's group with fewer distinct subscribers is left out
+    /// of its interval's report (k-anonymity).
+    pub aggregate_min_count: u32,
 }
 
 /// `[log]`.

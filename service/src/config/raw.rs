@@ -43,6 +43,7 @@ pub struct RawPartners {
     pub per_sink_concurrency: Option<u32>,
     pub retry_delays: Option<Vec<String>>,
     pub max_attempts: Option<u32>,
+    pub aggregate_min_count: Option<u32>,
 }
 
 /// One `[[input]]`: the keys of every kind in one table, checked against its `kind`

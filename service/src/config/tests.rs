@@ -765,6 +765,7 @@ fn partners_settings_are_checked_with_their_key() {
     let p = c.partners.unwrap();
     assert_eq!(p.operator_country.as_str(), "FR");
     assert_eq!((p.max_attempts, p.per_sink_concurrency), (8, 8));
+    assert_eq!(p.aggregate_min_count, 5);
     assert!(!p.allow_http_loopback);
     for (text, key) in [
         ("operator_country = \"France\"", "partners.operator_country"),
@@ -785,6 +786,10 @@ fn partners_settings_are_checked_with_their_key() {
             "partners.request_timeout",
         ),
         ("operator_country = \"FR\"\nsink = \"x\"", "sink"),
+        (
+            "operator_country = \"FR\"\naggregate_min_count = 1",
+            "partners.aggregate_min_count",
+        ),
     ] {
         let e = t.load(&format!("{base}[partners]\n{text}\n")).unwrap_err();
         assert!(e.to_string().contains(key), "{text}: {e}");
