@@ -325,6 +325,16 @@ fn partners_receive_exactly_their_signed_events() {
     );
     assert_eq!(status, 201, "{roaming}");
     let arrivals_id = arrivals["id"].as_str().unwrap().to_owned();
+    // The same arrivals, at most one event: then it ends (MAX_EVENTS_REACHED).
+    let mut once = subscription(
+        &sink,
+        "org.landfall.moments.v0.arrival.country",
+        json!({"area": {"areaType": "COUNTRY", "country": "FR"}, "direction": "INBOUND"}),
+    );
+    once["config"]["subscriptionMaxEvents"] = json!(1);
+    let (status, once) = call_json(&addr, "POST", "/v1/subscriptions", Some(&key), &once);
+    assert_eq!(status, 201, "{once}");
+    let once_id = once["id"].as_str().unwrap().to_owned();
 
     // What the API refuses.
     let (status, _) = call(&addr, "GET", "/v1/subscriptions", None, None);
@@ -411,22 +421,33 @@ fn partners_receive_exactly_their_signed_events() {
         .map(|(t, m)| (t.to_owned(), m["at"].as_str().unwrap().to_owned()))
         .collect();
     assert_eq!(want.len(), 4, "{want:?}");
-    // Two lifecycle events first (subscription-started).
+    // Three lifecycle events first (subscription-started).
     wait_until("the lifecycle events", 30, || {
-        got.lock().unwrap().len() >= 2
+        got.lock().unwrap().len() >= 3
     });
 
     // Settled registry, then the capture.
     thread::sleep(Duration::from_millis(300));
     fs::copy(&fixture, probe.join("probe-1.pcapng")).unwrap();
-    wait_until("the moments' events", 60, || {
-        got.lock().unwrap().len() >= 2 + want.len()
-    });
+    // Three started, the moments', the capped subscription's one and its end.
+    let expected = 3 + want.len() + 2;
+    let start = Instant::now();
+    while got.lock().unwrap().len() < expected {
+        if start.elapsed() > Duration::from_secs(60) {
+            let g = got.lock().unwrap();
+            let seen: Vec<String> = g
+                .iter()
+                .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+                .collect();
+            panic!("timed out waiting for the moments' events: {seen:#?}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
     thread::sleep(Duration::from_secs(2));
     let received = got.lock().unwrap().clone();
     assert_eq!(
         received.len(),
-        2 + want.len(),
+        expected,
         "{:#?}",
         received
             .iter()
@@ -434,9 +455,25 @@ fn partners_receive_exactly_their_signed_events() {
             .collect::<Vec<_>>()
     );
 
+    // Same times as replay's moments (RFC 3339 either way: compare the instants).
+    let norm = |s: &BTreeSet<(String, String)>| -> BTreeSet<(String, String)> {
+        s.iter()
+            .map(|(t, at)| {
+                (
+                    t.clone(),
+                    at.trim_end_matches('Z')
+                        .trim_end_matches('0')
+                        .trim_end_matches('.')
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
     let wh = standardwebhooks::Webhook::new(&secret).unwrap();
     let mut events = BTreeSet::new();
     let mut lifecycle = 0;
+    let mut capped = Vec::new();
+    let mut ended = Vec::new();
     for r in &received {
         assert_eq!(r.path, "/hook");
         let mut map = http::HeaderMap::new();
@@ -467,24 +504,36 @@ fn partners_receive_exactly_their_signed_events() {
             lifecycle += 1;
             continue;
         }
+        if ty.ends_with("subscription-ended") {
+            ended.push(ce["data"].clone());
+            continue;
+        }
         let at = ce["time"].as_str().unwrap().to_owned();
+        if ce["data"]["subscriptionId"] == once_id.as_str() {
+            capped.push((ty, at));
+            continue;
+        }
         events.insert((ty, at));
     }
-    assert_eq!(lifecycle, 2);
-    // Same times as replay's moments (RFC 3339 either way: compare the instants).
-    let norm = |s: &BTreeSet<(String, String)>| -> BTreeSet<(String, String)> {
-        s.iter()
-            .map(|(t, at)| {
-                (
-                    t.clone(),
-                    at.trim_end_matches('Z')
-                        .trim_end_matches('0')
-                        .trim_end_matches('.')
-                        .to_owned(),
-                )
-            })
-            .collect()
-    };
+    assert_eq!(lifecycle, 3);
+    assert_eq!(capped.len(), 1, "{capped:?}");
+    assert!(
+        norm(&want).is_superset(&norm(&capped.iter().cloned().collect())),
+        "{capped:?}"
+    );
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0]["subscriptionId"], once_id.as_str());
+    assert_eq!(ended[0]["terminationReason"], "MAX_EVENTS_REACHED");
+    let (status, body) = call_json(
+        &addr,
+        "GET",
+        &format!("/v1/subscriptions/{once_id}"),
+        Some(&key),
+        &Value::Null,
+    );
+    assert_eq!(status, 200);
+    // CAMARA: EXPIRED covers subscriptionMaxEvents reached as well as the expiry time.
+    assert_eq!(body["status"], "EXPIRED", "{body}");
     assert_eq!(norm(&events), norm(&want));
 
     // No identity in any log line (debug level).

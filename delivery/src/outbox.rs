@@ -358,6 +358,31 @@ impl Outbox {
         Ok(r?)
     }
 
+    /// How many events of `event_type` a subscription was given (every state: a
+    /// cancelled or expired one spent its slot too), for `subscriptionMaxEvents`.
+    pub fn count_events(&self, subscription: u64, event_type: &str) -> Result<u64, OutboxError> {
+        let conn = self.conn();
+        let n: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE subscription = ?1 AND event_type = ?2",
+            params![subscription as i64, event_type],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// Whether a subscription's event is in the outbox (any state).
+    pub fn contains(&self, subscription: u64, event_id: &str) -> Result<bool, OutboxError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM outbox WHERE subscription = ?1 AND event_id = ?2",
+                params![subscription as i64, event_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// A retraction: the event is not delivered if it has not been yet. Returns whether
     /// it was cancelled (false: unknown, or already delivered, dead or expired).
     pub fn cancel(

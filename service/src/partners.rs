@@ -72,6 +72,8 @@ pub struct Partners {
     zones: bool,
     /// The end of the earliest open aggregate interval (none open: `None`).
     next_close: Arc<Mutex<Option<TimestampUs>>>,
+    /// Subscriptions being ended for `subscriptionMaxEvents`.
+    ending: Arc<Mutex<HashSet<u64>>>,
 }
 
 /// Why the partner side could not start.
@@ -114,6 +116,7 @@ impl Partners {
             settings: settings.clone(),
             zones,
             next_close: Arc::new(Mutex::new(next_close)),
+            ending: Arc::default(),
         };
         let (edits_tx, edits) = mpsc::sync_channel::<Edit>(64);
         let current = partners
@@ -129,6 +132,18 @@ impl Partners {
         );
         // Into the channel before the feeder starts: present from the first batch.
         partners.forward(current.into_changes(), &edits_tx);
+        // One given its last event before a crash, not yet ended.
+        let loaded: Vec<u64> = partners
+            .directory
+            .subscriptions
+            .read()
+            .expect("subscriptions")
+            .keys()
+            .copied()
+            .collect();
+        partners
+            .end_when_max_events_reached(loaded.into_iter())
+            .map_err(|e| PartnersError::Outbox(format!("{}: {e}", db.display())))?;
         let worker = partners.worker();
         thread::Builder::new()
             .name("landfall-registry".into())
@@ -156,6 +171,7 @@ impl Partners {
             settings: self.settings.clone(),
             zones: self.zones,
             next_close: Arc::clone(&self.next_close),
+            ending: Arc::clone(&self.ending),
         }
     }
 
@@ -200,7 +216,10 @@ impl Partners {
                         .insert(s.id, s);
                 }
                 RegistryChange::SubscriptionRemoved {
-                    id, subscription, ..
+                    id,
+                    subscription,
+                    reason,
+                    ..
                 } => {
                     if let Some(sub) = subscription {
                         registry.push((RegistryEdit::Subscription(sub), -1));
@@ -210,11 +229,15 @@ impl Partners {
                         .write()
                         .expect("subscriptions")
                         .remove(&id);
-                    if let Err(e) = self
-                        .outbox
-                        .cancel_subscription(id, landfall_delivery::now_us())
-                        .and_then(|_| self.outbox.forget_subscription(id))
-                    {
+                    // Its events not yet delivered are cancelled, but for the last ones
+                    // of a subscription that ended by reaching its maximum.
+                    let cancel = || match reason {
+                        TerminationReason::MaxEventsReached => Ok(0),
+                        _ => self
+                            .outbox
+                            .cancel_subscription(id, landfall_delivery::now_us()),
+                    };
+                    if let Err(e) = cancel().and_then(|_| self.outbox.forget_subscription(id)) {
                         warn!(subscription = id, "outbox: {e}");
                     }
                 }
@@ -465,8 +488,95 @@ impl Partners {
                     .map_err(|e| e.to_string())?;
             }
         }
+        let rows = self.within_max_events(rows, &subs)?;
         drop((partners, subs));
-        self.outbox.insert_batch(&rows).map_err(|e| e.to_string())
+        let n = self.outbox.insert_batch(&rows).map_err(|e| e.to_string())?;
+        if n > 0 {
+            self.end_when_max_events_reached(rows.iter().map(|r| r.subscription))?;
+        }
+        Ok(n)
+    }
+
+    /// `rows` without the new events past their subscription's `subscriptionMaxEvents`
+    /// (the outbox's count: it holds across restarts, which the dataflow's budget does
+    /// not); an event already in the outbox stays (its insert is a no-op).
+    fn within_max_events(
+        &self,
+        rows: Vec<OutboxEvent>,
+        subs: &HashMap<u64, Arc<StoredSubscription>>,
+    ) -> Result<Vec<OutboxEvent>, String> {
+        let mut left: HashMap<u64, u64> = HashMap::new();
+        let mut kept = Vec::with_capacity(rows.len());
+        for r in rows {
+            let Some(max) = subs.get(&r.subscription).and_then(|s| s.max_events) else {
+                kept.push(r);
+                continue;
+            };
+            let left = match left.entry(r.subscription) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let given = self
+                        .outbox
+                        .count_events(r.subscription, &r.event_type)
+                        .map_err(|e| e.to_string())?;
+                    e.insert(u64::from(max).saturating_sub(given))
+                }
+            };
+            let known = self
+                .outbox
+                .contains(r.subscription, &r.event_id)
+                .map_err(|e| e.to_string())?;
+            if known {
+                kept.push(r);
+            } else if *left > 0 {
+                *left -= 1;
+                kept.push(r);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// `subscriptionMaxEvents`: a subscription given its last event ends
+    /// (`MAX_EVENTS_REACHED`; the dataflow's budget lets no further match through). The
+    /// registry is written off this thread: it feeds the dataflow, which feeds us.
+    fn end_when_max_events_reached(
+        &self,
+        subscriptions: impl Iterator<Item = u64>,
+    ) -> Result<(), String> {
+        let full: Vec<u64> = {
+            let subs = self.directory.subscriptions.read().expect("subscriptions");
+            let mut ids: Vec<u64> = subscriptions.collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut full = Vec::new();
+            for id in ids {
+                let Some(s) = subs.get(&id) else { continue };
+                let Some(max) = s.max_events else { continue };
+                let given = self
+                    .outbox
+                    .count_events(id, &s.event_type)
+                    .map_err(|e| e.to_string())?;
+                if given >= u64::from(max) {
+                    full.push(id);
+                }
+            }
+            full
+        };
+        let mut ending = self.ending.lock().expect("ending");
+        for id in full {
+            if !ending.insert(id) {
+                continue;
+            }
+            let registry = Arc::clone(&self.registry);
+            let ending = Arc::clone(&self.ending);
+            thread::spawn(move || {
+                if let Err(e) = registry.end_subscription(id, TerminationReason::MaxEventsReached) {
+                    warn!(subscription = id, "max events reached, not ended: {e}");
+                    ending.lock().expect("ending").remove(&id);
+                }
+            });
+        }
+        Ok(())
     }
 
     /// The dispatcher, to run on the HTTP runtime; a `410 Gone` ends its subscription.
