@@ -536,6 +536,60 @@ fn partners_receive_exactly_their_signed_events() {
     assert_eq!(body["status"], "EXPIRED", "{body}");
     assert_eq!(norm(&events), norm(&want));
 
+    // Subscribing now: with initialEvent the moments still live come (the consenting
+    // visitors' two arrivals, their TTL a year), without it nothing but the start.
+    let before = got.lock().unwrap().len();
+    for (path, initial) in [("/initial", true), ("/later", false)] {
+        let mut late = subscription(
+            &format!("http://127.0.0.1:{port}{path}"),
+            "org.landfall.moments.v0.arrival.country",
+            json!({"area": {"areaType": "COUNTRY", "country": "FR"}, "direction": "INBOUND"}),
+        );
+        late["config"]["initialEvent"] = json!(initial);
+        let (status, body) = call_json(&addr, "POST", "/v1/subscriptions", Some(&key), &late);
+        assert_eq!(status, 201, "{body}");
+    }
+    // Time moves on (wall_clock is off): a frame carrying no signal, half an hour ago.
+    thread::sleep(Duration::from_millis(300));
+    fs::write(probe.join("probe-2.pcapng"), frame_without_signal(30 * 60)).unwrap();
+    wait_until("the initial events", 30, || {
+        got.lock().unwrap().len() >= before + 4
+    });
+    thread::sleep(Duration::from_secs(2));
+    let late: Vec<(String, String, String)> = got.lock().unwrap()[before..]
+        .iter()
+        .map(|r| {
+            let ce: Value = serde_json::from_slice(&r.body).unwrap();
+            (
+                r.path.clone(),
+                ce["type"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('.')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                ce["time"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let count = |path: &str, ty: &str| late.iter().filter(|(p, t, _)| p == path && t == ty).count();
+    assert_eq!(late.len(), 4, "{late:?}");
+    assert_eq!(count("/initial", "subscription-started"), 1, "{late:?}");
+    assert_eq!(count("/initial", "country"), 2, "{late:?}");
+    assert_eq!(count("/later", "subscription-started"), 1, "{late:?}");
+    let initial: BTreeSet<(String, String)> = late
+        .iter()
+        .filter(|(p, t, _)| p == "/initial" && t == "country")
+        .map(|(_, _, at)| {
+            (
+                "org.landfall.moments.v0.arrival.country".to_owned(),
+                at.clone(),
+            )
+        })
+        .collect();
+    assert!(norm(&want).is_superset(&norm(&initial)), "{initial:?}");
+
     // No identity in any log line (debug level).
     sigterm(&child);
     let status = child.wait().unwrap();
@@ -545,6 +599,25 @@ fn partners_receive_exactly_their_signed_events() {
         assert!(!text.contains(secret_id), "an identity in the log");
     }
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// A capture of one UDP datagram to port 9 (no signal), `ago_s` seconds ago: it moves
+/// the input's time on.
+fn frame_without_signal(ago_s: u64) -> Vec<u8> {
+    use landfall_parsers::capture::PcapNgWriter;
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00]);
+    let ip = [
+        0x45, 0, 0, 29, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&[0x30, 0x39, 0, 9, 0, 9, 0, 0, 0]);
+    let at = std::time::SystemTime::now() - Duration::from_secs(ago_s);
+    let ns = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    let i = w.add_interface(1, 9).unwrap();
+    w.write_packet(i, ns, &f, f.len() as u32).unwrap();
+    w.into_inner().unwrap()
 }
 
 /// `capture` moved in time to end an hour ago: with a TTL of 366 days every moment is

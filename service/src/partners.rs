@@ -16,6 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
@@ -59,6 +60,11 @@ struct Directory {
     circles: RwLock<HashMap<landfall_model::ZoneId, Zone>>,
     /// The global opt-out: never counted in an aggregate either.
     opt_outs: RwLock<HashSet<Imsi>>,
+    /// Per subscription without `initialEvent`: the emitted time when it was added;
+    /// matches of moments before it (still live when it came) are not sent.
+    created_upto: RwLock<HashMap<u64, TimestampUs>>,
+    /// Every time before this one has been emitted.
+    emitted_upto: std::sync::atomic::AtomicI64,
 }
 
 /// The partner side of a running `serve`.
@@ -206,6 +212,14 @@ impl Partners {
                         .remove(&id);
                 }
                 RegistryChange::SubscriptionAdded(s) => {
+                    if !s.initial_event {
+                        let upto = self.directory.emitted_upto.load(Ordering::SeqCst);
+                        self.directory
+                            .created_upto
+                            .write()
+                            .expect("created")
+                            .insert(s.id, upto);
+                    }
                     if let Some(sub) = s.person_subscription() {
                         registry.push((RegistryEdit::Subscription(Box::new(sub.clone())), 1));
                     }
@@ -228,6 +242,11 @@ impl Partners {
                         .subscriptions
                         .write()
                         .expect("subscriptions")
+                        .remove(&id);
+                    self.directory
+                        .created_upto
+                        .write()
+                        .expect("created")
                         .remove(&id);
                     // Its events not yet delivered are cancelled, but for the last ones
                     // of a subscription that ended by reaching its maximum.
@@ -348,7 +367,11 @@ impl Partners {
         upto: TimestampUs,
     ) -> Result<usize, String> {
         let n = self.emit_matches(matches, upto)?;
-        Ok(n + self.aggregate(moments, upto)?)
+        let n = n + self.aggregate(moments, upto)?;
+        self.directory
+            .emitted_upto
+            .fetch_max(upto, Ordering::SeqCst);
+        Ok(n)
     }
 
     /// Count `moments`' arrivals into every aggregate subscription of their area, then
@@ -457,6 +480,7 @@ impl Partners {
         let now = landfall_delivery::now_us();
         let partners = self.directory.partners.read().expect("partners");
         let subs = self.directory.subscriptions.read().expect("subscriptions");
+        let created = self.directory.created_upto.read().expect("created");
         let mut rows: Vec<OutboxEvent> = Vec::new();
         for (m, diff) in matches {
             let (Some(s), Some(keys)) = (subs.get(&m.subscription), partners.get(&m.partner))
@@ -464,6 +488,11 @@ impl Partners {
                 continue;
             };
             if !s.admits(&m.moment) {
+                continue;
+            }
+            // Without `initialEvent`, what was emitted before the subscription is not
+            // sent (the partner stage matches every moment still live when it comes).
+            if created.get(&s.id).is_some_and(|t| m.moment.at < *t) {
                 continue;
             }
             let Some(ty) = EventType::parse(&s.event_type) else {
@@ -489,7 +518,7 @@ impl Partners {
             }
         }
         let rows = self.within_max_events(rows, &subs)?;
-        drop((partners, subs));
+        drop((partners, subs, created));
         let n = self.outbox.insert_batch(&rows).map_err(|e| e.to_string())?;
         if n > 0 {
             self.end_when_max_events_reached(rows.iter().map(|r| r.subscription))?;
