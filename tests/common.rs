@@ -51,3 +51,16 @@ pub fn replay_as_serve(paths: &[PathBuf]) -> String {
     );
     String::from_utf8(out.stdout).expect("UTF-8")
 }
+
+/// Kills process `pid` (SIGKILL) when dropped, so a test that fails half-way leaves no
+/// `serve` running; after a normal end the process is gone already and this does nothing.
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}

@@ -264,6 +264,7 @@ fn partners_receive_exactly_their_signed_events() {
         .stderr(fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    let _guard = common::KillOnDrop(child.id());
     let addr = http_address(&log);
 
     // The operator: two partners, consent of two of the three visitors to the first.
@@ -726,6 +727,7 @@ fn sigkill_during_delivery_loses_no_event() {
 
     // Run 0 sets up two partners, their consent (bulk) and subscriptions, then reads.
     let (mut child, log) = spawn_serve(&cfg, &dir, 0);
+    let mut _guard = common::KillOnDrop(child.id());
     let addr = http_address(&log);
     let mut secrets = Vec::new();
     for (name, sink_port) in [("Acme", port), ("Stuck", hang_port)] {
@@ -800,6 +802,7 @@ fn sigkill_during_delivery_loses_no_event() {
         child.wait().unwrap();
         kills += 1;
         (child, _) = spawn_serve(&cfg, &dir, run);
+        _guard = common::KillOnDrop(child.id());
         run += 1;
     }
     slow.status.store(0, Ordering::SeqCst);
@@ -1012,6 +1015,7 @@ fn aggregate_partners_get_each_closed_interval_once() {
         .stderr(fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    let _guard = common::KillOnDrop(child.id());
     let addr = http_address(&log);
     // The served document lists the event feed with the APIs.
     let (status, doc) = call(&addr, "GET", "/openapi.json", None, None);
