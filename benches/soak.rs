@@ -87,12 +87,51 @@ fn signal(i: u64, at: i64) -> Signal {
     }
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
+/// Latencies in fixed 100 µs buckets up to 10 s (the last bucket holds everything
+/// longer), allocated once: the soak's own memory stays flat however many moments come.
+struct Latencies {
+    buckets: Vec<u64>,
+    count: u64,
+    max_us: u64,
+}
+
+impl Latencies {
+    const BUCKET_US: u64 = 100;
+    const BUCKETS: usize = 100_000;
+
+    fn new() -> Latencies {
+        Latencies {
+            buckets: vec![0; Self::BUCKETS],
+            count: 0,
+            max_us: 0,
+        }
     }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    f64::from(sorted[i]) / 1000.0
+
+    fn record(&mut self, us: u64) {
+        let i = ((us / Self::BUCKET_US) as usize).min(Self::BUCKETS - 1);
+        self.buckets[i] += 1;
+        self.count += 1;
+        self.max_us = self.max_us.max(us);
+    }
+
+    /// The upper edge of the bucket holding the `p` quantile, in ms (the max for 1.0).
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.count == 0 {
+            return f64::NAN;
+        }
+        if p >= 1.0 {
+            return self.max_us as f64 / 1000.0;
+        }
+        let rank = ((self.count - 1) as f64 * p).round() as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen > rank {
+                return ((i as u64 + 1) * Self::BUCKET_US) as f64 / 1000.0;
+            }
+        }
+        self.max_us as f64 / 1000.0
+    }
 }
 
 fn soak(seconds: u64, rate: u64, workers: usize) {
@@ -114,25 +153,25 @@ fn soak(seconds: u64, rate: u64, workers: usize) {
     let reader = {
         let done = Arc::clone(&done);
         thread::spawn(move || {
-            // Latency samples (µs), and moments counted.
-            let mut samples: Vec<u32> = Vec::new();
+            // Latencies (µs), and moments counted.
+            let mut latencies = Latencies::new();
             let mut moments = 0u64;
             for c in output {
                 let now = now_us();
                 moments += c.moments.len() as u64;
                 for m in &c.moments {
-                    samples.push(u32::try_from((now - m.at).max(0)).unwrap_or(u32::MAX));
+                    latencies.record((now - m.at).max(0) as u64);
                 }
             }
             done.store(true, Ordering::SeqCst);
-            (samples, moments)
+            (latencies, moments)
         })
     };
     let start_at = Instant::now();
     let tick = Duration::from_millis(10);
     let mut sent = 0u64;
-    let mut marks = vec![60, 300, 600];
-    marks.retain(|&m| m <= seconds);
+    // RSS every minute: flat once the horizon is reached, or not.
+    let mut marks: Vec<u64> = (1..=seconds / 60).map(|m| m * 60).collect();
     if marks.last() != Some(&seconds) {
         marks.push(seconds);
     }
@@ -178,19 +217,18 @@ fn soak(seconds: u64, rate: u64, workers: usize) {
     let achieved = sent as f64 / start_at.elapsed().as_secs_f64();
     input.close();
     let report = workers_handle.join().expect("workers");
-    let (mut samples, moments) = reader.join().expect("reader");
+    let (latencies, moments) = reader.join().expect("reader");
     assert!(done.load(Ordering::SeqCst));
-    samples.sort_unstable();
     println!(
         "sent {sent} ({achieved:.0}/s), applied {}, late {}, moments {moments}",
         report.signals, report.late
     );
     println!(
-        "signal → moment latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} moments)",
-        percentile(&samples, 0.5),
-        percentile(&samples, 0.99),
-        percentile(&samples, 1.0),
-        samples.len()
+        "signal → moment latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} moments; 100 µs buckets)",
+        latencies.percentile_ms(0.5),
+        latencies.percentile_ms(0.99),
+        latencies.percentile_ms(1.0),
+        latencies.count
     );
 }
 
