@@ -1113,3 +1113,136 @@ fn aggregate_partners_get_each_closed_interval_once() {
     assert_eq!(reports, want);
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// The per-subscriber frequency cap holds across a restart (the dataflow's budgets start
+/// afresh; the outbox remembers each subscriber's latest event): the consenting German
+/// visitor arrives in a first capture, `serve` restarts, and arrives again in a second
+/// capture, a day later (past the re-entry gap): a subscription without a cap gets both
+/// arrivals, one capped at 30 days only the first.
+#[test]
+fn the_frequency_cap_holds_across_a_restart() {
+    use landfall_testkit::rotation::{frames, pcapng, span};
+    let dir = common::temp_dir("partners-cap");
+    let probe = dir.join("probe");
+    fs::create_dir_all(&probe).unwrap();
+    let roaming = frames(
+        &fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
+            .unwrap(),
+    );
+    let (r0, r1) = span(&roaming);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    // The first capture ends three days before the second, which ends an hour ago.
+    let second = now - 3_600_000_000 - r1;
+    let first = second - (r1 - r0) - 3 * 86_400_000_000;
+    let (a, b) = (dir.join("a.pcapng"), dir.join("b.pcapng"));
+    fs::write(&a, pcapng(&roaming, first)).unwrap();
+    fs::write(&b, pcapng(&roaming, second)).unwrap();
+    let o = Command::new(BIN)
+        .args(["replay", "-q", "--horizon", "30d", "--ttl", "366d"])
+        .args([&a, &b])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let arrivals = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|m| m["imsi"] == DE && m["type"] == "arrival" && m["level"] == "country")
+        .count();
+    assert_eq!(arrivals, 2, "the German visitor arrives in each capture");
+
+    let (port, got) = receiver();
+    let cfg = dir.join("landfall.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[[input]]\nkind = \"folder\"\npath = {probe:?}\nidle_close = \"300ms\"\n\
+             [rules]\nwall_clock = false\nttl = \"366d\"\n\
+             [runtime]\ndata_dir = {data:?}\n\
+             [http]\nlisten = \"127.0.0.1:0\"\noperator_key = \"{OPERATOR_KEY}\"\n\
+             [partners]\noperator_country = \"FR\"\nallow_http_loopback = true\n",
+            data = dir.join("data"),
+        ),
+    )
+    .unwrap();
+    let start = |i: usize| {
+        let log = dir.join(format!("serve-{i}.log"));
+        let child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let guard = common::KillOnDrop(child.id());
+        (child, http_address(&log), guard)
+    };
+    let (mut child, addr, _guard) = start(0);
+    let (status, created) = call_json(
+        &addr,
+        "POST",
+        "/v1/operator/partners",
+        Some(OPERATOR_KEY),
+        &json!({"name": "Acme Travel", "purposes": [1], "perPersonConsent": true}),
+    );
+    assert_eq!(status, 201, "{created}");
+    let partner = created["partner"]["id"].as_u64().unwrap();
+    let key = created["apiKey"].as_str().unwrap().to_owned();
+    let (status, body) = call(
+        &addr,
+        "PUT",
+        &format!("/v1/operator/consents/{partner}/1/{DE}"),
+        Some(OPERATOR_KEY),
+        None,
+    );
+    assert!(status < 300, "{status} {body}");
+    for (path, cap) in [("/every", None), ("/capped", Some(30 * 86_400))] {
+        let mut s = subscription(
+            &format!("http://127.0.0.1:{port}{path}"),
+            "org.landfall.moments.v0.arrival.country",
+            json!({"area": {"areaType": "COUNTRY", "country": "FR"}}),
+        );
+        if let Some(c) = cap {
+            s["config"]["frequencyCapSeconds"] = json!(c);
+        }
+        let (status, body) = call_json(&addr, "POST", "/v1/subscriptions", Some(&key), &s);
+        assert_eq!(status, 201, "{body}");
+    }
+    // Distinct events (a restart may send one again: at least once, same id).
+    let moments = |path: &str| {
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r.path == path && !String::from_utf8_lossy(&r.body).contains("subscription-")
+            })
+            .filter_map(|r| r.header("webhook-id").map(str::to_owned))
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    wait_until("the lifecycle events", 30, || {
+        got.lock().unwrap().len() >= 2
+    });
+    thread::sleep(Duration::from_millis(300));
+    fs::copy(&a, probe.join("probe-1.pcapng")).unwrap();
+    wait_until("the first arrival", 60, || {
+        moments("/every") >= 1 && moments("/capped") >= 1
+    });
+
+    // A restart: the dataflow's partner stage starts empty.
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+    let (mut child, _addr, _guard2) = start(1);
+    thread::sleep(Duration::from_millis(500));
+    fs::copy(&b, probe.join("probe-2.pcapng")).unwrap();
+    wait_until("the second arrival", 60, || moments("/every") >= 2);
+    thread::sleep(Duration::from_secs(2));
+    assert_eq!(moments("/every"), 2);
+    assert_eq!(moments("/capped"), 1, "the cap holds across the restart");
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -152,11 +152,16 @@ impl Outbox {
         )?)
     }
 
-    /// Forget a subscription's open intervals (it ended).
+    /// Forget a subscription's open intervals and its subscribers' latest event times
+    /// (it ended).
     pub fn forget_subscription(&self, subscription: u64) -> Result<usize, OutboxError> {
         let conn = self.conn();
-        Ok(conn.execute(
+        let n = conn.execute(
             "DELETE FROM outbox_aggregate_members WHERE subscription = ?1",
+            params![subscription as i64],
+        )?;
+        Ok(n + conn.execute(
+            "DELETE FROM outbox_latest WHERE subscription = ?1",
             params![subscription as i64],
         )?)
     }

@@ -253,6 +253,16 @@ impl Outbox {
             }
         }
         crate::aggregate::create_tables(&conn)?;
+        // Per subscription and subscriber: the latest event's time (the frequency cap).
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS outbox_latest (
+                subscription INTEGER NOT NULL,
+                subject TEXT NOT NULL,
+                at_us INTEGER NOT NULL,
+                PRIMARY KEY (subscription, subject)
+             ) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS outbox_latest_at ON outbox_latest (at_us);",
+        )?;
         // The previous process is gone: nothing is in flight.
         conn.execute(
             "UPDATE outbox SET leased = 0, due_at_us = MIN(due_at_us, ?1) WHERE leased = 1",
@@ -285,7 +295,19 @@ impl Outbox {
     /// Insert events in one transaction (fsynced); rows already there (same subscription
     /// and event id) are left alone. Returns how many were new.
     pub fn insert_batch(&self, events: &[OutboxEvent]) -> Result<usize, OutboxError> {
-        if events.is_empty() {
+        self.insert_batch_with(events, &[])
+    }
+
+    /// [`Outbox::insert_batch`], recording in the same transaction the event time of
+    /// each subscriber's latest event per subscription (`(subscription, subscriber
+    /// pseudonym, at)`; a later time replaces an earlier one): the per-subscriber
+    /// frequency cap, kept across restarts ([`Outbox::last_event_at`]).
+    pub fn insert_batch_with(
+        &self,
+        events: &[OutboxEvent],
+        latest: &[(u64, String, TimestampUs)],
+    ) -> Result<usize, OutboxError> {
+        if events.is_empty() && latest.is_empty() {
             return Ok(0);
         }
         let mut fresh = Vec::new();
@@ -332,6 +354,15 @@ impl Outbox {
                             });
                         }
                     }
+                    let mut st = tx.prepare_cached(
+                        "INSERT INTO outbox_latest (subscription, subject, at_us)
+                         VALUES (?1, ?2, ?3)
+                         ON CONFLICT (subscription, subject)
+                         DO UPDATE SET at_us = MAX(at_us, excluded.at_us)",
+                    )?;
+                    for (sub, subject, at) in latest {
+                        st.execute(params![*sub as i64, subject, at])?;
+                    }
                 }
                 tx.commit()
             })();
@@ -368,6 +399,31 @@ impl Outbox {
             |r| r.get(0),
         )?;
         Ok(n as u64)
+    }
+
+    /// The event time of the latest event a subscription was given about a subscriber
+    /// (its pseudonym), as recorded by [`Outbox::insert_batch_with`].
+    pub fn last_event_at(
+        &self,
+        subscription: u64,
+        subject: &str,
+    ) -> Result<Option<TimestampUs>, OutboxError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT at_us FROM outbox_latest WHERE subscription = ?1 AND subject = ?2",
+                params![subscription as i64, subject],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Forget the latest event times before `before_us` (older than any frequency cap).
+    pub fn forget_latest_before(&self, before_us: TimestampUs) -> Result<usize, OutboxError> {
+        Ok(self.conn().execute(
+            "DELETE FROM outbox_latest WHERE at_us < ?1",
+            params![before_us],
+        )?)
     }
 
     /// Whether a subscription's event is in the outbox (any state).

@@ -80,6 +80,29 @@ pub struct Partners {
     next_close: Arc<Mutex<Option<TimestampUs>>>,
     /// Subscriptions being ended for `subscriptionMaxEvents`.
     ending: Arc<Mutex<HashSet<u64>>>,
+    /// When the outbox's latest event times were last pruned.
+    prune_latest: Arc<PruneLatest>,
+}
+
+/// A subscription's latest event about a subscriber: (subscription, pseudonym, time).
+type Latest = (u64, String, TimestampUs);
+
+/// Prunes the latest event times older than the longest frequency cap, at most once per
+/// hour of event time.
+#[derive(Default)]
+struct PruneLatest(std::sync::atomic::AtomicI64);
+
+impl PruneLatest {
+    const EVERY_US: i64 = 3_600_000_000;
+
+    /// The time before which to forget, when a pruning is due at `upto`.
+    fn due(&self, upto: TimestampUs) -> Option<TimestampUs> {
+        let last = self.0.load(Ordering::SeqCst);
+        (upto.saturating_sub(last) >= Self::EVERY_US && self.0.swap(upto, Ordering::SeqCst) == last)
+            .then(|| {
+                upto.saturating_sub(landfall_partners::camara::MAX_FREQUENCY_CAP_S * 1_000_000)
+            })
+    }
 }
 
 /// Why the partner side could not start.
@@ -123,6 +146,7 @@ impl Partners {
             zones,
             next_close: Arc::new(Mutex::new(next_close)),
             ending: Arc::default(),
+            prune_latest: Arc::default(),
         };
         let (edits_tx, edits) = mpsc::sync_channel::<Edit>(64);
         let current = partners
@@ -178,6 +202,7 @@ impl Partners {
             zones: self.zones,
             next_close: Arc::clone(&self.next_close),
             ending: Arc::clone(&self.ending),
+            prune_latest: Arc::clone(&self.prune_latest),
         }
     }
 
@@ -430,7 +455,9 @@ impl Partners {
                 (a, b) => a.or(b),
             };
         }
-        if next.is_none_or(|t| t > upto) {
+        // The stream's last batch (`upto` = the end of time: the run stops) closes
+        // nothing: the open intervals stay in the database for the next run.
+        if next.is_none_or(|t| t > upto) || upto == TimestampUs::MAX {
             return Ok(0);
         }
         let groups = self.outbox.closed_groups(upto).map_err(|e| e.to_string())?;
@@ -481,7 +508,7 @@ impl Partners {
         let partners = self.directory.partners.read().expect("partners");
         let subs = self.directory.subscriptions.read().expect("subscriptions");
         let created = self.directory.created_upto.read().expect("created");
-        let mut rows: Vec<OutboxEvent> = Vec::new();
+        let mut rows: Vec<(OutboxEvent, TimestampUs, Imsi)> = Vec::new();
         for (m, diff) in matches {
             let (Some(s), Some(keys)) = (subs.get(&m.subscription), partners.get(&m.partner))
             else {
@@ -500,12 +527,16 @@ impl Partners {
             };
             if *diff > 0 {
                 match event::render_match(&self.render, keys, m, ty, now) {
-                    Ok(r) => rows.push(r.into_outbox(
-                        s.partner.0,
-                        s.id,
-                        Some(s.sink.clone()),
-                        s.sink_token.as_ref().map(|t| t.token.clone()),
-                        now,
+                    Ok(r) => rows.push((
+                        r.into_outbox(
+                            s.partner.0,
+                            s.id,
+                            Some(s.sink.clone()),
+                            s.sink_token.as_ref().map(|t| t.token.clone()),
+                            now,
+                        ),
+                        m.moment.at,
+                        m.moment.imsi,
                     )),
                     Err(e) => warn!(subscription = s.id, "event not rendered: {e}"),
                 }
@@ -517,13 +548,70 @@ impl Partners {
                     .map_err(|e| e.to_string())?;
             }
         }
+        let (rows, latest) = self.within_frequency_caps(rows, &subs, &partners)?;
         let rows = self.within_max_events(rows, &subs)?;
         drop((partners, subs, created));
-        let n = self.outbox.insert_batch(&rows).map_err(|e| e.to_string())?;
+        let n = self
+            .outbox
+            .insert_batch_with(&rows, &latest)
+            .map_err(|e| e.to_string())?;
+        if let Some(before) = (upto != TimestampUs::MAX)
+            .then(|| self.prune_latest.due(upto))
+            .flatten()
+        {
+            self.outbox
+                .forget_latest_before(before)
+                .map_err(|e| e.to_string())?;
+        }
         if n > 0 {
             self.end_when_max_events_reached(rows.iter().map(|r| r.subscription))?;
         }
         Ok(n)
+    }
+
+    /// `rows` without the new events of a subscriber closer in event time than their
+    /// subscription's frequency cap to its latest one in the outbox (the dataflow decides
+    /// the cap while it runs; the outbox's record holds it across restarts), and the
+    /// latest times to record for those kept. An event already in the outbox stays.
+    fn within_frequency_caps(
+        &self,
+        rows: Vec<(OutboxEvent, TimestampUs, Imsi)>,
+        subs: &HashMap<u64, Arc<StoredSubscription>>,
+        partners: &HashMap<PartnerId, PartnerKeys>,
+    ) -> Result<(Vec<OutboxEvent>, Vec<Latest>), String> {
+        let mut latest: HashMap<(u64, String), TimestampUs> = HashMap::new();
+        let mut kept = Vec::with_capacity(rows.len());
+        for (r, at, imsi) in rows {
+            let cap = subs
+                .get(&r.subscription)
+                .and_then(|s| s.person_subscription())
+                .and_then(|p| p.frequency_cap_us);
+            let (Some(cap), Some(keys)) = (cap, partners.get(&PartnerId(r.partner))) else {
+                kept.push(r);
+                continue;
+            };
+            let subject = event::pseudonym(keys, imsi.as_str()).map_err(|e| e.to_string())?;
+            let key = (r.subscription, subject);
+            let last = match latest.get(&key) {
+                Some(t) => Some(*t),
+                None => self
+                    .outbox
+                    .last_event_at(key.0, &key.1)
+                    .map_err(|e| e.to_string())?,
+            };
+            let known = self
+                .outbox
+                .contains(r.subscription, &r.event_id)
+                .map_err(|e| e.to_string())?;
+            if !known && last.is_some_and(|l| (at - l).abs() < cap) {
+                continue;
+            }
+            let t = latest.entry(key).or_insert(at);
+            *t = (*t).max(at);
+            kept.push(r);
+        }
+        let latest = latest.into_iter().map(|((s, p), t)| (s, p, t)).collect();
+        Ok((kept, latest))
     }
 
     /// `rows` without the new events past their subscription's `subscriptionMaxEvents`

@@ -18,6 +18,8 @@ use crate::subscribe::Match;
 /// the moments of the subscribers its workers own.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Completed {
+    /// Every time before this one is complete; `TimestampUs::MAX` in the last batch of
+    /// a run (its input closed: everything is complete).
     pub upto: TimestampUs,
     pub moments: Vec<Moment>,
     /// Capture names sent with [`StreamInput::files`] by any process of the cluster and
