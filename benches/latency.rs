@@ -54,7 +54,9 @@
 //! LANDFALL_BENCH_RATE=20000 SECONDS=5 RUNS=1 cargo bench --bench latency   # a smoke run
 //! ```
 //! Other knobs: WARMUP (3), TAIL (1), POOL (100000), MATCH_EVERY (100), ANSWER_DELAY_US
-//! (5000), WORKERS (1, serve's default), TIMEOUT (60).
+//! (5000), WORKERS (1, serve's default), TIMEOUT (60); DUMP=FOLDER writes each run's
+//! events as CSV (write time in s after the first frame, latency in ms) for a look at
+//! when the slow ones happened.
 
 #[path = "common/synthetic.rs"]
 mod synthetic;
@@ -258,6 +260,8 @@ type Written = HashMap<i64, (Instant, Instant)>;
 /// What the writer did.
 struct Feed {
     written: Written,
+    /// When the first frame was written.
+    start: Instant,
     signals: u64,
     /// From the first frame to the last `write`.
     elapsed: Duration,
@@ -363,6 +367,7 @@ fn feed(out: &mut ChildStdin, s: &Settings, pool: &[Exchange], matching: &[Excha
     }
     Feed {
         written,
+        start,
         signals: sent,
         elapsed: start.elapsed(),
         max_behind,
@@ -567,8 +572,8 @@ fn config(dir: &Path, s: &Settings, partners: bool) -> PathBuf {
 
 /// A partner with per-person consent of the run's matching subscribers (bulk CSV) and a
 /// subscription to their country arrivals in FR, delivered to `sink`; returns once the
-/// subscription's lifecycle event has arrived (the registry is in place).
-fn set_up_partner(addr: &str, run: u64, s: &Settings, sink: &str, hooks: &Arrivals) {
+/// subscription's lifecycle event has arrived (the registry is in place). Its id.
+fn set_up_partner(addr: &str, run: u64, s: &Settings, sink: &str, hooks: &Arrivals) -> u64 {
     let created = call_json(
         addr,
         "POST",
@@ -620,6 +625,7 @@ fn set_up_partner(addr: &str, run: u64, s: &Settings, sink: &str, hooks: &Arriva
     );
     // As tests/partners.rs: the registry edit reaches the dataflow.
     thread::sleep(Duration::from_millis(300));
+    partner
 }
 
 // ── One run ────────────────────────────────────────────────────────────────────────────
@@ -666,14 +672,18 @@ fn quantiles(mut ms: Vec<f64>) -> Quantiles {
 /// Latencies (from the write, from the schedule) of `got` against `written`; panics on
 /// a duplicate or a missing one, and when `strict` on an event no matching signal
 /// explains (a webhook; moment lines of background subscribers are skipped).
+/// With `dump`, each event's write time (s after `start`) and latency (ms) go to a CSV.
 fn latencies(
     what: &str,
     got: &[(i64, Instant)],
     written: &Written,
     strict: bool,
+    start: Instant,
+    dump: Option<PathBuf>,
 ) -> (Quantiles, Quantiles) {
     let mut seen = HashMap::with_capacity(got.len());
     let (mut from_write, mut from_schedule) = (Vec::new(), Vec::new());
+    let mut csv = String::from("written_s,latency_ms\n");
     for &(at, t) in got {
         let Some(&(w, sched)) = written.get(&at) else {
             assert!(
@@ -683,16 +693,33 @@ fn latencies(
             continue;
         };
         assert!(seen.insert(at, ()).is_none(), "{what}: a duplicate at {at}");
-        from_write.push(t.saturating_duration_since(w).as_secs_f64() * 1e3);
+        let ms = t.saturating_duration_since(w).as_secs_f64() * 1e3;
+        from_write.push(ms);
         from_schedule.push(t.saturating_duration_since(sched).as_secs_f64() * 1e3);
+        if dump.is_some() {
+            let s = w.saturating_duration_since(start).as_secs_f64();
+            csv.push_str(&format!("{s:.6},{ms:.3}\n"));
+        }
     }
-    assert_eq!(
-        seen.len(),
-        written.len(),
-        "{what}: {} of {} matching signals arrived",
-        seen.len(),
-        written.len()
-    );
+    if let Some(path) = dump {
+        fs::write(&path, csv).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    if seen.len() != written.len() {
+        let mut missing: Vec<f64> = written
+            .iter()
+            .filter(|(at, _)| !seen.contains_key(*at))
+            .map(|(_, (w, _))| w.saturating_duration_since(start).as_secs_f64())
+            .collect();
+        missing.sort_by(f64::total_cmp);
+        panic!(
+            "{what}: {} of {} matching signals arrived; the missing ones were written \
+             {:.3}–{:.3} s after the first frame",
+            seen.len(),
+            written.len(),
+            missing[0],
+            missing[missing.len() - 1]
+        );
+    }
     (quantiles(from_write), quantiles(from_schedule))
 }
 
@@ -763,10 +790,10 @@ fn run_once(
     wait_until("/readyz", Duration::from_secs(60), || {
         call(&addr, "GET", "/readyz", None, b"").0 == 200
     });
-    if partners {
+    let partner = partners.then(|| {
         let sink = format!("http://127.0.0.1:{port}/hook");
-        set_up_partner(&addr, run, s, &sink, &hooks);
-    }
+        set_up_partner(&addr, run, s, &sink, &hooks)
+    });
 
     let fed = feed(&mut stdin, s, pool, &matching);
     let expected = fed.written.len();
@@ -779,6 +806,26 @@ fn run_once(
             break;
         }
         thread::sleep(Duration::from_millis(10));
+    }
+    if arrived < expected {
+        // What serve says about it, before the run fails below.
+        eprintln!(
+            "  {arrived} of {expected} arrived after {:.0} s",
+            waited.elapsed().as_secs_f64()
+        );
+        if let Some(p) = partner {
+            let path = format!("/v1/operator/partners/{p}/delivery");
+            eprintln!(
+                "  delivery: {:?}",
+                call(&addr, "GET", &path, Some(OPERATOR_KEY), b"")
+            );
+        }
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        eprintln!("  serve's log, last lines:");
+        for l in &lines[lines.len().saturating_sub(30)..] {
+            eprintln!("    {l}");
+        }
     }
     // Anything more (a duplicate) would come at once.
     thread::sleep(Duration::from_millis(500));
@@ -810,9 +857,27 @@ fn run_once(
 
     let name = variant.name();
     let got = target.take();
-    let (latency, from_schedule) = latencies(name, &got, &fed.written, partners);
+    let dump = |what: &str| {
+        std::env::var_os("DUMP").map(|d| Path::new(&d).join(format!("run{}-{what}.csv", run + 1)))
+    };
+    let (latency, from_schedule) = latencies(
+        name,
+        &got,
+        &fed.written,
+        partners,
+        fed.start,
+        dump(if partners { "webhooks" } else { "baseline" }),
+    );
     let moments_q = if partners {
-        latencies("moment lines", &moments.take(), &fed.written, false).0
+        latencies(
+            "moment lines",
+            &moments.take(),
+            &fed.written,
+            false,
+            fed.start,
+            dump("partners-moments"),
+        )
+        .0
     } else {
         latency
     };
