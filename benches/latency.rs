@@ -19,9 +19,9 @@
 //! `session_start` signal. The bench writes them paced in real time at RATE signals/s:
 //! every millisecond or so it writes in one `write` what the schedule asks for; every
 //! frame is stamped with the wall clock when it is written (strictly increasing by at
-//! least 1 µs), each answer ANSWER_DELAY_US after its request (a real SGW answers in a
-//! few ms; serve's watermark waits for pending requests, so this delay is part of what
-//! an operator sees). Three phases: WARMUP seconds of background, SECONDS measured, TAIL
+//! least 1 µs), each answer ANSWER_DELAY_US after its request (as a real SGW answers, in
+//! a few ms: serve's watermark then follows the oldest pending request, as it would on
+//! a live link). Three phases: WARMUP seconds of background, SECONDS measured, TAIL
 //! seconds of background (so the last measured batches complete as they would under
 //! continuing traffic, not by the idle timeout). Background: POOL subscribers (homes in
 //! FR, DE, ES and IT, so foreign ones are visitors who never consented) cycled in order;
