@@ -76,6 +76,11 @@ pub struct ScenarioArgs {
     /// Where to write the pcap.
     #[arg(long, short)]
     pub out: PathBuf,
+    /// Move the scenario in time so that its last frame is this long before now (e.g.
+    /// `1h`), written as pcapng; without it the scenario keeps its fixed dates (June
+    /// 2026) and is written as pcap, byte for byte the bundled fixture.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub ending_ago: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -375,3 +375,56 @@ fn zones_give_zone_moments_with_and_without_dwell() {
         ]
     );
 }
+
+/// `--ending-ago` moves the scenario in time, nothing else: the same moments (by kind,
+/// level, area and subscriber), every time shifted alike, the last frame that long ago.
+#[test]
+fn the_scenario_moved_to_end_an_hour_ago() {
+    let dir = common::temp_dir("scenario-ago");
+    let out = dir.join("now.pcapng");
+    let before = std::time::SystemTime::now();
+    let st = Command::new(env!("CARGO_BIN_EXE_landfall"))
+        .args(["scenario", "--ending-ago", "1h", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let at = |m: &Value| -> i64 {
+        humantime::parse_rfc3339(m["at"].as_str().unwrap())
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64
+    };
+    let (old, new) = (
+        moments(&replay(&[fixture("roaming-scenario.pcap")
+            .to_str()
+            .unwrap()])),
+        moments(&replay(&[out.to_str().unwrap()])),
+    );
+    assert_eq!(old.len(), new.len());
+    // Moments at one time are ordered by id, which hashes the time: compare as sets,
+    // each time relative to the first.
+    let relative = |ms: &[Value]| {
+        let first = ms.iter().map(at).min().unwrap();
+        let mut v: Vec<(i64, String)> = ms
+            .iter()
+            .map(|m| {
+                let what = ["type", "level", "area", "imsi"].map(|k| m[k].to_string());
+                (at(m) - first, what.join(" "))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(relative(&old), relative(&new));
+    // The last moment is at most an hour before the run (the last frame is exactly).
+    let hour_ago = before
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+        - 3_600_000_000;
+    let last = new.iter().map(at).max().unwrap();
+    assert!(last <= hour_ago + 5_000_000 && last > hour_ago - 86_400_000_000 * 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
