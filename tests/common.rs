@@ -39,8 +39,14 @@ pub fn temp_dir(name: &str) -> PathBuf {
 /// What `landfall replay -q` prints for `paths` with `serve`'s default horizon of silence
 /// (30 days): the moments `serve` must give for the same inputs.
 pub fn replay_as_serve(paths: &[PathBuf]) -> String {
+    replay_as_serve_with(paths, &[])
+}
+
+/// [`replay_as_serve`] with more arguments (e.g. `--zones`, `--cells`, `--min-dwell`).
+pub fn replay_as_serve_with(paths: &[PathBuf], args: &[std::ffi::OsString]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_landfall"))
         .args(["replay", "-q", "--horizon", "30d"])
+        .args(args)
         .args(paths)
         .output()
         .expect("landfall replay");

@@ -142,7 +142,8 @@ pub use subscribe::{
     Direction, Match, PartnerId, Purpose, Subscription,
 };
 pub use zone_detector::{
-    detect_with_zones, detect_with_zones_counted, detect_zones, Placement, ZonePresence,
+    detect_with_zones, detect_with_zones_counted, detect_with_zones_shared, detect_zones,
+    Placement, SharedZoneState, ZonePresence, ZoneState,
 };
 pub use zones::{zone_membership, ZoneId, ZoneKey};
 

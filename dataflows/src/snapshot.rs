@@ -1,7 +1,8 @@
 //! Snapshots of the streaming runner ([`crate::stream`]): the per-subscriber state of the
-//! country/network detector at a batch boundary, and the signals already sent for later
-//! batches, so that a restarted run goes on where this one stopped (no arrival announced
-//! again for a subscriber already present, no moment of a later batch lost).
+//! country/network detector and, with zones, of the zone detector at a batch boundary, and
+//! the signals already sent for later batches, so that a restarted run goes on where this
+//! one stopped (no arrival announced again for a subscriber already present, no moment of
+//! a later batch lost).
 //!
 //! A snapshot taken at watermark `w` holds the state after every batch before
 //! `batch_at(w)` was applied and none after, plus the *pending* signals: those sent at or
@@ -9,7 +10,19 @@
 //! `w`, each worker keeping the subscribers it owns (by [`crate::detector::route_of_key`],
 //! so the worker count may differ), and the pending signals sent again.
 //!
-//! On disk (`encode`/`decode`): the magic `LFSNAP02`, the payload's length (u64 LE), the
+//! The zone state ([`ZonePresence`]: current stays, stays waiting for the minimum dwell
+//! with the arrival they will give, the zones of dwelling stays within the re-entry gap,
+//! the network of the last located signal, the last location time for the horizon) is
+//! restored the same way; its dwell timers are not stored but set again from the waiting
+//! stays ([`crate::zone_detector::detect_with_zones_shared`]). The zones and the cell
+//! catalog are reference data, not state: the restored run is fed them again, at `w`'s
+//! batch, before any batch completes. Stays are kept by zone id: a zone that no longer
+//! exists in the restored run's catalog places no later signal, so the subscriber's next
+//! located signal ends the stay (a departure if it dwelled), as an edit of the catalog
+//! while running would.
+//!
+//! On disk (`encode`/`decode`): the magic `LFSNAP03` (`LFSNAP02`, written before zone
+//! state was kept, is refused as [`SnapshotError::Version`]), the payload's length (u64 LE), the
 //! payload (bincode 1, the serde format timely already uses for its exchanges: no new
 //! dependency, a fixed little-endian layout), and the first 8 bytes of the payload's
 //! SHA-256. A file cut short or altered anywhere is refused ([`SnapshotError`]), never
@@ -25,9 +38,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::detector::Presence;
+use crate::zone_detector::ZonePresence;
 
 /// The first bytes of a snapshot file.
-pub const MAGIC: &[u8; 8] = b"LFSNAP02";
+pub const MAGIC: &[u8; 8] = b"LFSNAP03";
+/// What every version's magic starts with (the last two bytes are the version).
+const MAGIC_FAMILY: &[u8; 6] = b"LFSNAP";
 /// The first bytes of each record of a journal of signals ([`encode_signals`]).
 pub const JOURNAL_MAGIC: &[u8; 8] = b"LFJRNL01";
 
@@ -39,8 +55,11 @@ pub struct StreamSnapshot {
     pub watermark: TimestampUs,
     /// The batch width of the run (a restore with another width is refused).
     pub batch_us: i64,
-    /// Per-subscriber state by [`crate::imsi_key`], ordered by key.
+    /// Per-subscriber country/network state by [`crate::imsi_key`], ordered by key.
     pub presence: Vec<(u64, Presence)>,
+    /// Per-subscriber zone state by [`crate::imsi_key`], ordered by key (empty for a run
+    /// without zones; ignored by a restored run without zones).
+    pub zones: Vec<(u64, ZonePresence)>,
     /// Signals sent for the batches from `batch_at(watermark)` on, in the order sent.
     pub pending: Vec<Signal>,
     /// The caller's position in its own log of what it sent (e.g. `serve`'s journal
@@ -53,6 +72,11 @@ pub struct StreamSnapshot {
 pub enum SnapshotError {
     #[error("not a landfall snapshot (bad magic)")]
     Magic,
+    #[error(
+        "snapshot format {found} is not this version's {} (written by another landfall version)",
+        String::from_utf8_lossy(MAGIC)
+    )]
+    Version { found: String },
     #[error("snapshot cut short: {have} bytes of {need}")]
     Truncated { have: usize, need: usize },
     #[error("snapshot checksum mismatch")]
@@ -70,6 +94,11 @@ impl StreamSnapshot {
 
     /// Read a snapshot back; anything short of a whole, intact file is an error.
     pub fn decode(bytes: &[u8]) -> Result<StreamSnapshot, SnapshotError> {
+        if bytes.len() >= 8 && bytes[..6] == MAGIC_FAMILY[..] && bytes[..8] != MAGIC[..] {
+            return Err(SnapshotError::Version {
+                found: String::from_utf8_lossy(&bytes[..8]).into_owned(),
+            });
+        }
         let payload = unframe(MAGIC, bytes)?;
         bincode::deserialize(payload).map_err(|e| SnapshotError::Payload(e.to_string()))
     }
@@ -187,10 +216,23 @@ mod tests {
                 message: 0,
             },
         };
+        // A stay waiting for its minimum dwell, with the arrival it will give.
+        let mut zone = ZonePresence::default();
+        let rules = crate::Rules {
+            min_dwell_us: 60_000_000,
+            ..crate::Rules::default()
+        };
+        let (mut out, mut started) = (Vec::new(), Vec::new());
+        let station = [crate::ZoneId::new("station").unwrap()];
+        zone.touch(&signal, &rules, &mut out);
+        let placement = crate::Placement::In(&station, signal.serving);
+        zone.apply(&signal, placement, &rules, &mut out, &mut started);
+        assert_eq!((zone.waiting().count(), out.len()), (1, 0));
         StreamSnapshot {
             watermark: 1_700_000_000_000_000,
             batch_us: 1_000_000,
             presence: vec![(crate::imsi_key(&imsi), Presence::default())],
+            zones: vec![(crate::imsi_key(&imsi), zone)],
             pending: vec![signal, signal],
             log_position: 3,
         }
@@ -200,6 +242,25 @@ mod tests {
     fn round_trip() {
         let s = sample();
         assert_eq!(StreamSnapshot::decode(&s.encode()), Ok(s));
+    }
+
+    #[test]
+    fn a_snapshot_of_the_previous_format_is_refused_by_version() {
+        // LFSNAP02: the same frame, the payload without zone state.
+        let mut bytes = sample().encode();
+        bytes[..8].copy_from_slice(b"LFSNAP02");
+        let e = StreamSnapshot::decode(&bytes).unwrap_err();
+        assert_eq!(
+            e,
+            SnapshotError::Version {
+                found: "LFSNAP02".into()
+            }
+        );
+        assert!(e.to_string().contains("LFSNAP02") && e.to_string().contains("LFSNAP03"));
+        assert_eq!(
+            StreamSnapshot::decode(b"NOTASNAPSHOT-----------------").unwrap_err(),
+            SnapshotError::Magic
+        );
     }
 
     #[test]

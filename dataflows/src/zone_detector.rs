@@ -34,6 +34,13 @@
 //!
 //! State is kept only for subscribers in a zone or with a dwelling stay within the
 //! re-entry gap; everyone else costs one membership lookup per located signal.
+//!
+//! Snapshots ([`crate::snapshot`]): [`detect_with_zones_shared`] keeps both levels' state
+//! in a [`ZoneState`] the streaming worker reads between steps and fills from a snapshot
+//! before the dataflow is built. Everything else the operator holds is rebuilt: the
+//! membership from the zones and catalog fed again, the horizon wheels from the states'
+//! last location times, and the dwell timers (a capability each) from the stays still
+//! waiting, taken from the operator's initial capability at the time they were set for.
 //! [`crate::reference_zone_moments`] is the sequential oracle of the property tests.
 
 use std::collections::BTreeMap;
@@ -57,8 +64,11 @@ use crate::history::is_relevant;
 use crate::horizon::{Horizon, Tracked};
 use crate::moment::{Area, Moment, MomentKind, Rules};
 use crate::zones::{ZoneId, ZoneKey};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Progress {
     /// Lasted the minimum dwell: its signals count for the re-entry gap (in
     /// [`ZonePresence::seen`]) and its end is a departure.
@@ -71,7 +81,7 @@ enum Progress {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Stay {
     zone: ZoneId,
     start: TimestampUs,
@@ -79,8 +89,10 @@ struct Stay {
 }
 
 /// One subscriber's zone state: the current stays, and the zones of dwelling stays seen
-/// within the re-entry gap.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// within the re-entry gap. Serializable for snapshots ([`crate::snapshot`]): everything
+/// the operator keeps per subscriber is here (a stay still waiting for its minimum dwell
+/// keeps its start, so its dwell timer can be set again on restore: [`detect_with_zones_shared`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZonePresence {
     /// Network of the last located signal.
     plmn: Option<Plmn>,
@@ -132,6 +144,15 @@ impl ZonePresence {
     /// When the subscriber last had a location signal (`i64::MIN`: never).
     pub fn last_located(&self) -> TimestampUs {
         self.last_located
+    }
+
+    /// The stays still waiting for their minimum dwell: `(zone, start)` (each holds a
+    /// dwell timer in the operator).
+    pub fn waiting(&self) -> impl Iterator<Item = (ZoneId, TimestampUs)> + '_ {
+        self.stays
+            .iter()
+            .filter(|st| matches!(st.progress, Progress::Pending { .. }))
+            .map(|st| (st.zone, st.start))
     }
 
     /// What `s` says, given the zones its location belongs to (`zones`, empty when it has
@@ -352,6 +373,8 @@ where
         |_: &T| i64::MIN,
         Levels::ZonesOnly,
         Tracked::default(),
+        SharedZoneState::default(),
+        T::minimum(),
     )
 }
 
@@ -393,6 +416,55 @@ where
     F: Fn(&T, TimestampUs) -> T + 'static,
     S: Fn(&T) -> TimestampUs + 'static,
 {
+    detect_with_zones_shared(
+        signals,
+        membership,
+        cfg,
+        at_time,
+        start_of,
+        tracked,
+        SharedZoneState::default(),
+        T::minimum(),
+    )
+}
+
+/// The zone operator's per-subscriber state, by [`imsi_key`]: the country/network state of
+/// every subscriber (as [`crate::detect`] keeps it) and the zone state of those in a zone
+/// or within the re-entry gap of a dwelling stay. A snapshot ([`crate::snapshot`]) is these
+/// two maps; the operator's other state is either reference data fed again on restore
+/// (the zone membership) or derived from them (the horizon wheels, the dwell timers).
+#[derive(Debug, Default)]
+pub struct ZoneState {
+    pub serving: AHashMap<u64, Presence>,
+    pub zones: AHashMap<u64, ZonePresence>,
+}
+
+/// [`ZoneState`] shared with the worker that runs the operator (read for a snapshot between
+/// steps, filled from one before the dataflow is built).
+pub type SharedZoneState = Rc<RefCell<ZoneState>>;
+
+/// [`detect_with_zones_counted`] on `shared`: what it holds when the dataflow is built (a
+/// restored snapshot taken at time `from`) is tracked by the horizons and counted, and
+/// each of its stays still waiting for the minimum dwell gets its dwell timer again (at
+/// `at_time(from, start + min_dwell)`, not before `from`), so that its arrival is emitted
+/// as in an uninterrupted run. The worker may read `shared` whenever the operator is not
+/// running.
+#[allow(clippy::too_many_arguments)]
+pub fn detect_with_zones_shared<'scope, T, F, S>(
+    signals: VecCollection<'scope, T, Signal>,
+    membership: VecCollection<'scope, T, (ZoneKey, ZoneId)>,
+    cfg: Rules,
+    at_time: F,
+    start_of: S,
+    tracked: Tracked,
+    shared: SharedZoneState,
+    from: T,
+) -> VecCollection<'scope, T, Moment>
+where
+    T: Timestamp + TotalOrder,
+    F: Fn(&T, TimestampUs) -> T + 'static,
+    S: Fn(&T) -> TimestampUs + 'static,
+{
     zone_operator(
         signals,
         membership,
@@ -401,6 +473,8 @@ where
         start_of,
         Levels::All,
         tracked,
+        shared,
+        from,
     )
 }
 
@@ -414,6 +488,7 @@ enum Levels {
 }
 
 /// The zone operator; with [`Levels::All`], also the country/network rules of [`crate::detect`].
+#[allow(clippy::too_many_arguments)]
 fn zone_operator<'scope, T, F, S>(
     signals: VecCollection<'scope, T, Signal>,
     membership: VecCollection<'scope, T, (ZoneKey, ZoneId)>,
@@ -422,6 +497,8 @@ fn zone_operator<'scope, T, F, S>(
     start_of: S,
     levels: Levels,
     tracked: Tracked,
+    shared: SharedZoneState,
+    from: T,
 ) -> VecCollection<'scope, T, Moment>
 where
     T: Timestamp + TotalOrder,
@@ -437,25 +514,55 @@ where
             route,
             Pipeline,
             "ZonePresence",
-            move |_cap, _info| {
+            move |cap, _info| {
                 let mut signal_stash: SignalStash<T> = BTreeMap::new();
                 let mut spare: Vec<Vec<Signal>> = Vec::new();
                 let mut member_stash: BTreeMap<T, Vec<MembershipChange>> = BTreeMap::new();
                 let mut timers: BTreeMap<T, (Capability<T>, Vec<Timer>)> = BTreeMap::new();
                 let mut members = Membership::default();
-                let mut state: AHashMap<u64, ZonePresence> = AHashMap::new();
-                let mut serving_state: AHashMap<u64, Presence> = AHashMap::new();
                 // Never before a stay's dwell is decided (see the sweep below).
                 let mut zone_horizon = Horizon::new(&Rules {
                     horizon_us: cfg.horizon_us.max(dwell),
                     ..cfg
                 });
                 let mut serving_horizon = Horizon::new(&cfg);
+                {
+                    // A restored snapshot: its subscribers tracked by the horizons and
+                    // counted as if they had just come, and the dwell timer of every
+                    // stay still waiting set again, from the initial capability, at the
+                    // time it was set for (`at_time` of the stay's start plus the
+                    // dwell: the snapshot was taken before that time, or the timer would
+                    // have fired; never before `from`, the restored time).
+                    let restored = shared.borrow();
+                    for (&key, p) in &restored.serving {
+                        serving_horizon.track(key, p.last_located());
+                    }
+                    for (&key, p) in &restored.zones {
+                        zone_horizon.track(key, p.last_located());
+                        for (zone, start) in p.waiting() {
+                            let due = at_time(&from, start.saturating_add(dwell));
+                            let due = if due < from { from.clone() } else { due };
+                            timers
+                                .entry(due.clone())
+                                .or_insert_with(|| (cap.delayed(&due), Vec::new()))
+                                .1
+                                .push((key, zone, start));
+                        }
+                    }
+                    tracked.serving_changed(0, restored.serving.len());
+                    tracked.zones_changed(0, restored.zones.len());
+                }
+                drop(cap);
                 let mut zones: Vec<ZoneId> = Vec::new();
                 let mut keys: Vec<u64> = Vec::new();
                 let mut started: Vec<ZoneId> = Vec::new();
                 let mut moments: Vec<Moment> = Vec::new();
                 move |(signals, s_frontier), (changes, m_frontier), output| {
+                    let mut shared = shared.borrow_mut();
+                    let ZoneState {
+                        serving: serving_state,
+                        zones: state,
+                    } = &mut *shared;
                     let port = output.output_index();
                     signals.for_each(|cap, data| {
                         stash_signals(&mut signal_stash, &mut spare, &cap, port, data)
@@ -493,12 +600,12 @@ where
                             keys.clear();
                             keys.extend(batch.iter().map(|s| imsi_key(&s.imsi)));
                             if levels == Levels::All {
-                                warm(&serving_state, &keys);
+                                warm(serving_state, &keys);
                             }
                             for (s, &key) in batch.iter().zip(&keys) {
                                 if levels == Levels::All && is_relevant(s) {
                                     apply_serving(
-                                        &mut serving_state,
+                                        serving_state,
                                         &mut serving_horizon,
                                         key,
                                         s,
@@ -552,18 +659,10 @@ where
                         // Subscribers silent past the horizon, forgotten as their next
                         // signal would forget them.
                         if let Some(now) = now.take() {
-                            zone_horizon.sweep(
-                                now,
-                                &mut state,
-                                ZonePresence::last_located,
-                                |mut p| p.confirm(i64::MAX, 0, &mut moments),
-                            );
-                            serving_horizon.sweep(
-                                now,
-                                &mut serving_state,
-                                Presence::last_located,
-                                drop,
-                            );
+                            zone_horizon.sweep(now, state, ZonePresence::last_located, |mut p| {
+                                p.confirm(i64::MAX, 0, &mut moments)
+                            });
+                            serving_horizon.sweep(now, serving_state, Presence::last_located, drop);
                         }
                         tracked.serving_changed(before.0, serving_state.len());
                         tracked.zones_changed(before.1, state.len());
@@ -583,18 +682,13 @@ where
                         .min(passed(m_frontier.frontier().first()));
                     if now != i64::MAX {
                         let before = (serving_state.len(), state.len());
-                        zone_horizon.sweep(now, &mut state, ZonePresence::last_located, |p| {
+                        zone_horizon.sweep(now, state, ZonePresence::last_located, |p| {
                             debug_assert!(p
                                 .stays
                                 .iter()
                                 .all(|st| st.progress == Progress::Dwelled));
                         });
-                        serving_horizon.sweep(
-                            now,
-                            &mut serving_state,
-                            Presence::last_located,
-                            drop,
-                        );
+                        serving_horizon.sweep(now, serving_state, Presence::last_located, drop);
                         tracked.serving_changed(before.0, serving_state.len());
                         tracked.zones_changed(before.1, state.len());
                     }

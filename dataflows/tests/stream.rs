@@ -3,7 +3,8 @@
 //! moments of the sequential references (country, network and zone levels, subscribers
 //! forgotten after a horizon of silence or never), each batch once, in order, every moment
 //! before the `upto` of its batch; and a run snapshotted at any watermark and restored
-//! into a fresh run (on another number of workers) gives with it the uninterrupted moments.
+//! into a fresh run (on another number of workers) gives with it the uninterrupted moments,
+//! with zones and a minimum dwell too (stays waiting for their dwell at the cut).
 
 use std::time::Duration;
 
@@ -313,7 +314,8 @@ proptest! {
     /// out for the batches before its snapshot's watermark, and those of a fresh run
     /// started from the snapshot (through its file bytes) and fed the rest, are together
     /// exactly the uninterrupted moments: none missing, none twice (no arrival announced
-    /// again for a subscriber already present), on any worker counts before and after.
+    /// again for a subscriber already present), on any worker counts before and after;
+    /// with zones (and a minimum dwell, whose waiting stays the snapshot carries) or not.
     #[test]
     fn snapshot_then_restore_equals_uninterrupted(
         signals in prop::collection::vec(signal(), 0..60),
@@ -326,13 +328,19 @@ proptest! {
         cut in 0usize..=100,
         short_gap in any::<bool>(),
         horizon in prop_oneof![Just(i64::MAX), Just(2 * HOUR_US), Just(13 * HOUR_US)],
+        zoned in any::<bool>(),
+        dwell in prop_oneof![Just(0i64), Just(20 * MINUTE)],
     ) {
         let rules = Rules {
             reentry_gap_us: if short_gap { 3 * HOUR_US } else { 12 * HOUR_US },
             horizon_us: horizon,
+            min_dwell_us: dwell,
             ..Rules::default()
         };
         let mut expected = reference_moments(&signals, &rules);
+        if zoned {
+            expected.extend(reference_zone_moments(&signals, zones_of, &rules));
+        }
         sort_moments(&mut expected);
         let order = feed_order(signals, disorder, seed);
         let chunks: Vec<&[Signal]> = order.chunks(chunk).collect();
@@ -349,11 +357,15 @@ proptest! {
         let cfg = |workers| StreamConfig {
             rules,
             snapshots: true,
+            zones: zoned,
             ..StreamConfig::new(workers, batch_us)
         };
         let stream = start(&Topology::Process, cfg(before)).unwrap();
         let (mut input, output, workers) = stream.split();
         let reader = std::thread::spawn(move || output.iter().collect::<Vec<_>>());
+        if zoned {
+            input.zones(zones().into_iter().map(|z| (z, 1)).collect()).unwrap();
+        }
         for (i, part) in chunks[..cut].iter().enumerate() {
             input.send(part.to_vec()).unwrap();
             input.advance(low(i)).unwrap();
@@ -362,18 +374,24 @@ proptest! {
         input.close();
         prop_assert_eq!(workers.join().unwrap().late, 0);
         let boundary = batch_at(snapshot.watermark, batch_us);
+        // What the first run handed out for the batches the snapshot covers (a zone
+        // arrival waiting for its dwell comes in a later batch, with its stay's start as
+        // `at`: it is the restored run's to give).
         let mut got: Vec<Moment> = reader
             .join()
             .unwrap()
             .into_iter()
+            .filter(|c| c.upto <= boundary_start(boundary, batch_us))
             .flat_map(|c| c.moments)
-            .filter(|m| batch_at(m.at, batch_us) < boundary)
             .collect();
 
         let snapshot = StreamSnapshot::decode(&snapshot.encode()).unwrap();
         let stream = start_from(&Topology::Process, cfg(after), Some(snapshot)).unwrap();
         let (mut input, output, workers) = stream.split();
         let reader = std::thread::spawn(move || output.iter().collect::<Vec<_>>());
+        if zoned {
+            input.zones(zones().into_iter().map(|z| (z, 1)).collect()).unwrap();
+        }
         for (i, part) in chunks.iter().enumerate().skip(cut) {
             input.send(part.to_vec()).unwrap();
             input.advance(low(i)).unwrap();
@@ -382,12 +400,174 @@ proptest! {
         prop_assert_eq!(workers.join().unwrap().late, 0);
         for c in reader.join().unwrap() {
             for m in c.moments {
-                prop_assert!(batch_at(m.at, batch_us) >= boundary, "restored run: {:?}", m);
+                let waited = m.level == Level::Zone && m.kind == MomentKind::Arrival && dwell > 0;
+                prop_assert!(
+                    batch_at(m.at, batch_us) >= boundary || waited,
+                    "restored run: {:?}",
+                    m
+                );
                 got.push(m);
             }
         }
         sort_moments(&mut got);
         prop_assert_eq!(got, expected);
+    }
+}
+
+/// The first event time of batch `b`.
+fn boundary_start(b: u64, batch_us: i64) -> i64 {
+    b as i64 * batch_us
+}
+
+fn located(at: i64, imsi: &str, eci: u32) -> Signal {
+    Signal {
+        serving: Some(home()),
+        serving_country: Country::new("FR"),
+        location: Some(Location::Ecgi { plmn: home(), eci }),
+        ..cell_change(at, imsi, eci)
+    }
+}
+
+/// The moments of `signals` (fed in event-time order, one at a time, the watermark at the
+/// next one) with the zones of [`zones`], on `before` workers; with `cut`, the run is
+/// snapshotted once the watermark is there and stopped, and a fresh run on `after`
+/// workers, restored from the snapshot's bytes, is fed the rest. Returns the moments the
+/// first run handed out for the batches before the cut and all of the restored run's,
+/// and the snapshot.
+fn zoned_run(
+    signals: &[Signal],
+    rules: Rules,
+    batch_us: i64,
+    (before, after): (usize, usize),
+    cut: Option<i64>,
+) -> (Vec<Moment>, Option<StreamSnapshot>) {
+    let cfg = |workers| StreamConfig {
+        rules,
+        snapshots: true,
+        zones: true,
+        ..StreamConfig::new(workers, batch_us)
+    };
+    let mut signals = signals.to_vec();
+    signals.sort_by_key(|s| (s.at, s.source));
+    let split = cut.map_or(signals.len(), |w| signals.partition_point(|s| s.at < w));
+    // The watermark after each signal: the next one's time, at most `upto`.
+    let feed = |input: &mut landfall_dataflows::stream::StreamInput, part: &[Signal], upto| {
+        for (i, s) in part.iter().enumerate() {
+            input.send(vec![*s]).unwrap();
+            let next = part.get(i + 1).map_or(i64::MAX, |n| n.at);
+            input.advance(next.min(upto)).unwrap();
+        }
+    };
+    let (mut input, output, workers) = start(&Topology::Process, cfg(before)).unwrap().split();
+    let reader = std::thread::spawn(move || output.iter().collect::<Vec<_>>());
+    input
+        .zones(zones().into_iter().map(|z| (z, 1)).collect())
+        .unwrap();
+    feed(&mut input, &signals[..split], cut.unwrap_or(i64::MAX));
+    let Some(w) = cut else {
+        input.close();
+        assert_eq!(workers.join().unwrap().late, 0);
+        let moments = reader.join().unwrap().into_iter().flat_map(|c| c.moments);
+        return (moments.collect(), None);
+    };
+    input.advance(w).unwrap();
+    let snapshot = input.snapshot().unwrap();
+    input.close();
+    assert_eq!(workers.join().unwrap().late, 0);
+    let covered = boundary_start(batch_at(snapshot.watermark, batch_us), batch_us);
+    let mut got: Vec<Moment> = reader
+        .join()
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.upto <= covered)
+        .flat_map(|c| c.moments)
+        .collect();
+
+    let restored = StreamSnapshot::decode(&snapshot.encode()).unwrap();
+    let (mut input, output, workers) = start_from(&Topology::Process, cfg(after), Some(restored))
+        .unwrap()
+        .split();
+    let reader = std::thread::spawn(move || output.iter().collect::<Vec<_>>());
+    input
+        .zones(zones().into_iter().map(|z| (z, 1)).collect())
+        .unwrap();
+    feed(&mut input, &signals[split..], i64::MAX);
+    input.close();
+    assert_eq!(workers.join().unwrap().late, 0);
+    got.extend(reader.join().unwrap().into_iter().flat_map(|c| c.moments));
+    (got, Some(snapshot))
+}
+
+/// Zones with a minimum dwell of 20 minutes, snapshotted every 3 minutes of event time
+/// (from before the first signal to after the last) and restored on another number of
+/// workers: every cut gives the uninterrupted moments, which are the reference's. Among
+/// the cuts, some fall while a stay waits for its dwell (the snapshot holds it, and only
+/// the dwell timer set again on restore can give its arrival: the subscriber is silent
+/// after it), some while a subscriber is in a zone (a restore without its zone state
+/// would announce it again) and some within the re-entry gap of a zone just left.
+#[test]
+fn zone_snapshot_then_restore_equals_uninterrupted_at_every_cut() {
+    let rules = Rules {
+        min_dwell_us: 20 * MINUTE,
+        reentry_gap_us: HOUR_US,
+        ..Rules::default()
+    };
+    let (a, b, c) = (SUBSCRIBERS[0], SUBSCRIBERS[1], SUBSCRIBERS[2]);
+    let m = |n: i64| START + n * MINUTE;
+    let signals = vec![
+        // A: in the station, a signal there later, to the airport, out of every zone,
+        // back into the airport within the gap (no second arrival).
+        located(m(0), a, 0),
+        located(m(5), a, 1),
+        located(m(30), a, 2),
+        located(m(60), a, 5),
+        located(m(70), a, 3),
+        located(m(95), a, 3),
+        // B: into the airport, a short bounce to the station (too short to dwell), back
+        // to the airport, then silent: its arrival comes from the dwell timer alone.
+        located(m(10), b, 2),
+        located(m(12), b, 0),
+        located(m(14), b, 3),
+        // C: roaming in and out of the station's cells, dwelling once.
+        cell_change(m(3), c, 1),
+        located(m(20), c, 1),
+        located(m(50), c, 4),
+        located(m(100), c, 0),
+    ];
+    let mut expected = reference_moments(&signals, &rules);
+    expected.extend(reference_zone_moments(&signals, zones_of, &rules));
+    sort_moments(&mut expected);
+    let airport = ZoneId::new("airport").unwrap();
+    let b_arrival = expected
+        .iter()
+        .find(|x| x.imsi.as_str() == b && x.area == landfall_dataflows::Area::Zone(airport));
+    assert_eq!(b_arrival.map(|x| x.at), Some(m(14)), "{expected:#?}");
+
+    for batch_us in [MINUTE, 1_000_000] {
+        let (mut whole, _) = zoned_run(&signals, rules, batch_us, (2, 2), None);
+        sort_moments(&mut whole);
+        assert_eq!(whole, expected, "uninterrupted, batches of {batch_us} µs");
+        let mut waiting_cuts = 0;
+        for (i, cut) in (-1..=36).map(|k| m(3 * k)).enumerate() {
+            let workers = if i % 2 == 0 { (1, 2) } else { (2, 1) };
+            let (mut got, snapshot) = zoned_run(&signals, rules, batch_us, workers, Some(cut));
+            let snapshot = snapshot.unwrap();
+            if snapshot
+                .zones
+                .iter()
+                .any(|(_, z)| z.waiting().next().is_some())
+            {
+                waiting_cuts += 1;
+            }
+            sort_moments(&mut got);
+            assert_eq!(
+                got,
+                expected,
+                "cut at minute {} ({workers:?} workers, batches of {batch_us} µs)",
+                (cut - START) / MINUTE
+            );
+        }
+        assert!(waiting_cuts >= 5, "{waiting_cuts} cuts with a stay waiting");
     }
 }
 

@@ -14,9 +14,12 @@
 //! * Standard input and live interfaces cannot be read again: their signals are written
 //!   to the [`Journal`] before they are sent, and sent again from it on restart.
 //! * A graceful stop takes a last snapshot once the inputs have ended.
-//! * Not covered: zone
-//!   state is not in the snapshot (with zones, `serve` runs without snapshots), nor are
-//!   the processes of a cluster coordinated (a cluster runs without snapshots).
+//! * With zones the snapshot holds the zone detector's state too (stays, the stays waiting
+//!   for the minimum dwell, whose timers the restored dataflow sets again); the zones and
+//!   the catalog are fed again from the configuration, and the partners' circle zones
+//!   from their registry, before the first watermark of the restored run.
+//! * Not covered: the processes of a cluster are not coordinated (a cluster runs without
+//!   snapshots).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +39,8 @@ pub fn snapshot_path(dir: &Path, process: u32) -> PathBuf {
     dir.join(format!("snapshot-p{process}"))
 }
 
-/// The snapshot at `path`, if there is a readable one (a damaged one is reported and
+/// The snapshot at `path`, if there is a readable one (a damaged one, or one of another
+/// format version such as the `LFSNAP02` of versions without zone state, is reported and
 /// ignored: the run then starts empty, as a first start does).
 pub fn load(path: &Path) -> Option<StreamSnapshot> {
     let bytes = match std::fs::read(path) {
@@ -176,6 +180,7 @@ impl Snapshotter {
             Ok(()) => {
                 info!(
                     subscribers = snapshot.presence.len(),
+                    in_zones = snapshot.zones.len(),
                     pending = snapshot.pending.len(),
                     "snapshot written"
                 );
@@ -205,6 +210,7 @@ mod tests {
             watermark: 10_000_000,
             batch_us: 1_000_000,
             presence: Vec::new(),
+            zones: Vec::new(),
             pending: vec![signal(10_500_000, 7), signal(12_000_000, 9)],
             log_position: 0,
         };
@@ -234,11 +240,17 @@ mod tests {
             watermark: 5,
             batch_us: 1,
             presence: Vec::new(),
+            zones: Vec::new(),
             pending: vec![signal(5, 1)],
             log_position: 0,
         };
         let bytes = s.encode();
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(load(&path).is_none());
+        // A snapshot of the previous format (no zone state): ignored too.
+        let mut old = bytes.clone();
+        old[..8].copy_from_slice(b"LFSNAP02");
+        std::fs::write(&path, &old).unwrap();
         assert!(load(&path).is_none());
         write_atomic(&path, &bytes).unwrap();
         assert_eq!(load(&path), Some(s));

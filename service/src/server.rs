@@ -163,10 +163,10 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             ..SourcesConfig::default()
         },
     )?;
-    // Restart: the snapshot of the last run, if any (not with zones: their state is not in
-    // it; not in a cluster: the processes' snapshots are not coordinated), and what the
+    // Restart: the snapshot of the last run, if any (with zones too: their state is in it;
+    // not in a cluster: the processes' snapshots are not coordinated), and what the
     // re-read inputs then give that it already covers.
-    let snapshots = zones.is_none() && cfg.cluster.processes == 1;
+    let snapshots = cfg.cluster.processes == 1;
     let snapshot_path = restart::snapshot_path(&cfg.runtime.data_dir, cfg.cluster.process);
     let snapshot = snapshots.then(|| restart::load(&snapshot_path)).flatten();
     // Inputs that cannot be read again are journaled (by source index).
@@ -202,6 +202,7 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     if let Some(s) = &snapshot {
         info!(
             subscribers = s.presence.len(),
+            in_zones = s.zones.len(),
             pending = s.pending.len(),
             "restoring the snapshot"
         );
@@ -225,7 +226,9 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     let tracked = stream.tracked.clone();
     let (mut input, output, workers) = stream.split();
     if let Some((zones, catalog)) = zones {
-        // Present from the start, before any signal.
+        // Present from the start, before any signal; after a restore, at the snapshot's
+        // batch, before the feeder sends its first watermark (the zone state restored is
+        // kept by zone id: see docs/operations.md for a catalog changed between runs).
         let sent = input
             .catalog(catalog.cells.into_iter().map(|c| (c, 1)).collect())
             .and_then(|()| input.zones(zones.into_iter().map(|z| (z, 1)).collect()));

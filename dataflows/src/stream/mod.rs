@@ -37,7 +37,7 @@ use crate::moment::{sort_moments, Moment, Rules};
 use crate::runner::{panic_text, RunError, Topology};
 use crate::snapshot::StreamSnapshot;
 use crate::subscribe::{partner_matches, Match};
-use crate::zone_detector::detect_with_zones_counted;
+use crate::zone_detector::{detect_with_zones_shared, SharedZoneState, ZonePresence};
 use crate::zones::{zone_membership, CatalogCell, Zone};
 
 mod output;
@@ -71,7 +71,9 @@ pub struct StreamConfig {
     pub emit: Emit,
     /// Whether [`StreamInput::snapshot`] is available: the input then keeps a copy of the
     /// signals sent for batches not yet closed by the watermark (the snapshot's pending
-    /// signals; as many as the workers' stashes hold). Not with zones.
+    /// signals; as many as the workers' stashes hold). With zones, the snapshot holds the
+    /// zone detector's state too (the zones and the catalog are not in it: a restored run
+    /// is sent them again, before its first watermark).
     pub snapshots: bool,
     /// The partner stage, for this operator's country (inbound/outbound): subscriptions,
     /// consent and opt-outs sent with [`StreamInput::registry`], matches handed out in
@@ -107,8 +109,19 @@ impl StreamConfig {
     }
 }
 
-/// Where a worker sends its share of a snapshot: its subscribers' state by key.
-type ShareReply = SyncSender<Vec<(u64, Presence)>>;
+/// A worker's share of a snapshot: its subscribers' country/network state and zone state
+/// (none without zones), by key.
+type Share = (Vec<(u64, Presence)>, Vec<(u64, ZonePresence)>);
+
+/// Where a worker sends its share of a snapshot.
+type ShareReply = SyncSender<Share>;
+
+/// What every worker of a restored run starts from (each keeps the subscribers it owns).
+struct Restored {
+    watermark: TimestampUs,
+    presence: Vec<(u64, Presence)>,
+    zones: Vec<(u64, ZonePresence)>,
+}
 
 /// One message from the feeder to a worker.
 enum Command {
@@ -151,7 +164,7 @@ pub struct StreamInput {
 /// Why [`StreamInput::snapshot`] gave no snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotUnavailable {
-    #[error("snapshots are not enabled for this run (StreamConfig::snapshots; not with zones)")]
+    #[error("snapshots are not enabled for this run (StreamConfig::snapshots)")]
     Disabled,
     #[error("the dataflow workers have stopped")]
     Stopped,
@@ -214,15 +227,19 @@ impl StreamInput {
                 .map_err(|_| SnapshotUnavailable::Stopped)?;
         }
         drop(tx);
-        let mut presence = Vec::new();
+        let (mut presence, mut zones) = (Vec::new(), Vec::new());
         for _ in 0..self.senders.len() {
-            presence.extend(rx.recv().map_err(|_| SnapshotUnavailable::Stopped)?);
+            let (p, z) = rx.recv().map_err(|_| SnapshotUnavailable::Stopped)?;
+            presence.extend(p);
+            zones.extend(z);
         }
         presence.sort_unstable_by_key(|(k, _)| *k);
+        zones.sort_unstable_by_key(|(k, _)| *k);
         Ok(StreamSnapshot {
             watermark: self.watermark,
             batch_us: self.batch_us,
             presence,
+            zones,
             pending,
             log_position: 0,
         })
@@ -323,7 +340,11 @@ pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError>
 /// Start the workers of a streaming run on `topology`, from `snapshot` when one is given
 /// (taken by a run with the same batch width, any number of workers; in a cluster, each
 /// process restores its own): every worker keeps the subscribers it owns, the input starts
-/// at the snapshot's watermark, and the snapshot's pending signals are sent again.
+/// at the snapshot's watermark, and the snapshot's pending signals are sent again. With
+/// zones, send the zones and the catalog ([`StreamInput::zones`], [`StreamInput::catalog`])
+/// before the first watermark: they then enter at the snapshot's batch, before any signal
+/// is placed. The zone state of a snapshot is ignored by a run without zones; a run with
+/// zones restored from a snapshot without zone state starts with no one in a zone.
 pub fn start_from(
     topology: &Topology,
     cfg: StreamConfig,
@@ -337,17 +358,16 @@ pub fn start_from(
                 cfg.batch_us.max(1)
             )));
         }
-        if cfg.zones {
-            return Err(RunError::Start(
-                "snapshots do not hold zone state: no restore with zones".into(),
-            ));
-        }
     }
     let (watermark, pending, restored) = match snapshot {
         Some(s) => (
             s.watermark,
             s.pending,
-            Some(std::sync::Arc::new((s.watermark, s.presence))),
+            Some(std::sync::Arc::new(Restored {
+                watermark: s.watermark,
+                presence: s.presence,
+                zones: s.zones,
+            })),
         ),
         None => (i64::MIN, Vec::new(), None),
     };
@@ -421,7 +441,7 @@ pub fn start_from(
         next: 0,
         watermark,
         batch_us: cfg.batch_us.max(1),
-        pending: (cfg.snapshots && !cfg.zones).then(Vec::new),
+        pending: cfg.snapshots.then(Vec::new),
     };
     for chunk in pending.chunks(CHUNK) {
         // A send fails only when the workers stopped: their error comes from `join`.
@@ -461,19 +481,29 @@ fn run_worker(
     out: Option<SyncSender<Completed>>,
     cfg: StreamConfig,
     tracked: &Tracked,
-    restored: Option<&(TimestampUs, Vec<(u64, Presence)>)>,
+    restored: Option<&Restored>,
 ) -> StreamReport {
     let batch_us = cfg.batch_us.max(1);
+    // The detector's state: the country/network detector's alone, or (with zones) the
+    // zone operator's, which keeps both levels.
     let shared = SharedPresence::default();
-    if let Some((_, presence)) = restored {
+    let shared_zones = SharedZoneState::default();
+    if let Some(r) = restored {
         let (me, peers) = (worker.index(), worker.peers());
-        shared.borrow_mut().extend(
-            presence
-                .iter()
-                .filter(|(k, _)| owner(route_of_key(*k), peers) == me)
-                .cloned(),
-        );
+        let mine = |k: &u64| owner(route_of_key(*k), peers) == me;
+        let presence = r.presence.iter().filter(|(k, _)| mine(k)).cloned();
+        if cfg.zones {
+            let mut state = shared_zones.borrow_mut();
+            state.serving.extend(presence);
+            state
+                .zones
+                .extend(r.zones.iter().filter(|(k, _)| mine(k)).cloned());
+        } else {
+            shared.borrow_mut().extend(presence);
+        }
     }
+    // The time the restored state is at (its dataflow starts there).
+    let from = restored.map_or(0, |r| batch_at(r.watermark, batch_us));
     let sink: SharedGathered = SharedGathered::default();
     let named: Rc<RefCell<Vec<(u16, String)>>> = Rc::new(RefCell::new(Vec::new()));
     let probe = ProbeHandle::new();
@@ -497,13 +527,15 @@ fn run_worker(
                     let (catalog_in, catalog) = scope.new_collection::<CatalogCell, isize>();
                     let (zones_in, zones) = scope.new_collection::<Zone, isize>();
                     let at_time = move |t: &u64, at: i64| batch_at(at, batch_us).max(*t);
-                    let moments = detect_with_zones_counted(
+                    let moments = detect_with_zones_shared(
                         signals,
                         zone_membership(catalog, zones),
                         cfg.rules,
                         at_time,
                         move |t: &u64| batch_start(*t, batch_us),
                         tracked.clone(),
+                        Rc::clone(&shared_zones),
+                        from,
                     );
                     (Some((catalog_in, zones_in)), moments)
                 } else {
@@ -559,8 +591,8 @@ fn run_worker(
             (input, reference, files, partners)
         });
 
-    if let Some((watermark, _)) = restored {
-        let b = batch_at(*watermark, batch_us);
+    if let Some(r) = restored {
+        let b = batch_at(r.watermark, batch_us);
         input.advance_to(b);
         files.advance_to(b);
         if let Some((c, z)) = &mut reference {
@@ -583,12 +615,20 @@ fn run_worker(
         if let Some((b, reply)) = snapshot.take() {
             let frontier = probe.with_frontier(|f| f.first().copied().unwrap_or(u64::MAX));
             if frontier >= b {
-                let state: Vec<(u64, Presence)> = shared
-                    .borrow()
-                    .iter()
-                    .map(|(k, p)| (*k, p.clone()))
-                    .collect();
-                let _ = reply.send(state);
+                let share: Share = if cfg.zones {
+                    let state = shared_zones.borrow();
+                    let serving = state.serving.iter().map(|(k, p)| (*k, p.clone()));
+                    let zones = state.zones.iter().map(|(k, p)| (*k, p.clone()));
+                    (serving.collect(), zones.collect())
+                } else {
+                    let serving = shared
+                        .borrow()
+                        .iter()
+                        .map(|(k, p)| (*k, p.clone()))
+                        .collect();
+                    (serving, Vec::new())
+                };
+                let _ = reply.send(share);
             } else {
                 snapshot = Some((b, reply));
             }
