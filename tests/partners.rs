@@ -1246,3 +1246,128 @@ fn the_frequency_cap_holds_across_a_restart() {
     assert!(child.wait().unwrap().success());
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A sink that answers `410 Gone` ends its subscription, and gets nothing more: not the
+/// `subscription-ended` (it would only be refused again, a dead letter for the operator).
+#[test]
+fn a_gone_sink_ends_its_subscription_and_gets_nothing_more() {
+    let dir = common::temp_dir("partners-gone");
+    let probe = dir.join("probe");
+    fs::create_dir_all(&probe).unwrap();
+    let fixture = dir.join("roaming-now.pcapng");
+    fs::write(
+        &fixture,
+        ending_an_hour_ago(
+            &fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
+    let how = Arc::new(Behaviour::default());
+    let (port, got) = receiver_with(Arc::clone(&how));
+    let cfg = dir.join("landfall.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[[input]]\nkind = \"folder\"\npath = {probe:?}\nidle_close = \"300ms\"\n\
+             [rules]\nwall_clock = false\nttl = \"366d\"\n\
+             [runtime]\ndata_dir = {data:?}\n\
+             [http]\nlisten = \"127.0.0.1:0\"\noperator_key = \"{OPERATOR_KEY}\"\n\
+             [partners]\noperator_country = \"FR\"\nallow_http_loopback = true\n",
+            data = dir.join("data"),
+        ),
+    )
+    .unwrap();
+    let log = dir.join("serve.log");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _guard = common::KillOnDrop(child.id());
+    let addr = http_address(&log);
+    let (status, created) = call_json(
+        &addr,
+        "POST",
+        "/v1/operator/partners",
+        Some(OPERATOR_KEY),
+        &json!({"name": "Acme Travel", "purposes": [1], "perPersonConsent": true}),
+    );
+    assert_eq!(status, 201, "{created}");
+    let partner = created["partner"]["id"].as_u64().unwrap();
+    let key = created["apiKey"].as_str().unwrap().to_owned();
+    let (status, body) = call(
+        &addr,
+        "PUT",
+        &format!("/v1/operator/consents/{partner}/1/{DE}"),
+        Some(OPERATOR_KEY),
+        None,
+    );
+    assert!(status < 300, "{status} {body}");
+    let (status, sub) = call_json(
+        &addr,
+        "POST",
+        "/v1/subscriptions",
+        Some(&key),
+        &subscription(
+            &format!("http://127.0.0.1:{port}/gone"),
+            "org.landfall.moments.v0.arrival.country",
+            json!({"area": {"areaType": "COUNTRY", "country": "FR"}}),
+        ),
+    );
+    assert_eq!(status, 201, "{sub}");
+    let id = sub["id"].as_str().unwrap().to_owned();
+    wait_until("subscription-started", 30, || {
+        got.lock().unwrap().len() == 1
+    });
+    // Answered (204) before the switch: the receiver keeps a request before answering.
+    thread::sleep(Duration::from_secs(1));
+    // From now on the partner's endpoint is gone.
+    how.status.store(410, Ordering::SeqCst);
+    fs::copy(&fixture, probe.join("probe-1.pcapng")).unwrap();
+    let (mut status, mut body) = (0, Value::Null);
+    wait_until("the subscription to end", 30, || {
+        (status, body) = call_json(
+            &addr,
+            "GET",
+            &format!("/v1/subscriptions/{id}"),
+            Some(&key),
+            &Value::Null,
+        );
+        status == 404 || body["status"] != "ACTIVE"
+    });
+    thread::sleep(Duration::from_secs(3));
+    let types: Vec<String> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let ce: Value = serde_json::from_slice(&r.body).unwrap();
+            ce["type"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    // The receiver keeps what it accepted: the subscription-started only; the arrival was
+    // refused (410), and nothing came after it.
+    assert_eq!(types.len(), 1, "{types:?}");
+    assert!(types[0].ends_with("subscription-started"), "{types:?}");
+    let text = fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        text.matches("410 Gone: the subscription ends").count(),
+        1,
+        "{text}"
+    );
+    let (status, dead) = call(
+        &addr,
+        "GET",
+        &format!("/v1/operator/partners/{partner}/dead-letters"),
+        Some(OPERATOR_KEY),
+        None,
+    );
+    assert_eq!(status, 200, "{dead}");
+    assert!(!dead.contains("subscription-ended"), "{dead}");
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -82,6 +82,9 @@ pub struct Partners {
     ending: Arc<Mutex<HashSet<u64>>>,
     /// When the outbox's latest event times were last pruned.
     prune_latest: Arc<PruneLatest>,
+    /// Subscriptions whose sink answered `410 Gone`: their `subscription-ended` is not
+    /// sent there (it would only be refused again and become a dead letter).
+    gone: Arc<Mutex<HashSet<u64>>>,
 }
 
 /// A subscription's latest event about a subscriber: (subscription, pseudonym, time).
@@ -147,6 +150,7 @@ impl Partners {
             next_close: Arc::new(Mutex::new(next_close)),
             ending: Arc::default(),
             prune_latest: Arc::default(),
+            gone: Arc::default(),
         };
         let (edits_tx, edits) = mpsc::sync_channel::<Edit>(64);
         let current = partners
@@ -203,6 +207,7 @@ impl Partners {
             next_close: Arc::clone(&self.next_close),
             ending: Arc::clone(&self.ending),
             prune_latest: Arc::clone(&self.prune_latest),
+            gone: Arc::clone(&self.gone),
         }
     }
 
@@ -339,6 +344,13 @@ impl Partners {
     /// A subscription's lifecycle event, rendered for the outbox.
     fn lifecycle(&self, ev: &LifecycleEvent) -> Option<OutboxEvent> {
         let s = &ev.subscription;
+        if ev.kind == LifecycleKind::Ended && self.gone.lock().expect("gone").remove(&s.id) {
+            info!(
+                subscription = s.id,
+                "subscription ended: its sink answered 410 Gone (no subscription-ended sent)"
+            );
+            return None;
+        }
         let keys = self
             .directory
             .partners
@@ -709,7 +721,9 @@ impl Partners {
             ..DispatchConfig::default()
         };
         let registry = Arc::clone(&self.registry);
+        let gone = Arc::clone(&self.gone);
         let on_gone = move |g: GoneNotice| {
+            gone.lock().expect("gone").insert(g.subscription);
             let registry = Arc::clone(&registry);
             // The registry writes SQLite: off the async threads.
             thread::spawn(move || {
