@@ -190,8 +190,13 @@ fn sigkill_at_random_points(name: &str, zones: bool, kills_wanted: usize) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        // Anywhere from the start to nearly the end of an uninterrupted run.
-        std::thread::sleep(Duration::from_millis(50 + x % (whole_ms * 9 / 10)));
+        // Anywhere from the start to nearly the end of what is left: a restart goes on
+        // from its snapshot, so the runs get shorter as the moments written grow (drawn
+        // over a whole run, the later runs would all end before their kill).
+        let total = plain.lines().count().max(1) as u64;
+        let left = total.saturating_sub(count(&dir.join("moments.jsonl")) as u64);
+        let window = (whole_ms * 9 / 10 * left / total).max(100);
+        std::thread::sleep(Duration::from_millis(50 + x % window));
         if child.try_wait().unwrap().is_none() {
             let ok = Command::new("kill")
                 .args(["-KILL", &child.id().to_string()])

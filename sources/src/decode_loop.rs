@@ -40,6 +40,10 @@ pub(crate) struct LoopConfig {
     pub batch_interval: Duration,
     pub stats_interval: Duration,
     pub max_delay: Duration,
+    /// Whether the run follows the wall clock: only then is a frame stamped more than a
+    /// day after it taken as damaged ([`crate::watermark::MAX_FUTURE_US`]); without it the
+    /// captures' own time is the run's, future dates included (synthetic captures).
+    pub wall_clock: bool,
 }
 
 /// Collects the decoder's signals.
@@ -129,7 +133,8 @@ impl DecodeLoop {
     }
 
     fn decode(&mut self, batch: &FrameBatch, p: &mut Pending) {
-        let wall = wall_us();
+        // 0: no wall clock to compare with (see `LoopConfig::wall_clock`).
+        let wall = if self.cfg.wall_clock { wall_us() } else { 0 };
         let (mut frames, mut bytes) = (0u64, 0u64);
         let DecodeLoop { decoder, .. } = self;
         let mut sink = Collect(&mut p.signals);

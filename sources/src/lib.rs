@@ -160,6 +160,7 @@ pub fn start(specs: Vec<SourceSpec>, cfg: SourcesConfig) -> Result<Sources, Sour
         batch_interval: cfg.batch_interval,
         stats_interval: cfg.stats_interval,
         max_delay: cfg.max_delay,
+        wall_clock: cfg.advance_with_wall_clock,
     };
     for (id, reader) in readers.into_iter().enumerate() {
         let (frame_tx, frame_rx) = sync_channel(cap);

@@ -39,7 +39,9 @@ pub const DISORDER_WINDOW_US: i64 = 60_000_000;
 /// Frames stamped this far after the wall clock (µs) are taken as damaged: they are decoded
 /// but move no watermark (one such frame would otherwise put every later signal behind).
 /// Only while the wall clock itself looks set (after [`SANE_WALL_CLOCK_US`]): a host
-/// without a clock must not stall every source.
+/// without a clock must not stall every source; and only in a run that follows the wall
+/// clock (`SourcesConfig::advance_with_wall_clock`): otherwise the captures' time is the
+/// run's, and a synthetic capture dated in the future moves the watermark as any other.
 pub const MAX_FUTURE_US: i64 = 86_400_000_000;
 /// 2020-01-01T00:00:00Z.
 pub const SANE_WALL_CLOCK_US: i64 = 1_577_836_800_000_000;

@@ -81,16 +81,21 @@ fn request(n: u32) -> landfall_parsers::gtp::v2::Gtpv2Repr {
 /// Sessions `from..=to`, one a second at `T0 + n s`, each answered 10 ms later except
 /// those in `unanswered`; a pcap, with its file header when `header`.
 fn sessions(from: i64, to: i64, unanswered: &[i64], header: bool) -> Vec<u8> {
+    sessions_at(T0, from, to, unanswered, header)
+}
+
+/// Sessions `from..=to`, one a second after `base`.
+fn sessions_at(base: i64, from: i64, to: i64, unanswered: &[i64], header: bool) -> Vec<u8> {
     let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, TsResolution::Micro).unwrap();
     for n in from..=to {
         let req = request(n as u32);
         let f = frame(MME, SGW, &req);
-        w.write_packet((T0 + n * S) * 1000, &f, f.len() as u32)
+        w.write_packet((base + n * S) * 1000, &f, f.len() as u32)
             .unwrap();
         if !unanswered.contains(&n) {
             let resp = gtp::response(&req, 0x1000 + n as u32, gtp::CAUSE_ACCEPTED, vec![]);
             let f = frame(SGW, MME, &resp);
-            w.write_packet((T0 + n * S + 10_000) * 1000, &f, f.len() as u32)
+            w.write_packet((base + n * S + 10_000) * 1000, &f, f.len() as u32)
                 .unwrap();
         }
     }
@@ -255,4 +260,53 @@ fn with_every_source_idle_the_wall_clock_advances_the_merge() {
     drop((wa, wb));
     let rest = collect(&sources, |_| false);
     assert!(rest.ended);
+}
+
+/// A capture dated a year ahead of the wall clock: in a run that follows the wall clock its
+/// frames are taken as damaged (they move no watermark); in one on the captures' own time
+/// (`wall_clock = false`, synthetic captures) they move it as any other.
+#[test]
+fn future_dates_move_the_watermark_only_off_the_wall_clock() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let base = now + 365 * 86_400 * S;
+    for wall_clock in [false, true] {
+        let mut cfg = config();
+        cfg.advance_with_wall_clock = wall_clock;
+        let (r, mut w) = std::io::pipe().unwrap();
+        let sources = start(
+            vec![SourceSpec::Reader {
+                name: "gtp".into(),
+                reader: Box::new(r),
+            }],
+            cfg,
+        )
+        .unwrap();
+        let mut c = Collected::default();
+        w.write_all(&sessions_at(base, 1, 20, &[], true)).unwrap();
+        let last = base + 20 * S + 10_000;
+        wait_for("the sessions decoded", || {
+            drain(&sources, &mut c);
+            sources.control.sources()[0].decode_stats().frames == 40
+        });
+        if wall_clock {
+            std::thread::sleep(Duration::from_millis(300));
+            assert_eq!(source_watermark(&sources, 0), None, "damaged stamps");
+        } else {
+            wait_for("the watermark at the last frame", || {
+                drain(&sources, &mut c);
+                source_watermark(&sources, 0) == Some(last)
+            });
+        }
+        drop(w);
+        let rest = collect(&sources, |_| false);
+        assert!(rest.ended);
+        assert_eq!(
+            c.signals.len() + rest.signals.len(),
+            20,
+            "decoded either way"
+        );
+    }
 }
