@@ -230,14 +230,7 @@ fn partners_receive_exactly_their_signed_events() {
     let probe = dir.join("probe");
     fs::create_dir_all(&probe).unwrap();
     let fixture = dir.join("roaming-now.pcapng");
-    fs::write(
-        &fixture,
-        ending_an_hour_ago(
-            &fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
+    fs::write(&fixture, ending_an_hour_ago(&roaming_fixture())).unwrap();
     let (port, got) = receiver();
     let out = dir.join("moments.jsonl");
     let cfg = dir.join("landfall.toml");
@@ -268,35 +261,10 @@ fn partners_receive_exactly_their_signed_events() {
     let addr = http_address(&log);
 
     // The operator: two partners, consent of two of the three visitors to the first.
-    let (status, created) = call_json(
-        &addr,
-        "POST",
-        "/v1/operator/partners",
-        Some(OPERATOR_KEY),
-        &json!({"name": "Acme Travel", "purposes": [1], "perPersonConsent": true}),
-    );
-    assert_eq!(status, 201, "{created}");
-    let partner = created["partner"]["id"].as_u64().unwrap();
-    let key = created["apiKey"].as_str().unwrap().to_owned();
-    let secret = created["webhookSecret"].as_str().unwrap().to_owned();
-    let (status, other) = call_json(
-        &addr,
-        "POST",
-        "/v1/operator/partners",
-        Some(OPERATOR_KEY),
-        &json!({"name": "Other", "purposes": [1], "perPersonConsent": true}),
-    );
-    assert_eq!(status, 201);
-    let other_key = other["apiKey"].as_str().unwrap().to_owned();
+    let (partner, key, secret) = new_partner(&addr, "Acme Travel", true);
+    let (_, other_key, _) = new_partner(&addr, "Other", true);
     for imsi in [DE, ES] {
-        let (status, body) = call(
-            &addr,
-            "PUT",
-            &format!("/v1/operator/consents/{partner}/1/{imsi}"),
-            Some(OPERATOR_KEY),
-            None,
-        );
-        assert!(status < 300, "{status} {body}");
+        grant_consent(&addr, partner, imsi);
     }
 
     // The partner: arrivals of visitors in the country, and CAMARA roaming-on.
@@ -387,19 +355,7 @@ fn partners_receive_exactly_their_signed_events() {
     assert_eq!(status, 400, "{body}");
 
     // The expected events: replay's moments of the consenting visitors.
-    let expected_moments: Vec<Value> = {
-        let o = Command::new(BIN)
-            .args(["replay", "-q", "--horizon", "30d", "--ttl", "366d"])
-            .arg(&fixture)
-            .output()
-            .unwrap();
-        assert!(o.status.success());
-        String::from_utf8(o.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .collect()
-    };
+    let expected_moments = replay_moments(&[&fixture]);
     let want: BTreeSet<(String, String)> = expected_moments
         .iter()
         .filter(|m| [DE, ES].contains(&m["imsi"].as_str().unwrap()))
@@ -627,11 +583,7 @@ fn ending_an_hour_ago(capture: &[u8]) -> Vec<u8> {
     use landfall_testkit::rotation::{frames, pcapng, span};
     let f = frames(capture);
     let (_, end) = span(&f);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as i64;
-    pcapng(&f, now - 3_600_000_000 - end)
+    pcapng(&f, now_us() - 3_600_000_000 - end)
 }
 
 /// Run `i` of `serve` with `cfg`, its log in `dir`.
@@ -645,6 +597,95 @@ fn spawn_serve(cfg: &Path, dir: &Path, i: usize) -> (Child, std::path::PathBuf) 
         .spawn()
         .unwrap();
     (child, log)
+}
+
+/// [`spawn_serve`], then its HTTP address once it listens; the guard kills it if the
+/// test fails before it stops.
+fn start_serve(
+    cfg: &Path,
+    dir: &Path,
+    i: usize,
+) -> (Child, std::path::PathBuf, String, common::KillOnDrop) {
+    let (child, log) = spawn_serve(cfg, dir, i);
+    let guard = common::KillOnDrop(child.id());
+    let addr = http_address(&log);
+    (child, log, addr, guard)
+}
+
+/// `dir/landfall.toml`: the folder `probe` followed, event time the captures' own, a TTL
+/// of a year, the data in `dir/data`, loopback sinks allowed.
+fn partners_config(dir: &Path, probe: &Path) -> std::path::PathBuf {
+    let cfg = dir.join("landfall.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[[input]]\nkind = \"folder\"\npath = {probe:?}\nidle_close = \"300ms\"\n\
+             [rules]\nwall_clock = false\nttl = \"366d\"\n\
+             [runtime]\ndata_dir = {data:?}\n\
+             [http]\nlisten = \"127.0.0.1:0\"\noperator_key = \"{OPERATOR_KEY}\"\n\
+             [partners]\noperator_country = \"FR\"\nallow_http_loopback = true\n",
+            data = dir.join("data"),
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// A partner the operator creates with purpose 1: (id, API key, webhook secret).
+fn new_partner(addr: &str, name: &str, per_person_consent: bool) -> (u64, String, String) {
+    let (status, created) = call_json(
+        addr,
+        "POST",
+        "/v1/operator/partners",
+        Some(OPERATOR_KEY),
+        &json!({"name": name, "purposes": [1], "perPersonConsent": per_person_consent}),
+    );
+    assert_eq!(status, 201, "{created}");
+    (
+        created["partner"]["id"].as_u64().unwrap(),
+        created["apiKey"].as_str().unwrap().to_owned(),
+        created["webhookSecret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The operator records `imsi`'s consent to `partner`, purpose 1.
+fn grant_consent(addr: &str, partner: u64, imsi: &str) {
+    let (status, body) = call(
+        addr,
+        "PUT",
+        &format!("/v1/operator/consents/{partner}/1/{imsi}"),
+        Some(OPERATOR_KEY),
+        None,
+    );
+    assert!(status < 300, "{status} {body}");
+}
+
+/// What `landfall replay` gives for `paths` with serve's horizon and the tests' TTL.
+fn replay_moments(paths: &[&Path]) -> Vec<Value> {
+    let o = Command::new(BIN)
+        .args(["replay", "-q", "--horizon", "30d", "--ttl", "366d"])
+        .args(paths)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The bundled roaming scenario.
+fn roaming_fixture() -> Vec<u8> {
+    fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap")).unwrap()
+}
+
+/// Microseconds since the epoch, now.
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
 }
 
 /// Delivery survives SIGKILL: `serve` is killed 50 times at random points while it
@@ -661,9 +702,7 @@ fn sigkill_during_delivery_loses_no_event() {
     let dir = common::temp_dir("partners-crash");
     let probe = dir.join("probe");
     fs::create_dir_all(&probe).unwrap();
-    let roaming =
-        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
-            .unwrap();
+    let roaming = roaming_fixture();
     let (copies, _) = replicate_with(
         &frames(&roaming),
         &Options {
@@ -676,17 +715,7 @@ fn sigkill_during_delivery_loses_no_event() {
     let capture = dir.join("capture.pcapng");
     fs::write(&capture, ending_an_hour_ago(&copies)).unwrap();
     // Replay's inbound country arrivals in FR: the events the subscription must give.
-    let o = Command::new(BIN)
-        .args(["replay", "-q", "--horizon", "30d", "--ttl", "366d"])
-        .arg(&capture)
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let moments: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let moments = replay_moments(&[&capture]);
     let visitors: BTreeSet<String> = moments
         .iter()
         .filter(|m| m["home_country"] != "FR")
@@ -882,9 +911,7 @@ fn aggregate_partners_get_each_closed_interval_once() {
     let dir = common::temp_dir("partners-aggregates");
     let probe = dir.join("probe");
     fs::create_dir_all(&probe).unwrap();
-    let roaming =
-        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
-            .unwrap();
+    let roaming = roaming_fixture();
     // Fifty copies of the scenario's subscribers, their months squeezed into hours
     // (time / 1000): arrivals of many subscribers in each hour.
     let (copies, _) = replicate_with(
@@ -908,10 +935,7 @@ fn aggregate_partners_get_each_closed_interval_once() {
     // Placed to end a few hours ago (expiry checks hold on any date); the tick, the
     // scenario again, starts on an hour two hours later: it closes every hour of the
     // capture and none of its own.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as i64;
+    let now = now_us();
     let (m0, m1) = span(&many);
     let shift = (now - 10 * HOUR).div_euclid(HOUR) * HOUR - m1;
     let boundary = (m1 + shift).div_euclid(HOUR) * HOUR + 2 * HOUR;
@@ -922,17 +946,7 @@ fn aggregate_partners_get_each_closed_interval_once() {
     assert!(m0 + shift < boundary);
 
     // The expected reports, from replay's moments.
-    let o = Command::new(BIN)
-        .args(["replay", "-q", "--horizon", "30d", "--ttl", "366d"])
-        .args([&a, &b])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let moments: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let moments = replay_moments(&[&a, &b]);
     let at_us = |s: &str| -> i64 {
         humantime::parse_rfc3339(s)
             .unwrap()
@@ -994,29 +1008,8 @@ fn aggregate_partners_get_each_closed_interval_once() {
     assert!(want.len() >= 2 && suppressed >= 1, "{want:?} {suppressed}");
 
     let (port, got) = receiver();
-    let cfg = dir.join("landfall.toml");
-    fs::write(
-        &cfg,
-        format!(
-            "[[input]]\nkind = \"folder\"\npath = {probe:?}\nidle_close = \"300ms\"\n\
-             [rules]\nwall_clock = false\nttl = \"366d\"\n\
-             [runtime]\ndata_dir = {data:?}\n\
-             [http]\nlisten = \"127.0.0.1:0\"\noperator_key = \"{OPERATOR_KEY}\"\n\
-             [partners]\noperator_country = \"FR\"\nallow_http_loopback = true\n",
-            data = dir.join("data"),
-        ),
-    )
-    .unwrap();
-    let log = dir.join("serve.log");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _guard = common::KillOnDrop(child.id());
-    let addr = http_address(&log);
+    let cfg = partners_config(&dir, &probe);
+    let (mut child, _, addr, _guard) = start_serve(&cfg, &dir, 0);
     // The served document lists the event feed with the APIs.
     let (status, doc) = call(&addr, "GET", "/openapi.json", None, None);
     assert_eq!(status, 200);
@@ -1028,16 +1021,7 @@ fn aggregate_partners_get_each_closed_interval_once() {
     ] {
         assert!(doc["paths"][path].is_object(), "{path} in {doc}");
     }
-    let (status, created) = call_json(
-        &addr,
-        "POST",
-        "/v1/operator/partners",
-        Some(OPERATOR_KEY),
-        &json!({"name": "Tourism Board", "purposes": [1], "perPersonConsent": false}),
-    );
-    assert_eq!(status, 201, "{created}");
-    let key = created["apiKey"].as_str().unwrap().to_owned();
-    let secret = created["webhookSecret"].as_str().unwrap().to_owned();
+    let (_, key, secret) = new_partner(&addr, "Tourism Board", false);
     for imsi in &opted_out {
         let (status, body) = call(
             &addr,
@@ -1125,80 +1109,26 @@ fn the_frequency_cap_holds_across_a_restart() {
     let dir = common::temp_dir("partners-cap");
     let probe = dir.join("probe");
     fs::create_dir_all(&probe).unwrap();
-    let roaming = frames(
-        &fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
-            .unwrap(),
-    );
+    let roaming = frames(&roaming_fixture());
     let (r0, r1) = span(&roaming);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as i64;
+    let now = now_us();
     // The first capture ends three days before the second, which ends an hour ago.
     let second = now - 3_600_000_000 - r1;
     let first = second - (r1 - r0) - 3 * 86_400_000_000;
     let (a, b) = (dir.join("a.pcapng"), dir.join("b.pcapng"));
     fs::write(&a, pcapng(&roaming, first)).unwrap();
     fs::write(&b, pcapng(&roaming, second)).unwrap();
-    let o = Command::new(BIN)
-        .args(["replay", "-q", "--horizon", "30d", "--ttl", "366d"])
-        .args([&a, &b])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let arrivals = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let arrivals = replay_moments(&[&a, &b])
+        .into_iter()
         .filter(|m| m["imsi"] == DE && m["type"] == "arrival" && m["level"] == "country")
         .count();
     assert_eq!(arrivals, 2, "the German visitor arrives in each capture");
 
     let (port, got) = receiver();
-    let cfg = dir.join("landfall.toml");
-    fs::write(
-        &cfg,
-        format!(
-            "[[input]]\nkind = \"folder\"\npath = {probe:?}\nidle_close = \"300ms\"\n\
-             [rules]\nwall_clock = false\nttl = \"366d\"\n\
-             [runtime]\ndata_dir = {data:?}\n\
-             [http]\nlisten = \"127.0.0.1:0\"\noperator_key = \"{OPERATOR_KEY}\"\n\
-             [partners]\noperator_country = \"FR\"\nallow_http_loopback = true\n",
-            data = dir.join("data"),
-        ),
-    )
-    .unwrap();
-    let start = |i: usize| {
-        let log = dir.join(format!("serve-{i}.log"));
-        let child = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let guard = common::KillOnDrop(child.id());
-        (child, http_address(&log), guard)
-    };
-    let (mut child, addr, _guard) = start(0);
-    let (status, created) = call_json(
-        &addr,
-        "POST",
-        "/v1/operator/partners",
-        Some(OPERATOR_KEY),
-        &json!({"name": "Acme Travel", "purposes": [1], "perPersonConsent": true}),
-    );
-    assert_eq!(status, 201, "{created}");
-    let partner = created["partner"]["id"].as_u64().unwrap();
-    let key = created["apiKey"].as_str().unwrap().to_owned();
-    let (status, body) = call(
-        &addr,
-        "PUT",
-        &format!("/v1/operator/consents/{partner}/1/{DE}"),
-        Some(OPERATOR_KEY),
-        None,
-    );
-    assert!(status < 300, "{status} {body}");
+    let cfg = partners_config(&dir, &probe);
+    let (mut child, _, addr, _guard) = start_serve(&cfg, &dir, 0);
+    let (partner, key, _) = new_partner(&addr, "Acme Travel", true);
+    grant_consent(&addr, partner, DE);
     for (path, cap) in [("/every", None), ("/capped", Some(30 * 86_400))] {
         let mut s = subscription(
             &format!("http://127.0.0.1:{port}{path}"),
@@ -1235,7 +1165,7 @@ fn the_frequency_cap_holds_across_a_restart() {
     // A restart: the dataflow's partner stage starts empty.
     sigterm(&child);
     assert!(child.wait().unwrap().success());
-    let (mut child, _addr, _guard2) = start(1);
+    let (mut child, _, _, _guard2) = start_serve(&cfg, &dir, 1);
     thread::sleep(Duration::from_millis(500));
     fs::copy(&b, probe.join("probe-2.pcapng")).unwrap();
     wait_until("the second arrival", 60, || moments("/every") >= 2);
@@ -1255,57 +1185,13 @@ fn a_gone_sink_ends_its_subscription_and_gets_nothing_more() {
     let probe = dir.join("probe");
     fs::create_dir_all(&probe).unwrap();
     let fixture = dir.join("roaming-now.pcapng");
-    fs::write(
-        &fixture,
-        ending_an_hour_ago(
-            &fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap"))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
+    fs::write(&fixture, ending_an_hour_ago(&roaming_fixture())).unwrap();
     let how = Arc::new(Behaviour::default());
     let (port, got) = receiver_with(Arc::clone(&how));
-    let cfg = dir.join("landfall.toml");
-    fs::write(
-        &cfg,
-        format!(
-            "[[input]]\nkind = \"folder\"\npath = {probe:?}\nidle_close = \"300ms\"\n\
-             [rules]\nwall_clock = false\nttl = \"366d\"\n\
-             [runtime]\ndata_dir = {data:?}\n\
-             [http]\nlisten = \"127.0.0.1:0\"\noperator_key = \"{OPERATOR_KEY}\"\n\
-             [partners]\noperator_country = \"FR\"\nallow_http_loopback = true\n",
-            data = dir.join("data"),
-        ),
-    )
-    .unwrap();
-    let log = dir.join("serve.log");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _guard = common::KillOnDrop(child.id());
-    let addr = http_address(&log);
-    let (status, created) = call_json(
-        &addr,
-        "POST",
-        "/v1/operator/partners",
-        Some(OPERATOR_KEY),
-        &json!({"name": "Acme Travel", "purposes": [1], "perPersonConsent": true}),
-    );
-    assert_eq!(status, 201, "{created}");
-    let partner = created["partner"]["id"].as_u64().unwrap();
-    let key = created["apiKey"].as_str().unwrap().to_owned();
-    let (status, body) = call(
-        &addr,
-        "PUT",
-        &format!("/v1/operator/consents/{partner}/1/{DE}"),
-        Some(OPERATOR_KEY),
-        None,
-    );
-    assert!(status < 300, "{status} {body}");
+    let cfg = partners_config(&dir, &probe);
+    let (mut child, log, addr, _guard) = start_serve(&cfg, &dir, 0);
+    let (partner, key, _) = new_partner(&addr, "Acme Travel", true);
+    grant_consent(&addr, partner, DE);
     let (status, sub) = call_json(
         &addr,
         "POST",
