@@ -118,10 +118,9 @@ fn drain(s: &Sources, c: &mut Collected) {
     }
 }
 
-fn run_unanswered(max_delay_s: i64, held_at: i64) {
-    let mut cfg = config();
-    cfg.max_delay = Duration::from_secs(max_delay_s as u64);
-    let (r, mut w) = std::io::pipe().unwrap();
+/// One source, "gtp", reading what the test writes into the pipe.
+fn piped(cfg: landfall_sources::SourcesConfig) -> (Sources, std::io::PipeWriter) {
+    let (r, w) = std::io::pipe().unwrap();
     let sources = start(
         vec![SourceSpec::Reader {
             name: "gtp".into(),
@@ -130,6 +129,13 @@ fn run_unanswered(max_delay_s: i64, held_at: i64) {
         cfg,
     )
     .unwrap();
+    (sources, w)
+}
+
+fn run_unanswered(max_delay_s: i64, held_at: i64) {
+    let mut cfg = config();
+    cfg.max_delay = Duration::from_secs(max_delay_s as u64);
+    let (sources, mut w) = piped(cfg);
     let mut c = Collected::default();
     // Sessions 1..=20 s; the one at 1 s is never answered.
     w.write_all(&sessions(1, 20, &[1], true)).unwrap();
@@ -275,15 +281,7 @@ fn future_dates_move_the_watermark_only_off_the_wall_clock() {
     for wall_clock in [false, true] {
         let mut cfg = config();
         cfg.advance_with_wall_clock = wall_clock;
-        let (r, mut w) = std::io::pipe().unwrap();
-        let sources = start(
-            vec![SourceSpec::Reader {
-                name: "gtp".into(),
-                reader: Box::new(r),
-            }],
-            cfg,
-        )
-        .unwrap();
+        let (sources, mut w) = piped(cfg);
         let mut c = Collected::default();
         w.write_all(&sessions_at(base, 1, 20, &[], true)).unwrap();
         let last = base + 20 * S + 10_000;
