@@ -70,3 +70,22 @@ impl Drop for KillOnDrop {
             .status();
     }
 }
+
+/// The HTTP address `serve` logged ("serving http=…") in `log`, waited for `within`.
+pub fn http_address(log: &std::path::Path, within: std::time::Duration) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(i) = text.find("http=") {
+            let addr = text[i + 5..].split_whitespace().next().unwrap_or("");
+            if !addr.is_empty() {
+                return addr.to_owned();
+            }
+        }
+        assert!(
+            start.elapsed() < within,
+            "timed out waiting for serve to listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -183,23 +183,6 @@ fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// The HTTP address `serve` logged ("serving http=…").
-fn http_address(log: &Path) -> String {
-    let mut addr = String::new();
-    wait_until("serve to listen", 60, || {
-        let text = fs::read_to_string(log).unwrap_or_default();
-        if let Some(i) = text.find("http=") {
-            addr = text[i + 5..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_owned();
-        }
-        !addr.is_empty()
-    });
-    addr
-}
-
 fn subscription(sink: &str, types: &str, detail: Value) -> Value {
     json!({
         "protocol": "HTTP",
@@ -258,7 +241,7 @@ fn partners_receive_exactly_their_signed_events() {
         .spawn()
         .unwrap();
     let _guard = common::KillOnDrop(child.id());
-    let addr = http_address(&log);
+    let addr = common::http_address(&log, Duration::from_secs(60));
 
     // The operator: two partners, consent of two of the three visitors to the first.
     let (partner, key, secret) = new_partner(&addr, "Acme Travel", true);
@@ -608,7 +591,7 @@ fn start_serve(
 ) -> (Child, std::path::PathBuf, String, common::KillOnDrop) {
     let (child, log) = spawn_serve(cfg, dir, i);
     let guard = common::KillOnDrop(child.id());
-    let addr = http_address(&log);
+    let addr = common::http_address(&log, Duration::from_secs(60));
     (child, log, addr, guard)
 }
 
@@ -757,7 +740,7 @@ fn sigkill_during_delivery_loses_no_event() {
     // Run 0 sets up two partners, their consent (bulk) and subscriptions, then reads.
     let (mut child, log) = spawn_serve(&cfg, &dir, 0);
     let mut _guard = common::KillOnDrop(child.id());
-    let addr = http_address(&log);
+    let addr = common::http_address(&log, Duration::from_secs(60));
     let mut secrets = Vec::new();
     for (name, sink_port) in [("Acme", port), ("Stuck", hang_port)] {
         let (status, created) = call_json(

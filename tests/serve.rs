@@ -110,23 +110,6 @@ fn sigterm(child: &Child) {
     assert!(ok, "kill -TERM");
 }
 
-/// The HTTP address `serve` logged ("serving http=…").
-fn http_address(stderr_log: &Path) -> String {
-    let mut addr = String::new();
-    wait_until("serve to listen", || {
-        let log = fs::read_to_string(stderr_log).unwrap_or_default();
-        if let Some(i) = log.find("http=") {
-            addr = log[i + 5..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_owned();
-        }
-        !addr.is_empty()
-    });
-    addr
-}
-
 /// A plain HTTP/1.1 GET on loopback: (status, body).
 fn get(addr: &str, path: &str, key: Option<&str>) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -185,7 +168,7 @@ fn a_followed_folder_gives_replays_moments() {
         .stderr(fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let addr = http_address(&log);
+    let addr = common::http_address(&log, DEADLINE);
 
     // The first two dropped in whole (renamed in, as a probe finishing a file does).
     for (name, _) in &files[..2] {
