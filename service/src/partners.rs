@@ -87,6 +87,14 @@ pub struct Partners {
     gone: Arc<Mutex<HashSet<u64>>>,
 }
 
+/// An outbox row and whether its event is in the outbox already.
+type KnownRow = (OutboxEvent, bool);
+
+/// A per-person subscription's frequency cap (µs), if it has one.
+fn frequency_cap(s: &StoredSubscription) -> Option<i64> {
+    s.person_subscription().and_then(|p| p.frequency_cap_us)
+}
+
 /// A subscription's latest event about a subscriber: (subscription, pseudonym, time).
 type Latest = (u64, String, TimestampUs);
 
@@ -560,6 +568,7 @@ impl Partners {
                     .map_err(|e| e.to_string())?;
             }
         }
+        let rows = self.with_known(rows, &subs)?;
         let (rows, latest) = self.within_frequency_caps(rows, &subs, &partners)?;
         let rows = self.within_max_events(rows, &subs)?;
         drop((partners, subs, created));
@@ -581,25 +590,44 @@ impl Partners {
         Ok(n)
     }
 
+    /// `rows`, each with whether its event is in the outbox already, asked (once) only of
+    /// rows a budget applies to: an event already there is never refused by one.
+    fn with_known(
+        &self,
+        rows: Vec<(OutboxEvent, TimestampUs, Imsi)>,
+        subs: &HashMap<u64, Arc<StoredSubscription>>,
+    ) -> Result<Vec<(OutboxEvent, TimestampUs, Imsi, bool)>, String> {
+        rows.into_iter()
+            .map(|(r, at, imsi)| {
+                let budgeted = subs
+                    .get(&r.subscription)
+                    .is_some_and(|s| s.max_events.is_some() || frequency_cap(s).is_some());
+                let known = budgeted
+                    && self
+                        .outbox
+                        .contains(r.subscription, &r.event_id)
+                        .map_err(|e| e.to_string())?;
+                Ok((r, at, imsi, known))
+            })
+            .collect()
+    }
+
     /// `rows` without the new events of a subscriber closer in event time than their
     /// subscription's frequency cap to its latest one in the outbox (the dataflow decides
     /// the cap while it runs; the outbox's record holds it across restarts), and the
     /// latest times to record for those kept. An event already in the outbox stays.
     fn within_frequency_caps(
         &self,
-        rows: Vec<(OutboxEvent, TimestampUs, Imsi)>,
+        rows: Vec<(OutboxEvent, TimestampUs, Imsi, bool)>,
         subs: &HashMap<u64, Arc<StoredSubscription>>,
         partners: &HashMap<PartnerId, PartnerKeys>,
-    ) -> Result<(Vec<OutboxEvent>, Vec<Latest>), String> {
+    ) -> Result<(Vec<KnownRow>, Vec<Latest>), String> {
         let mut latest: HashMap<(u64, String), TimestampUs> = HashMap::new();
         let mut kept = Vec::with_capacity(rows.len());
-        for (r, at, imsi) in rows {
-            let cap = subs
-                .get(&r.subscription)
-                .and_then(|s| s.person_subscription())
-                .and_then(|p| p.frequency_cap_us);
+        for (r, at, imsi, known) in rows {
+            let cap = subs.get(&r.subscription).and_then(|s| frequency_cap(s));
             let (Some(cap), Some(keys)) = (cap, partners.get(&PartnerId(r.partner))) else {
-                kept.push(r);
+                kept.push((r, known));
                 continue;
             };
             let subject = event::pseudonym(keys, imsi.as_str()).map_err(|e| e.to_string())?;
@@ -611,16 +639,12 @@ impl Partners {
                     .last_event_at(key.0, &key.1)
                     .map_err(|e| e.to_string())?,
             };
-            let known = self
-                .outbox
-                .contains(r.subscription, &r.event_id)
-                .map_err(|e| e.to_string())?;
             if !known && last.is_some_and(|l| (at - l).abs() < cap) {
                 continue;
             }
             let t = latest.entry(key).or_insert(at);
             *t = (*t).max(at);
-            kept.push(r);
+            kept.push((r, known));
         }
         let latest = latest.into_iter().map(|((s, p), t)| (s, p, t)).collect();
         Ok((kept, latest))
@@ -631,12 +655,12 @@ impl Partners {
     /// not); an event already in the outbox stays (its insert is a no-op).
     fn within_max_events(
         &self,
-        rows: Vec<OutboxEvent>,
+        rows: Vec<KnownRow>,
         subs: &HashMap<u64, Arc<StoredSubscription>>,
     ) -> Result<Vec<OutboxEvent>, String> {
         let mut left: HashMap<u64, u64> = HashMap::new();
         let mut kept = Vec::with_capacity(rows.len());
-        for r in rows {
+        for (r, known) in rows {
             let Some(max) = subs.get(&r.subscription).and_then(|s| s.max_events) else {
                 kept.push(r);
                 continue;
@@ -651,10 +675,6 @@ impl Partners {
                     e.insert(u64::from(max).saturating_sub(given))
                 }
             };
-            let known = self
-                .outbox
-                .contains(r.subscription, &r.event_id)
-                .map_err(|e| e.to_string())?;
             if known {
                 kept.push(r);
             } else if *left > 0 {
