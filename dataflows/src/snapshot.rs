@@ -21,8 +21,12 @@
 //! located signal ends the stay (a departure if it dwelled), as an edit of the catalog
 //! while running would.
 //!
-//! On disk (`encode`/`decode`): the magic `LFSNAP03` (`LFSNAP02`, written before zone
-//! state was kept, is refused as [`SnapshotError::Version`]), the payload's length (u64 LE), the
+//! In a cluster every process writes its own workers' share, all at the same boundary
+//! ([`crate::stream`]'s cut): `processes` and `workers` say which run took it.
+//!
+//! On disk (`encode`/`decode`): the magic `LFSNAP04` (earlier versions' `LFSNAP02`,
+//! without zone state, and `LFSNAP03`, without the run's shape, are refused as
+//! [`SnapshotError::Version`]), the payload's length (u64 LE), the
 //! payload (bincode 1, the serde format timely already uses for its exchanges: no new
 //! dependency, a fixed little-endian layout), and the first 8 bytes of the payload's
 //! SHA-256. A file cut short or altered anywhere is refused ([`SnapshotError`]), never
@@ -41,7 +45,7 @@ use crate::detector::Presence;
 use crate::zone_detector::ZonePresence;
 
 /// The first bytes of a snapshot file.
-pub const MAGIC: &[u8; 8] = b"LFSNAP03";
+pub const MAGIC: &[u8; 8] = b"LFSNAP04";
 /// What every version's magic starts with (the last two bytes are the version).
 const MAGIC_FAMILY: &[u8; 6] = b"LFSNAP";
 /// The first bytes of each record of a journal of signals ([`encode_signals`]).
@@ -65,6 +69,11 @@ pub struct StreamSnapshot {
     /// The caller's position in its own log of what it sent (e.g. `serve`'s journal
     /// segment) when the snapshot was taken: what was sent after it is not covered.
     pub log_position: u64,
+    /// The run that took it: its processes (1: not a cluster; a cluster's snapshot is
+    /// one process's share, restored only by a cluster of the same shape) and workers per
+    /// process.
+    pub processes: u32,
+    pub workers: u32,
 }
 
 /// A snapshot that cannot be read.
@@ -235,6 +244,8 @@ mod tests {
             zones: vec![(crate::imsi_key(&imsi), zone)],
             pending: vec![signal, signal],
             log_position: 3,
+            processes: 2,
+            workers: 3,
         }
     }
 
@@ -246,17 +257,14 @@ mod tests {
 
     #[test]
     fn a_snapshot_of_the_previous_format_is_refused_by_version() {
-        // LFSNAP02: the same frame, the payload without zone state.
-        let mut bytes = sample().encode();
-        bytes[..8].copy_from_slice(b"LFSNAP02");
-        let e = StreamSnapshot::decode(&bytes).unwrap_err();
-        assert_eq!(
-            e,
-            SnapshotError::Version {
-                found: "LFSNAP02".into()
-            }
-        );
-        assert!(e.to_string().contains("LFSNAP02") && e.to_string().contains("LFSNAP03"));
+        // LFSNAP02 (no zone state), LFSNAP03 (no shape): the same frame, another payload.
+        for old in ["LFSNAP02", "LFSNAP03"] {
+            let mut bytes = sample().encode();
+            bytes[..8].copy_from_slice(old.as_bytes());
+            let e = StreamSnapshot::decode(&bytes).unwrap_err();
+            assert_eq!(e, SnapshotError::Version { found: old.into() });
+            assert!(e.to_string().contains(old) && e.to_string().contains("LFSNAP04"));
+        }
         assert_eq!(
             StreamSnapshot::decode(b"NOTASNAPSHOT-----------------").unwrap_err(),
             SnapshotError::Magic

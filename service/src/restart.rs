@@ -18,8 +18,10 @@
 //!   for the minimum dwell, whose timers the restored dataflow sets again); the zones and
 //!   the catalog are fed again from the configuration, and the partners' circle zones
 //!   from their registry, before the first watermark of the restored run.
-//! * Not covered: the processes of a cluster are not coordinated (a cluster runs without
-//!   snapshots).
+//! * In a cluster every process writes its own share, all at the same boundary (process
+//!   0 asks, the others take theirs as their feeders come by: `dataflows::stream`'s cut);
+//!   each process keeps its previous snapshot too, and a restarted cluster restores the
+//!   latest boundary every process has (the processes agree on it first).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,21 @@ use crate::journal::Journal;
 /// The snapshot file of `process` in `dir`.
 pub fn snapshot_path(dir: &Path, process: u32) -> PathBuf {
     dir.join(format!("snapshot-p{process}"))
+}
+
+/// The snapshot before it, kept until the next is written (a cluster may have to restore
+/// it: the processes' latest files are at most one snapshot apart).
+pub fn previous_path(dir: &Path, process: u32) -> PathBuf {
+    dir.join(format!("snapshot-p{process}.previous"))
+}
+
+/// The readable snapshots of `process` in `dir`: the latest, then the previous (a
+/// cluster's).
+pub fn load_all(dir: &Path, process: u32) -> Vec<StreamSnapshot> {
+    [snapshot_path(dir, process), previous_path(dir, process)]
+        .iter()
+        .filter_map(|p| load(p))
+        .collect()
 }
 
 /// The snapshot at `path`, if there is a readable one (a damaged one, or one of another
@@ -118,27 +135,48 @@ impl Resume {
     }
 }
 
-/// Takes a snapshot every `interval`, once the sinks have the moments it covers.
+/// Takes a snapshot every `interval` (process 0; the other processes of a cluster when
+/// process 0 asks), once the sinks have the moments it covers.
 pub struct Snapshotter {
-    pub path: PathBuf,
+    dir: PathBuf,
+    process: u32,
     pub interval: Duration,
     last: Instant,
+    /// In a cluster: the previous file is kept, and with it the journal from the
+    /// position of the snapshot in the latest file, once the next one is written (the
+    /// previous file's restore needs them).
+    keep_previous: bool,
+    latest_position: u64,
 }
 
 impl Snapshotter {
-    pub fn new(path: PathBuf, interval: Duration) -> Snapshotter {
+    /// `restored`: the journal position of the snapshot the run started from;
+    /// `cluster`: keep the previous snapshot and its journal.
+    pub fn new(
+        dir: PathBuf,
+        process: u32,
+        interval: Duration,
+        restored: u64,
+        cluster: bool,
+    ) -> Snapshotter {
         Snapshotter {
-            path,
+            dir,
+            process,
             interval,
             last: Instant::now(),
+            keep_previous: cluster,
+            latest_position: restored,
         }
     }
 
-    /// When the interval has passed (or `now`: the final one of a graceful stop): a
-    /// snapshot of `input` at its watermark, written once `written` (the sinks' mark:
-    /// every moment before it written) has reached the watermark's batch; with a
-    /// `journal`, a new segment started first and the older ones deleted after. Returns
-    /// false when the dataflow or the emitter is gone.
+    /// Process 0, when the interval has passed (or `now`: the final one of a graceful
+    /// stop) and every process has written the last one: a snapshot of `input` at its
+    /// watermark; the other processes of a cluster, their share of the one process 0
+    /// asked for, once their workers have taken it. Written once `written` (the sinks'
+    /// mark: every moment before it written) has reached its boundary, the previous file
+    /// kept beside it; with a `journal`, a new segment started first and those before the
+    /// previous snapshot's deleted after. Returns false when the dataflow or the emitter
+    /// is gone.
     pub fn maybe(
         &mut self,
         now: bool,
@@ -147,18 +185,36 @@ impl Snapshotter {
         written: &AtomicI64,
         emitting: &dyn Fn() -> bool,
     ) -> bool {
-        if (!now && self.last.elapsed() < self.interval) || input.watermark() == i64::MIN {
-            return true;
-        }
+        let taken = if self.process == 0 {
+            if (!now && self.last.elapsed() < self.interval)
+                || input.watermark() == i64::MIN
+                || !input.may_snapshot()
+            {
+                return true;
+            }
+            None
+        } else {
+            match input.take_snapshot() {
+                Some(s) => Some(s),
+                None => return true,
+            }
+        };
         self.last = Instant::now();
         let position = match journal.as_deref_mut().map(Journal::rotate).transpose() {
             Ok(p) => p.unwrap_or(0),
             Err(e) => {
                 warn!("journal: {e}; no snapshot now");
+                if let Some(s) = &taken {
+                    input.snapshot_written(s.watermark);
+                }
                 return true;
             }
         };
-        let mut snapshot = match input.snapshot() {
+        let taken = match taken {
+            Some(s) => Ok(s),
+            None => input.snapshot(),
+        };
+        let mut snapshot = match taken {
             Ok(s) => s,
             Err(e) => {
                 warn!("no snapshot: {e}");
@@ -176,7 +232,20 @@ impl Snapshotter {
             }
             thread::sleep(Duration::from_millis(1));
         }
-        match write_atomic(&self.path, &snapshot.encode()) {
+        let (latest, previous) = (
+            snapshot_path(&self.dir, self.process),
+            previous_path(&self.dir, self.process),
+        );
+        // In a cluster the latest file becomes the previous one (a kill between the two
+        // steps leaves the previous file alone: the restart restores it).
+        let kept = match self
+            .keep_previous
+            .then(|| std::fs::rename(&latest, &previous))
+        {
+            Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => write_atomic(&latest, &snapshot.encode()),
+        };
+        match kept {
             Ok(()) => {
                 info!(
                     subscribers = snapshot.presence.len(),
@@ -184,14 +253,22 @@ impl Snapshotter {
                     pending = snapshot.pending.len(),
                     "snapshot written"
                 );
+                let covered = if self.keep_previous {
+                    self.latest_position
+                } else {
+                    position
+                };
                 if let Some(j) = journal {
-                    if let Err(e) = j.covered(position) {
+                    if let Err(e) = j.covered(covered) {
                         warn!("journal: {e}");
                     }
                 }
+                self.latest_position = position;
             }
-            Err(e) => warn!("snapshot {}: {e}", self.path.display()),
+            Err(e) => warn!("snapshot {}: {e}", latest.display()),
         }
+        // Done with this boundary either way: a cluster goes on to the next.
+        input.snapshot_written(snapshot.watermark);
         true
     }
 }
@@ -213,6 +290,8 @@ mod tests {
             zones: Vec::new(),
             pending: vec![signal(10_500_000, 7), signal(12_000_000, 9)],
             log_position: 0,
+            processes: 1,
+            workers: 1,
         };
         let mut resume = Resume::from_snapshot(&snapshot);
         let mut read = vec![
@@ -243,6 +322,8 @@ mod tests {
             zones: Vec::new(),
             pending: vec![signal(5, 1)],
             log_position: 0,
+            processes: 1,
+            workers: 1,
         };
         let bytes = s.encode();
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();

@@ -163,27 +163,63 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             ..SourcesConfig::default()
         },
     )?;
-    // Restart: the snapshot of the last run, if any (with zones too: their state is in it;
-    // not in a cluster: the processes' snapshots are not coordinated), and what the
-    // re-read inputs then give that it already covers.
-    let snapshots = cfg.cluster.processes == 1;
-    let snapshot_path = restart::snapshot_path(&cfg.runtime.data_dir, cfg.cluster.process);
-    let snapshot = snapshots.then(|| restart::load(&snapshot_path)).flatten();
+    // Restart: the snapshots of the last run, if any (with zones too: their state is in
+    // them; in a cluster, the processes agree on the boundary every one has), and what
+    // the re-read inputs then give that the one restored already covers.
+    let (data_dir, process) = (&cfg.runtime.data_dir, cfg.cluster.process);
+    let snapshots = restart::load_all(data_dir, process);
+    let resumes: Vec<(Resume, u64, [usize; 3])> = snapshots
+        .iter()
+        .map(|s| {
+            let sizes = [s.presence.len(), s.zones.len(), s.pending.len()];
+            (Resume::from_snapshot(s), s.log_position, sizes)
+        })
+        .collect();
+    let stream = stream::start_from(
+        &cfg.cluster.topology(),
+        StreamConfig {
+            workers: cfg.runtime.workers as usize,
+            batch_us: cfg.rules.batch_us(),
+            rules: cfg.rules.rules(),
+            zones: zones.is_some(),
+            channel: 16,
+            emit: Emit::ByOwner,
+            snapshots: true,
+            partners: cfg.partners.as_ref().map(|p| p.operator_country),
+        },
+        snapshots,
+    )?;
+    let mut resumes = resumes;
+    let restored = stream.restored.map(|i| resumes.swap_remove(i));
+    if !resumes.is_empty() && stream.restored != Some(0) {
+        warn!(
+            snapshots = resumes.len(),
+            restored = restored.is_some(),
+            "a snapshot of this process was not restored (the cluster's processes had none in common at that boundary, or it was taken by another cluster shape)"
+        );
+    }
+    if stream.restored == Some(1) {
+        // The latest file is ahead of what the cluster restored: gone, so that it is
+        // never taken for a snapshot of this run.
+        let _ = std::fs::remove_file(restart::snapshot_path(data_dir, process));
+    }
+    let (resume, position) = match restored {
+        Some((resume, position, [subscribers, in_zones, pending])) => {
+            info!(subscribers, in_zones, pending, "restoring the snapshot");
+            (resume, position)
+        }
+        None => (Resume::none(), 0),
+    };
     // Inputs that cannot be read again are journaled (by source index).
     let journaled: Vec<bool> = cfg
         .inputs
         .iter()
         .map(|i| matches!(i.kind, InputKind::Stdin | InputKind::Interface { .. }))
         .collect();
-    let journal = if snapshots && journaled.contains(&true) {
-        let from = snapshot.as_ref().map_or(0, |s| s.log_position);
-        let (journal, recovered) = Journal::open(&cfg.runtime.data_dir, cfg.cluster.process, from)
-            .map_err(|e| {
-                ServeError::DataDir(format!(
-                    "{}: the journal: {e}",
-                    cfg.runtime.data_dir.display()
-                ))
-            })?;
+    let journal = if journaled.contains(&true) {
+        let (journal, recovered) = Journal::open(data_dir, process, position).map_err(|e| {
+            ServeError::DataDir(format!("{}: the journal: {e}", data_dir.display()))
+        })?;
         if !recovered.signals.is_empty() || recovered.torn_bytes > 0 {
             info!(
                 signals = recovered.signals.len(),
@@ -196,33 +232,13 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     } else {
         None
     };
-    let resume = snapshot
-        .as_ref()
-        .map_or_else(Resume::none, Resume::from_snapshot);
-    if let Some(s) = &snapshot {
-        info!(
-            subscribers = s.presence.len(),
-            in_zones = s.zones.len(),
-            pending = s.pending.len(),
-            "restoring the snapshot"
-        );
-    }
-    let stream = stream::start_from(
-        &cfg.cluster.topology(),
-        StreamConfig {
-            workers: cfg.runtime.workers as usize,
-            batch_us: cfg.rules.batch_us(),
-            rules: cfg.rules.rules(),
-            zones: zones.is_some(),
-            channel: 16,
-            emit: Emit::ByOwner,
-            snapshots,
-            partners: cfg.partners.as_ref().map(|p| p.operator_country),
-        },
-        snapshot,
-    )?;
-    let snapshotter =
-        snapshots.then(|| Snapshotter::new(snapshot_path, cfg.runtime.snapshot_interval));
+    let snapshotter = Some(Snapshotter::new(
+        data_dir.clone(),
+        process,
+        cfg.runtime.snapshot_interval,
+        position,
+        cfg.cluster.processes > 1,
+    ));
     let tracked = stream.tracked.clone();
     let (mut input, output, workers) = stream.split();
     if let Some((zones, catalog)) = zones {
@@ -334,6 +350,7 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             journaled_again: journaled_again.unwrap_or_default(),
             written,
             emitting: Box::new(move || emitting.load(Ordering::SeqCst)),
+            alone: cfg.cluster.processes <= 1,
         };
         thread::Builder::new()
             .name("landfall-feed".into())
@@ -469,6 +486,8 @@ struct Restart {
     journaled_again: Vec<Signal>,
     written: Arc<AtomicI64>,
     emitting: Box<dyn Fn() -> bool + Send>,
+    /// Not a cluster.
+    alone: bool,
 }
 
 /// The feeder: merged batches into the dataflow, and the merged watermark (each source's
@@ -514,6 +533,13 @@ fn feed(
                 if applied.is_err() {
                     return sent;
                 }
+            }
+        }
+        // A snapshot when one is due (process 0) or asked for (the others).
+        if let Some(s) = &mut restart.snapshotter {
+            let journal = restart.journal.as_mut();
+            if !s.maybe(false, input, journal, &restart.written, &*restart.emitting) {
+                break;
             }
         }
         let m = match merged.recv_timeout(Duration::from_millis(20)) {
@@ -576,12 +602,6 @@ fn feed(
                         break;
                     }
                 }
-                if let Some(s) = &mut restart.snapshotter {
-                    let journal = restart.journal.as_mut();
-                    if !s.maybe(false, input, journal, &restart.written, &*restart.emitting) {
-                        break;
-                    }
-                }
             }
             Merged::End => {
                 ended = true;
@@ -589,8 +609,9 @@ fn feed(
             }
         }
     }
-    // A graceful end: the last snapshot, so a restart derives nothing again.
-    if let (true, Some(s)) = (ended, &mut restart.snapshotter) {
+    // A graceful end: the last snapshot, so a restart derives nothing again (not in a
+    // cluster: the other processes' inputs may have ended, and with them their part).
+    if let (true, true, Some(s)) = (ended, restart.alone, &mut restart.snapshotter) {
         let journal = restart.journal.as_mut();
         s.maybe(true, input, journal, &restart.written, &*restart.emitting);
     }

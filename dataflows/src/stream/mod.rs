@@ -17,7 +17,9 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -40,9 +42,11 @@ use crate::subscribe::{partner_matches, Match};
 use crate::zone_detector::{detect_with_zones_shared, SharedZoneState, ZonePresence};
 use crate::zones::{zone_membership, CatalogCell, Zone};
 
+mod cut;
 mod output;
 mod partners;
 
+use cut::{CutShared, CutWorker};
 pub use output::Completed;
 use output::{hand_out, SharedGathered};
 use partners::PartnerInputs;
@@ -113,14 +117,52 @@ impl StreamConfig {
 /// (none without zones), by key.
 type Share = (Vec<(u64, Presence)>, Vec<(u64, ZonePresence)>);
 
-/// Where a worker sends its share of a snapshot.
-type ShareReply = SyncSender<Share>;
-
 /// What every worker of a restored run starts from (each keeps the subscribers it owns).
 struct Restored {
     watermark: TimestampUs,
     presence: Vec<(u64, Presence)>,
     zones: Vec<(u64, ZonePresence)>,
+}
+
+/// The states a run may restore (a cluster's processes agree on one first), dropped once
+/// every local worker has taken its subscribers from the chosen one.
+struct Candidates {
+    states: Mutex<Vec<Option<Restored>>>,
+    /// `(watermark, shape)` of each, for the agreement.
+    have: cut::Have,
+    /// Local workers yet to take their share.
+    remaining: Mutex<usize>,
+}
+
+impl Candidates {
+    /// The chosen state's subscribers that `keep` keeps (both levels); the last local
+    /// worker to call this drops every state.
+    fn take(
+        &self,
+        chosen: Option<usize>,
+        keep: impl Fn(&u64) -> bool,
+    ) -> Share {
+        let mut states = self.states.lock().expect("candidates");
+        let mine = chosen
+            .and_then(|i| states.get(i).and_then(Option::as_ref))
+            .map(|r| {
+                (
+                    r.presence
+                        .iter()
+                        .filter(|(k, _)| keep(k))
+                        .cloned()
+                        .collect(),
+                    r.zones.iter().filter(|(k, _)| keep(k)).cloned().collect(),
+                )
+            })
+            .unwrap_or_default();
+        let mut remaining = self.remaining.lock().expect("candidates");
+        *remaining = remaining.saturating_sub(1);
+        if *remaining == 0 {
+            states.clear();
+        }
+        mine
+    }
 }
 
 /// One message from the feeder to a worker.
@@ -133,9 +175,9 @@ enum Command {
     /// Capture names by file index.
     Files(Vec<(u16, String)>),
     Registry(Vec<(RegistryEdit, isize)>),
-    /// Reply with this worker's detector state once every batch before the current input
-    /// time is complete; take no other command until then.
-    Snapshot(ShareReply),
+    /// Take a share of the state at the current input time ([`cut`]); take no other
+    /// command until every worker has.
+    Snapshot,
 }
 
 /// What a streaming run counted, summed over its workers.
@@ -157,8 +199,18 @@ pub struct StreamInput {
     next: usize,
     watermark: TimestampUs,
     batch_us: i64,
-    /// With snapshots: the signals sent at or after the watermark's batch.
+    /// With snapshots: the signals sent for batches not yet complete (and from an asked
+    /// snapshot's boundary on, until it is taken).
     pending: Option<Vec<Signal>>,
+    cut: Arc<CutShared>,
+    /// The workers' shares of a snapshot, and those of one not complete yet.
+    shares: Receiver<(u64, Share)>,
+    collected: Vec<(u64, Share)>,
+    /// This process, and the run's shape `(processes, workers per process)`.
+    process: usize,
+    shape: (u32, u32),
+    /// (Process 0.) The boundary of the last snapshot asked for.
+    asked: Option<u64>,
 }
 
 /// Why [`StreamInput::snapshot`] gave no snapshot.
@@ -168,6 +220,8 @@ pub enum SnapshotUnavailable {
     Disabled,
     #[error("the dataflow workers have stopped")]
     Stopped,
+    #[error("only process 0 of a cluster asks for snapshots")]
+    NotProcess0,
 }
 
 /// The workers stopped (one failed, or they were never started): nothing more can be sent.
@@ -206,8 +260,8 @@ impl StreamInput {
         }
         self.watermark = at;
         if let Some(pending) = &mut self.pending {
-            let now = batch_at(at, self.batch_us);
-            pending.retain(|s| batch_at(s.at, self.batch_us) >= now);
+            let keep = batch_at(at, self.batch_us).min(self.cut.keep_from());
+            pending.retain(|s| batch_at(s.at, self.batch_us) >= keep);
         }
         self.broadcast(|| Command::Watermark(at))
     }
@@ -215,34 +269,86 @@ impl StreamInput {
     /// The state of this process's workers at the current watermark (see
     /// [`crate::snapshot`]): waits until the dataflow has completed every batch before the
     /// watermark's, so the moments of those batches are all in `output` (or already
-    /// taken) by the time this returns. Keep draining `output` meanwhile.
+    /// taken) by the time this returns. Keep draining `output` meanwhile. In a cluster,
+    /// process 0 asks (the other processes take theirs with
+    /// [`StreamInput::take_snapshot`]), and only once [`StreamInput::may_snapshot`].
     pub fn snapshot(&mut self) -> Result<StreamSnapshot, SnapshotUnavailable> {
-        let Some(pending) = &self.pending else {
+        if self.pending.is_none() {
             return Err(SnapshotUnavailable::Disabled);
-        };
-        let pending = pending.clone();
-        let (tx, rx) = mpsc::sync_channel(self.senders.len());
-        for s in &self.senders {
-            s.send(Command::Snapshot(tx.clone()))
-                .map_err(|_| SnapshotUnavailable::Stopped)?;
         }
-        drop(tx);
+        if self.process != 0 {
+            return Err(SnapshotUnavailable::NotProcess0);
+        }
+        let b = batch_at(self.watermark, self.batch_us);
+        self.broadcast(|| Command::Snapshot)
+            .map_err(|_| SnapshotUnavailable::Stopped)?;
+        self.asked = Some(b);
+        while !self.complete(b) {
+            let share = self
+                .shares
+                .recv()
+                .map_err(|_| SnapshotUnavailable::Stopped)?;
+            self.collected.push(share);
+        }
+        Ok(self.assemble(b))
+    }
+
+    /// Whether process 0 may ask for a snapshot: every process has written the last one.
+    pub fn may_snapshot(&self) -> bool {
+        self.process == 0 && self.asked.is_none_or(|b| self.cut.all_wrote(b))
+    }
+
+    /// (Processes other than 0.) This process's share of the snapshot process 0 asked
+    /// for, once its workers have all taken theirs; none yet otherwise.
+    pub fn take_snapshot(&mut self) -> Option<StreamSnapshot> {
+        if self.pending.is_none() || self.process == 0 {
+            return None;
+        }
+        self.collected.extend(self.shares.try_iter());
+        let b = self.collected.first()?.0;
+        self.complete(b).then(|| self.assemble(b))
+    }
+
+    /// Whether every local worker's share at `b` is in.
+    fn complete(&self, b: u64) -> bool {
+        self.collected.iter().filter(|(at, _)| *at == b).count() >= self.senders.len()
+    }
+
+    /// The snapshot at `b` from the collected shares and the signals sent for batches
+    /// from `b` on.
+    fn assemble(&mut self, b: u64) -> StreamSnapshot {
         let (mut presence, mut zones) = (Vec::new(), Vec::new());
-        for _ in 0..self.senders.len() {
-            let (p, z) = rx.recv().map_err(|_| SnapshotUnavailable::Stopped)?;
+        for (_, (p, z)) in self.collected.drain(..).filter(|(at, _)| *at == b) {
             presence.extend(p);
             zones.extend(z);
         }
         presence.sort_unstable_by_key(|(k, _)| *k);
         zones.sort_unstable_by_key(|(k, _)| *k);
-        Ok(StreamSnapshot {
-            watermark: self.watermark,
+        let pending = self
+            .pending
+            .iter()
+            .flatten()
+            .filter(|s| batch_at(s.at, self.batch_us) >= b)
+            .copied()
+            .collect();
+        self.cut.floor.store(u64::MAX, Ordering::SeqCst);
+        StreamSnapshot {
+            // The boundary itself: the same in every process of a cluster.
+            watermark: batch_start(b, self.batch_us),
             batch_us: self.batch_us,
             presence,
             zones,
             pending,
             log_position: 0,
-        })
+            processes: self.shape.0,
+            workers: self.shape.1,
+        }
+    }
+
+    /// The snapshot at `watermark` is written (in a cluster, process 0 asks for the next
+    /// only once every process has said so).
+    pub fn snapshot_written(&self, watermark: TimestampUs) {
+        self.cut.wrote(batch_at(watermark, self.batch_us));
     }
 
     /// The latest watermark sent.
@@ -299,6 +405,8 @@ pub struct Stream {
     pub output: Receiver<Completed>,
     /// Subscribers held by this process's workers, read while they run.
     pub tracked: Tracked,
+    /// Which of the snapshots given to [`start_from`] the run restored (by position).
+    pub restored: Option<usize>,
     workers: JoinHandle<Result<StreamReport, RunError>>,
 }
 
@@ -337,41 +445,60 @@ pub fn start(topology: &Topology, cfg: StreamConfig) -> Result<Stream, RunError>
     start_from(topology, cfg, None)
 }
 
-/// Start the workers of a streaming run on `topology`, from `snapshot` when one is given
-/// (taken by a run with the same batch width, any number of workers; in a cluster, each
-/// process restores its own): every worker keeps the subscribers it owns, the input starts
-/// at the snapshot's watermark, and the snapshot's pending signals are sent again. With
-/// zones, send the zones and the catalog ([`StreamInput::zones`], [`StreamInput::catalog`])
-/// before the first watermark: they then enter at the snapshot's batch, before any signal
-/// is placed. The zone state of a snapshot is ignored by a run without zones; a run with
-/// zones restored from a snapshot without zone state starts with no one in a zone.
+/// Start the workers of a streaming run on `topology`, from one of `snapshots` when any
+/// is given (taken by a run with the same batch width; on one process, by a run on one
+/// process with any number of workers: the latest is restored; in a cluster, the
+/// processes first agree on the latest watermark every one of them has a snapshot at,
+/// taken by a cluster of this shape, and each restores its own, or all start empty):
+/// every worker keeps the subscribers it owns, the input starts at the snapshot's
+/// watermark, and the snapshot's pending signals are sent again ([`Stream::restored`]
+/// says which). With zones, send the zones and the catalog ([`StreamInput::zones`],
+/// [`StreamInput::catalog`]) before the first watermark: they then enter at the
+/// snapshot's batch, before any signal is placed. The zone state of a snapshot is ignored
+/// by a run without zones; a run with zones restored from a snapshot without zone state
+/// starts with no one in a zone.
 pub fn start_from(
     topology: &Topology,
     cfg: StreamConfig,
-    snapshot: Option<StreamSnapshot>,
+    snapshots: impl IntoIterator<Item = StreamSnapshot>,
 ) -> Result<Stream, RunError> {
-    if let Some(s) = &snapshot {
-        if s.batch_us != cfg.batch_us.max(1) {
-            return Err(RunError::Start(format!(
-                "the snapshot was taken with batches of {} µs, this run has {} µs",
-                s.batch_us,
-                cfg.batch_us.max(1)
-            )));
-        }
-    }
-    let (watermark, pending, restored) = match snapshot {
-        Some(s) => (
-            s.watermark,
-            s.pending,
-            Some(std::sync::Arc::new(Restored {
-                watermark: s.watermark,
-                presence: s.presence,
-                zones: s.zones,
-            })),
-        ),
-        None => (i64::MIN, Vec::new(), None),
-    };
     let workers = cfg.workers.max(1);
+    let (process, processes) = match topology {
+        Topology::Process => (0, 1),
+        Topology::Cluster { process, hosts, .. } => (*process, hosts.len().max(1)),
+    };
+    let shape = (processes as u32, workers as u32);
+    let snapshots: Vec<StreamSnapshot> = snapshots.into_iter().collect();
+    if let Some(s) = snapshots.iter().find(|s| s.batch_us != cfg.batch_us.max(1)) {
+        return Err(RunError::Start(format!(
+            "the snapshot was taken with batches of {} µs, this run has {} µs",
+            s.batch_us,
+            cfg.batch_us.max(1)
+        )));
+    }
+    let mut inputs = Vec::with_capacity(snapshots.len());
+    let mut states = Vec::with_capacity(snapshots.len());
+    let mut have = Vec::with_capacity(snapshots.len());
+    for s in snapshots {
+        have.push((s.watermark, (s.processes, s.workers)));
+        inputs.push((s.watermark, s.pending));
+        states.push(Some(Restored {
+            watermark: s.watermark,
+            presence: s.presence,
+            zones: s.zones,
+        }));
+    }
+    // On one process: the latest snapshot of a run on one process (any worker count).
+    let fixed = (processes == 1).then(|| {
+        (0..have.len())
+            .filter(|&i| have[i].1 .0 == 1)
+            .max_by_key(|&i| have[i].0)
+    });
+    let candidates = Arc::new(Candidates {
+        states: Mutex::new(states),
+        have,
+        remaining: Mutex::new(workers),
+    });
     let mut senders = Vec::with_capacity(workers);
     let mut receivers = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -381,12 +508,17 @@ pub fn start_from(
     }
     let receivers = std::sync::Mutex::new(receivers);
     let (out_tx, output) = mpsc::sync_channel::<Completed>(cfg.channel.max(1));
+    let (shares_tx, shares) = mpsc::sync_channel::<(u64, Share)>(workers);
+    let cut = Arc::new(CutShared::default());
     let tracked = Tracked::default();
     let tracked_here = tracked.clone();
     let config = topology.config(workers);
     // The workers start only once every process of a cluster is connected: the first one
     // says so, and the wait for it is what the connect timeout bounds.
     let (started_tx, started) = mpsc::sync_channel::<()>(1);
+    // Which snapshot the workers restored (the first worker of the process says).
+    let (chosen_tx, chosen) = mpsc::sync_channel::<Option<usize>>(1);
+    let cut_here = Arc::clone(&cut);
     let handle = std::thread::Builder::new()
         .name("landfall-dataflow".into())
         .spawn(move || -> Result<StreamReport, RunError> {
@@ -403,7 +535,33 @@ pub fn start_from(
                     Emit::AllOnProcess0 => worker.index() == 0,
                 };
                 let out = emits.then(|| out_tx.clone());
-                run_worker(worker, rx, out, cfg, &tracked, restored.as_deref())
+                let choice = match fixed {
+                    Some(i) => i,
+                    None => cut::agree(worker, workers, shape, &candidates.have).and_then(|w| {
+                        candidates
+                            .have
+                            .iter()
+                            .position(|(at, s)| *at == w && *s == shape)
+                    }),
+                };
+                if local == 0 {
+                    let _ = chosen_tx.try_send(choice);
+                }
+                let (me, peers) = (worker.index(), worker.peers());
+                let restored = choice.map(|i| {
+                    let (presence, zones) =
+                        candidates.take(Some(i), |k| owner(route_of_key(*k), peers) == me);
+                    Restored {
+                        watermark: candidates.have[i].0,
+                        presence,
+                        zones,
+                    }
+                });
+                if choice.is_none() {
+                    candidates.take(None, |_| false);
+                }
+                let cut = (Arc::clone(&cut_here), shares_tx.clone());
+                run_worker(worker, rx, out, cfg, &tracked, restored.as_ref(), cut)
             })
             .map_err(RunError::Start)?;
             let mut report = StreamReport::default();
@@ -418,6 +576,16 @@ pub fn start_from(
             Ok(report)
         })
         .map_err(|e| RunError::Start(e.to_string()))?;
+    let stopped = |handle: JoinHandle<Result<StreamReport, RunError>>| {
+        handle
+            .join()
+            .map_err(|p| RunError::Start(panic_text(p.as_ref())))?
+            .err()
+            .map_or_else(
+                || Err(RunError::Start("the workers stopped at once".into())),
+                Err,
+            )
+    };
     if let Topology::Cluster {
         connect_timeout: Some(timeout),
         ..
@@ -427,21 +595,28 @@ pub fn start_from(
             Ok(()) => {}
             // Left blocked in timely's connection loop: the caller is expected to exit.
             Err(mpsc::RecvTimeoutError::Timeout) => return Err(RunError::ConnectTimeout(*timeout)),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(handle
-                    .join()
-                    .map_err(|p| RunError::Start(panic_text(p.as_ref())))?
-                    .err()
-                    .unwrap_or_else(|| RunError::Start("the workers stopped at once".into())))
-            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return stopped(handle),
         }
     }
+    let Ok(restored) = chosen.recv() else {
+        return stopped(handle);
+    };
+    let (watermark, pending) = match restored {
+        Some(i) => std::mem::take(&mut inputs[i]),
+        None => (i64::MIN, Vec::new()),
+    };
     let mut input = StreamInput {
         senders,
         next: 0,
         watermark,
         batch_us: cfg.batch_us.max(1),
         pending: cfg.snapshots.then(Vec::new),
+        cut,
+        shares,
+        collected: Vec::new(),
+        process,
+        shape,
+        asked: None,
     };
     for chunk in pending.chunks(CHUNK) {
         // A send fails only when the workers stopped: their error comes from `join`.
@@ -453,6 +628,7 @@ pub fn start_from(
         input,
         output,
         tracked: tracked_here,
+        restored,
         workers: handle,
     })
 }
@@ -482,6 +658,7 @@ fn run_worker(
     cfg: StreamConfig,
     tracked: &Tracked,
     restored: Option<&Restored>,
+    (cut, shares): (Arc<CutShared>, SyncSender<(u64, Share)>),
 ) -> StreamReport {
     let batch_us = cfg.batch_us.max(1);
     // The detector's state: the country/network detector's alone, or (with zones) the
@@ -489,15 +666,12 @@ fn run_worker(
     let shared = SharedPresence::default();
     let shared_zones = SharedZoneState::default();
     if let Some(r) = restored {
-        let (me, peers) = (worker.index(), worker.peers());
-        let mine = |k: &u64| owner(route_of_key(*k), peers) == me;
-        let presence = r.presence.iter().filter(|(k, _)| mine(k)).cloned();
+        // Already this worker's subscribers only.
+        let presence = r.presence.iter().cloned();
         if cfg.zones {
             let mut state = shared_zones.borrow_mut();
             state.serving.extend(presence);
-            state
-                .zones
-                .extend(r.zones.iter().filter(|(k, _)| mine(k)).cloned());
+            state.zones.extend(r.zones.iter().cloned());
         } else {
             shared.borrow_mut().extend(presence);
         }
@@ -508,8 +682,9 @@ fn run_worker(
     let named: Rc<RefCell<Vec<(u16, String)>>> = Rc::new(RefCell::new(Vec::new()));
     let probe = ProbeHandle::new();
     let (peers, local) = (worker.peers() as u64, cfg.workers.max(1) as u64);
-    let (mut input, mut reference, mut files, mut partners) =
+    let (mut input, mut reference, mut files, mut partners, marks) =
         worker.dataflow::<u64, _, _>(|scope| {
+            let marks = CutWorker::marks(&scope);
             let (input, signals) = scope.new_collection::<Signal, isize>();
             let (files, names) = scope.new_collection::<(u16, String), isize>();
             let named = Rc::clone(&named);
@@ -588,8 +763,14 @@ fn run_worker(
                     .probe_with(&probe);
                 PartnerInputs::new(subscriptions, consent, opt_out)
             });
-            (input, reference, files, partners)
+            (input, reference, files, partners, marks)
         });
+    let mut cut = CutWorker::new(
+        marks,
+        (worker.index(), worker.peers(), local as usize),
+        cut,
+        shares,
+    );
 
     if let Some(r) = restored {
         let b = batch_at(r.watermark, batch_us);
@@ -608,37 +789,33 @@ fn run_worker(
     let mut open = true;
     // Batches before this one have been handed out.
     let mut handed: u64 = 0;
-    // A snapshot asked for: the batch to complete first and where to send the state.
-    let mut snapshot: Option<(u64, ShareReply)> = None;
+    // This worker's share of a snapshot: its subscribers' state.
+    let share = || -> Share {
+        if cfg.zones {
+            let state = shared_zones.borrow();
+            let serving = state.serving.iter().map(|(k, p)| (*k, p.clone()));
+            let zones = state.zones.iter().map(|(k, p)| (*k, p.clone()));
+            (serving.collect(), zones.collect())
+        } else {
+            let serving = shared
+                .borrow()
+                .iter()
+                .map(|(k, p)| (*k, p.clone()))
+                .collect();
+            (serving, Vec::new())
+        }
+    };
+    let frontier =
+        |probe: &ProbeHandle<u64>| probe.with_frontier(|f| f.first().copied().unwrap_or(u64::MAX));
     while open {
         let mut moved = false;
-        if let Some((b, reply)) = snapshot.take() {
-            let frontier = probe.with_frontier(|f| f.first().copied().unwrap_or(u64::MAX));
-            if frontier >= b {
-                let share: Share = if cfg.zones {
-                    let state = shared_zones.borrow();
-                    let serving = state.serving.iter().map(|(k, p)| (*k, p.clone()));
-                    let zones = state.zones.iter().map(|(k, p)| (*k, p.clone()));
-                    (serving.collect(), zones.collect())
-                } else {
-                    let serving = shared
-                        .borrow()
-                        .iter()
-                        .map(|(k, p)| (*k, p.clone()))
-                        .collect();
-                    (serving, Vec::new())
-                };
-                let _ = reply.send(share);
-            } else {
-                snapshot = Some((b, reply));
-            }
-        }
-        // Take what the channel holds now, a bounded number of messages, then step (no
-        // command while a snapshot waits: nothing after it may change the state).
-        for _ in 0..if snapshot.is_some() { 0 } else { 64 } {
+        cut.step(frontier(&probe), share);
+        // Take what the channel holds now, a bounded number of messages, then step (none
+        // while this worker holds for a snapshot: nothing after it may change the state).
+        for _ in 0..if cut.holding() { 0 } else { 64 } {
             match rx.try_recv() {
-                Ok(Command::Snapshot(reply)) => {
-                    snapshot = Some((*input.time(), reply));
+                Ok(Command::Snapshot) => {
+                    cut.asked(*input.time());
                     break;
                 }
                 Ok(command) => {
@@ -683,12 +860,15 @@ fn run_worker(
     files.close();
     drop(reference);
     drop(partners);
+    // Other processes may still ask for snapshots: their shares are taken here too.
     while !probe.done() {
+        cut.step(frontier(&probe), share);
         worker.step_or_park(Some(POLL));
         if let Some(out) = &out {
             hand_out(&sink, &named, &probe, &mut handed, batch_us, out);
         }
     }
+    cut.step(frontier(&probe), share);
     if let Some(out) = &out {
         hand_out(&sink, &named, &probe, &mut handed, batch_us, out);
     }
@@ -760,7 +940,7 @@ fn apply(
             }
         }
         // Taken by the worker loop.
-        Command::Snapshot(_) => {}
+        Command::Snapshot => {}
     }
 }
 
