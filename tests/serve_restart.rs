@@ -408,3 +408,224 @@ fn a_killed_stdin_run_is_carried_over_by_the_journal() {
     assert_eq!(journal_bytes(), 0);
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A two-process cluster (each process its own half of the capture files, its own data
+/// directory and sink file) killed at random points — both processes, or one (the other
+/// then stops by itself: its peer is gone) — and restarted each time, then left to
+/// finish: the union of both processes' moments over every run equals an uninterrupted
+/// single process with the same two inputs, by id and line. The processes snapshot
+/// together, and a restarted cluster restores the same boundary in both (checked in the
+/// logs).
+#[test]
+fn a_cluster_killed_at_random_points_loses_and_repeats_nothing() {
+    const ROUNDS: usize = 10;
+    let dir = common::temp_dir("serve-restart-cluster");
+    let capture = dir.join("capture");
+    fs::create_dir_all(&capture).unwrap();
+    let paths: Vec<PathBuf> = rotated_files(COPIES)
+        .into_iter()
+        .map(|(name, bytes)| {
+            let p = capture.join(name);
+            fs::write(&p, bytes).unwrap();
+            p
+        })
+        .collect();
+    let halves: [Vec<PathBuf>; 2] = [
+        paths.iter().step_by(2).cloned().collect(),
+        paths.iter().skip(1).step_by(2).cloned().collect(),
+    ];
+    assert!(!halves[1].is_empty());
+    let input = |name: &str, files: &[PathBuf]| {
+        format!("[[input]]\nkind = \"files\"\nname = {name:?}\npaths = {files:?}\n")
+    };
+    let config = |process: Option<usize>, data: &Path, out: &Path, hostfile: &Path| {
+        let (inputs, cluster) = match process {
+            None => (
+                format!("{}{}", input("a", &halves[0]), input("b", &halves[1])),
+                String::new(),
+            ),
+            Some(p) => (
+                input(if p == 0 { "a" } else { "b" }, &halves[p]),
+                format!(
+                    "[cluster]\nprocesses = 2\nprocess = {p}\nhostfile = {hostfile:?}\nconnect_timeout = \"30s\"\n"
+                ),
+            ),
+        };
+        let text = format!(
+            "{inputs}[rules]\nwall_clock = false\n[runtime]\ndata_dir = {data:?}\nsnapshot_interval = \"100ms\"\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n[[sink]]\nkind = \"file\"\npath = {out:?}\n{cluster}"
+        );
+        let path = dir.join(format!("landfall-{}.toml", process.map_or(9, |p| p)));
+        fs::write(&path, text).unwrap();
+        path
+    };
+    let hostfile = dir.join("hosts");
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", ports[0], ports[1]),
+    )
+    .unwrap();
+
+    // The moments of one process with both inputs, uninterrupted.
+    let one = dir.join("one.jsonl");
+    let cfg = config(None, &dir.join("data-one"), &one, &hostfile);
+    let run = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let expected = by_id(fs::read_to_string(&one).unwrap().lines());
+    assert!(expected.len() > 1000, "a real amount of moments");
+
+    let outs: Vec<PathBuf> = (0..2)
+        .map(|p| dir.join(format!("moments-p{p}.jsonl")))
+        .collect();
+    let datas: Vec<PathBuf> = (0..2).map(|p| dir.join(format!("data-p{p}"))).collect();
+    let spawn = |run: usize| -> Vec<std::process::Child> {
+        (0..2)
+            .map(|p| {
+                let cfg = config(Some(p), &datas[p], &outs[p], &hostfile);
+                Command::new(BIN)
+                    .args(["serve", "--config"])
+                    .arg(&cfg)
+                    .stdout(Stdio::null())
+                    .stderr(fs::File::create(dir.join(format!("serve-{run}-p{p}.log"))).unwrap())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let wait = |child: &mut std::process::Child, within: Duration| {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(start.elapsed() < within, "a process did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let kill = |child: &std::process::Child| {
+        let _ = Command::new("kill")
+            .args(["-KILL", &child.id().to_string()])
+            .status();
+    };
+
+    // The uninterrupted cluster, timed: kills land anywhere within it.
+    let started = Instant::now();
+    let mut plain = spawn(1000);
+    for c in &mut plain {
+        assert!(wait(c, Duration::from_secs(120)).success());
+    }
+    let whole_ms = started.elapsed().as_millis() as u64;
+    for (out, data) in outs.iter().zip(&datas) {
+        let _ = fs::remove_file(out);
+        let _ = fs::remove_dir_all(data);
+    }
+
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut kills = 0;
+    for round in 0..ROUNDS {
+        let mut children = spawn(round);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        std::thread::sleep(Duration::from_millis(200 + x % whole_ms.max(1)));
+        if round % 3 == 2 {
+            // One process killed: the other stops by itself, its peer gone.
+            let victim = (x >> 32) as usize % 2;
+            if children[victim].try_wait().unwrap().is_none() {
+                kill(&children[victim]);
+                kills += 1;
+            }
+            let status = wait(&mut children[1 - victim], Duration::from_secs(60));
+            assert!(
+                !status.success() || children[victim].try_wait().unwrap().is_some(),
+                "the survivor stopped with a failure"
+            );
+        } else {
+            for c in &mut children {
+                if c.try_wait().unwrap().is_none() {
+                    kill(c);
+                    kills += 1;
+                }
+            }
+        }
+        for c in &mut children {
+            c.wait().unwrap();
+        }
+    }
+    assert!(
+        kills >= ROUNDS,
+        "{kills} processes killed in {ROUNDS} rounds"
+    );
+    // Left to finish.
+    let mut last = spawn(ROUNDS);
+    for c in &mut last {
+        assert!(wait(c, Duration::from_secs(120)).success());
+    }
+    // Every restore: both processes at the same boundary.
+    let restored = |log: &str| -> Option<String> {
+        log.lines()
+            .find(|l| l.contains("restoring the snapshot"))
+            .and_then(|l| l.split("watermark=").nth(1))
+            .map(|w| w.split(' ').next().unwrap_or_default().to_string())
+    };
+    let mut restores = 0;
+    for run in 1..=ROUNDS {
+        let logs: Vec<String> = (0..2)
+            .map(|p| fs::read_to_string(dir.join(format!("serve-{run}-p{p}.log"))).unwrap())
+            .collect();
+        let (a, b) = (restored(&logs[0]), restored(&logs[1]));
+        assert_eq!(a, b, "run {run}: both processes restore one boundary");
+        restores += usize::from(a.is_some());
+    }
+    assert!(
+        restores >= ROUNDS / 2,
+        "only {restores} runs restored a snapshot"
+    );
+
+    let mut text = String::new();
+    for out in &outs {
+        text.push_str(&fs::read_to_string(out).unwrap());
+    }
+    let got = by_id(text.lines());
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !got.contains_key(*k))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = got
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing: {missing:?}; not in one process's: {extra:?}"
+    );
+    assert_eq!(got, expected);
+    // Bounded: at most the latest snapshot, the previous one and a temporary each.
+    for data in &datas {
+        let names: Vec<String> = fs::read_dir(data)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.len() <= 3, "{names:?}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -168,11 +168,11 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     // the re-read inputs then give that the one restored already covers.
     let (data_dir, process) = (&cfg.runtime.data_dir, cfg.cluster.process);
     let snapshots = restart::load_all(data_dir, process);
-    let resumes: Vec<(Resume, u64, [usize; 3])> = snapshots
+    let resumes: Vec<(Resume, u64, [usize; 3], TimestampUs)> = snapshots
         .iter()
         .map(|s| {
             let sizes = [s.presence.len(), s.zones.len(), s.pending.len()];
-            (Resume::from_snapshot(s), s.log_position, sizes)
+            (Resume::from_snapshot(s), s.log_position, sizes, s.watermark)
         })
         .collect();
     let stream = stream::start_from(
@@ -204,8 +204,11 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
         let _ = std::fs::remove_file(restart::snapshot_path(data_dir, process));
     }
     let (resume, position) = match restored {
-        Some((resume, position, [subscribers, in_zones, pending])) => {
-            info!(subscribers, in_zones, pending, "restoring the snapshot");
+        Some((resume, position, [subscribers, in_zones, pending], watermark)) => {
+            info!(
+                subscribers,
+                in_zones, pending, watermark, "restoring the snapshot"
+            );
             (resume, position)
         }
         None => (Resume::none(), 0),
@@ -351,6 +354,7 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             written,
             emitting: Box::new(move || emitting.load(Ordering::SeqCst)),
             alone: cfg.cluster.processes <= 1,
+            process_0: cfg.cluster.process == 0,
         };
         thread::Builder::new()
             .name("landfall-feed".into())
@@ -488,6 +492,8 @@ struct Restart {
     emitting: Box<dyn Fn() -> bool + Send>,
     /// Not a cluster.
     alone: bool,
+    /// Process 0 (alone or not): the one that asks for snapshots.
+    process_0: bool,
 }
 
 /// The feeder: merged batches into the dataflow, and the merged watermark (each source's
@@ -609,14 +615,40 @@ fn feed(
             }
         }
     }
-    // A graceful end: the last snapshot, so a restart derives nothing again (not in a
-    // cluster: the other processes' inputs may have ended, and with them their part).
-    if let (true, true, Some(s)) = (ended, restart.alone, &mut restart.snapshotter) {
+    let Some(s) = &mut restart.snapshotter else {
+        return sent;
+    };
+    // A graceful end: the last snapshot, so a restart derives nothing again. In a cluster
+    // process 0 asks once every process has written the last one (within a bound), and
+    // the other processes, their input ended, go on taking their shares of what process
+    // 0 asks until the whole cluster is done.
+    if ended && restart.process_0 {
+        let waiting = Instant::now();
+        while !input.may_snapshot()
+            && waiting.elapsed() < FINAL_SNAPSHOT_WAIT
+            && (restart.emitting)()
+        {
+            thread::sleep(Duration::from_millis(5));
+        }
         let journal = restart.journal.as_mut();
         s.maybe(true, input, journal, &restart.written, &*restart.emitting);
     }
+    if !restart.alone {
+        input.end();
+        while !restart.process_0 && (restart.emitting)() {
+            let journal = restart.journal.as_mut();
+            if !s.maybe(false, input, journal, &restart.written, &*restart.emitting) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
     sent
 }
+
+/// How long process 0 of a cluster waits at its end for every process to have written
+/// the last snapshot before it asks for the final one.
+const FINAL_SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
 
 /// The emitter: completed batches to the sinks, the view and the metrics. Returns how many
 /// moments it wrote.

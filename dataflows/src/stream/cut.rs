@@ -212,6 +212,9 @@ impl CutWorker {
         let mut sent = false;
         if let Some(b) = self.due {
             if frontier >= b {
+                // Process 0 holds at `b` until every worker has its share: the frontier
+                // cannot be past it (it would hold batches after the boundary).
+                debug_assert_eq!(frontier, b, "a snapshot's share taken past its boundary");
                 self.due = None;
                 // The feeder may be gone (its inputs ended): nothing then waits for it.
                 let _ = self.shares.try_send((b, share()));

@@ -137,11 +137,7 @@ struct Candidates {
 impl Candidates {
     /// The chosen state's subscribers that `keep` keeps (both levels); the last local
     /// worker to call this drops every state.
-    fn take(
-        &self,
-        chosen: Option<usize>,
-        keep: impl Fn(&u64) -> bool,
-    ) -> Share {
+    fn take(&self, chosen: Option<usize>, keep: impl Fn(&u64) -> bool) -> Share {
         let mut states = self.states.lock().expect("candidates");
         let mine = chosen
             .and_then(|i| states.get(i).and_then(Option::as_ref))
@@ -206,8 +202,10 @@ pub struct StreamInput {
     /// The workers' shares of a snapshot, and those of one not complete yet.
     shares: Receiver<(u64, Share)>,
     collected: Vec<(u64, Share)>,
-    /// This process, and the run's shape `(processes, workers per process)`.
+    /// This process, its workers, and the run's shape `(processes, workers per
+    /// process)`.
     process: usize,
+    workers: usize,
     shape: (u32, u32),
     /// (Process 0.) The boundary of the last snapshot asked for.
     asked: Option<u64>,
@@ -235,6 +233,9 @@ impl StreamInput {
     pub fn send(&mut self, signals: Vec<Signal>) -> Result<(), Stopped> {
         if signals.is_empty() {
             return Ok(());
+        }
+        if self.senders.is_empty() {
+            return Err(Stopped);
         }
         if let Some(pending) = &mut self.pending {
             let now = batch_at(self.watermark, self.batch_us);
@@ -279,6 +280,9 @@ impl StreamInput {
         if self.process != 0 {
             return Err(SnapshotUnavailable::NotProcess0);
         }
+        if self.senders.is_empty() {
+            return Err(SnapshotUnavailable::Stopped);
+        }
         let b = batch_at(self.watermark, self.batch_us);
         self.broadcast(|| Command::Snapshot)
             .map_err(|_| SnapshotUnavailable::Stopped)?;
@@ -311,7 +315,7 @@ impl StreamInput {
 
     /// Whether every local worker's share at `b` is in.
     fn complete(&self, b: u64) -> bool {
-        self.collected.iter().filter(|(at, _)| *at == b).count() >= self.senders.len()
+        self.collected.iter().filter(|(at, _)| *at == b).count() >= self.workers
     }
 
     /// The snapshot at `b` from the collected shares and the signals sent for batches
@@ -389,6 +393,13 @@ impl StreamInput {
 
     /// End the input.
     pub fn close(self) {}
+
+    /// End the input but keep taking this process's shares of the snapshots process 0
+    /// asks for ([`StreamInput::take_snapshot`]): a process of a cluster whose sources
+    /// have ended still owns subscribers, and the cluster's snapshots need their state.
+    pub fn end(&mut self) {
+        self.senders.clear();
+    }
 
     fn broadcast(&self, command: impl Fn() -> Command) -> Result<(), Stopped> {
         for s in &self.senders {
@@ -615,6 +626,7 @@ pub fn start_from(
         shares,
         collected: Vec::new(),
         process,
+        workers,
         shape,
         asked: None,
     };
