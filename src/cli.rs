@@ -87,8 +87,14 @@ pub struct ScenarioArgs {
 pub struct ReplayArgs {
     /// pcap or pcapng files; several files (probes) are merged by timestamp. `-` reads a
     /// pcap or pcapng stream from standard input (e.g. `tcpdump -w - | landfall replay -`).
+    /// With --records: signal record files instead.
     #[arg(required = true)]
     pub captures: Vec<PathBuf>,
+    /// The inputs are signal record files (JSON Lines, version 1: docs/records.md), e.g.
+    /// from `landfall inspect --signals`, `-` standard input; bad lines are counted and
+    /// skipped.
+    #[arg(long)]
+    pub records: bool,
     /// Write moments here instead of standard output. Opened before any input is read;
     /// it may not be one of the captures. In a cluster only process 0 opens it.
     #[arg(long, short)]
@@ -154,6 +160,11 @@ pub struct InspectArgs {
     /// Print per-protocol counts and decode errors (with frame numbers) instead of records.
     #[arg(long)]
     pub stats: bool,
+    /// Write the signals (the normalized transactions `replay` feeds the dataflow) as
+    /// signal records (JSON Lines, docs/records.md) instead of the messages: the captures
+    /// merged by time as `replay` merges them, to standard output.
+    #[arg(long, conflicts_with_all = ["stats", "out_dir"])]
+    pub signals: bool,
     /// Write one `<capture file name>.jsonl` per capture into this directory.
     #[arg(long)]
     pub out_dir: Option<PathBuf>,

@@ -1,5 +1,7 @@
-//! Reading capture files through the decoder, with a progress bar when a person watches.
+//! Reading capture files through the decoder, with a progress bar when a person watches,
+//! and signal record files.
 
+use std::fs::File;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use landfall_parsers::capture::{CaptureError, CaptureReader};
 use landfall_parsers::decode::{decode_captures, Decoder, DecoderConfig, Sink};
 use landfall_parsers::numbering::e164::{GtPlmnTable, E164};
 use landfall_parsers::numbering::e212::E212;
+use landfall_parsers::records::{read_records, FileNames, RecordStats};
 use landfall_parsers::Signal;
 
 use crate::cli::DecodeArgs;
@@ -179,4 +182,43 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
         }
         _ => false,
     }
+}
+
+/// The signals of signal record files (`-`: standard input), in the order read (the
+/// dataflow's runner orders them by time), the run's file names (from the records' `source.file`, in order of
+/// first appearance) and what the reading counted. A file that cannot be opened is an
+/// error naming it; a bad line is counted and skipped.
+pub fn read_record_files(
+    paths: &[PathBuf],
+    cfg: &DecoderConfig,
+) -> Result<(Vec<String>, Vec<Signal>, RecordStats)> {
+    let mut names = FileNames::default();
+    let (mut signals, mut stats) = (Vec::new(), RecordStats::default());
+    for p in paths {
+        let name = display_name(p);
+        if p.as_os_str() == "-" {
+            let stdin = std::io::stdin();
+            read_records(
+                stdin.lock(),
+                &name,
+                &cfg.e212,
+                &mut names,
+                &mut signals,
+                &mut stats,
+            )
+            .context("reading signal records from standard input")?;
+            continue;
+        }
+        let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+        read_records(
+            std::io::BufReader::new(f),
+            &name,
+            &cfg.e212,
+            &mut names,
+            &mut signals,
+            &mut stats,
+        )
+        .with_context(|| format!("reading {}", p.display()))?;
+    }
+    Ok((names.names().to_vec(), signals, stats))
 }

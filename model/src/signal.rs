@@ -10,6 +10,7 @@ pub type TimestampUs = i64;
 
 /// What the subscriber did, as far as location is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {
     /// Initial attach accepted (S6a ULR with the initial-attach flag, answered 2001).
@@ -69,6 +70,7 @@ impl SignalKind {
 
 /// The protocol a message or signal was decoded from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Diameter,

@@ -8,7 +8,8 @@
 //! [`gtp`] (GTPv1-C, GTPv2-C) | [`ss7`] (SIGTRAN, SCCP, TCAP, MAP) → each protocol's
 //! request/answer correlator → [`signal::Signal`]. [`numbering`] holds the reference data
 //! (E.212 MCCs, E.164 calling codes); [`decode`] wires the layers into one pass over a
-//! capture.
+//! capture. [`records`] reads signal record files (JSON Lines: a probe's or pipeline's
+//! transactions, or `inspect --signals`) into the same signals.
 
 pub mod capture;
 pub mod decode;
@@ -19,6 +20,7 @@ pub mod flow;
 pub mod gtp;
 pub mod numbering;
 pub mod record;
+pub mod records;
 pub use landfall_model::signal;
 pub mod ss7;
 pub mod transport;

@@ -1,11 +1,13 @@
 //! `landfall inspect`: every decoded signaling message as JSON Lines in the conformance
-//! schema, or (`--stats`) counts per protocol and message type and decode errors.
+//! schema, or (`--stats`) counts per protocol and message type and decode errors, or
+//! (`--signals`) the signals as signal records.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use landfall_model::record::SignalRecord;
 use landfall_parsers::decode::{AppMessage, Sink};
 use landfall_parsers::flow::PacketMeta;
 
@@ -50,6 +52,9 @@ impl Sink for NullSink {}
 pub fn run(args: InspectArgs) -> Result<ExitCode> {
     let cfg = ingest::decoder_config(&args.decode)?;
     crate::skew::resolve_offsets(&args.captures, &args.decode.clock_offsets)?;
+    if args.signals {
+        return signals(&args, cfg);
+    }
     if let Some(dir) = &args.out_dir {
         fs::create_dir_all(dir).with_context(|| format!("creating --out-dir {}", dir.display()))?;
     }
@@ -137,4 +142,31 @@ fn finish<W: Write>(mut sink: RecordSink<W>) -> io::Result<()> {
         return Err(e);
     }
     sink.out.flush()
+}
+
+/// `--signals`: the captures merged and decoded as `replay` does, each signal written as a
+/// signal record (`landfall_model::record`), decode errors reported on standard error.
+fn signals(args: &InspectArgs, cfg: landfall_parsers::decode::DecoderConfig) -> Result<ExitCode> {
+    let files: Vec<String> = args
+        .captures
+        .iter()
+        .map(|p| ingest::display_name(p))
+        .collect();
+    let readers = ingest::open_inputs(&args.captures, &args.decode)?;
+    let pb = ingest::progress("decoding");
+    let mut sink = ingest::SignalSink::default();
+    let decoder = ingest::decode_into(readers, cfg, &mut sink, &pb);
+    pb.finish_and_clear();
+    let mut out = BufWriter::new(io::stdout().lock());
+    for s in &sink.signals {
+        serde_json::to_writer(&mut out, &SignalRecord::of(s, &files))
+            .context("writing standard output")?;
+        out.write_all(b"\n").context("writing standard output")?;
+    }
+    out.flush().context("writing standard output")?;
+    let errors: u64 = decoder.stats.errors.values().map(|e| e.count).sum();
+    if errors > 0 {
+        eprint!("{}", stats_report(&decoder.stats, &files));
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -23,6 +23,12 @@ use crate::ingest::{self, SignalSink};
 use crate::output::write_moment;
 use crate::summary::{rate_line, stats_report};
 
+/// What the inputs gave besides their signals.
+enum Read {
+    Captures(Box<landfall_parsers::decode::DecodeStats>),
+    Records(landfall_parsers::records::RecordStats),
+}
+
 /// Signals are fed to the dataflow in one-second batches of capture time.
 const BATCH_US: i64 = 1_000_000;
 
@@ -190,27 +196,32 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let zones = ZoneFiles::load(&args)?;
     let out = open_output(&args)?;
     warn_oversubscribed(&args);
-    let files: Vec<String> = args
-        .captures
-        .iter()
-        .map(|p| ingest::display_name(p))
-        .collect();
     let cfg = ingest::decoder_config(&args.decode)?;
-    let readers = ingest::open_inputs(&args.captures, &args.decode)?;
-    let pb = if args.quiet {
-        indicatif::ProgressBar::hidden()
+    let (files, all, read) = if args.records {
+        let (files, signals, stats) = ingest::read_record_files(&args.captures, &cfg)?;
+        (files, signals, Read::Records(stats))
     } else {
-        ingest::progress("decoding")
+        let files: Vec<String> = args
+            .captures
+            .iter()
+            .map(|p| ingest::display_name(p))
+            .collect();
+        let readers = ingest::open_inputs(&args.captures, &args.decode)?;
+        let pb = if args.quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            ingest::progress("decoding")
+        };
+        let mut sink = SignalSink::default();
+        let decoder = ingest::decode_into(readers, cfg, &mut sink, &pb);
+        pb.finish_and_clear();
+        (files, sink.signals, Read::Captures(Box::new(decoder.stats)))
     };
-    let mut sink = SignalSink::default();
-    let decoder = ingest::decode_into(readers, cfg, &mut sink, &pb);
-    pb.finish_and_clear();
     let decoded = started.elapsed();
 
     // In a cluster every process decodes the same captures and feeds its share.
     let (process, processes) = (args.process as usize, args.processes.max(1) as usize);
-    let signals: Vec<Signal> = sink
-        .signals
+    let signals: Vec<Signal> = all
         .into_iter()
         .enumerate()
         .filter(|(i, _)| i % processes == process)
@@ -244,16 +255,23 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     }
 
     if !args.quiet {
-        let stats = &decoder.stats;
-        eprint!("{}", stats_report(stats, &files));
-        if crate::skew::worth_reporting(stats) {
-            eprint!("{}", crate::skew::skew_report(stats, &files));
+        match &read {
+            Read::Captures(stats) => {
+                eprint!("{}", stats_report(stats, &files));
+                if crate::skew::worth_reporting(stats) {
+                    eprint!("{}", crate::skew::skew_report(stats, &files));
+                }
+            }
+            Read::Records(stats) => eprintln!("{}", stats.summary()),
         }
         if let Some(line) = zone_line {
             eprintln!("{line}");
         }
         eprintln!("moments {}", moments.len());
-        eprintln!("decode {}", rate_line(stats, decoded));
+        match &read {
+            Read::Captures(stats) => eprintln!("decode {}", rate_line(stats, decoded)),
+            Read::Records(_) => eprintln!("read {:.3} s", decoded.as_secs_f64()),
+        }
         eprintln!(
             "total elapsed {:.3} s ({} workers x {} processes, this is process {})",
             started.elapsed().as_secs_f64(),
