@@ -95,6 +95,10 @@ pub struct ReplayArgs {
     /// skipped.
     #[arg(long)]
     pub records: bool,
+    /// With --records: the files are a vendor's xDR export (CSV or JSON Lines) read
+    /// through this mapping (TOML: docs/records.md, "Mappings"), not signal records.
+    #[arg(long, value_name = "FILE", requires = "records")]
+    pub mapping: Option<PathBuf>,
     /// Write moments here instead of standard output. Opened before any input is read;
     /// it may not be one of the captures. In a cluster only process 0 opens it.
     #[arg(long, short)]

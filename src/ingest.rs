@@ -12,6 +12,7 @@ use landfall_parsers::capture::{CaptureError, CaptureReader};
 use landfall_parsers::decode::{decode_captures, Decoder, DecoderConfig, Sink};
 use landfall_parsers::numbering::e164::{GtPlmnTable, E164};
 use landfall_parsers::numbering::e212::E212;
+use landfall_parsers::records::mapping::Mapping;
 use landfall_parsers::records::{read_records, FileNames, RecordStats};
 use landfall_parsers::Signal;
 
@@ -190,10 +191,44 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 /// error naming it; a bad line is counted and skipped.
 pub fn read_record_files(
     paths: &[PathBuf],
+    mapping: Option<&Path>,
     cfg: &DecoderConfig,
 ) -> Result<(Vec<String>, Vec<Signal>, RecordStats)> {
     let mut names = FileNames::default();
     let (mut signals, mut stats) = (Vec::new(), RecordStats::default());
+    if let Some(m) = mapping {
+        let text = std::fs::read_to_string(m)
+            .with_context(|| format!("reading --mapping {}", m.display()))?;
+        let mapping =
+            Mapping::parse(&text).with_context(|| format!("--mapping {}", m.display()))?;
+        for p in paths {
+            let name = display_name(p);
+            let read = if p.as_os_str() == "-" {
+                mapping.read(
+                    std::io::stdin().lock(),
+                    &name,
+                    &cfg.e212,
+                    &mut names,
+                    &mut signals,
+                    &mut stats,
+                )
+            } else {
+                let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+                mapping.read(
+                    std::io::BufReader::new(f),
+                    &name,
+                    &cfg.e212,
+                    &mut names,
+                    &mut signals,
+                    &mut stats,
+                )
+            };
+            read.with_context(|| {
+                format!("reading {} through --mapping {}", p.display(), m.display())
+            })?;
+        }
+        return Ok((names.names().to_vec(), signals, stats));
+    }
     for p in paths {
         let name = display_name(p);
         if p.as_os_str() == "-" {

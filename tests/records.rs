@@ -123,3 +123,78 @@ fn bad_lines_are_counted_and_the_rest_gives_its_moments() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Each example mapping, applied to its sample export, gives the moments of its golden
+/// file (checked by hand against the rows: see fixtures/README.md), the bad rows named.
+#[test]
+fn each_example_mapping_gives_its_golden_moments() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/records");
+    for (vendor, sample, bad) in [
+        (
+            "vendor-a",
+            "vendor-a.csv",
+            ["vendor-a.csv:7: imsi", "vendor-a.csv:8: serving"],
+        ),
+        (
+            "vendor-b",
+            "vendor-b.jsonl",
+            ["vendor-b.jsonl:4: kind", "vendor-b.jsonl:5: at"],
+        ),
+    ] {
+        let mapping = fixtures.join(format!("{vendor}.toml"));
+        let out = run(&[
+            "replay".as_ref(),
+            "--records".as_ref(),
+            "--mapping".as_ref(),
+            mapping.as_os_str(),
+            fixtures.join(sample).as_os_str(),
+        ]);
+        let golden = std::fs::read(fixtures.join(format!("{vendor}.moments.jsonl"))).unwrap();
+        assert!(
+            out.stdout == golden,
+            "{vendor}: moments differ from the golden file:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let report = String::from_utf8_lossy(&out.stderr);
+        for b in bad {
+            assert!(report.contains(b), "{vendor}: {b} not reported: {report}");
+        }
+    }
+}
+
+/// A mapping that cannot be used stops the run before anything is read, naming its key.
+#[test]
+fn a_bad_mapping_is_one_error_naming_its_key() {
+    let dir = common::temp_dir("records-mapping");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/records");
+    let good = std::fs::read_to_string(fixtures.join("vendor-b.toml")).unwrap();
+    for (change, says) in [
+        (
+            ("zone = \"Europe/Paris\"", "zone = \"Europe/Pariss\""),
+            "time.zone",
+        ),
+        (("zone = \"Europe/Paris\"", ""), "time.zone"),
+        (("format = \"jsonl\"", "format = \"xml\""), "line 5"),
+        (("[fields]", "[fields]\ncolour = \"x\""), "unknown field"),
+        (
+            ("format = \"%Y-%m-%d %H:%M:%S%.f\"", "format = \"yyyy\""),
+            "time.format",
+        ),
+    ] {
+        let mapping = dir.join("bad.toml");
+        std::fs::write(&mapping, good.replace(change.0, change.1)).unwrap();
+        let out = Command::new(BIN)
+            .args(["replay", "--records", "--mapping"])
+            .arg(&mapping)
+            .arg(fixtures.join("vendor-b.jsonl"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{change:?}: {err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -198,7 +198,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     warn_oversubscribed(&args);
     let cfg = ingest::decoder_config(&args.decode)?;
     let (files, all, read) = if args.records {
-        let (files, signals, stats) = ingest::read_record_files(&args.captures, &cfg)?;
+        let (files, signals, stats) =
+            ingest::read_record_files(&args.captures, args.mapping.as_deref(), &cfg)?;
         (files, signals, Read::Records(stats))
     } else {
         let files: Vec<String> = args

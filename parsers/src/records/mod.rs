@@ -1,5 +1,6 @@
 //! Signal record files (`landfall_model::record`, JSON Lines) read into signals: the way in
-//! for operators whose probes or pipelines already export signaling transactions.
+//! for operators whose probes or pipelines already export signaling transactions; and
+//! vendors' own xDR layouts (CSV or JSON Lines) through a [`mapping`].
 //!
 //! A bad line never stops the reading: it is counted by reason (the field at fault) with
 //! the file and line of the first few, like decode errors. Fields a record leaves out that
@@ -14,6 +15,8 @@ use landfall_model::record::{RecordError, SignalRecord};
 use landfall_model::Signal;
 
 use crate::numbering::e212::E212;
+
+pub mod mapping;
 
 /// How many bad lines are kept as examples.
 const EXAMPLES: usize = 5;
@@ -110,9 +113,14 @@ pub fn read_records(
 }
 
 fn bad(stats: &mut RecordStats, file: &str, line: u64, e: &RecordError) {
-    *stats.bad.entry(e.reason()).or_default() += 1;
+    bad_line(stats, file, line, e.reason(), &e.to_string());
+}
+
+/// One bad line counted under `reason`, kept as an example while there are few.
+fn bad_line(stats: &mut RecordStats, file: &str, line: u64, reason: &'static str, what: &str) {
+    *stats.bad.entry(reason).or_default() += 1;
     if stats.examples.len() < EXAMPLES {
-        let mut what = e.to_string();
+        let mut what = what.to_owned();
         what.truncate(160);
         stats.examples.push(format!("{file}:{line}: {what}"));
     }
