@@ -236,12 +236,14 @@ impl Mapping {
                 }
                 TimeFormat::Pattern(p.to_owned(), zone)
             }
-            other => return Err(err(
-                "time.format",
-                format!(
+            other => {
+                return Err(err(
+                    "time.format",
+                    format!(
                     "{other:?} is not epoch_s, epoch_ms, epoch_us, rfc3339 or a strftime pattern"
                 ),
-            )),
+                ))
+            }
         };
         let f = &raw.fields;
         if f.serving.is_some() && (f.serving_mcc.is_some() || f.serving_mnc.is_some()) {
