@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use landfall_parsers::capture::{CaptureError, CaptureReader};
-use landfall_parsers::decode::{decode_captures, Decoder, DecoderConfig, Sink};
+use landfall_parsers::decode::{decode_captures, DecodeStats, Decoder, DecoderConfig, Sink};
 use landfall_parsers::numbering::e164::{GtPlmnTable, E164};
 use landfall_parsers::numbering::e212::E212;
 use landfall_parsers::records::mapping::Mapping;
@@ -185,8 +185,9 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The signals of signal record files (`-`: standard input), in the order read (the
-/// dataflow's runner orders them by time), the run's file names (from the records' `source.file`, in order of
+/// The signals of signal record files (`-`: standard input), or with `mapping` of a
+/// vendor's exports read through it, in the order read (the dataflow's runner orders
+/// them by time), the run's file names (from the records' `source.file`, in order of
 /// first appearance) and what the reading counted. A file that cannot be opened is an
 /// error naming it; a bad line is counted and skipped.
 pub fn read_record_files(
@@ -194,66 +195,57 @@ pub fn read_record_files(
     mapping: Option<&Path>,
     cfg: &DecoderConfig,
 ) -> Result<(Vec<String>, Vec<Signal>, RecordStats)> {
+    let mapping = match mapping {
+        Some(m) => {
+            let text = std::fs::read_to_string(m)
+                .with_context(|| format!("reading --mapping {}", m.display()))?;
+            let parsed =
+                Mapping::parse(&text).with_context(|| format!("--mapping {}", m.display()))?;
+            Some((parsed, m))
+        }
+        None => None,
+    };
     let mut names = FileNames::default();
     let (mut signals, mut stats) = (Vec::new(), RecordStats::default());
-    if let Some(m) = mapping {
-        let text = std::fs::read_to_string(m)
-            .with_context(|| format!("reading --mapping {}", m.display()))?;
-        let mapping =
-            Mapping::parse(&text).with_context(|| format!("--mapping {}", m.display()))?;
-        for p in paths {
-            let name = display_name(p);
-            let read = if p.as_os_str() == "-" {
-                mapping.read(
-                    std::io::stdin().lock(),
-                    &name,
-                    &cfg.e212,
-                    &mut names,
-                    &mut signals,
-                    &mut stats,
-                )
-            } else {
-                let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-                mapping.read(
-                    std::io::BufReader::new(f),
-                    &name,
-                    &cfg.e212,
-                    &mut names,
-                    &mut signals,
-                    &mut stats,
-                )
-            };
-            read.with_context(|| {
-                format!("reading {} through --mapping {}", p.display(), m.display())
-            })?;
-        }
-        return Ok((names.names().to_vec(), signals, stats));
-    }
     for p in paths {
         let name = display_name(p);
-        if p.as_os_str() == "-" {
-            let stdin = std::io::stdin();
-            read_records(
-                stdin.lock(),
-                &name,
-                &cfg.e212,
-                &mut names,
-                &mut signals,
-                &mut stats,
-            )
-            .context("reading signal records from standard input")?;
-            continue;
+        let input: Box<dyn std::io::BufRead> = if p.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            Box::new(std::io::BufReader::new(f))
+        };
+        let (e212, out) = (&cfg.e212, &mut signals);
+        match &mapping {
+            Some((mapping, m)) => mapping
+                .read(input, &name, e212, &mut names, out, &mut stats)
+                .with_context(|| {
+                    format!("reading {} through --mapping {}", p.display(), m.display())
+                })?,
+            None => read_records(input, &name, e212, &mut names, out, &mut stats)
+                .with_context(|| format!("reading {}", p.display()))?,
         }
-        let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-        read_records(
-            std::io::BufReader::new(f),
-            &name,
-            &cfg.e212,
-            &mut names,
-            &mut signals,
-            &mut stats,
-        )
-        .with_context(|| format!("reading {}", p.display()))?;
     }
     Ok((names.names().to_vec(), signals, stats))
+}
+
+/// Every signal of `paths` (captures merged by time, as `replay` reads them), the
+/// captures' names and the decoder's counts; a progress bar unless `quiet`.
+pub fn decode_signals(
+    paths: &[PathBuf],
+    args: &DecodeArgs,
+    cfg: DecoderConfig,
+    quiet: bool,
+) -> Result<(Vec<String>, Vec<Signal>, DecodeStats)> {
+    let files: Vec<String> = paths.iter().map(|p| display_name(p)).collect();
+    let readers = open_inputs(paths, args)?;
+    let pb = if quiet {
+        ProgressBar::hidden()
+    } else {
+        progress("decoding")
+    };
+    let mut sink = SignalSink::default();
+    let decoder = decode_into(readers, cfg, &mut sink, &pb);
+    pb.finish_and_clear();
+    Ok((files, sink.signals, decoder.stats))
 }

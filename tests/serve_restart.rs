@@ -70,6 +70,26 @@ fn config(
     path
 }
 
+/// The runs' moments (`got`) are the uninterrupted ones, by id and line (an id with
+/// another line is another moment): the first few ids only one side has are named.
+fn assert_same(got: &Moments, expected: &Moments) {
+    let only = |a: &Moments, b: &Moments| -> Vec<String> {
+        a.keys()
+            .filter(|k| !b.contains_key(*k))
+            .take(5)
+            .cloned()
+            .collect()
+    };
+    let (extra, missing) = (only(got, expected), only(expected, got));
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "only after the kills: {extra:?}; missing: {missing:?}"
+    );
+    assert_eq!(got, expected, "an id with another moment");
+}
+
+type Moments = BTreeMap<String, BTreeSet<String>>;
+
 /// The distinct lines of each id.
 fn by_id<'a>(lines: impl Iterator<Item = &'a str>) -> BTreeMap<String, BTreeSet<String>> {
     let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -229,22 +249,7 @@ fn sigkill_at_random_points(name: &str, zones: bool, kills_wanted: usize) {
     }
 
     let text = fs::read_to_string(&out).unwrap();
-    let got = by_id(text.lines());
-    let only_got: Vec<_> = got
-        .iter()
-        .filter(|(k, _)| !expected.contains_key(*k))
-        .take(5)
-        .collect();
-    let only_expected: Vec<_> = expected
-        .iter()
-        .filter(|(k, _)| !got.contains_key(*k))
-        .take(5)
-        .collect();
-    assert!(
-        only_got.is_empty() && only_expected.is_empty(),
-        "only after the kills (first 5): {only_got:#?}\nonly from replay (first 5): {only_expected:#?}"
-    );
-    assert_eq!(got, expected, "an id with another moment");
+    assert_same(&by_id(text.lines()), &expected);
     // Moments derived again after a kill: some runs repeat what an earlier run wrote
     // (same lines), so restarts did happen mid-read.
     let total = text.lines().count();
@@ -377,22 +382,7 @@ fn a_killed_stdin_run_is_carried_over_by_the_journal() {
     assert!(status.success(), "{log}");
     assert!(log.contains("journal read"), "{log}");
 
-    let got = by_id(fs::read_to_string(&out).unwrap().lines());
-    let only_got: Vec<_> = got
-        .keys()
-        .filter(|k| !expected.contains_key(*k))
-        .take(5)
-        .collect();
-    let only_expected: Vec<_> = expected
-        .keys()
-        .filter(|k| !got.contains_key(*k))
-        .take(5)
-        .collect();
-    assert!(
-        only_got.is_empty() && only_expected.is_empty(),
-        "only after the kill: {only_got:?}; only from replay: {only_expected:?}"
-    );
-    assert_eq!(got, expected);
+    assert_same(&by_id(fs::read_to_string(&out).unwrap().lines()), &expected);
 
     // The last snapshot of the graceful end covers the journal: one segment is left, empty.
     let names: Vec<String> = fs::read_dir(&data)
@@ -544,7 +534,15 @@ fn a_cluster_killed_at_random_points_loses_and_repeats_nothing() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        std::thread::sleep(Duration::from_millis(200 + x % whole_ms.max(1)));
+        // Anywhere within what is left to do: a restart goes on from its snapshot, so
+        // the runs get shorter as the moments written grow.
+        let written: usize = outs
+            .iter()
+            .map(|o| fs::read_to_string(o).map_or(0, |t| t.lines().count()))
+            .sum();
+        let left = expected.len().saturating_sub(written.min(expected.len())) as u64;
+        let window = (whole_ms * 9 / 10 * left / expected.len().max(1) as u64).max(100);
+        std::thread::sleep(Duration::from_millis(50 + x % window));
         if round % 3 == 2 {
             // One process killed: the other stops by itself, its peer gone.
             let victim = (x >> 32) as usize % 2;
@@ -603,22 +601,7 @@ fn a_cluster_killed_at_random_points_loses_and_repeats_nothing() {
     for out in &outs {
         text.push_str(&fs::read_to_string(out).unwrap());
     }
-    let got = by_id(text.lines());
-    let missing: Vec<_> = expected
-        .keys()
-        .filter(|k| !got.contains_key(*k))
-        .take(5)
-        .collect();
-    let extra: Vec<_> = got
-        .keys()
-        .filter(|k| !expected.contains_key(*k))
-        .take(5)
-        .collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing: {missing:?}; not in one process's: {extra:?}"
-    );
-    assert_eq!(got, expected);
+    assert_same(&by_id(text.lines()), &expected);
     // Bounded: at most the latest snapshot, the previous one and a temporary each.
     for data in &datas {
         let names: Vec<String> = fs::read_dir(data)

@@ -147,26 +147,17 @@ fn finish<W: Write>(mut sink: RecordSink<W>) -> io::Result<()> {
 /// `--signals`: the captures merged and decoded as `replay` does, each signal written as a
 /// signal record (`landfall_model::record`), decode errors reported on standard error.
 fn signals(args: &InspectArgs, cfg: landfall_parsers::decode::DecoderConfig) -> Result<ExitCode> {
-    let files: Vec<String> = args
-        .captures
-        .iter()
-        .map(|p| ingest::display_name(p))
-        .collect();
-    let readers = ingest::open_inputs(&args.captures, &args.decode)?;
-    let pb = ingest::progress("decoding");
-    let mut sink = ingest::SignalSink::default();
-    let decoder = ingest::decode_into(readers, cfg, &mut sink, &pb);
-    pb.finish_and_clear();
+    let (files, signals, stats) = ingest::decode_signals(&args.captures, &args.decode, cfg, false)?;
     let mut out = BufWriter::new(io::stdout().lock());
-    for s in &sink.signals {
+    for s in &signals {
         serde_json::to_writer(&mut out, &SignalRecord::of(s, &files))
             .context("writing standard output")?;
         out.write_all(b"\n").context("writing standard output")?;
     }
     out.flush().context("writing standard output")?;
-    let errors: u64 = decoder.stats.errors.values().map(|e| e.count).sum();
+    let errors: u64 = stats.errors.values().map(|e| e.count).sum();
     if errors > 0 {
-        eprint!("{}", stats_report(&decoder.stats, &files));
+        eprint!("{}", stats_report(&stats, &files));
     }
     Ok(ExitCode::SUCCESS)
 }

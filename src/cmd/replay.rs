@@ -19,7 +19,7 @@ use landfall_dataflows::{Rules, Topology};
 use landfall_model::Signal;
 
 use crate::cli::{micros, ReplayArgs};
-use crate::ingest::{self, SignalSink};
+use crate::ingest;
 use crate::output::write_moment;
 use crate::summary::{rate_line, stats_report};
 
@@ -202,21 +202,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             ingest::read_record_files(&args.captures, args.mapping.as_deref(), &cfg)?;
         (files, signals, Read::Records(stats))
     } else {
-        let files: Vec<String> = args
-            .captures
-            .iter()
-            .map(|p| ingest::display_name(p))
-            .collect();
-        let readers = ingest::open_inputs(&args.captures, &args.decode)?;
-        let pb = if args.quiet {
-            indicatif::ProgressBar::hidden()
-        } else {
-            ingest::progress("decoding")
-        };
-        let mut sink = SignalSink::default();
-        let decoder = ingest::decode_into(readers, cfg, &mut sink, &pb);
-        pb.finish_and_clear();
-        (files, sink.signals, Read::Captures(Box::new(decoder.stats)))
+        let (files, signals, stats) =
+            ingest::decode_signals(&args.captures, &args.decode, cfg, args.quiet)?;
+        (files, signals, Read::Captures(Box::new(stats)))
     };
     let decoded = started.elapsed();
 
