@@ -127,7 +127,7 @@ struct Restored {
 /// The states a run may restore (a cluster's processes agree on one first), dropped once
 /// every local worker has taken its subscribers from the chosen one.
 struct Candidates {
-    states: Mutex<Vec<Option<Restored>>>,
+    states: Mutex<Vec<Arc<Restored>>>,
     /// `(watermark, shape)` of each, for the agreement.
     have: cut::Have,
     /// Local workers yet to take their share.
@@ -135,12 +135,13 @@ struct Candidates {
 }
 
 impl Candidates {
-    /// The chosen state's subscribers that `keep` keeps (both levels); the last local
-    /// worker to call this drops every state.
+    /// The chosen state's subscribers that `keep` keeps (both levels), filtered by each
+    /// worker at once (the lock is held only to find the state); once the last local
+    /// worker has called this, the states go with the last reference.
     fn take(&self, chosen: Option<usize>, keep: impl Fn(&u64) -> bool) -> Share {
-        let mut states = self.states.lock().expect("candidates");
-        let mine = chosen
-            .and_then(|i| states.get(i).and_then(Option::as_ref))
+        let state = chosen.and_then(|i| self.states.lock().expect("candidates").get(i).cloned());
+        let mine = state
+            .as_deref()
             .map(|r| {
                 (
                     r.presence
@@ -155,7 +156,7 @@ impl Candidates {
         let mut remaining = self.remaining.lock().expect("candidates");
         *remaining = remaining.saturating_sub(1);
         if *remaining == 0 {
-            states.clear();
+            self.states.lock().expect("candidates").clear();
         }
         mine
     }
@@ -493,7 +494,7 @@ pub fn start_from(
     for s in snapshots {
         have.push((s.watermark, (s.processes, s.workers)));
         inputs.push((s.watermark, s.pending));
-        states.push(Some(Restored {
+        states.push(Arc::new(Restored {
             watermark: s.watermark,
             presence: s.presence,
             zones: s.zones,
