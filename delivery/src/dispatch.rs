@@ -4,8 +4,10 @@
 //! on the earliest due retry, or at the poll interval; it expires stale events, prunes
 //! finished ones after the retention, and pokes one task per sink (keyed by origin,
 //! [`sink_key`](crate::outbox::sink_key)) with due events. Each sink task leases events
-//! and sends them under its own concurrency limit and circuit breaker, so a slow, hung
-//! or dead sink only ever delays itself.
+//! into a local queue (topped up while the queued ones are sent) and starts up to its
+//! concurrency limit of senders, each of which goes on with the next queued event while
+//! the sink's circuit breaker stays closed (no task and no wake-up per event); a slow,
+//! hung or dead sink only ever delays itself.
 //!
 //! A send: the event's `expires_at` checked right before (past it: dropped and counted,
 //! never sent); the sink URL checked again ([`guard`](crate::guard); names are checked
@@ -18,19 +20,22 @@
 //! response's `Retry-After` (seconds or HTTP date), until `max_attempts`: then a dead
 //! letter. Sinks refused by the guard are dead letters at once.
 //!
-//! Outcomes are recorded by one mark writer, whatever is queued in one transaction
-//! (`Outbox::apply_marks`), through a bounded queue; an outcome lost to a crash leaves
-//! the event leased, and it is sent again (same id) once the lease ends or at the next
-//! start.
+//! Outcomes are recorded by one mark writer on a thread of its own, whatever is queued
+//! after a 2 ms linger in one transaction (`Outbox::apply_marks`), through a bounded
+//! queue; an outcome lost to a crash leaves the event leased, and it is sent again
+//! (same id) once the lease ends or at the next start.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER,
+};
 use reqwest::StatusCode;
-use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -179,6 +184,8 @@ pub struct Dispatcher {
 /// Outcomes waiting to be written (bounded: sends wait when the writer lags).
 const MARKS_QUEUE: usize = 4096;
 const MARKS_BATCH: usize = 1024;
+/// How long the mark writer collects outcomes before a transaction.
+const MARKS_LINGER: Duration = Duration::from_millis(2);
 
 impl Dispatcher {
     pub fn new(
@@ -234,11 +241,8 @@ impl Dispatcher {
     /// flight finish (bounded by the request timeout) and return.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let sh = self.shared;
-        let writer = tokio::spawn(mark_writer(
-            sh.outbox.clone(),
-            sh.metrics.clone(),
-            self.marks,
-        ));
+        let (ob, m, rx) = (sh.outbox.clone(), sh.metrics.clone(), self.marks);
+        let writer = tokio::task::spawn_blocking(move || mark_writer(ob, m, rx));
         let wake = sh.outbox.notify();
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut sinks: HashMap<String, Arc<Notify>> = HashMap::new();
@@ -307,13 +311,24 @@ impl Dispatcher {
     }
 }
 
-/// Write outcomes in batches: whatever is queued, up to [`MARKS_BATCH`], per transaction.
-async fn mark_writer(outbox: Arc<Outbox>, metrics: DeliveryMetrics, mut rx: mpsc::Receiver<Mark>) {
+/// Write outcomes in batches, on a blocking thread for the dispatcher's life (no task
+/// hop per batch): once an outcome arrives, the writer lingers [`MARKS_LINGER`] so that
+/// those of a busy dispatcher share one transaction, then writes whatever is queued, up
+/// to [`MARKS_BATCH`]. A crash in between loses only outcomes (the events are sent
+/// again, same id, after their lease).
+fn mark_writer(outbox: Arc<Outbox>, metrics: DeliveryMetrics, mut rx: mpsc::Receiver<Mark>) {
     let mut buf = Vec::with_capacity(MARKS_BATCH);
-    while rx.recv_many(&mut buf, MARKS_BATCH).await > 0 {
-        let marks = std::mem::take(&mut buf);
-        let retry = marks.iter().any(|m| matches!(m, Mark::Retry { .. }));
-        match db(&outbox, move |o| o.apply_marks(&marks)).await {
+    while let Some(first) = rx.blocking_recv() {
+        buf.push(first);
+        std::thread::sleep(MARKS_LINGER);
+        while buf.len() < MARKS_BATCH {
+            match rx.try_recv() {
+                Ok(m) => buf.push(m),
+                Err(_) => break,
+            }
+        }
+        let retry = buf.iter().any(|m| matches!(m, Mark::Retry { .. }));
+        match outbox.apply_marks(&buf) {
             Ok(expired) => {
                 metrics.expired.inc_by(expired as u64);
             }
@@ -321,6 +336,7 @@ async fn mark_writer(outbox: Arc<Outbox>, metrics: DeliveryMetrics, mut rx: mpsc
                 tracing::warn!(error = %e, "outbox update failed (those events are sent again after their lease)")
             }
         }
+        buf.clear();
         if retry {
             // The scheduler computes its next wake-up from the due times.
             outbox.notify().notify_one();
@@ -416,23 +432,70 @@ impl Breaker {
     }
 }
 
-/// How many rounds of a sink's concurrency are claimed at once.
+/// How many rounds of a sink's concurrency are claimed at most ahead of the sends.
 const PREFETCH: usize = 4;
+/// The queue is topped up (up to [`PREFETCH`] rounds) once this many rounds or fewer are
+/// left, while the sends go on: the claim's round trip hides behind the queued rounds.
+const REFILL_AT: usize = 2;
 
+/// What a sink's task and its senders share.
+struct SinkShared {
+    /// Events claimed and not yet taken by a sender, and the circuit breaker.
+    state: Mutex<SinkState>,
+    /// One permit per request in flight (the sink's concurrency); a sender holds one.
+    slots: Arc<Semaphore>,
+    /// Pokes the sink's task from its senders: the queue is low, or a slot is free.
+    poke: Notify,
+    /// The queue's length at or below which it is topped up.
+    refill_at: usize,
+    /// Set at shutdown: senders take no further event.
+    stopping: AtomicBool,
+}
+
+struct SinkState {
+    queue: VecDeque<Claimed>,
+    breaker: Breaker,
+    /// A sender has poked the task since it last looked (one poke is enough).
+    asked: bool,
+}
+
+impl SinkShared {
+    fn lock(&self) -> MutexGuard<'_, SinkState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A sink's task: claims its due events into the local queue and starts a sender per
+/// free slot. A sender goes on with the next queued event while the circuit is closed,
+/// so a busy sink costs no task and no wake-up per event: the task is poked only to top
+/// the queue up (claimed while the queued rounds are being sent), to fill a free slot,
+/// and for the circuit's probes and waits.
 async fn sink_worker(
     key: String,
     sh: Arc<Shared>,
     poke: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(sh.cfg.per_sink_concurrency));
-    let breaker = Arc::new(Mutex::new(Breaker::Closed { failures: 0 }));
+    let conc = sh.cfg.per_sink_concurrency;
+    let sink = Arc::new(SinkShared {
+        state: Mutex::new(SinkState {
+            queue: VecDeque::new(),
+            breaker: Breaker::Closed { failures: 0 },
+            asked: false,
+        }),
+        slots: Arc::new(Semaphore::new(conc)),
+        poke: Notify::new(),
+        refill_at: conc * REFILL_AT,
+        stopping: AtomicBool::new(false),
+    });
     let mut sends: JoinSet<()> = JoinSet::new();
-    // Claimed events waiting for a free slot.
-    let mut queue: std::collections::VecDeque<Claimed> = std::collections::VecDeque::new();
+    // The last claim found fewer due events than it asked for: claim again only once the
+    // scheduler pokes (new or newly due events), not on every sender's poke.
+    let mut drained = false;
     'outer: loop {
         tokio::select! {
-            _ = poke.notified() => {}
+            _ = poke.notified() => drained = false,
+            _ = sink.poke.notified() => {}
             _ = stop.changed() => break,
         }
         loop {
@@ -440,12 +503,13 @@ async fn sink_worker(
             if *stop.borrow() {
                 break 'outer;
             }
-            let admit = breaker
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .admit(Instant::now());
+            let (admit, queued) = {
+                let mut st = sink.lock();
+                st.asked = false;
+                (st.breaker.admit(Instant::now()), st.queue.len())
+            };
             let limit = match admit {
-                Admit::Yes => permits.available_permits(),
+                Admit::Yes => sink.slots.available_permits(),
                 Admit::Probe => 1,
                 Admit::WaitUntil(t) => {
                     tokio::select! {
@@ -453,56 +517,93 @@ async fn sink_worker(
                         _ = stop.changed() => break 'outer,
                     }
                 }
-                // The probe's completion pokes us.
+                // The probe's sender pokes us when it ends.
                 Admit::WaitProbe => break,
             };
-            if limit == 0 {
-                // Every permit in use: a finished send pokes us.
-                break;
-            }
-            if queue.is_empty() {
-                // Claimed ahead (up to PREFETCH rounds of the concurrency, well within
-                // the lease): one transaction per many sends, not one per free slot.
-                let want = if matches!(admit, Admit::Probe) {
-                    1
-                } else {
-                    sh.cfg.per_sink_concurrency * PREFETCH
-                };
+            // Claimed ahead (up to PREFETCH rounds of the concurrency, well within the
+            // lease): one transaction per many sends, not one per free slot.
+            let want = match admit {
+                Admit::Probe if queued == 0 => 1,
+                Admit::Probe => 0,
+                _ if queued <= sink.refill_at => conc * PREFETCH - queued,
+                _ => 0,
+            };
+            if want > 0 && !drained {
                 let now = now_us();
                 let lease_until = now + sh.cfg.lease.as_micros() as i64;
                 let k = key.clone();
                 match db(&sh.outbox, move |o| o.claim(&k, now, want, lease_until)).await {
-                    Ok(c) => queue.extend(c),
+                    Ok(c) => {
+                        drained = c.len() < want;
+                        sink.lock().queue.extend(c);
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, sink = %key, "outbox claim failed");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 }
             }
-            if queue.is_empty() {
-                if matches!(admit, Admit::Probe) {
-                    // Nothing to probe with: stay half-open, ready for the next event.
-                    *breaker.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Breaker::HalfOpen { in_flight: false };
-                }
-                break;
-            }
-            let take = limit.min(queue.len());
-            for c in queue.drain(..take) {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    break 'outer;
+            let mut started = 0;
+            while started < limit {
+                let Ok(slot) = sink.slots.clone().try_acquire_owned() else {
+                    break;
                 };
-                let (sh, breaker, poke) = (sh.clone(), breaker.clone(), poke.clone());
-                sends.spawn(async move {
-                    send_one(&sh, &breaker, c).await;
-                    drop(permit);
-                    poke.notify_one();
-                });
+                let Some(c) = sink.lock().queue.pop_front() else {
+                    break;
+                };
+                started += 1;
+                sends.spawn(sender(sh.clone(), sink.clone(), c, slot));
             }
+            if started == 0 && matches!(admit, Admit::Probe) {
+                // Nothing to probe with: stay half-open, ready for the next event.
+                sink.lock().breaker = Breaker::HalfOpen { in_flight: false };
+            }
+            // Every slot busy, or nothing to send: a sender or the scheduler pokes us.
+            break;
         }
     }
     // Shutdown: the sends in flight finish (each bounded by the request timeout).
+    sink.stopping.store(true, Ordering::Relaxed);
     while sends.join_next().await.is_some() {}
+}
+
+/// Send `first`, then the sink's next queued events while its circuit stays closed,
+/// holding one of the sink's slots. Pokes the sink's task when the queue runs low (to
+/// top it up) or a slot is free with events queued, and when it stops.
+async fn sender(
+    sh: Arc<Shared>,
+    sink: Arc<SinkShared>,
+    first: Claimed,
+    _slot: OwnedSemaphorePermit,
+) {
+    let mut c = first;
+    loop {
+        send_one(&sh, &sink, c).await;
+        if sink.stopping.load(Ordering::Relaxed) {
+            break;
+        }
+        let (next, poke) = {
+            let mut st = sink.lock();
+            // A probe, a wait or an open circuit is the sink task's to handle.
+            if !matches!(st.breaker, Breaker::Closed { .. }) {
+                break;
+            }
+            let next = st.queue.pop_front();
+            let left = st.queue.len();
+            let need = left <= sink.refill_at || (left > 0 && sink.slots.available_permits() > 0);
+            let poke = need && !st.asked;
+            st.asked |= poke;
+            (next, poke)
+        };
+        if poke {
+            sink.poke.notify_one();
+        }
+        match next {
+            Some(n) => c = n,
+            None => break,
+        }
+    }
+    sink.poke.notify_one();
 }
 
 /// What a response or error means for the event.
@@ -563,7 +664,7 @@ fn backoff(cfg: &DispatchConfig, attempts: u32) -> Duration {
     base.mul_f64(1.0 + j * (2.0 * random_unit() - 1.0))
 }
 
-async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
+async fn send_one(sh: &Shared, sink: &SinkShared, mut c: Claimed) {
     if sh
         .ended
         .lock()
@@ -575,18 +676,17 @@ async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
     let now = now_us();
     let seq = c.seq;
     if c.expires_at_us.is_some_and(|e| e <= now) {
-        breaker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .no_attempt();
+        sink.lock().breaker.no_attempt();
         record(sh, Mark::Expired { seq, at_us: now }).await;
         sh.metrics.outcome(Outcome::Expired);
         tracing::debug!(partner = c.partner, subscription = c.subscription, event = %c.event_id, "expired before sending");
         return;
     }
-    let verdict = attempt(sh, &c).await;
+    // The body is sent once: a retry claims it again from the outbox.
+    let body = std::mem::take(&mut c.body);
+    let verdict = attempt(sh, &c, body).await;
     {
-        let mut b = breaker.lock().unwrap_or_else(|e| e.into_inner());
+        let b = &mut sink.lock().breaker;
         match &verdict {
             Verdict::Retry { .. }
             | Verdict::Dead {
@@ -713,14 +813,23 @@ async fn send_one(sh: &Shared, breaker: &Mutex<Breaker>, c: Claimed) {
     }
 }
 
-async fn attempt(sh: &Shared, c: &Claimed) -> Verdict {
-    if let Err(refused) = check_sink_url(&c.sink_url, &sh.cfg.guard) {
-        return Verdict::Dead {
-            status: None,
-            error: format!("sink refused: {refused}"),
-            attempted: false,
-        };
-    }
+const WEBHOOK_ID: HeaderName = HeaderName::from_static(WebhookHeaders::ID);
+const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static(WebhookHeaders::TIMESTAMP);
+const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static(WebhookHeaders::SIGNATURE);
+const CLOUDEVENTS_JSON: HeaderValue = HeaderValue::from_static("application/cloudevents+json");
+
+async fn attempt(sh: &Shared, c: &Claimed, body: Vec<u8>) -> Verdict {
+    // The URL parsed once, for the check and the request.
+    let url = match check_sink_url(&c.sink_url, &sh.cfg.guard) {
+        Ok(url) => url,
+        Err(refused) => {
+            return Verdict::Dead {
+                status: None,
+                error: format!("sink refused: {refused}"),
+                attempted: false,
+            }
+        }
+    };
     let Some(secret) = sh.secrets.secret(c.partner) else {
         return Verdict::Dead {
             status: None,
@@ -729,15 +838,15 @@ async fn attempt(sh: &Shared, c: &Claimed) -> Verdict {
         };
     };
     let ts = now_us() / 1_000_000;
-    let h = secret.headers(&c.event_id, ts, &c.body);
+    let h = secret.headers(&c.event_id, ts, &body);
     let mut req = sh
         .client
-        .post(&c.sink_url)
-        .header(CONTENT_TYPE, "application/cloudevents+json")
-        .header(WebhookHeaders::ID, h.id)
-        .header(WebhookHeaders::TIMESTAMP, h.timestamp)
-        .header(WebhookHeaders::SIGNATURE, h.signature)
-        .body(c.body.clone());
+        .post(url)
+        .header(CONTENT_TYPE, CLOUDEVENTS_JSON)
+        .header(WEBHOOK_ID, h.id)
+        .header(WEBHOOK_TIMESTAMP, h.timestamp)
+        .header(WEBHOOK_SIGNATURE, h.signature)
+        .body(body);
     if let Some(token) = &c.sink_bearer {
         req = req.header(AUTHORIZATION, format!("Bearer {token}"));
     }
