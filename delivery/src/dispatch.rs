@@ -253,6 +253,14 @@ impl Dispatcher {
         loop {
             let now = now_us();
             let mut next = Instant::now() + sh.cfg.poll_interval;
+            match db(&sh.outbox, move |o| o.release_ended_leases(now)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    events = n,
+                    "sends that never reported back within their lease: due again"
+                ),
+                Err(e) => tracing::warn!(error = %e, "outbox lease release failed"),
+            }
             match db(&sh.outbox, move |o| o.expire(now)).await {
                 Ok(n) => {
                     sh.metrics.expired.inc_by(n as u64);

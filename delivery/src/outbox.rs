@@ -15,8 +15,9 @@
 //! in `PRAGMA user_version`.
 //!
 //! In-flight events are leased (`leased = 1`, due again at the lease's end): a send
-//! that never reports back is retried after the lease; on open, every lease is released
-//! (the previous process is gone) and those events are due at once.
+//! that never reports back is retried after the lease (`release_ended_leases`, run by
+//! the dispatcher's scheduler); on open, every lease is released (the previous process
+//! is gone) and those events are due at once.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -263,6 +264,12 @@ impl Outbox {
              ) WITHOUT ROWID;
              CREATE INDEX IF NOT EXISTS outbox_latest_at ON outbox_latest (at_us);",
         )?;
+        // Leased events by the lease's end (`due_at_us` while leased), for
+        // `release_ended_leases`.
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS outbox_leases ON outbox (due_at_us)
+                WHERE state = 0 AND leased = 1;",
+        )?;
         // The previous process is gone: nothing is in flight.
         conn.execute(
             "UPDATE outbox SET leased = 0, due_at_us = MIN(due_at_us, ?1) WHERE leased = 1",
@@ -466,6 +473,15 @@ impl Outbox {
              WHERE subscription = ?1 AND state IN (0, 5)",
             params![subscription as i64, now_us],
         )
+    }
+
+    /// Release the leases that ended without an outcome (a send that never reported
+    /// back): those events are due again. Returns how many.
+    pub fn release_ended_leases(&self, now_us: TimestampUs) -> Result<usize, OutboxError> {
+        Ok(self.conn().execute(
+            "UPDATE outbox SET leased = 0 WHERE state = 0 AND leased = 1 AND due_at_us <= ?1",
+            params![now_us],
+        )?)
     }
 
     /// Mark pending events past their `expires_at` expired; returns how many.
@@ -912,6 +928,37 @@ mod tests {
         // Pruning after the retention removes finished rows.
         assert_eq!(ob.prune(10_000, 100_000).unwrap(), 0);
         assert_eq!(ob.prune(1_000_000, 100_000).unwrap(), 4);
+    }
+
+    /// A send that never reports back is due again once its lease has ended, in the
+    /// same process (not only after a restart); one still within its lease is not.
+    #[test]
+    fn an_ended_lease_is_released_while_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(&dir.path().join("landfall.db"), 0).unwrap();
+        let key = sink_key(SINK);
+        ob.insert_batch(&[ev(1, "a", Some(SINK), None), ev(1, "b", Some(SINK), None)])
+            .unwrap();
+        let first = ob.claim(&key, 2_000, 1, 10_000).unwrap();
+        let second = ob.claim(&key, 2_000, 1, 50_000).unwrap();
+        assert_eq!((first.len(), second.len()), (1, 1));
+        assert!(ob.claim(&key, 20_000, 10, 90_000).unwrap().is_empty());
+        assert_eq!(
+            ob.release_ended_leases(20_000).unwrap(),
+            1,
+            "a's lease ended"
+        );
+        let again = ob.claim(&key, 20_000, 10, 90_000).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            again[0].event_id, first[0].event_id,
+            "the same event, same id"
+        );
+        assert_eq!(
+            ob.release_ended_leases(20_000).unwrap(),
+            0,
+            "b still leased"
+        );
     }
 
     #[test]
