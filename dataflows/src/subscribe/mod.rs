@@ -335,11 +335,35 @@ impl<T: Ord + Clone> Stage<T> {
     }
 
     /// `(match, budget, r)` for each subscription present at `x` that takes `m` with
-    /// consent held at `d` and `x`.
+    /// consent held at `d` and `x`. The grantees consented at both are found once per
+    /// moment (most subscriptions a moment meets are of partners it has no consent for).
     fn offers(&self, m: &Moment, d: &T, x: &T, operator: Country, r: isize, out: &mut Vec<Diff>) {
+        if self.opted_out(&m.imsi, d) || self.opted_out(&m.imsi, x) {
+            return;
+        }
+        let Some(g) = self.grants.get(&m.imsi) else {
+            return;
+        };
+        let allowed: Vec<Grantee> = g
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|u| holds_at(u, d) && holds_at(u, x))
+            .map(|u| u[0].0)
+            .collect();
+        if allowed.is_empty() {
+            return;
+        }
         self.subs.candidates(m, |id, s| {
-            if let Some((matched, budget)) = self.offer(id, s, m, d, x, operator) {
-                out.push((matched, budget, r));
+            if allowed.contains(&(s.partner, s.purpose))
+                && (s.areas.is_empty() || s.areas.contains(&m.area))
+                && s.accepts(m, operator)
+            {
+                let matched = Match {
+                    partner: s.partner,
+                    subscription: id,
+                    purpose: s.purpose,
+                    moment: *m,
+                };
+                out.push((matched, Budget::of(s), r));
             }
         });
     }
