@@ -24,6 +24,27 @@
 //! `detect_zones` in one operator) over the
 //! incremental [`zone_membership`]; a tenth of the subscriptions ask for zone arrivals.
 //!
+//! Subscription sets (`SUBSCRIPTIONS`, a comma list; default `100`), each a table of its own:
+//!
+//! * `100`: the 100 area-wide subscriptions above;
+//! * `areas`: 10,000 area-wide subscriptions of 100 partners (consent is to the first 10) (a zone, a network or a
+//!   country each, arrivals or roaming-on too, half of them for the operator's own
+//!   subscribers, budgets as above);
+//! * `devices`: those plus one device subscription per subscriber (1 M at the default
+//!   size, CAMARA's per-device kind: country, zone or any arrivals of that subscriber,
+//!   one in ten with a max-events budget, one in ten with a frequency cap); with `areas`
+//!   in the same invocation, the bytes per device subscription are printed: the live RSS
+//!   of `partners-2w` over `devices` minus that over `areas`, per device subscription
+//!   (both workers together);
+//! * `churn`: `devices` while every worker, per 100 signals it feeds, creates a device
+//!   subscription and deletes the one it created 1,000 creations before (at 1 M
+//!   signals/s: 10 k creations and 10 k deletions per second); `partners-2w` only, its
+//!   throughput loss against `devices`' printed.
+//!
+//! The baseline `map+partners` matches with the same indexes as the partner stage: device
+//! subscriptions by subscriber, area-wide ones by (area, level or any) × (type or any).
+//! `VARIANTS` (a comma list of the variant names below) runs some variants only.
+//!
 //! Each variant runs in a child process of its own so that its peak RSS (`VmHWM`) is its
 //! own; `bytes per subscriber` is the RSS with the state still alive at the end of the run
 //! (`VmRSS`, hash tables at their final size; the peak also holds the old table of the
@@ -38,6 +59,7 @@
 //! cargo bench --bench presence            # 10 M signals, 1 M subscribers, best of 3
 //! RUNS=1 cargo bench --bench presence     # one run per variant
 //! cargo bench --bench presence -- 1000000 100000   # smaller: SIGNALS SUBSCRIBERS
+//! SUBSCRIPTIONS=areas,devices,churn VARIANTS=map+partners,partners-2w cargo bench --bench presence
 //! ```
 
 #[path = "common/synthetic.rs"]
@@ -50,7 +72,7 @@ use std::time::Instant;
 use differential_dataflow::input::Input;
 use landfall_dataflows::zones::{CatalogCell, CellKey, Shape, Zone};
 use landfall_dataflows::{
-    detect_with_zones, imsi_key, partner_matches, zone_membership, Area, Consent, Direction,
+    detect_with_zones, imsi_key, partner_matches, zone_membership, Area, Consent, Direction, Level,
     Moment, MomentKind, PartnerId, Presence, Purpose, Rules, Subscription, ZoneId, ZoneKey,
     ZonePresence,
 };
@@ -205,6 +227,163 @@ fn subscriptions() -> Vec<Subscription> {
         .collect()
 }
 
+/// A subscription set (see the header).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Set {
+    Hundred,
+    Areas,
+    Devices,
+    Churn,
+}
+
+impl Set {
+    fn parse(s: &str) -> Set {
+        match s {
+            "100" => Set::Hundred,
+            "areas" => Set::Areas,
+            "devices" => Set::Devices,
+            "churn" => Set::Churn,
+            other => panic!("unknown subscription set {other} (100, areas, devices, churn)"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Set::Hundred => "100",
+            Set::Areas => "areas",
+            Set::Devices => "devices",
+            Set::Churn => "churn",
+        }
+    }
+
+    /// The area-wide subscriptions of the set.
+    fn areas(self) -> Vec<Subscription> {
+        match self {
+            Set::Hundred => subscriptions(),
+            _ => area_subscriptions(10_000),
+        }
+    }
+
+    fn devices(self) -> bool {
+        matches!(self, Set::Devices | Set::Churn)
+    }
+}
+
+/// `n` area-wide subscriptions of 100 partners (the consenting subscribers consent to
+/// the first 10, so a tenth of them can deliver; a moment meets the others in the index
+/// and is refused by consent, as most partners' would be): a zone (half of them), a network or a
+/// country each; arrivals, or roaming-on and arrivals; half for the operator's own
+/// subscribers (every subscriber's home here), the other half for visitors from FR.
+fn area_subscriptions(n: u64) -> Vec<Subscription> {
+    let nets = networks();
+    let fr = Country::new("FR").expect("country");
+    (0..n)
+        .map(|id| {
+            let k = id / 4;
+            let (plmn, country) = nets[(k % nets.len() as u64) as usize];
+            let areas = match id % 4 {
+                0 | 1 => vec![Area::Zone(zone_id(
+                    (k % nets.len() as u64) as usize,
+                    (k / nets.len() as u64) % ZONES_PER_NET,
+                ))],
+                2 => vec![Area::Network(plmn)],
+                _ => vec![Area::Country(country)],
+            };
+            Subscription {
+                id,
+                partner: PartnerId((id % 100) as u32),
+                purpose: Purpose(1),
+                types: if (id / 2) % 2 == 0 {
+                    vec![MomentKind::Arrival]
+                } else {
+                    vec![MomentKind::RoamingOn, MomentKind::Arrival]
+                },
+                levels: vec![],
+                device: None,
+                areas,
+                home_countries: if id % 8 < 4 { vec![fr] } else { vec![] },
+                home_networks: vec![],
+                direction: if id % 16 < 8 {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                },
+                rats: vec![],
+                expires_at: None,
+                max_events: (id % 10 == 5).then_some(2_000),
+                frequency_cap_us: (id % 10 == 7).then_some(600_000_000),
+            }
+        })
+        .collect()
+}
+
+/// Subscriber `sub`'s device subscription with id `id`: its country, zone or any
+/// arrivals, for partner `sub % 10`.
+fn device_subscription(id: u64, sub: u64) -> Subscription {
+    Subscription {
+        id,
+        partner: PartnerId((sub % 10) as u32),
+        purpose: Purpose(1),
+        types: vec![MomentKind::Arrival],
+        levels: match sub % 3 {
+            0 => vec![Level::Country],
+            1 => vec![Level::Zone],
+            _ => vec![],
+        },
+        device: Some(imsi_of(sub)),
+        areas: vec![],
+        home_countries: vec![],
+        home_networks: vec![],
+        direction: Direction::Any,
+        rats: vec![],
+        expires_at: None,
+        max_events: (sub % 10 == 5).then_some(20),
+        frequency_cap_us: (sub % 10 == 7).then_some(600_000_000),
+    }
+}
+
+/// Device subscription ids start here (area-wide ones are below).
+const DEVICE_IDS: u64 = 1 << 32;
+/// Churned device subscription ids start here.
+const CHURN_IDS: u64 = 1 << 40;
+/// A churned subscription lives this many creations of its worker.
+const CHURN_LIFE: usize = 1_000;
+
+/// What the area index of the partner stage lists a subscription under (copied here so
+/// the baseline looks up alike): area, else level, else any; type or any.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Scope {
+    Any,
+    Level(Level),
+    Area(Area),
+}
+
+type IndexKey = (Scope, Option<MomentKind>);
+
+fn index_keys(s: &Subscription) -> Vec<IndexKey> {
+    let scopes: Vec<Scope> = if !s.areas.is_empty() {
+        s.areas.iter().map(|a| Scope::Area(*a)).collect()
+    } else if !s.levels.is_empty() {
+        s.levels.iter().map(|l| Scope::Level(*l)).collect()
+    } else {
+        vec![Scope::Any]
+    };
+    let types: Vec<Option<MomentKind>> = if s.types.is_empty() {
+        vec![None]
+    } else {
+        s.types.iter().map(|k| Some(*k)).collect()
+    };
+    let mut out = Vec::new();
+    for sc in &scopes {
+        for ty in &types {
+            if !out.contains(&(*sc, *ty)) {
+                out.push((*sc, *ty));
+            }
+        }
+    }
+    out
+}
+
 /// Every 100th subscriber consented to all partners for purpose 1.
 fn consented(sub: u64) -> bool {
     sub.is_multiple_of(100)
@@ -215,23 +394,43 @@ fn consented(sub: u64) -> bool {
 struct PlainPartners {
     consent: HashMap<Imsi, Vec<(PartnerId, Purpose)>>,
     subs: Vec<Subscription>,
+    /// Area-wide subscriptions (indices into `subs`) by [`index_keys`].
+    by_key: HashMap<IndexKey, Vec<usize>>,
+    /// Device subscriptions (indices into `subs`) by subscriber.
+    by_device: HashMap<Imsi, Vec<usize>>,
     delivered: Vec<u32>,
     last: HashMap<(usize, Imsi), Vec<i64>>,
     france: Country,
 }
 
 impl PlainPartners {
-    fn new(subs: u64) -> PlainPartners {
+    fn new(subscribers: u64, set: Set) -> PlainPartners {
         let mut consent = HashMap::new();
-        for sub in (0..subs).filter(|s| consented(*s)) {
+        for sub in (0..subscribers).filter(|s| consented(*s)) {
             let all = (0..10).map(|p| (PartnerId(p), Purpose(1))).collect();
             consent.insert(imsi_of(sub), all);
         }
-        let subs = subscriptions();
+        let mut subs = set.areas();
+        if set.devices() {
+            subs.extend((0..subscribers).map(|sub| device_subscription(DEVICE_IDS + sub, sub)));
+        }
+        let (mut by_key, mut by_device) = (HashMap::new(), HashMap::new());
+        for (i, s) in subs.iter().enumerate() {
+            match s.device {
+                Some(imsi) => by_device.entry(imsi).or_insert_with(Vec::new).push(i),
+                None => {
+                    for k in index_keys(s) {
+                        by_key.entry(k).or_insert_with(Vec::new).push(i);
+                    }
+                }
+            }
+        }
         PlainPartners {
             consent,
             delivered: vec![0; subs.len()],
             subs,
+            by_key,
+            by_device,
             last: HashMap::new(),
             france: Country::new("FR").expect("country"),
         }
@@ -241,11 +440,26 @@ impl PlainPartners {
     fn offer(&mut self, moments: &mut [Moment]) -> u64 {
         let mut n = 0;
         moments.sort_unstable_by_key(|m| m.id);
+        let mut candidates: Vec<usize> = Vec::new();
         for m in moments.iter() {
             let Some(grants) = self.consent.get(&m.imsi) else {
                 continue;
             };
-            for (i, s) in self.subs.iter().enumerate() {
+            candidates.clear();
+            candidates.extend(self.by_device.get(&m.imsi).into_iter().flatten());
+            let k = Some(m.kind);
+            for key in [
+                (Scope::Any, None),
+                (Scope::Any, k),
+                (Scope::Level(m.level), None),
+                (Scope::Level(m.level), k),
+                (Scope::Area(m.area), None),
+                (Scope::Area(m.area), k),
+            ] {
+                candidates.extend(self.by_key.get(&key).into_iter().flatten());
+            }
+            for &i in &candidates {
+                let s = &self.subs[i];
                 if !grants.contains(&(s.partner, s.purpose))
                     || !(s.areas.is_empty() || s.areas.contains(&m.area))
                     || !s.accepts(m, self.france)
@@ -271,7 +485,7 @@ impl PlainPartners {
 }
 
 /// One variant, in this process; prints `elapsed_s moments tracked peak_bytes`.
-fn child(mode: &str, signals: u64, subs: u64) {
+fn child(mode: &str, signals: u64, subs: u64, set: Set) {
     let cfg = Rules::default();
     let start = Instant::now();
     // (moments, matches delivered, subscribers tracked, RSS with the state still alive)
@@ -299,7 +513,7 @@ fn child(mode: &str, signals: u64, subs: u64) {
             }
             let mut started = Vec::new();
             let none: Vec<ZoneId> = Vec::new();
-            let mut partners = (mode == "map+partners").then(|| PlainPartners::new(subs));
+            let mut partners = (mode == "map+partners").then(|| PlainPartners::new(subs, set));
             let mut out = Vec::new();
             let (mut moments, mut matched) = (0u64, 0u64);
             for i in 0..signals {
@@ -374,8 +588,8 @@ fn child(mode: &str, signals: u64, subs: u64) {
                         .probe();
                         (input, subs, consent, zone_input, probe)
                     });
-                if index == 0 {
-                    for s in subscriptions() {
+                if index == 0 && with_partners {
+                    for s in set.areas() {
                         sub_input.insert(s);
                     }
                     for z in zones() {
@@ -383,6 +597,15 @@ fn child(mode: &str, signals: u64, subs: u64) {
                     }
                 }
                 zone_input.close();
+                if with_partners && set.devices() {
+                    // Each worker the device subscriptions of its share (they are
+                    // routed to their subscriber's worker all the same).
+                    let mut sub = index;
+                    while sub < subs_n {
+                        sub_input.insert(device_subscription(DEVICE_IDS + sub, sub));
+                        sub += peers;
+                    }
+                }
                 let mut sub = index * 100;
                 while sub < subs_n {
                     debug_assert!(consented(sub));
@@ -395,8 +618,14 @@ fn child(mode: &str, signals: u64, subs: u64) {
                     }
                     sub += 100 * peers;
                 }
-                sub_input.close();
+                let churn = with_partners && set == Set::Churn;
+                // Open while churn edits it, else closed now.
+                let mut sub_input = Some(sub_input).filter(|_| churn);
                 consent.close();
+                // Churned subscriptions alive, oldest first, and how many were created.
+                let mut churned: std::collections::VecDeque<Subscription> =
+                    std::collections::VecDeque::new();
+                let mut created = 0u64;
                 let mut g = Gen::new(subs_n);
                 let per_batch = (BATCH_US / STEP_US) as u64;
                 let mut batch = 0u64;
@@ -407,10 +636,27 @@ fn child(mode: &str, signals: u64, subs: u64) {
                         batch = b;
                         input.advance_to(batch);
                         input.flush();
+                        if let Some(sub_input) = sub_input.as_mut() {
+                            sub_input.advance_to(batch);
+                            sub_input.flush();
+                        }
                         // Up to 4 batches in flight.
                         worker.step_while(|| probe.less_than(&batch.saturating_sub(4)));
                     }
                     input.update_at(g.signal(i), batch, 1);
+                    if let Some(sub_input) = sub_input
+                        .as_mut()
+                        .filter(|_| (i / peers).is_multiple_of(100))
+                    {
+                        let id = CHURN_IDS + created * peers + index;
+                        let s = device_subscription(id, mix(id) % subs_n);
+                        sub_input.insert(s.clone());
+                        churned.push_back(s);
+                        created += 1;
+                        if churned.len() > CHURN_LIFE {
+                            sub_input.remove(churned.pop_front().expect("churned"));
+                        }
+                    }
                     i += peers;
                 }
                 // Everything fed is processed while the input is still open, so the
@@ -418,6 +664,7 @@ fn child(mode: &str, signals: u64, subs: u64) {
                 batch += 1;
                 input.advance_to(batch);
                 input.flush();
+                drop(sub_input.take());
                 worker.step_while(|| probe.less_than(&batch));
                 let live = rss_bytes("VmRSS:");
                 input.close();
@@ -449,6 +696,7 @@ fn child(mode: &str, signals: u64, subs: u64) {
 struct Measured {
     seconds: f64,
     slowest: f64,
+    median: f64,
     moments: u64,
     matches: u64,
     tracked: u64,
@@ -462,7 +710,7 @@ fn main() {
         let mode = &args[pos + 1];
         let signals: u64 = args[pos + 2].parse().expect("signals");
         let subs: u64 = args[pos + 3].parse().expect("subscribers");
-        return child(mode, signals, subs);
+        return child(mode, signals, subs, Set::parse(&args[pos + 4]));
     }
     // cargo bench passes `--bench`; positional numbers override the size.
     let nums: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
@@ -473,10 +721,29 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3)
         .max(1);
+    let sets: Vec<Set> = std::env::var("SUBSCRIPTIONS")
+        .unwrap_or_else(|_| "100".into())
+        .split(',')
+        .map(Set::parse)
+        .collect();
+    let variants: Option<Vec<String>> = std::env::var("VARIANTS")
+        .ok()
+        .map(|v| v.split(',').map(str::to_string).collect());
+    let wanted = |mode: &str| {
+        variants
+            .as_ref()
+            .is_none_or(|v| v.iter().any(|x| x == mode))
+    };
     let exe = std::env::current_exe().expect("own path");
-    let once = |mode: &str| -> Measured {
+    let once = |mode: &str, set: Set| -> Measured {
         let out = Command::new(&exe)
-            .args(["--child", mode, &signals.to_string(), &subs.to_string()])
+            .args([
+                "--child",
+                mode,
+                &signals.to_string(),
+                &subs.to_string(),
+                set.name(),
+            ])
             .output()
             .expect("child");
         assert!(
@@ -490,6 +757,7 @@ fn main() {
         Measured {
             seconds,
             slowest: seconds,
+            median: seconds,
             moments: v[1].parse().unwrap(),
             matches: v[2].parse().unwrap(),
             tracked: v[3].parse().unwrap(),
@@ -499,15 +767,17 @@ fn main() {
     };
     // Best (shortest) of `runs`: a shared machine only ever slows a run down. Memory is
     // the largest of the runs; the counts must agree.
-    let run = |mode: &str| -> Measured {
-        let mut best = once(mode);
+    let run = |mode: &str, set: Set| -> Measured {
+        let mut best = once(mode, set);
+        let mut times = vec![best.seconds];
         for _ in 1..runs {
-            let r = once(mode);
+            let r = once(mode, set);
             assert_eq!(
                 (r.moments, r.matches, r.tracked),
                 (best.moments, best.matches, best.tracked),
                 "{mode}: runs agree"
             );
+            times.push(r.seconds);
             best = Measured {
                 seconds: best.seconds.min(r.seconds),
                 slowest: best.slowest.max(r.seconds),
@@ -516,6 +786,8 @@ fn main() {
                 ..best
             };
         }
+        times.sort_by(f64::total_cmp);
+        best.median = times[times.len() / 2];
         best
     };
     println!(
@@ -523,27 +795,13 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         std::mem::size_of::<Presence>()
     );
-    let gen_live = once("generate").live;
-    let base = run("hashmap");
-    let plain = run("map+partners");
-    assert_eq!(plain.moments, base.moments);
-    println!(
-        "{:<12} {:>12} {:>12} {:>9} {:>11} {:>9} {:>10} {:>10} {:>14}",
-        "variant",
-        "signals/s",
-        "slowest",
-        "vs map",
-        "moments",
-        "matches",
-        "peak MiB",
-        "live MiB",
-        "B/subscriber"
-    );
+    let gen_live = once("generate", Set::Hundred).live;
     // The hash-map rows count the subscribers they were given.
     let line = |name: &str, m: &Measured, baseline: f64, tracked: u64| {
         println!(
-            "{name:<12} {:>12.0} {:>12.0} {:>8.2}x {:>11} {:>9} {:>10.1} {:>10.1} {:>14.0}",
+            "{name:<12} {:>12.0} {:>12.0} {:>12.0} {:>8.2}x {:>11} {:>9} {:>10.1} {:>10.1} {:>14.0}",
             signals as f64 / m.seconds,
+            signals as f64 / m.median,
             signals as f64 / m.slowest,
             baseline / m.seconds,
             m.moments,
@@ -553,24 +811,87 @@ fn main() {
             m.live.saturating_sub(gen_live) as f64 / tracked.max(1) as f64
         );
     };
-    line("hashmap", &base, base.seconds, subs);
-    line("map+partners", &plain, plain.seconds, subs);
-    for mode in ["detect-1w", "detect-2w", "partners-1w", "partners-2w"] {
-        let m = run(mode);
-        assert_eq!(
-            m.moments, base.moments,
-            "{mode} finds the baseline's moments"
+    let header = || {
+        println!(
+            "{:<12} {:>12} {:>12} {:>12} {:>9} {:>11} {:>9} {:>10} {:>10} {:>14}",
+            "variant",
+            "signals/s",
+            "median",
+            "slowest",
+            "vs map",
+            "moments",
+            "matches",
+            "peak MiB",
+            "live MiB",
+            "B/subscriber"
+        )
+    };
+    // partners-2w per set, for the memory per device subscription and the churn loss.
+    let mut two: HashMap<&'static str, Measured> = HashMap::new();
+    for set in sets {
+        if set == Set::Churn {
+            println!("subscriptions: churn (devices + 1 creation and 1 deletion per 100 signals per worker)");
+            header();
+            let m = run("partners-2w", set);
+            line("partners-2w", &m, m.seconds, m.tracked);
+            if let Some(d) = two.get("devices") {
+                println!(
+                    "churn: {:.0} signals/s against {:.0} without churn (best of {runs}): loss {:.1} % (median {:.1} %); target <= 10 %",
+                    signals as f64 / m.seconds,
+                    signals as f64 / d.seconds,
+                    100.0 * (1.0 - d.seconds / m.seconds),
+                    100.0 * (1.0 - d.median / m.median)
+                );
+            }
+            continue;
+        }
+        let base = run("hashmap", set);
+        let plain = run("map+partners", set);
+        assert_eq!(plain.moments, base.moments);
+        println!(
+            "subscriptions: {} ({} area-wide{})",
+            set.name(),
+            set.areas().len(),
+            if set.devices() {
+                format!(", {subs} device")
+            } else {
+                String::new()
+            }
         );
-        let baseline = if mode.starts_with("partners") {
+        header();
+        line("hashmap", &base, base.seconds, subs);
+        line("map+partners", &plain, plain.seconds, subs);
+        for mode in ["detect-1w", "detect-2w", "partners-1w", "partners-2w"] {
+            if !wanted(mode) {
+                continue;
+            }
+            let m = run(mode, set);
             assert_eq!(
-                m.matches, plain.matches,
-                "{mode} delivers the baseline's matches"
+                m.moments, base.moments,
+                "{mode} finds the baseline's moments"
             );
-            plain.seconds
-        } else {
-            base.seconds
-        };
-        line(mode, &m, baseline, m.tracked);
+            let baseline = if mode.starts_with("partners") {
+                assert_eq!(
+                    m.matches, plain.matches,
+                    "{mode} delivers the baseline's matches"
+                );
+                plain.seconds
+            } else {
+                base.seconds
+            };
+            line(mode, &m, baseline, m.tracked);
+            if mode == "partners-2w" {
+                two.insert(set.name(), m);
+            }
+        }
+    }
+    if let (Some(a), Some(d)) = (two.get("areas"), two.get("devices")) {
+        println!(
+            "bytes per device subscription (partners-2w, both workers): {:.0} (live RSS {:.1} MiB with devices, {:.1} MiB without); target <= 200",
+            d.live.saturating_sub(a.live) as f64 / subs as f64,
+            d.live as f64 / 1048576.0,
+            a.live as f64 / 1048576.0
+        );
     }
     println!("targets (2 cores): 2 workers >= 2,000,000 signals/s and >= 0.4x the (matching) hash map; <= 300 B/subscriber");
 }

@@ -139,9 +139,17 @@ fn changes() -> impl Strategy<Value = Vec<(u64, Change)>> {
         prop::bool::ANY,
         0..LAST,
         prop::option::of(1..LAST),
+        prop::option::of(0..3usize),
+        0..3usize,
     )
-        .prop_map(|(id, p, areas, inb, arr, t, until)| {
-            let sub = subscription(id, p, areas, inb, arr);
+        .prop_map(|(id, p, areas, inb, arr, t, until, device, level)| {
+            // Device subscriptions (one subscriber) mixed with area-wide ones, some of
+            // either narrowed by level (the moments are all country-level).
+            let sub = Subscription {
+                device: device.map(|i| Imsi::parse(IMSIS[i]).unwrap()),
+                levels: [vec![], vec![Level::Country], vec![Level::Network]][level].clone(),
+                ..subscription(id, p, areas, inb, arr)
+            };
             let mut v = vec![(t, Change::Sub(sub.clone(), 1))];
             if let Some(u) = until {
                 v.push(((t + u).min(LAST), Change::Sub(sub, -1)));
@@ -165,7 +173,7 @@ fn changes() -> impl Strategy<Value = Vec<(u64, Change)>> {
         .prop_map(|(i, t)| vec![(t, Change::OptOut(Imsi::parse(IMSIS[i]).unwrap(), 1))]);
     (
         prop::collection::vec(m, 0..24),
-        prop::collection::vec(s, 0..5),
+        prop::collection::vec(s, 0..8),
         prop::collection::vec(c, 0..6),
         prop::collection::vec(o, 0..2),
     )
@@ -498,4 +506,51 @@ fn revisions_are_decided_at_the_moments_time() {
         sub.offer(&late, operator).unwrap(),
     );
     assert_updates(&changes, &[(r, 2, 1), (r, 4, -1), (l, 7, 1), (l, 15, -1)]);
+}
+
+/// A device subscription takes its subscriber's moments only; created and deleted while
+/// moments are live (as partners do all day), with an area-wide one beside it, each
+/// asserts and retracts the matches of the live moments it takes, and nothing else.
+#[test]
+fn subscriptions_created_and_deleted_while_moments_are_live() {
+    let (c0, area) = first_consent();
+    let c1 = Consent {
+        imsi: Imsi::parse(IMSIS[1]).unwrap(),
+        ..c0
+    };
+    let device = Subscription {
+        device: Some(c0.imsi),
+        ..subscription(4, 0, vec![], false, false)
+    };
+    let (m0, m1) = (
+        moment(0, 1, MomentKind::Arrival, 2, 12),
+        moment(1, 1, MomentKind::Arrival, 3, 12),
+    );
+    let changes = vec![
+        (0, Change::Consent(c0, 1)),
+        (0, Change::Consent(c1, 1)),
+        (2, Change::Moment(m0, 1)),
+        (3, Change::Moment(m1, 1)),
+        (4, Change::Sub(device.clone(), 1)),
+        (5, Change::Sub(area.clone(), 1)),
+        (8, Change::Sub(device.clone(), -1)),
+        (9, Change::Sub(area.clone(), -1)),
+    ];
+    let operator = Country::new(FR).unwrap();
+    let d0 = device.offer(&m0, operator).unwrap();
+    assert!(device.offer(&m1, operator).is_none());
+    let (a0, a1) = (
+        area.offer(&m0, operator).unwrap(),
+        area.offer(&m1, operator).unwrap(),
+    );
+    let mut want = vec![
+        (d0, 4, 1),
+        (a0, 5, 1),
+        (a1, 5, 1),
+        (d0, 8, -1),
+        (a0, 9, -1),
+        (a1, 9, -1),
+    ];
+    want.sort_by_key(|(m, t, _)| (*t, m.moment.at));
+    assert_updates(&changes, &want);
 }

@@ -20,12 +20,20 @@
 //!
 //! Why one operator and not joins: most subscribers consent to nobody, and arranging
 //! every live moment (millions within the TTL) to join it with a small registry cost ≈1 KB
-//! per subscriber. The registry and the subscriptions (small) are broadcast to every
-//! worker and kept there as histories; moments (exchanged by IMSI) are looked up as each
-//! time completes, and only the consented ones are kept, until they expire. Nothing is
-//! arranged. State: the reference histories whole (changes are rare; a revision may ask
-//! about any past time), the live consented moments, and per capped subscription the ids
-//! of its live deliveries and the event times it delivered per subscriber (not pruned yet).
+//! per subscriber. Consents, opt-outs and device subscriptions (one subscriber each, a
+//! million for a large partner) go to the worker that owns their subscriber, by the IMSI
+//! route the moments and the detector state take; area-wide subscriptions (thousands) are
+//! broadcast to every worker. Subscriptions are indexed ([`index`]) so a moment visits only
+//! those that could accept it. Moments are looked up as each time completes, and only the
+//! consented ones are kept, until they expire. Nothing is arranged. State: the consent and
+//! opt-out histories whole (a revision may ask about any past time), each subscription's
+//! count (its presence is only asked at the time being completed), the live consented
+//! moments, and per capped subscription the ids of its live deliveries and the event times
+//! it delivered per subscriber (not pruned yet).
+//!
+//! A subscription created or deleted re-derives only what it can change: a device one the
+//! live moments of its subscriber, an area-wide one the live consented moments against it
+//! alone (not every subscription).
 //!
 //! Budgets, `subscriptionMaxEvents` and the per-subscriber frequency cap (no two delivered
 //! moments of one subscriber within `frequency_cap_us` of event time): decided per
@@ -56,11 +64,16 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Broadcast;
 use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::Exchange as _;
 use timely::order::TotalOrder;
 use timely::progress::Timestamp;
 
 use crate::detector::imsi_route;
 use crate::moment::{Area, Moment, MomentId, MomentKind};
+
+mod index;
+
+use index::SubscriptionIndex;
 
 pub use landfall_model::partner::{Consent, Direction, Match, PartnerId, Purpose, Subscription};
 
@@ -187,8 +200,9 @@ impl Budget {
     }
 }
 
-/// RegistryEntry data of the partner stage, broadcast to every worker (it is small). Each
-/// is present while its count is positive, as `distinct` would make it.
+/// Registry data of the partner stage: consents, opt-outs and device subscriptions on the
+/// worker of their subscriber, area-wide subscriptions on every worker. Each is present
+/// while its count is positive, as `distinct` would make it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 enum RegistryEntry {
     Consent(Consent),
@@ -199,8 +213,8 @@ enum RegistryEntry {
 }
 
 /// Updates at totally ordered times, applied in time order: present at `x` iff the sum
-/// up to `x` is positive. Kept whole (reference changes are rare) so that any past time
-/// can be asked, as a revised moment needs.
+/// up to `x` is positive. Kept whole (opt-outs are rare) so that any past time can be
+/// asked, as a revised moment needs.
 #[derive(Clone, Debug)]
 struct History<T>(Vec<(T, isize)>);
 
@@ -253,8 +267,8 @@ struct Stage<T> {
     /// one allocation per consenting subscriber (most have one update per grantee).
     grants: AHashMap<Imsi, Vec<(Grantee, T, isize)>>,
     opt_outs: AHashMap<Imsi, History<T>>,
-    /// Every subscription ever seen (append-only, so indices are stable).
-    subs: Vec<(Subscription, History<T>)>,
+    /// The present subscriptions (see [`index`]).
+    subs: SubscriptionIndex,
     /// Live moments consented at their own time, with their multiplicity.
     live: AHashMap<Imsi, Vec<(Moment, isize)>>,
 }
@@ -291,32 +305,67 @@ impl<T: Ord + Clone> Stage<T> {
             && !self.opted_out(imsi, d)
     }
 
-    /// `(subscription index, m, r)` for each subscription matching `m` at `x`, consent
-    /// held at `d` and `x`.
-    fn offers(
+    /// Whether subscription `s` (id `id`) takes `m` with consent held at `d` and `x`: the
+    /// match and its budget.
+    fn offer(
         &self,
+        id: u64,
+        s: &Subscription,
         m: &Moment,
         d: &T,
         x: &T,
         operator: Country,
-        r: isize,
-        out: &mut Vec<(usize, Moment, isize)>,
-    ) {
-        for (i, (s, h)) in self.subs.iter().enumerate() {
-            if (s.areas.is_empty() || s.areas.contains(&m.area))
-                && h.holds_at(x)
-                && s.accepts(m, operator)
-                && {
-                    let g = self.grant(&m.imsi, (s.partner, s.purpose));
-                    holds_at(g, d)
-                        && holds_at(g, x)
-                        && !self.opted_out(&m.imsi, d)
-                        && !self.opted_out(&m.imsi, x)
-                }
-            {
-                out.push((i, *m, r));
-            }
+    ) -> Option<(Match, Budget)> {
+        let take = (s.areas.is_empty() || s.areas.contains(&m.area)) && s.accepts(m, operator) && {
+            let g = self.grant(&m.imsi, (s.partner, s.purpose));
+            holds_at(g, d)
+                && holds_at(g, x)
+                && !self.opted_out(&m.imsi, d)
+                && !self.opted_out(&m.imsi, x)
+        };
+        take.then(|| {
+            let matched = Match {
+                partner: s.partner,
+                subscription: id,
+                purpose: s.purpose,
+                moment: *m,
+            };
+            (matched, Budget::of(s))
+        })
+    }
+
+    /// `(match, budget, r)` for each subscription present at `x` that takes `m` with
+    /// consent held at `d` and `x`. The grantees consented at both are found once per
+    /// moment (most subscriptions a moment meets are of partners it has no consent for).
+    fn offers(&self, m: &Moment, d: &T, x: &T, operator: Country, r: isize, out: &mut Vec<Diff>) {
+        if self.opted_out(&m.imsi, d) || self.opted_out(&m.imsi, x) {
+            return;
         }
+        let Some(g) = self.grants.get(&m.imsi) else {
+            return;
+        };
+        let allowed: Vec<Grantee> = g
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|u| holds_at(u, d) && holds_at(u, x))
+            .map(|u| u[0].0)
+            .collect();
+        if allowed.is_empty() {
+            return;
+        }
+        self.subs.candidates(m, |id, s| {
+            if allowed.contains(&(s.partner, s.purpose))
+                && (s.areas.is_empty() || s.areas.contains(&m.area))
+                && s.accepts(m, operator)
+            {
+                let matched = Match {
+                    partner: s.partner,
+                    subscription: id,
+                    purpose: s.purpose,
+                    moment: *m,
+                };
+                out.push((matched, Budget::of(s), r));
+            }
+        });
     }
 
     /// Apply a reference update; times come in order.
@@ -336,20 +385,28 @@ impl<T: Ord + Clone> Stage<T> {
                 .entry(imsi)
                 .or_insert_with(|| History(Vec::new()))
                 .update(t, r),
-            RegistryEntry::Subscription(s) => match self.subs.iter_mut().find(|(x, _)| *x == *s) {
-                Some((_, h)) => h.update(t, r),
-                None => {
-                    let mut h = History(Vec::new());
-                    h.update(t, r);
-                    self.subs.push((*s, h));
-                }
-            },
+            RegistryEntry::Subscription(s) => self.subs.update(*s, r),
         }
     }
 }
 
 /// What the matching operator emits: a match and its subscription's budget.
 type Budgeted = (Match, Budget);
+
+/// A change of the matching operator's output at the time being completed.
+type Diff = (Match, Budget, isize);
+
+impl RegistryEntry {
+    /// The route of an entry kept by subscriber (`None`: an area-wide subscription, on
+    /// every worker).
+    fn route(&self) -> Option<u64> {
+        match self {
+            RegistryEntry::Consent(c) => Some(imsi_route(&c.imsi)),
+            RegistryEntry::OptOut(imsi) => Some(imsi_route(imsi)),
+            RegistryEntry::Subscription(s) => s.device.as_ref().map(imsi_route),
+        }
+    }
+}
 
 /// Matches for partners (see the module docs for the semantics): `moments` as they come
 /// (expiry is applied here), the consent registry, global opt-outs, subscriptions, and
@@ -367,13 +424,24 @@ where
     T: Timestamp + Lattice + TotalOrder,
     F: Fn(TimestampUs) -> T + Clone + 'static,
 {
-    // The registry, opt-outs and subscriptions (small) to every worker, unarranged.
-    let refs = consent
+    // Consents, opt-outs and device subscriptions to their subscriber's worker (the
+    // moments' route), area-wide subscriptions to every worker; unarranged.
+    let entries = consent
         .map(RegistryEntry::Consent)
         .concat(opt_out.map(RegistryEntry::OptOut))
-        .concat(subscriptions.map(|s| RegistryEntry::Subscription(Box::new(s))))
+        .concat(subscriptions.map(|s| RegistryEntry::Subscription(Box::new(s))));
+    let owned = entries
+        .clone()
+        .filter(|x| x.route().is_some())
         .inner
-        .broadcast();
+        .exchange(|(x, _, _): &(RegistryEntry, T, isize)| x.route().unwrap_or(0))
+        .as_collection();
+    let everywhere = entries
+        .filter(|x| x.route().is_none())
+        .inner
+        .broadcast()
+        .as_collection();
+    let refs = owned.concat(everywhere).inner;
     let route = Exchange::new(|(m, _, _): &(Moment, T, isize)| imsi_route(&m.imsi));
     let budget_time_of = time_of.clone();
     let budgeted: VecCollection<'scope, T, Budgeted> = moments
@@ -391,10 +459,10 @@ where
                 let mut stage = Stage {
                     grants: AHashMap::new(),
                     opt_outs: AHashMap::new(),
-                    subs: Vec::new(),
+                    subs: SubscriptionIndex::default(),
                     live: AHashMap::new(),
                 };
-                let mut diffs: Vec<(usize, Moment, isize)> = Vec::new();
+                let mut diffs: Vec<Diff> = Vec::new();
                 move |(moments_in, f1), (refs_in, f2), output| {
                     let port = output.output_index();
                     refs_in.for_each(|cap, data| {
@@ -440,29 +508,22 @@ where
                         }
                         let (t, p) = entry.remove_entry();
                         ref_times.remove(&t);
-                        // Subscribers whose registry entries change at `t` (every live one
-                        // if a subscription does): their live matches are derived afresh.
-                        // Everyone else's change only by the moments arriving or expiring
-                        // at `t`, which are derived one by one.
-                        let mut full: Vec<Imsi> = if p
+                        // Subscribers whose registry entries (consent, opt-out, device
+                        // subscriptions) change at `t`: their live matches are derived
+                        // afresh. Everyone else's change only by the moments arriving or
+                        // expiring at `t`, derived one by one, and by the area-wide
+                        // subscriptions that appear or disappear at `t`, each derived
+                        // against the live moments alone.
+                        let mut full: Vec<Imsi> = p
                             .refs
                             .iter()
-                            .any(|(x, _)| matches!(x, RegistryEntry::Subscription(_)))
-                        {
-                            stage.live.keys().copied().collect()
-                        } else {
-                            let mut v: Vec<Imsi> = p
-                                .refs
-                                .iter()
-                                .filter_map(|(x, _)| match x {
-                                    RegistryEntry::Consent(c) => Some(c.imsi),
-                                    RegistryEntry::OptOut(imsi) => Some(*imsi),
-                                    RegistryEntry::Subscription(_) => None,
-                                })
-                                .collect();
-                            v.retain(|i| stage.live.contains_key(i));
-                            v
-                        };
+                            .filter_map(|(x, _)| match x {
+                                RegistryEntry::Consent(c) => Some(c.imsi),
+                                RegistryEntry::OptOut(imsi) => Some(*imsi),
+                                RegistryEntry::Subscription(s) => s.device,
+                            })
+                            .filter(|i| stage.live.contains_key(i))
+                            .collect();
                         full.sort_unstable();
                         full.dedup();
                         let is_full = |imsi: &Imsi| full.binary_search(imsi).is_ok();
@@ -479,8 +540,42 @@ where
                                 );
                             }
                         }
+                        // Area-wide subscriptions changed at `t`, with their presence
+                        // before it.
+                        let mut area: Vec<(Subscription, bool)> = Vec::new();
+                        for (x, _) in &p.refs {
+                            if let RegistryEntry::Subscription(s) = x {
+                                if s.device.is_none() && !area.iter().any(|(a, _)| **s == *a) {
+                                    area.push(((**s).clone(), stage.subs.area_present(s)));
+                                }
+                            }
+                        }
                         for (x, r) in p.refs {
                             stage.apply(&t, x, r);
+                        }
+                        // One that appeared (disappeared) asserts (retracts) its matches
+                        // of the live moments of subscribers not derived afresh: their
+                        // consent does not change at `t`, and the moments expiring at `t`
+                        // are still live here, as they were asserted.
+                        for (s, before) in area {
+                            let r0 = match (before, stage.subs.area_present(&s)) {
+                                (false, true) => 1,
+                                (true, false) => -1,
+                                _ => continue,
+                            };
+                            for (imsi, v) in &stage.live {
+                                if is_full(imsi) {
+                                    continue;
+                                }
+                                for (m, r) in v {
+                                    let d = time_of(m.at);
+                                    if let Some((matched, budget)) =
+                                        stage.offer(s.id, &s, m, &d, &t, operator_country)
+                                    {
+                                        diffs.push((matched, budget, r0 * r));
+                                    }
+                                }
+                            }
                         }
                         let mut expiring = p.expiring;
                         expiring.sort_unstable();
@@ -555,10 +650,8 @@ where
                         for group in diffs.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
                             let r: isize = group.iter().map(|x| x.2).sum();
                             if r != 0 {
-                                let (i, m, _) = group[0];
-                                let s = &stage.subs[i].0;
-                                let matched = s.offer(&m, operator_country).expect("offered");
-                                session.give(((matched, Budget::of(s)), t.clone(), r));
+                                let (matched, budget, _) = group[0];
+                                session.give(((matched, budget), t.clone(), r));
                             }
                         }
                         diffs.clear();
