@@ -145,7 +145,14 @@ fn take(input: &mut StreamInput, sent: usize, snapshots: &mut Vec<Taken>) {
 /// One round: a first run snapshotted twice (at chunks `cuts.0` and `cuts.1` of process
 /// 0's feed; process 1 feeds on to `cuts.2`), stopped; process 1 keeps its second
 /// snapshot only if `p1_keeps_latest`; a second run restored from what each kept.
-fn round(seed: u64, workers: usize, cuts: (usize, usize, usize), p1_keeps_latest: bool) {
+fn round(
+    seed: u64,
+    workers: usize,
+    cuts: (usize, usize, usize),
+    p1_keeps_latest: bool,
+    repeat: bool,
+) {
+    let wanted = if repeat { 3 } else { 2 };
     let chunk = 40;
     let all = signals(4000, seed);
     let mut expected = reference_moments(&all, &Rules::default());
@@ -175,11 +182,14 @@ fn round(seed: u64, workers: usize, cuts: (usize, usize, usize), p1_keeps_latest
                 input.send(part.clone()).unwrap();
                 input.advance(low(&all, chunk, i)).unwrap();
             }
-            // The next only once process 1 has written the first.
-            wait_until("process 1's first snapshot", || input.may_snapshot());
-            let s = input.snapshot().unwrap();
-            input.snapshot_written(s.watermark);
-            snapshots.push((s, sent));
+            // The next only once process 1 has written the first; asked twice at the
+            // same boundary when `repeat` (a final snapshot with the watermark unmoved).
+            for _ in 0..if repeat { 2 } else { 1 } {
+                wait_until("process 1's last snapshot", || input.may_snapshot());
+                let s = input.snapshot().unwrap();
+                input.snapshot_written(s.watermark);
+                snapshots.push((s, sent));
+            }
             input.close();
             workers.join().unwrap();
             (snapshots, out.join().unwrap())
@@ -205,9 +215,9 @@ fn round(seed: u64, workers: usize, cuts: (usize, usize, usize), p1_keeps_latest
                     take(&mut input, sent, &mut snapshots);
                 }
             }
-            wait_until("process 1's two snapshots", || {
+            wait_until("process 1's snapshots", || {
                 take(&mut input, sent, &mut snapshots);
-                snapshots.len() == 2
+                snapshots.len() == wanted
             });
             assert!(!input.may_snapshot(), "only process 0 asks");
             input.close();
@@ -217,12 +227,21 @@ fn round(seed: u64, workers: usize, cuts: (usize, usize, usize), p1_keeps_latest
     };
     let (s0, out0) = p0.join().unwrap();
     let (s1, out1) = p1.join().unwrap();
-    assert_eq!(s0.len(), 2);
+    assert_eq!((s0.len(), s1.len()), (wanted, wanted));
+    if repeat {
+        assert_eq!(
+            s0[1].0.watermark, s0[2].0.watermark,
+            "asked again at one boundary"
+        );
+    }
     for ((x, _), (y, _)) in s0.iter().zip(&s1) {
         assert_eq!(x.watermark, y.watermark, "one boundary for both processes");
         assert_eq!((x.processes, x.workers), (2, workers as u32));
     }
     assert!(s0[0].0.watermark < s0[1].0.watermark);
+    for (x, y) in s0.iter().zip(&s1) {
+        assert_eq!(x.0.watermark, y.0.watermark);
+    }
     // Each snapshot's pending signals: exactly what the process had sent for batches from
     // its boundary on.
     for (p, taken) in [&s0, &s1].into_iter().enumerate() {
@@ -249,15 +268,15 @@ fn round(seed: u64, workers: usize, cuts: (usize, usize, usize), p1_keeps_latest
 
     // What each process kept, through the files' bytes.
     let bytes = |(s, sent): &Taken| (StreamSnapshot::decode(&s.encode()).unwrap(), *sent);
+    // Process 0: its latest file and the previous one; process 1 the same, or (killed
+    // before it wrote its latest) the two before.
+    let last = wanted - 1;
+    let p1_last = if p1_keeps_latest { last } else { last - 1 };
     let kept = [
-        vec![bytes(&s0[1]), bytes(&s0[0])],
-        if p1_keeps_latest {
-            vec![bytes(&s1[0]), bytes(&s1[1])]
-        } else {
-            vec![bytes(&s1[0])]
-        },
+        vec![bytes(&s0[last]), bytes(&s0[last - 1])],
+        (0..=p1_last).rev().take(2).map(|i| bytes(&s1[i])).collect(),
     ];
-    let at = if p1_keeps_latest { 1 } else { 0 };
+    let at = p1_last;
     let boundary = s0[at].0.watermark;
     assert!(
         s0[at].0.presence.len() + s1[at].0.presence.len() > 10,
@@ -322,12 +341,12 @@ fn round(seed: u64, workers: usize, cuts: (usize, usize, usize), p1_keeps_latest
 
 #[test]
 fn a_cluster_snapshotted_together_restores_together() {
-    round(7, 1, (20, 45, 60), true);
-    round(11, 2, (10, 30, 90), true);
+    round(7, 1, (20, 45, 60), true, false);
+    round(11, 2, (10, 30, 90), true, true);
 }
 
 #[test]
 fn a_process_without_the_latest_snapshot_makes_the_cluster_restore_the_one_before() {
-    round(13, 1, (25, 50, 55), false);
-    round(17, 2, (5, 70, 80), false);
+    round(13, 1, (25, 50, 55), false, true);
+    round(17, 2, (5, 70, 80), false, false);
 }

@@ -108,8 +108,6 @@ pub(super) struct CutWorker {
     due: Option<u64>,
     /// Take no command until every worker has dumped at this boundary.
     hold: Option<u64>,
-    /// The latest boundary asked for (by the feeder or a request).
-    last: Option<u64>,
     dumped: BTreeMap<u64, usize>,
     written: BTreeMap<u64, usize>,
     /// The process's written mark (stored form) already announced.
@@ -145,7 +143,6 @@ impl CutWorker {
             shares,
             due: None,
             hold: None,
-            last: None,
             dumped: BTreeMap::new(),
             written: BTreeMap::new(),
             announced: 0,
@@ -161,7 +158,6 @@ impl CutWorker {
     pub fn asked(&mut self, b: u64) {
         self.hold = Some(b);
         self.due = Some(b);
-        self.last = Some(b);
         if self.is_first_here() {
             self.shared.floor.store(b, Ordering::SeqCst);
         }
@@ -184,9 +180,10 @@ impl CutWorker {
         for mark in seen {
             match mark {
                 Mark::Request(b) => {
-                    // Process 0's workers were asked by their feeder already.
-                    if self.last != Some(b) {
-                        self.last = Some(b);
+                    // Process 0's workers were asked by their feeder already; the others
+                    // act on every request, one at the same boundary as the last too
+                    // (process 0 may ask again before its watermark moves).
+                    if self.index / self.local != 0 {
                         self.due = Some(b);
                     }
                     if self.is_first_here() {
