@@ -70,6 +70,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use differential_dataflow::input::Input;
+use landfall_dataflows::subscribe::index;
 use landfall_dataflows::zones::{CatalogCell, CellKey, Shape, Zone};
 use landfall_dataflows::{
     detect_with_zones, imsi_key, partner_matches, zone_membership, Area, Consent, Direction, Level,
@@ -349,41 +350,6 @@ const CHURN_IDS: u64 = 1 << 40;
 /// A churned subscription lives this many creations of its worker.
 const CHURN_LIFE: usize = 1_000;
 
-/// What the area index of the partner stage lists a subscription under (copied here so
-/// the baseline looks up alike): area, else level, else any; type or any.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Scope {
-    Any,
-    Level(Level),
-    Area(Area),
-}
-
-type IndexKey = (Scope, Option<MomentKind>);
-
-fn index_keys(s: &Subscription) -> Vec<IndexKey> {
-    let scopes: Vec<Scope> = if !s.areas.is_empty() {
-        s.areas.iter().map(|a| Scope::Area(*a)).collect()
-    } else if !s.levels.is_empty() {
-        s.levels.iter().map(|l| Scope::Level(*l)).collect()
-    } else {
-        vec![Scope::Any]
-    };
-    let types: Vec<Option<MomentKind>> = if s.types.is_empty() {
-        vec![None]
-    } else {
-        s.types.iter().map(|k| Some(*k)).collect()
-    };
-    let mut out = Vec::new();
-    for sc in &scopes {
-        for ty in &types {
-            if !out.contains(&(*sc, *ty)) {
-                out.push((*sc, *ty));
-            }
-        }
-    }
-    out
-}
-
 /// Every 100th subscriber consented to all partners for purpose 1.
 fn consented(sub: u64) -> bool {
     sub.is_multiple_of(100)
@@ -394,8 +360,8 @@ fn consented(sub: u64) -> bool {
 struct PlainPartners {
     consent: HashMap<Imsi, Vec<(PartnerId, Purpose)>>,
     subs: Vec<Subscription>,
-    /// Area-wide subscriptions (indices into `subs`) by [`index_keys`].
-    by_key: HashMap<IndexKey, Vec<usize>>,
+    /// Area-wide subscriptions (indices into `subs`) by the partner stage's own index keys.
+    by_key: HashMap<index::Key, Vec<usize>>,
     /// Device subscriptions (indices into `subs`) by subscriber.
     by_device: HashMap<Imsi, Vec<usize>>,
     delivered: Vec<u32>,
@@ -419,7 +385,7 @@ impl PlainPartners {
             match s.device {
                 Some(imsi) => by_device.entry(imsi).or_insert_with(Vec::new).push(i),
                 None => {
-                    for k in index_keys(s) {
+                    for k in index::keys(s) {
                         by_key.entry(k).or_insert_with(Vec::new).push(i);
                     }
                 }
@@ -447,15 +413,7 @@ impl PlainPartners {
             };
             candidates.clear();
             candidates.extend(self.by_device.get(&m.imsi).into_iter().flatten());
-            let k = Some(m.kind);
-            for key in [
-                (Scope::Any, None),
-                (Scope::Any, k),
-                (Scope::Level(m.level), None),
-                (Scope::Level(m.level), k),
-                (Scope::Area(m.area), None),
-                (Scope::Area(m.area), k),
-            ] {
+            for key in index::lookups(m) {
                 candidates.extend(self.by_key.get(&key).into_iter().flatten());
             }
             for &i in &candidates {

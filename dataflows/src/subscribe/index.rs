@@ -26,18 +26,18 @@ use super::Subscription;
 
 /// What an area-wide subscription is listed under, besides the type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Scope {
+pub enum Scope {
     Any,
     Level(Level),
     Area(Area),
 }
 
 /// A bucket of the area index: scope and type (`None`: any type).
-type Key = (Scope, Option<MomentKind>);
+pub type Key = (Scope, Option<MomentKind>);
 
 /// The keys a subscription is listed under (deduplicated, so that it sits in one bucket
 /// per moment).
-fn keys(s: &Subscription) -> Vec<Key> {
+pub fn keys(s: &Subscription) -> Vec<Key> {
     let mut scopes: Vec<Scope> = if !s.areas.is_empty() {
         s.areas.iter().map(|a| Scope::Area(*a)).collect()
     } else if !s.levels.is_empty() {
@@ -65,7 +65,7 @@ fn keys(s: &Subscription) -> Vec<Key> {
 }
 
 /// The keys a moment looks up.
-fn lookups(m: &Moment) -> [Key; 6] {
+pub fn lookups(m: &Moment) -> [Key; 6] {
     let k = Some(m.kind);
     [
         (Scope::Any, None),

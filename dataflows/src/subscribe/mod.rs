@@ -71,7 +71,7 @@ use timely::progress::Timestamp;
 use crate::detector::imsi_route;
 use crate::moment::{Area, Moment, MomentId, MomentKind};
 
-mod index;
+pub mod index;
 
 use index::SubscriptionIndex;
 
