@@ -26,7 +26,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         assert_eq!(&back, s, "a signal does not survive its record");
     }
     for text in [VENDOR_A, VENDOR_B] {
-        let mapping = Mapping::parse(text).unwrap();
+        let mapping = std::sync::Arc::new(Mapping::parse(text).unwrap());
         let (mut names, mut out, mut stats) = (FileNames::default(), Vec::new(), RecordStats::default());
         let _ = mapping.read(data, "fuzz", &e212, &mut names, &mut out, &mut stats);
         assert_eq!(stats.signals as usize, out.len());
