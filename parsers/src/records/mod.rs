@@ -42,6 +42,17 @@ impl RecordStats {
         self.bad.values().sum()
     }
 
+    /// Adds `other`'s counts (and examples, while there are few).
+    pub fn absorb(&mut self, other: RecordStats) {
+        self.signals += other.signals;
+        self.blank += other.blank;
+        for (reason, n) in other.bad {
+            *self.bad.entry(reason).or_default() += n;
+        }
+        let room = EXAMPLES.saturating_sub(self.examples.len());
+        self.examples.extend(other.examples.into_iter().take(room));
+    }
+
     /// One line for a run's summary.
     pub fn summary(&self) -> String {
         let mut line = format!("records {} signals", self.signals);
