@@ -47,7 +47,8 @@
 //!
 //! Each variant runs in a child process of its own so that its peak RSS (`VmHWM`) is its
 //! own; `bytes per subscriber` is the RSS with the state still alive at the end of the run
-//! (`VmRSS`, hash tables at their final size; the peak also holds the old table of the
+//! (`VmRSS` after `malloc_trim`, so that what the allocator keeps of freed bursts is not
+//! counted; hash tables at their final size; the peak also holds the old table of the
 //! last resize) minus that of a child that only generates the signals, divided by the
 //! subscribers tracked. Each variant runs `RUNS` times (default 3): the rate printed is
 //! the best run's (another process on a shared machine only ever slows a run down) with
@@ -78,7 +79,7 @@ use landfall_dataflows::{
     ZonePresence,
 };
 use landfall_parsers::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
-use synthetic::{imsi_of, mix, networks, rss_bytes};
+use synthetic::{imsi_of, live_bytes, mix, networks, rss_bytes};
 
 /// 2026-06-01T00:00:00Z.
 const T0: i64 = 1_780_272_000_000_000;
@@ -455,7 +456,7 @@ fn child(mode: &str, signals: u64, subs: u64, set: Set) {
                 x ^= std::hint::black_box(g.signal(i)).at;
             }
             std::hint::black_box(x);
-            (0, 0, 0, rss_bytes("VmRSS:"))
+            (0, 0, 0, live_bytes())
         }
         "hashmap" | "map+partners" => {
             let mut g = Gen::new(subs);
@@ -497,7 +498,7 @@ fn child(mode: &str, signals: u64, subs: u64, set: Set) {
                 }
                 out.clear();
             }
-            (moments, matched, state.len() as u64, rss_bytes("VmRSS:"))
+            (moments, matched, state.len() as u64, live_bytes())
         }
         "detect-1w" | "detect-2w" | "partners-1w" | "partners-2w" => {
             let workers = if mode.ends_with("1w") { 1 } else { 2 };
@@ -624,7 +625,7 @@ fn child(mode: &str, signals: u64, subs: u64, set: Set) {
                 input.flush();
                 drop(sub_input.take());
                 worker.step_while(|| probe.less_than(&batch));
-                let live = rss_bytes("VmRSS:");
+                let live = live_bytes();
                 input.close();
                 worker.step_while(|| !probe.done());
                 (counted.get(), delivered.get(), live)
