@@ -383,6 +383,7 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             let mut refresher = MetricsRefresher {
                 metrics: Arc::clone(&metrics),
                 control: control.clone(),
+                bad_records: vec![0; names.len()],
                 names,
                 tracked,
                 late: 0,
@@ -742,6 +743,8 @@ struct MetricsRefresher {
     tracked: Tracked,
     /// Late signals already counted.
     late: u64,
+    /// Bad record lines already reported, per source.
+    bad_records: Vec<u64>,
 }
 
 impl MetricsRefresher {
@@ -751,7 +754,7 @@ impl MetricsRefresher {
         let now_us = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as i64);
-        for (stats, name) in self.control.sources().iter().zip(&self.names) {
+        for (i, (stats, name)) in self.control.sources().iter().zip(&self.names).enumerate() {
             let snap = stats.snapshot();
             // Frames, bytes, messages, signals and errors, as the decoder counted them; a
             // record input's lines.
@@ -760,6 +763,19 @@ impl MetricsRefresher {
             if records != Default::default() {
                 self.metrics
                     .record_stats(name, &records, snap.frames, snap.bytes);
+                // Bad lines are reported as they come (at most once a refresh), with the
+                // first few by file and line.
+                let seen = &mut self.bad_records[i];
+                if records.bad_total() > *seen {
+                    warn!(
+                        source = %name,
+                        bad = records.bad_total() - *seen,
+                        total = records.bad_total(),
+                        examples = %records.examples.join("; "),
+                        "record lines skipped"
+                    );
+                    *seen = records.bad_total();
+                }
             }
             self.metrics.capture_drops(
                 name,

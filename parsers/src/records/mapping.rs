@@ -32,6 +32,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use jiff::tz::TimeZone;
+use landfall_model::record::shown;
 use landfall_model::{
     Imsi, Location, Msisdn, Plmn, Proto, Provenance, Signal, SignalKind, TimestampUs,
 };
@@ -387,7 +388,13 @@ impl Mapping {
             .ok()
             .filter(|i| i.len() >= 5)
             .ok_or_else(|| {
-                Bad::new("imsi", format!("imsi: {imsi_text:?} is not 5 to 15 digits"))
+                Bad::new(
+                    "imsi",
+                    format!(
+                        "imsi: {:?} is not 5 to 15 digits",
+                        shown("imsi", &imsi_text)
+                    ),
+                )
             })?;
         let kind_text = need("kind", &f.kind)?;
         let mut kind = self
@@ -410,7 +417,10 @@ impl Mapping {
         let msisdn = opt(&f.msisdn)
             .map(|m| {
                 Msisdn::parse(&m).map_err(|_| {
-                    Bad::new("msisdn", format!("msisdn: {m:?} is not up to 15 digits"))
+                    Bad::new(
+                        "msisdn",
+                        format!("msisdn: {:?} is not up to 15 digits", shown("msisdn", &m)),
+                    )
                 })
             })
             .transpose()?;
