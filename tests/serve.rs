@@ -93,6 +93,19 @@ fn assert_same(got: &BTreeMap<String, Vec<String>>, expected: &BTreeMap<String, 
     );
 }
 
+/// `serve --config cfg` started, its log to `log`, and its HTTP address once it listens.
+fn spawn_serve(cfg: &Path, log: &Path) -> (Child, String) {
+    let child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let addr = common::http_address(log, DEADLINE);
+    (child, addr)
+}
+
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -161,14 +174,7 @@ fn a_followed_folder_gives_replays_moments() {
         format!("[[input]]\nkind = \"folder\"\npath = {folder:?}\nidle_close = \"500ms\"\n");
     let cfg = config(&dir, &inputs, &out);
     let log = dir.join("serve.log");
-    let child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let addr = common::http_address(&log, DEADLINE);
+    let (child, addr) = spawn_serve(&cfg, &log);
 
     // The first two dropped in whole (renamed in, as a probe finishing a file does).
     for (name, _) in &files[..2] {
@@ -472,15 +478,8 @@ fn record_inputs_give_the_moments_of_their_records() {
     let inputs = format!("[[input]]\nkind = \"tcp\"\nlisten = \"127.0.0.1:{port}\"\n");
     let cfg = config(&dir, &inputs, &out);
     let log = dir.join("serve.log");
-    let child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let (child, addr) = spawn_serve(&cfg, &log);
     let _guard = common::KillOnDrop(child.id());
-    let addr = common::http_address(&log, DEADLINE);
     let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let text = fs::read_to_string(&records).unwrap();
     let all: Vec<&str> = text.lines().collect();

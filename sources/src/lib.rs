@@ -185,18 +185,18 @@ pub fn start<I: Into<Input>>(
         wall_clock: cfg.advance_with_wall_clock,
     };
     for (id, (opened, clock_offset_us)) in readers.into_iter().enumerate() {
+        let cx = Context {
+            id,
+            files: files.clone(),
+            stop: stop.clone(),
+            stats: stats[id].clone(),
+            cfg: cfg.clone(),
+            clock_offset_us,
+        };
         let reader = match opened {
             Opened::Frames(r) => r,
             Opened::Records(r) => {
                 let out = env_tx.clone();
-                let cx = Context {
-                    id,
-                    files: files.clone(),
-                    stop: stop.clone(),
-                    stats: stats[id].clone(),
-                    cfg: cfg.clone(),
-                    clock_offset_us,
-                };
                 threads.push(spawn(&format!("landfall-src{id}-records"), move || {
                     r.run(out, cx)
                 })?);
@@ -229,14 +229,6 @@ pub fn start<I: Into<Input>>(
             }
         })?);
         let out = FrameSender::new(frame_tx, cfg.batch_interval, stats[id].clone());
-        let cx = Context {
-            id,
-            files: files.clone(),
-            stop: stop.clone(),
-            stats: stats[id].clone(),
-            cfg: cfg.clone(),
-            clock_offset_us,
-        };
         let unjoinable = reader.unjoinable();
         let t = spawn(&format!("landfall-src{id}-read"), move || {
             reader.run(out, cx)
