@@ -554,12 +554,17 @@ fn child(mode: &str, signals: u64, subs: u64, set: Set) {
                         .probe();
                         (input, subs, consent, zone_input, probe)
                     });
-                if index == 0 && with_partners {
-                    for s in set.areas() {
-                        sub_input.insert(s);
-                    }
+                // Zones in every variant (the baseline applies the zone rules too); until
+                // 2026-12-07 only the partner variants loaded them, so the detect rows of
+                // earlier runs are without zones.
+                if index == 0 {
                     for z in zones() {
                         zone_input.insert(z);
+                    }
+                    if with_partners {
+                        for s in set.areas() {
+                            sub_input.insert(s);
+                        }
                     }
                 }
                 zone_input.close();
