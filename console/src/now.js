@@ -168,11 +168,16 @@ export function nowPage() {
       map.append(p);
     }
     els.zoneMarks = [];
+    // Labels of zones close together are stacked, not drawn over each other.
+    const placed = [];
     for (const { z, g } of zoneGeos) {
       const group = svg("g", { class: "zone", tabindex: "0", role: "button", "data-zone": z.id });
       const t = svg("title");
       const [x, y] = projection(geoCentroid(g)) || [0, 0];
-      const label = svg("text", { x: x + 7, y: y - 7 });
+      let ly = y - 7;
+      while (placed.some(([px, py]) => Math.abs(px - x) < 120 && Math.abs(py - ly) < 15)) ly -= 16;
+      placed.push([x, ly]);
+      const label = svg("text", { x: x + 7, y: ly });
       group.append(t, svg("path", { d: path(g) || "" }), svg("circle", { cx: x, cy: y, r: 4 }), label);
       group.addEventListener("click", () => selectArea("zone", z.id));
       group.addEventListener("keydown", (e) => {
