@@ -159,7 +159,8 @@ fn config(dir: &Path, probe: &Path) -> PathBuf {
              [zones]\nzones = {zones:?}\ncells = {cells:?}\n\
              [runtime]\ndata_dir = {data:?}\n\
              [http]\nlisten = \"127.0.0.1:0\"\noperator_key = \"{OPERATOR_KEY}\"\n\
-             [partners]\noperator_country = \"FR\"\nallow_http_loopback = true\n",
+             [partners]\noperator_country = \"FR\"\nallow_http_loopback = true\n\
+             max_attempts = 2\nretry_delays = [\"100ms\"]\n",
             zones = root.join("fixtures/zones.toml"),
             cells = root.join("fixtures/cells.csv"),
             data = dir.join("data"),
@@ -515,6 +516,26 @@ fn the_console_shows_the_apis_numbers_live_in_a_browser() {
         }
         c.goto(&format!("{base}/console/#partners")).await.unwrap();
         js_until(&c, "the partner to show as failing", 60, "const s = document.querySelector('section.partner[data-partner=\"1\"]'); return s && s.dataset.failing === 'true' && s.textContent.includes('failing');").await;
+        // Its dead letter (two attempts, both 500) sent again from the page.
+        let start = Instant::now();
+        while delivery["partners"][0]["subscriptions"][0]["dead_letters"].as_u64() < Some(1) {
+            assert!(start.elapsed() < Duration::from_secs(60), "no dead letter: {delivery}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            delivery = get(&addr, "/v1/operator/delivery");
+        }
+        c.find(Locator::Css("section.partner[data-partner='1'] button[aria-expanded]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let redeliver = c
+            .wait()
+            .for_element(Locator::XPath("//section[@data-partner='1']//button[text()='Redeliver']"))
+            .await
+            .unwrap();
+        redeliver.click().await.unwrap();
+        js_until(&c, "the dead letter requeued", 10, "return [...document.querySelectorAll('section.partner button')].some(b => b.textContent === 'requeued (1)');").await;
         screenshot(&c, &shots, "partners").await;
 
         // Live: a capture dropped in later shows on the Now page without a reload.
