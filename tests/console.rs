@@ -148,6 +148,47 @@ fn replicated(copies: usize) -> (usize, Vec<landfall_parsers::capture::Frame>) {
     (per_copy, frames(&big))
 }
 
+/// A capture of one GTPv2-C datagram whose header claims more bytes than it carries, at
+/// `at_us`: one decode error for the Health page.
+fn bad_gtp_frame(at_us: i64) -> Vec<u8> {
+    use landfall_parsers::capture::PcapNgWriter;
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00]);
+    let payload = [0x48, 32, 0x01, 0x00, 0, 0, 0, 1, 0, 0, 1, 0];
+    let udp_len = 8 + payload.len() as u16;
+    let ip_len = 20 + udp_len;
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (ip_len >> 8) as u8,
+        ip_len as u8,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ]);
+    f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+    f.extend_from_slice(&[
+        0x08,
+        0x4b,
+        0x08,
+        0x4b,
+        (udp_len >> 8) as u8,
+        udp_len as u8,
+        0,
+        0,
+    ]);
+    f.extend_from_slice(&payload);
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    let i = w.add_interface(1, 9).unwrap();
+    w.write_packet(i, at_us * 1000, &f, f.len() as u32).unwrap();
+    w.into_inner().unwrap()
+}
+
 fn config(dir: &Path, probe: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cfg = dir.join("landfall.toml");
@@ -398,7 +439,13 @@ fn the_console_shows_the_apis_numbers_live_in_a_browser() {
     s.read_to_string(&mut raw).unwrap();
     assert!(raw.starts_with("HTTP/1.1 201"), "{raw}");
 
-    // The initial capture: more than 10 000 present arrivals.
+    // The initial capture: more than 10 000 present arrivals, after a bad GTP datagram.
+    let (first, _) = span(&all);
+    fs::write(
+        probe.join("probe-0-err.pcapng"),
+        bad_gtp_frame(first + shift - 1_000_000),
+    )
+    .unwrap();
     let started = Instant::now();
     fs::write(probe.join("probe-0.pcapng"), cut(0, INITIAL_COPIES)).unwrap();
     let areas = settled(&addr);
@@ -504,6 +551,17 @@ fn the_console_shows_the_apis_numbers_live_in_a_browser() {
         let health = get(&addr, "/v1/operator/health");
         assert_eq!(page_tracked.as_str().unwrap(), health["tracked_subscribers"].to_string(), "tracked subscribers");
         assert!(health["tracked_subscribers"].as_u64().unwrap() > 0);
+        // The bad datagram: its error by reason, with its file and frame, as the API says.
+        let errors = health["decode_errors"].as_array().unwrap();
+        assert!(!errors.is_empty(), "{health}");
+        let page_errors = js(&c, "return [...document.querySelectorAll('#decode-errors tbody tr')].map(tr => [...tr.children].map(td => td.textContent));").await;
+        let page_errors = page_errors.as_array().unwrap();
+        assert_eq!(page_errors.len(), errors.len());
+        for (row, e) in page_errors.iter().zip(errors) {
+            assert_eq!(row[2], e["reason"], "{row}");
+            assert_eq!(row[3].as_str().unwrap().replace(',', ""), e["count"].to_string());
+            assert!(row[4].as_str().unwrap().contains("probe-0-err.pcapng frame 1"), "{row}");
+        }
         screenshot(&c, &shots, "health").await;
 
         // Partners: the failing receiver's subscription is failing, on the page and the API.
