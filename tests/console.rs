@@ -420,24 +420,34 @@ fn the_console_shows_the_apis_numbers_live_in_a_browser() {
     assert_eq!(status, 201, "{created}");
     let created: Value = serde_json::from_str(&created).unwrap();
     let partner_key = created["apiKey"].as_str().unwrap().to_owned();
-    let mut s = TcpStream::connect(&addr).unwrap();
-    let sub = json!({
+    let subscribe = |sub: Value| {
+        let sub = sub.to_string();
+        let mut s = TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "POST /v1/subscriptions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {partner_key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sub}",
+            sub.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        assert!(raw.starts_with("HTTP/1.1 201"), "{raw}");
+    };
+    let sink = format!("http://127.0.0.1:{sink_port}/hook");
+    subscribe(json!({
         "protocol": "HTTP",
-        "sink": format!("http://127.0.0.1:{sink_port}/hook"),
+        "sink": sink,
         "types": ["org.landfall.moments.v0.arrival.country"],
         "config": {"subscriptionDetail": {"area": {"areaType": "COUNTRY", "country": "FR"}, "direction": "INBOUND"}}
-    })
-    .to_string();
-    write!(
-        s,
-        "POST /v1/subscriptions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {partner_key}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sub}",
-        sub.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    assert!(raw.starts_with("HTTP/1.1 201"), "{raw}");
+    }));
+    // A circle around the airport: a partner zone on the map.
+    subscribe(json!({
+        "protocol": "HTTP",
+        "sink": sink,
+        "types": ["org.landfall.moments.v0.arrival.zone"],
+        "config": {"subscriptionDetail": {"area": {"areaType": "CIRCLE", "center": {"latitude": 49.0, "longitude": 2.55}, "radius": 3000}}}
+    }));
 
     // The initial capture: more than 10 000 present arrivals, after a bad GTP datagram.
     let (first, _) = span(&all);
@@ -534,6 +544,12 @@ fn the_console_shows_the_apis_numbers_live_in_a_browser() {
         screenshot(&c, &shots, "now").await;
         c.find(Locator::Css("#fit-zones")).await.unwrap().click().await.unwrap();
         js_until(&c, "the zones' close-up", 10, "return document.querySelector('svg.map.zoomed .zone') !== null;").await;
+        let drawn = js(&c, "return [...document.querySelectorAll('svg.map .zone')].map(g => g.dataset.zone + (g.classList.contains('partner') ? ' (partner)' : ''));").await;
+        let drawn: Vec<&str> = drawn.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        for zone in ["cdg-t2", "cdg-arrivals", "paris-centre"] {
+            assert!(drawn.contains(&zone), "{zone} not drawn: {drawn:?}");
+        }
+        assert!(drawn.iter().any(|z| z.starts_with("circle:") && z.ends_with("(partner)")), "{drawn:?}");
         screenshot(&c, &shots, "now-zones").await;
 
         // Flow: the top home countries equal the API's.

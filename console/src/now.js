@@ -171,7 +171,7 @@ export function nowPage() {
     // Labels of zones close together are stacked, not drawn over each other.
     const placed = [];
     for (const { z, g } of zoneGeos) {
-      const group = svg("g", { class: "zone", tabindex: "0", role: "button", "data-zone": z.id });
+      const group = svg("g", { class: z.partner ? "zone partner" : "zone", tabindex: "0", role: "button", "data-zone": z.id });
       const t = svg("title");
       const [x, y] = projection(geoCentroid(g)) || [0, 0];
       let ly = y - 7;

@@ -294,6 +294,12 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     }
     let (partners, edits) = partners.unzip();
     let partners = partners.map(Arc::new);
+    if let Some(p) = &partners {
+        let p = Arc::clone(p);
+        let _ = console
+            .partner_zones
+            .set(Arc::new(move || p.circle_zones()));
+    }
     let extra = partners
         .as_ref()
         .map(|p| p.routes(cfg.http.operator_key.as_deref()));

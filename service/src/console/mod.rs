@@ -7,7 +7,7 @@
 //! | `GET /v1/operator/live` | Server-Sent Events: at most every [`live::TICK`] while the view changes, an `update` with the view's counts per area at every level, its clock, the arrivals since the last update (at most [`live::ARRIVALS_PER_UPDATE`]) and the flow's last minutes |
 //! | `GET /v1/operator/flow?minutes=N` | arrivals per minute by level over the last `N` (default 180, at most [`flow::WINDOW_MINUTES`]) minutes of event time, the top home countries and networks arriving |
 //! | `GET /v1/operator/health` | the sources (frames, frames/s, watermark lag, drops), decode errors by reason with example frames, late signals, tracked subscribers, memory |
-//! | `GET /v1/operator/zones` | the configured zones' geometry (circles, polygons, and cell-set zones as the convex hull of their catalog cells) |
+//! | `GET /v1/operator/zones` | the configured zones' geometry (circles, polygons, and cell-set zones as the convex hull of their catalog cells), and the partners' circle zones (`"partner": true`) |
 //! | `GET /v1/operator/delivery` | per partner and subscription: delivered, queued, retrying, expired, dead letters, latency, oldest pending, the sink's circuit |
 //!
 //! The pages themselves carry no data: every number comes from these endpoints (and the
@@ -33,6 +33,9 @@ use serde_json::{json, Value};
 
 use crate::http::AppState;
 
+/// Reads the partners' circle zones.
+pub type PartnerZones = Arc<dyn Fn() -> Vec<landfall_dataflows::zones::Zone> + Send + Sync>;
+
 /// What the console's endpoints read, filled by the server's threads.
 pub struct Console {
     /// The live feed's rendered updates.
@@ -41,8 +44,10 @@ pub struct Console {
     pub flow: Mutex<flow::Flow>,
     /// The latest health snapshot (the server's refresher writes it every second).
     pub health: Mutex<Value>,
-    /// The zones' geometry (set once at start).
+    /// The configured zones' geometry (set once at start).
     pub zones: OnceLock<Value>,
+    /// The partners' circle zones now (with `[partners]`).
+    pub partner_zones: OnceLock<PartnerZones>,
     /// Delivery per subscription (with `[partners]`).
     pub delivery: OnceLock<Arc<dyn Fn() -> Result<Value, String> + Send + Sync>>,
 }
@@ -54,6 +59,7 @@ impl Default for Console {
             flow: Mutex::new(flow::Flow::default()),
             health: Mutex::new(json!({ "sources": [] })),
             zones: OnceLock::new(),
+            partner_zones: OnceLock::new(),
             delivery: OnceLock::new(),
         }
     }
@@ -107,14 +113,24 @@ async fn health_json(State(s): State<AppState>) -> Response {
 }
 
 async fn zones_json(State(s): State<AppState>) -> Response {
-    Json(
-        s.console
-            .zones
-            .get()
-            .cloned()
-            .unwrap_or_else(|| json!({ "zones": [] })),
-    )
-    .into_response()
+    let mut all = s
+        .console
+        .zones
+        .get()
+        .cloned()
+        .unwrap_or_else(|| json!({ "zones": [] }));
+    if let Some(circles) = s.console.partner_zones.get() {
+        let mut partner = zones::geometry(&circles(), &[]);
+        if let (Some(list), Some(more)) =
+            (all["zones"].as_array_mut(), partner["zones"].as_array_mut())
+        {
+            for z in more.iter_mut() {
+                z["partner"] = json!(true);
+            }
+            list.append(more);
+        }
+    }
+    Json(all).into_response()
 }
 
 async fn delivery_json(State(s): State<AppState>) -> Response {
