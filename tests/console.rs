@@ -238,20 +238,35 @@ fn settled(addr: &str) -> Value {
     out
 }
 
-/// A chromedriver on a free port, killed on drop.
+/// A chromedriver on a free port; on drop it is killed, and so is every chromium process
+/// of this test's profile (`--user-data-dir`, unique to the test's folder): a failed test
+/// leaves no browser behind.
 struct Driver {
     child: Child,
     port: u16,
+    profile: String,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let flag = format!("--user-data-dir={}", self.profile);
+        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if cmdline.split(|b| *b == 0).any(|arg| arg == flag.as_bytes()) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
     }
 }
 
-fn start_driver(path: &Path, log: &Path) -> Driver {
+fn start_driver(path: &Path, log: &Path, profile: &Path) -> Driver {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -267,7 +282,11 @@ fn start_driver(path: &Path, log: &Path) -> Driver {
     wait_until("chromedriver to listen", 30, || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
-    Driver { child, port }
+    Driver {
+        child,
+        port,
+        profile: profile.display().to_string(),
+    }
 }
 
 async fn js(c: &Client, script: &str) -> Value {
@@ -482,7 +501,8 @@ fn the_console_shows_the_apis_numbers_live_in_a_browser() {
         "{present} present arrivals: the fixture of this test needs 10 000"
     );
 
-    let driver = start_driver(&chromedriver, &dir.join("chromedriver.log"));
+    let profile = dir.join("chromium");
+    let driver = start_driver(&chromedriver, &dir.join("chromedriver.log"), &profile);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -497,7 +517,7 @@ fn the_console_shows_the_apis_numbers_live_in_a_browser() {
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--disable-dev-shm-usage", "--enable-precise-memory-info", "--js-flags=--expose-gc",
-                    format!("--user-data-dir={}", dir.join("chromium").display()),
+                    format!("--user-data-dir={}", profile.display()),
                     "--window-size=1280,800",
                 ],
             }),
@@ -684,5 +704,6 @@ fn the_console_shows_the_apis_numbers_live_in_a_browser() {
         let _ = c.close().await;
     });
     eprintln!("screenshots: {}", shots.display());
+    drop(driver);
     let _ = fs::remove_dir_all(&dir);
 }
