@@ -44,7 +44,7 @@ export function healthPage() {
         h("td", {}, e.layer),
         h("td", {}, e.reason),
         h("td", { class: "n" }, num(e.count)),
-        h("td", {}, e.examples.map((x) => `${x.file} frame ${x.frame} (offset ${x.offset})`).join("; ")),
+        h("td", {}, e.examples.map((x) => (x.line !== undefined ? `${x.file} line ${x.line}: ${x.what}` : `${x.file} frame ${x.frame} (offset ${x.offset})`)).join("; ")),
       ),
     );
     els.errors.replaceChildren(

@@ -86,6 +86,28 @@ impl HealthProbe {
                     "examples": examples,
                 }));
             }
+            // A record input's bad lines, by the field at fault; examples by file and line.
+            let records = stats.record_stats();
+            for (reason, n) in &records.bad {
+                let examples: Vec<Value> = records
+                    .examples
+                    .iter()
+                    .filter_map(|e| {
+                        let (file, rest) = e.split_once(':')?;
+                        let (line, what) = rest.split_once(": ")?;
+                        (what.starts_with(reason) || *reason == "not a signal record")
+                            .then(|| json!({ "file": file, "line": line.parse::<u64>().ok(), "what": what }))
+                    })
+                    .take(EXAMPLES)
+                    .collect();
+                errors.push(json!({
+                    "source": name,
+                    "layer": "record",
+                    "reason": reason,
+                    "count": n,
+                    "examples": examples,
+                }));
+            }
         }
         errors.sort_by_key(|e| std::cmp::Reverse(e["count"].as_u64().unwrap_or(0)));
         json!({
