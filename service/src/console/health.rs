@@ -93,8 +93,9 @@ impl HealthProbe {
                     .examples
                     .iter()
                     .filter_map(|e| {
-                        let (file, rest) = e.split_once(':')?;
-                        let (line, what) = rest.split_once(": ")?;
+                        // `file:line: what`; a stream's name may hold colons itself.
+                        let (at, what) = e.split_once(": ")?;
+                        let (file, line) = at.rsplit_once(':')?;
                         (what.starts_with(reason) || *reason == "not a signal record")
                             .then(|| json!({ "file": file, "line": line.parse::<u64>().ok(), "what": what }))
                     })
