@@ -173,6 +173,68 @@ struct Shared {
     /// Subscriptions a sink ended with 410 in this run: their events already claimed
     /// (cancelled in the outbox meanwhile) are not sent.
     ended: Mutex<std::collections::HashSet<u64>>,
+    /// Every sink task's state, for [`Circuits::states`].
+    circuits: Arc<Circuits>,
+}
+
+/// A sink's circuit breaker as the operator sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CircuitState {
+    /// Sending; `failures`: consecutive failed attempts so far (below the threshold).
+    Closed { failures: u32 },
+    /// Not sending until the cooldown ends (`remaining`), then one probe.
+    Open { remaining: Duration },
+    /// One probe allowed or out.
+    HalfOpen,
+}
+
+impl CircuitState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CircuitState::Closed { .. } => "closed",
+            CircuitState::Open { .. } => "open",
+            CircuitState::HalfOpen => "half-open",
+        }
+    }
+}
+
+/// The sinks' circuit breakers by sink key ([`crate::outbox::sink_key`]), read by the
+/// operator console; a sink appears once the dispatcher first had an event for it.
+#[derive(Default)]
+pub struct Circuits(Mutex<HashMap<String, std::sync::Weak<SinkShared>>>);
+
+impl std::fmt::Debug for Circuits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Circuits")
+    }
+}
+
+impl Circuits {
+    fn register(&self, key: &str, sink: &Arc<SinkShared>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_owned(), Arc::downgrade(sink));
+    }
+
+    /// Each known sink's circuit state now.
+    pub fn states(&self) -> HashMap<String, CircuitState> {
+        let now = Instant::now();
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .filter_map(|(k, w)| {
+                let sink = w.upgrade()?;
+                let st = match sink.lock().breaker {
+                    Breaker::Closed { failures } => CircuitState::Closed { failures },
+                    Breaker::Open { until } if until > now => CircuitState::Open {
+                        remaining: until - now,
+                    },
+                    Breaker::Open { .. } | Breaker::HalfOpen { .. } => CircuitState::HalfOpen,
+                };
+                Some((k.clone(), st))
+            })
+            .collect()
+    }
 }
 
 /// The dispatcher; [`Dispatcher::run`] until the shutdown future completes.
@@ -233,8 +295,14 @@ impl Dispatcher {
                 on_gone: Arc::new(on_gone),
                 metrics,
                 ended: Mutex::default(),
+                circuits: Arc::default(),
             }),
         })
+    }
+
+    /// The sinks' circuit breakers (shared: readable while [`Dispatcher::run`] runs).
+    pub fn circuits(&self) -> Arc<Circuits> {
+        Arc::clone(&self.shared.circuits)
     }
 
     /// Dispatch until `shutdown` completes; then stop claiming, let the requests in
@@ -496,6 +564,7 @@ async fn sink_worker(
         refill_at: conc * REFILL_AT,
         stopping: AtomicBool::new(false),
     });
+    sh.circuits.register(&key, &sink);
     let mut sends: JoinSet<()> = JoinSet::new();
     // The last claim found fewer due events than it asked for: claim again only once the
     // scheduler pokes (new or newly due events), not on every sender's poke.

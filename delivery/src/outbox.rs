@@ -141,6 +141,31 @@ pub struct PartnerStatus {
     pub dead: u64,
 }
 
+/// One subscription's delivery, over the rows the outbox still holds (finished rows are
+/// pruned after the retention), for the operator console.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SubscriptionDelivery {
+    pub partner: u32,
+    pub subscription: u64,
+    /// The sink's key (none: a pull-only subscription).
+    pub sink_key: Option<String>,
+    pub delivered: u64,
+    /// Pending, never attempted yet.
+    pub queued: u64,
+    /// Pending after at least one failed attempt.
+    pub retrying: u64,
+    /// Dropped because they expired before delivery.
+    pub expired: u64,
+    pub dead: u64,
+    /// Age of the oldest pending event (µs since its `created_at_us`; 0: none pending).
+    pub oldest_pending_age_us: i64,
+    /// Delivery latency (detected → 2xx) of the delivered rows: mean and max (µs).
+    pub latency_mean_us: Option<f64>,
+    pub latency_max_us: Option<i64>,
+    /// The latest failure of a pending or dead row: status (none: no answer) and error.
+    pub last_failure: Option<(Option<u16>, String)>,
+}
+
 /// A dead letter: an event given up on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeadLetter {
@@ -713,6 +738,60 @@ impl Outbox {
         Ok(rows)
     }
 
+    /// Per (partner, subscription) delivery counts, latency and oldest pending event,
+    /// over the rows held (one scan of the outbox: the console asks every few seconds).
+    pub fn subscription_delivery(
+        &self,
+        now_us: TimestampUs,
+    ) -> Result<Vec<SubscriptionDelivery>, OutboxError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT partner, subscription, MAX(sink_key),
+                SUM(state = 1), SUM(state = 0 AND attempts = 0), SUM(state = 0 AND attempts > 0),
+                SUM(state = 4), SUM(state = 3),
+                MIN(CASE WHEN state = 0 THEN created_at_us END),
+                AVG(CASE WHEN state = 1 THEN done_at_us - created_at_us END),
+                MAX(CASE WHEN state = 1 THEN done_at_us - created_at_us END)
+             FROM outbox WHERE state <> 2 GROUP BY partner, subscription
+             ORDER BY partner, subscription",
+        )?;
+        let mut rows = st
+            .query_map([], |r| {
+                let oldest: Option<i64> = r.get(8)?;
+                Ok(SubscriptionDelivery {
+                    partner: r.get(0)?,
+                    subscription: u64_col(r.get(1)?),
+                    sink_key: r.get(2)?,
+                    delivered: r.get::<_, i64>(3)? as u64,
+                    queued: r.get::<_, i64>(4)? as u64,
+                    retrying: r.get::<_, i64>(5)? as u64,
+                    expired: r.get::<_, i64>(6)? as u64,
+                    dead: r.get::<_, i64>(7)? as u64,
+                    oldest_pending_age_us: oldest.map_or(0, |o| (now_us - o).max(0)),
+                    latency_mean_us: r.get(9)?,
+                    latency_max_us: r.get(10)?,
+                    last_failure: None,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut failure = conn.prepare_cached(
+            "SELECT last_status, last_error FROM outbox
+             WHERE subscription = ?1 AND state IN (0, 3) AND last_error IS NOT NULL
+             ORDER BY seq DESC LIMIT 1",
+        )?;
+        for row in &mut rows {
+            if row.retrying + row.dead == 0 {
+                continue;
+            }
+            row.last_failure = failure
+                .query_row(params![row.subscription as i64], |r| {
+                    Ok((r.get::<_, Option<u16>>(0)?, r.get::<_, String>(1)?))
+                })
+                .optional()?;
+        }
+        Ok(rows)
+    }
+
     /// Dead letters, newest first (of one partner, or all), at most `limit`.
     pub fn dead_letters(
         &self,
@@ -858,6 +937,64 @@ mod tests {
     }
 
     const SINK: &str = "https://partner.example/hook";
+
+    #[test]
+    fn subscription_delivery_counts_each_state_latency_and_oldest_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(&dir.path().join("landfall.db"), 0).unwrap();
+        let batch = [
+            ev(1, "delivered", Some(SINK), None),
+            ev(1, "retrying", Some(SINK), None),
+            ev(1, "dead", Some(SINK), None),
+            ev(1, "expired", Some(SINK), Some(2_000)),
+            ev(1, "queued", Some(SINK), None),
+            ev(1, "cancelled", Some(SINK), None),
+            ev(2, "pull", None, None),
+        ];
+        ob.insert_batch(&batch).unwrap();
+        assert!(ob.cancel(1, "cancelled", 1_500).unwrap());
+        let claimed = ob.claim(&sink_key(SINK), 1_500, 3, 60_000_000).unwrap();
+        let seq = |id: &str| claimed.iter().find(|c| c.event_id == id).unwrap().seq;
+        ob.mark_delivered(seq("delivered"), 204, 4_000).unwrap();
+        ob.mark_retry(
+            seq("retrying"),
+            Some(500),
+            "500 Internal Server Error",
+            9_000,
+        )
+        .unwrap();
+        ob.mark_dead(seq("dead"), Some(400), "400 Bad Request", true, 5_000)
+            .unwrap();
+        assert_eq!(ob.expire(3_000).unwrap(), 1);
+        let rows = ob.subscription_delivery(11_000).unwrap();
+        assert_eq!(rows.len(), 2);
+        let one = &rows[0];
+        assert_eq!(one.subscription, 1);
+        assert_eq!(one.sink_key.as_deref(), Some("https://partner.example"));
+        assert_eq!(
+            (
+                one.delivered,
+                one.queued,
+                one.retrying,
+                one.expired,
+                one.dead
+            ),
+            (1, 1, 1, 1, 1)
+        );
+        assert_eq!(one.latency_mean_us, Some(3_000.0));
+        assert_eq!(one.latency_max_us, Some(3_000));
+        assert_eq!(one.oldest_pending_age_us, 10_000);
+        assert_eq!(
+            one.last_failure,
+            Some((Some(400), "400 Bad Request".to_owned())),
+            "the latest failing row (by insertion)"
+        );
+        assert_eq!(
+            (rows[1].subscription, rows[1].sink_key.as_deref()),
+            (2, None)
+        );
+        assert_eq!(rows[1].queued + rows[1].retrying + rows[1].delivered, 0);
+    }
 
     #[test]
     fn idempotent_insert_cancel_claim_and_reopen() {

@@ -6,7 +6,8 @@
 //! | `GET /healthz` | 200 while the process serves requests |
 //! | `GET /readyz` | 503 until [`Ready::set`] (state restored, sources open), then 200 |
 //! | `GET /v1/operator/areas?level=country` | present arrivals per area at a level (`country` when not given), most first |
-//! | `GET /v1/operator/areas/{level}/{area}/arrivals?limit=N` | the `N` (default 100, at most 10 000) latest present arrivals of one area (`FR`, `208-01`, a zone id) and their total, with IMSIs |
+//! | `GET /v1/operator/areas/{level}/{area}/arrivals?limit=N` | the `N` (default 100, at most 10 000) latest present arrivals of one area (`FR`, `208-01`, a zone id) and their total, with IMSIs, home network and country |
+//! | `/console/`, `/v1/operator/{live,flow,health,zones,delivery}` | the operator console and its data ([`crate::console`]) |
 //!
 //! The `/v1/operator/` routes need `Authorization: Bearer <http.operator_key>`: 401
 //! without it or with another key (compared in constant time: the SHA-256 digests of the
@@ -33,6 +34,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
+use crate::console::{self, Console};
 use crate::metrics::Metrics;
 use crate::view::View;
 
@@ -65,6 +67,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub view: Arc<Mutex<View>>,
     pub ready: Ready,
+    /// The operator console's data (live feed, flow, health, zones, delivery).
+    pub console: Arc<Console>,
     /// SHA-256 of the operator key; none: operator routes are off.
     key_digest: Option<[u8; 32]>,
 }
@@ -81,8 +85,17 @@ impl AppState {
             metrics,
             view,
             ready,
+            console: Arc::default(),
             key_digest: operator_key.map(|k| Sha256::digest(k.as_bytes()).into()),
         }
+    }
+}
+
+impl AppState {
+    /// The console's data shared with the server's threads.
+    pub fn with_console(mut self, console: Arc<Console>) -> AppState {
+        self.console = console;
+        self
     }
 }
 
@@ -91,12 +104,14 @@ pub fn router(state: AppState) -> Router {
     let operator = Router::new()
         .route("/areas", get(areas))
         .route("/areas/{level}/{area}/arrivals", get(arrivals))
+        .merge(console::operator_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), operator_auth));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .nest("/v1/operator", operator)
+        .merge(console::page_routes())
         .with_state(state)
 }
 
@@ -286,6 +301,8 @@ async fn arrivals(
             json!({
                 "imsi": a.imsi.as_str(),
                 "msisdn": a.msisdn.as_ref().map(|m| m.as_str()),
+                "home": a.home.map(|p| p.to_string()),
+                "home_country": a.home_country.map(|c| c.to_string()),
                 "arrived_at": rfc3339_us(a.arrived_at),
                 "expires_at": rfc3339_us(a.expires_at),
                 "id": a.id,

@@ -7,11 +7,13 @@
 //! - [`metrics`]: the Prometheus metrics;
 //! - [`view`]: the live newly-where view the operator endpoints read;
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz` and the operator's `/v1/operator/` routes;
+//! - [`console`]: the operator console (pages embedded in the binary) and its data endpoints;
 //! - [`logging`]: tracing to standard error, and the rule that no IMSI or MSISDN is logged.
 //!
 //! tokio and axum live in this crate only; the decoders and the dataflow do not depend on it.
 
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod journal;
 pub mod logging;

@@ -728,6 +728,20 @@ impl Partners {
         Ok(())
     }
 
+    /// The circle zones of the partners' CIRCLE subscriptions now (the console's map).
+    pub fn circle_zones(&self) -> Vec<Zone> {
+        let mut zones: Vec<Zone> = self
+            .directory
+            .circles
+            .read()
+            .expect("circles")
+            .values()
+            .cloned()
+            .collect();
+        zones.sort_by_key(|z| z.id);
+        zones
+    }
+
     /// The dispatcher, to run on the HTTP runtime; a `410 Gone` ends its subscription.
     pub fn dispatcher(&self, metrics: DeliveryMetrics) -> Result<Dispatcher, String> {
         let cfg = DispatchConfig {

@@ -30,6 +30,9 @@ use landfall_sources::{
 use tracing::{info, warn};
 
 use crate::config::{Config, ConfigError, InputKind};
+use crate::console::delivery::DeliverySource;
+use crate::console::health::{Counters, HealthProbe};
+use crate::console::Console;
 use crate::http::{self, AppState, Ready};
 use crate::journal::Journal;
 use crate::metrics::Metrics;
@@ -145,12 +148,19 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     let metrics = Arc::new(metrics);
     let view = Arc::new(Mutex::new(View::new()));
     let ready = Ready::default();
+    let console = Arc::new(Console::default());
+    if let Some((zones, catalog)) = &zones {
+        let _ = console
+            .zones
+            .set(crate::console::zones::geometry(zones, &catalog.cells));
+    }
     let state = AppState::new(
         Arc::clone(&metrics),
         Arc::clone(&view),
         ready.clone(),
         cfg.http.operator_key.as_deref(),
-    );
+    )
+    .with_console(Arc::clone(&console));
 
     let sources = landfall_sources::start(
         specs(&cfg),
@@ -294,11 +304,23 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     }
     let (partners, edits) = partners.unzip();
     let partners = partners.map(Arc::new);
+    if let Some(p) = &partners {
+        let p = Arc::clone(p);
+        let _ = console
+            .partner_zones
+            .set(Arc::new(move || p.circle_zones()));
+    }
     let extra = partners
         .as_ref()
         .map(|p| p.routes(cfg.http.operator_key.as_deref()));
     if let (Some(p), Some(m)) = (&partners, delivery_metrics) {
         let dispatcher = p.dispatcher(m).map_err(ServeError::Partners)?;
+        let source = DeliverySource {
+            registry: Arc::clone(&p.registry),
+            outbox: Arc::clone(&p.outbox),
+            circuits: dispatcher.circuits(),
+        };
+        let _ = console.delivery.set(Arc::new(move || source.status()));
         runtime.spawn(dispatcher.run(stopped(stop.clone())));
         // Subscriptions past their expiry time (or their sink token's) end.
         let (registry, stop) = (Arc::clone(&p.registry), stop.clone());
@@ -315,6 +337,12 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             }
         });
     }
+    {
+        let stop = stop.clone();
+        runtime.spawn(crate::console::live::run(state.clone(), move || {
+            stop.is_stopped()
+        }));
+    }
     let http_stop = stop.clone();
     let http_state = state.clone();
     runtime.spawn(async move {
@@ -327,10 +355,11 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     // The emitter's mark: every moment before it is in the sinks.
     let written = Arc::new(AtomicI64::new(i64::MIN));
     let emitter = {
-        let (metrics, view, sent_at) = (
+        let (metrics, view, sent_at, console) = (
             Arc::clone(&metrics),
             Arc::clone(&view),
             Arc::clone(&sent_at),
+            Arc::clone(&console),
         );
         let written = Arc::clone(&written);
         thread::Builder::new()
@@ -341,7 +370,10 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
                     sinks,
                     partners.as_deref(),
                     &metrics,
-                    &view,
+                    Shown {
+                        view: &view,
+                        console: &console,
+                    },
                     &sent_at,
                     &written,
                 )
@@ -387,6 +419,9 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
                 names,
                 tracked,
                 late: 0,
+                console: Arc::clone(&console),
+                health: HealthProbe::default(),
+                sampled: None,
             };
             let (fed, emitted) = loop {
                 refresher.refresh();
@@ -685,6 +720,14 @@ fn feed(
 /// the last snapshot before it asks for the final one.
 const FINAL_SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
 
+/// What the operator sees of the emitted moments: the newly-where view and the console's
+/// flow and live feed.
+#[derive(Clone, Copy)]
+struct Shown<'a> {
+    view: &'a Mutex<View>,
+    console: &'a Console,
+}
+
 /// The emitter: completed batches to the sinks, the view and the metrics. Returns how many
 /// moments it wrote.
 fn emit(
@@ -692,7 +735,7 @@ fn emit(
     mut sinks: Vec<Box<dyn MomentSink>>,
     partners: Option<&Partners>,
     metrics: &Metrics,
-    view: &Mutex<View>,
+    shown: Shown<'_>,
     sent_at: &Mutex<SentTimes>,
     written_upto: &AtomicI64,
 ) -> std::io::Result<u64> {
@@ -727,9 +770,18 @@ fn emit(
             }
         }
         written_upto.fetch_max(c.upto, Ordering::SeqCst);
-        let mut view = view.lock().expect("view");
-        view.apply(&c.moments);
-        view.expire(c.upto);
+        let Shown { view, console } = shown;
+        let expired = {
+            let mut view = view.lock().expect("view");
+            view.apply(&c.moments);
+            view.expire(c.upto)
+        };
+        console
+            .flow
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(&c.moments);
+        console.live.record(&c.moments, expired);
     }
     Ok(written)
 }
@@ -743,6 +795,10 @@ struct MetricsRefresher {
     tracked: Tracked,
     /// Late signals already counted.
     late: u64,
+    console: Arc<Console>,
+    health: HealthProbe,
+    /// When the console's health was last sampled.
+    sampled: Option<Instant>,
     /// Bad record lines already reported, per source.
     bad_records: Vec<u64>,
 }
@@ -790,8 +846,24 @@ impl MetricsRefresher {
         let late = self.control.merge().late_signals();
         self.metrics.late_signals(late.saturating_sub(self.late));
         self.late = self.late.max(late);
+        if self.sampled.is_none_or(|t| t.elapsed() >= HEALTH_EVERY) {
+            self.sampled = Some(Instant::now());
+            let counters = Counters {
+                tracked_subscribers: self.tracked.serving().max(self.tracked.zones()),
+                late_signals: self.late,
+            };
+            let h = self.health.sample(&self.control, &self.names, counters);
+            *self
+                .console
+                .health
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = h;
+        }
     }
 }
+
+/// How often the console's health snapshot is taken.
+const HEALTH_EVERY: Duration = Duration::from_secs(1);
 
 /// Completes once `stop` is asked.
 async fn stopped(stop: Stop) {

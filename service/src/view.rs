@@ -12,13 +12,18 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use landfall_model::{Area, Imsi, Level, Moment, MomentId, MomentKind, Msisdn, TimestampUs};
+use landfall_model::{
+    Area, Country, Imsi, Level, Moment, MomentId, MomentKind, Msisdn, Plmn, TimestampUs,
+};
 
 /// One present arrival.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Arrival {
     pub imsi: Imsi,
     pub msisdn: Option<Msisdn>,
+    /// The subscriber's home network and country, as the arrival moment gave them.
+    pub home: Option<Plmn>,
+    pub home_country: Option<Country>,
     pub area: Area,
     pub arrived_at: TimestampUs,
     pub expires_at: TimestampUs,
@@ -29,6 +34,8 @@ pub struct Arrival {
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     msisdn: Option<Msisdn>,
+    home: Option<Plmn>,
+    home_country: Option<Country>,
     arrived_at: TimestampUs,
     expires_at: TimestampUs,
     id: MomentId,
@@ -67,6 +74,8 @@ impl View {
                     key,
                     Entry {
                         msisdn: m.msisdn,
+                        home: m.home,
+                        home_country: m.home_country,
                         arrived_at: m.at,
                         expires_at: m.expires_at,
                         id: m.id,
@@ -131,6 +140,8 @@ impl View {
                 self.live.get(&(imsi, *area)).map(|e| Arrival {
                     imsi,
                     msisdn: e.msisdn,
+                    home: e.home,
+                    home_country: e.home_country,
                     area: *area,
                     arrived_at: e.arrived_at,
                     expires_at: e.expires_at,

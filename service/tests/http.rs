@@ -245,3 +245,87 @@ async fn a_port_in_use_is_an_error_naming_http_listen() {
     assert!(text.contains("already in use"), "{text}");
     assert_eq!(e.source.kind(), std::io::ErrorKind::AddrInUse);
 }
+
+#[tokio::test]
+async fn the_console_pages_and_its_live_feed() {
+    let s = Server::start(Some(KEY)).await;
+    // The pages hold no data: served without the key, from the binary.
+    let (status, page) = s.get("/console/", None).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("console.js"), "{page}");
+    let (status, script) = s.get("/console/console.js", None).await;
+    assert_eq!(status, 200);
+    assert!(script.len() > 50_000, "the bundle with the country shapes");
+    // Their data needs the key.
+    for path in [
+        "/v1/operator/live",
+        "/v1/operator/flow",
+        "/v1/operator/health",
+        "/v1/operator/zones",
+        "/v1/operator/delivery",
+    ] {
+        assert_eq!(s.get(path, None).await.0, 401, "{path}");
+    }
+    // Moments as the emitter hands them on; one tick renders the update.
+    let moments = [
+        arrival("001010000000001", "FR", 1_000),
+        arrival("001010000000002", "FR", 2_000),
+        arrival("001010000000003", "ES", 3_000),
+    ];
+    {
+        let mut view = s.state.view.lock().unwrap();
+        view.apply(&moments);
+    }
+    s.state.console.flow.lock().unwrap().record(&moments);
+    s.state.console.live.record(&moments, 0);
+    assert!(s
+        .state
+        .console
+        .live
+        .tick(&s.state.view, &s.state.console.flow)
+        .is_some());
+    // A new listener gets the latest update at once; its counts are the API's.
+    let mut resp = s
+        .client
+        .get(format!("{}/v1/operator/live", s.base))
+        .header("Authorization", format!("Bearer {KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(text.starts_with("event: update\n"), "{text}");
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let update: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(update["present"], 3);
+    assert_eq!(
+        update["counts"]["country"],
+        serde_json::json!([["FR", 2], ["ES", 1]])
+    );
+    assert_eq!(update["arrivals"].as_array().unwrap().len(), 3);
+    let areas = s.json("/v1/operator/areas?level=country").await;
+    assert_eq!(areas["as_of"], update["as_of"]);
+    assert_eq!(
+        areas["areas"][0],
+        serde_json::json!({"area": "FR", "count": 2})
+    );
+    let flow = s.json("/v1/operator/flow?minutes=5").await;
+    assert_eq!(flow["totals"]["country"], 3);
+    // Nothing changed: no update before the heartbeat.
+    assert!(s
+        .state
+        .console
+        .live
+        .tick(&s.state.view, &s.state.console.flow)
+        .is_none());
+    drop(resp);
+    s.stop().await;
+}
