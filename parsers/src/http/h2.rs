@@ -329,6 +329,13 @@ impl Connection {
             .decode(&block.buf, |n, v| head.field(n, v))
         {
             Ok(()) => {}
+            // Pseudo-header fields come first (RFC 9113 §8.3): when the ones read are
+            // there, only later fields are unknown, and what was read is exact.
+            Err(HpackError::UnknownEntry)
+                if head.status.is_some() || (head.method.is_some() && head.path.is_some()) =>
+            {
+                sink.note(Note::PartlyKnown);
+            }
             Err(HpackError::UnknownEntry) => {
                 // The stream's messages cannot be read; its DATA is dropped unseen.
                 self.streams.remove(&block.stream);
@@ -353,6 +360,19 @@ impl Connection {
             if let Some(&oldest) = self.streams.keys().min() {
                 self.streams.remove(&oldest);
                 sink.note(Note::StreamsEvicted);
+            }
+        }
+        if head.status.is_some() {
+            let request_open = self
+                .streams
+                .get(&block.stream)
+                .and_then(|st| st.halves[1 - s].as_ref())
+                .is_some_and(|h| h.head.is_request());
+            if request_open {
+                // Its END_STREAM was lost (an empty DATA frame the capture missed): a
+                // server answers a request once it is complete.
+                sink.note(Note::EndedByResponse);
+                self.end_half(meta, flow.reversed(), block.stream, sink);
             }
         }
         let st = self.streams.entry(block.stream).or_default();

@@ -163,6 +163,11 @@ pub enum Note {
     MidConnection,
     /// A header block referring to table entries from before the capture: not decoded.
     UnknownEntry,
+    /// A header block using entries from before the capture after its pseudo-header
+    /// fields: read up to there (method, path, status), later fields unknown.
+    PartlyKnown,
+    /// A request whose END_STREAM was not seen, completed by its response.
+    EndedByResponse,
     /// DATA or CONTINUATION of a stream whose head was before the capture (or lost).
     HeadNotSeen,
     /// A stream reset (RST_STREAM) before it completed.
@@ -182,6 +187,12 @@ impl Note {
         match self {
             Note::MidConnection => "http2 direction met in its middle (header table unknown)",
             Note::UnknownEntry => "http2 header block using entries from before the capture",
+            Note::PartlyKnown => {
+                "http2 header block partly from before the capture (pseudo-headers read)"
+            }
+            Note::EndedByResponse => {
+                "http2 request completed by its response (END_STREAM not seen)"
+            }
             Note::HeadNotSeen => "http2 stream whose headers were not seen",
             Note::Reset => "http2 stream reset",
             Note::GoAway => "http2 GOAWAY",

@@ -283,7 +283,8 @@ fn mid_connection_blocks_are_exact_or_refused() {
     let fields = [(":method", "PUT"), (":path", PATH), ("x-a", "1")];
     enc.encode(&fields);
     enc.encode(&[("x-b", "2")]);
-    // Stream 7's block refers to those entries: refused, counted, not guessed.
+    // Stream 7's block refers to those entries: its pseudo-headers are read, the
+    // rest is not (counted as partly known).
     let h = bytes(&FrameRepr::Headers {
         stream: 7,
         end_stream: true,
@@ -291,9 +292,23 @@ fn mid_connection_blocks_are_exact_or_refused() {
         block: enc.encode(&fields),
     });
     conns.push(&meta(1), c, &h, &mut out);
-    assert!(out.messages.is_empty());
     assert!(out.notes.contains(&Note::MidConnection));
+    assert!(out.notes.contains(&Note::PartlyKnown));
+    assert_eq!(out.messages.len(), 1);
+    assert_eq!(out.messages[0].0.path.as_deref(), Some(PATH));
+    // A block whose first field is an older entry (index 62) is refused, not guessed.
+    let mut block = vec![0x80 | 62];
+    block.extend(enc.encode(&fields));
+    let h = bytes(&FrameRepr::Headers {
+        stream: 8,
+        end_stream: true,
+        end_headers: true,
+        block,
+    });
+    conns.push(&meta(1), c, &h, &mut out);
+    assert_eq!(out.messages.len(), 1);
     assert!(out.notes.contains(&Note::UnknownEntry));
+    out.messages.clear();
     // A block of new fields only is decoded, and a later block indexing them too.
     let h = bytes(&FrameRepr::Headers {
         stream: 9,
@@ -355,7 +370,7 @@ fn a_lost_block_empties_the_table() {
     });
     conns.push(&meta(3), c, &again, &mut out);
     assert_eq!(out.messages.len(), 2);
-    // A real gap does not: the indexed fields are refused.
+    // A real gap does not: the indexed field is unknown now.
     conns.lost(&c);
     let third = bytes(&FrameRepr::Headers {
         stream: 5,
@@ -364,8 +379,8 @@ fn a_lost_block_empties_the_table() {
         block: enc.encode(&fields),
     });
     conns.push(&meta(4), c, &third, &mut out);
-    assert_eq!(out.messages.len(), 2);
-    assert!(out.notes.contains(&Note::UnknownEntry));
+    assert_eq!(out.messages.len(), 3);
+    assert_eq!(out.notes, vec![Note::PartlyKnown]);
 }
 
 #[test]
