@@ -77,7 +77,7 @@ pub enum Proto {
     Gtpv2,
     Gtpv1,
     Map,
-    /// The 5G service-based interface (HTTP/2 or HTTP/1.1, JSON bodies).
+    // The 5G service-based interface (HTTP/2 or HTTP/1.1, JSON bodies).
     Sbi,
 }
 
