@@ -26,6 +26,8 @@ pub struct H2Config {
     /// The largest header block (HEADERS + CONTINUATION) kept.
     pub max_block: usize,
     pub max_body: usize,
+    /// Body bytes one connection may hold over all its open streams.
+    pub max_connection_body: usize,
 }
 
 impl Default for H2Config {
@@ -35,6 +37,7 @@ impl Default for H2Config {
             max_streams: 1_024,
             max_block: 65_536,
             max_body: MAX_BODY,
+            max_connection_body: 4 * MAX_BODY,
         }
     }
 }
@@ -97,6 +100,19 @@ struct Connection {
     dirs: [Direction; 2],
     streams: HashMap<u32, StreamState>,
     last: i64,
+    /// Body bytes held over all streams (recounted when streams are dropped).
+    held: usize,
+}
+
+impl Connection {
+    fn recount(&mut self) {
+        self.held = self
+            .streams
+            .values()
+            .flat_map(|st| st.halves.iter().flatten())
+            .map(|h| h.body.len())
+            .sum();
+    }
 }
 
 /// 0 for the direction from the connection key's first endpoint, 1 for the other.
@@ -144,6 +160,7 @@ impl H2Connections {
             dirs: [Direction::new(), Direction::new()],
             streams: HashMap::new(),
             last: i64::MIN,
+            held: 0,
         })
     }
 
@@ -159,6 +176,7 @@ impl H2Connections {
         for st in c.streams.values_mut() {
             st.halves[s] = None;
         }
+        c.recount();
     }
 
     /// At most one empty frame (9 octets) of direction `flow` was lost: no header block
@@ -187,6 +205,7 @@ impl H2Connections {
                 dirs: [Direction::new(), Direction::new()],
                 streams: HashMap::new(),
                 last: meta.ts_us,
+                held: 0,
             };
             conn.dirs[s].hpack.restart();
             conn.dirs[s].seen = true;
@@ -271,11 +290,15 @@ impl H2Connections {
                     }
                     return;
                 };
-                if half.body.len() + data.len() > cfg.max_body {
+                if half.body.len() + data.len() > cfg.max_body
+                    || conn.held + data.len() > cfg.max_connection_body
+                {
+                    conn.held -= half.body.len().min(conn.held);
                     half.too_long = true;
                     half.body = Vec::new();
                 } else if !half.too_long {
                     half.body.extend_from_slice(data);
+                    conn.held += data.len();
                 }
                 if frame.has(flags::END_STREAM) {
                     conn.end_half(meta, flow, h.stream, sink);
@@ -290,6 +313,7 @@ impl H2Connections {
                 }
             }
             FrameKind::RST_STREAM if conn.streams.remove(&h.stream).is_some() => {
+                conn.recount();
                 sink.note(Note::Reset);
             }
             FrameKind::GOAWAY => sink.note(Note::GoAway),
@@ -339,10 +363,12 @@ impl Connection {
             Err(HpackError::UnknownEntry) => {
                 // The stream's messages cannot be read; its DATA is dropped unseen.
                 self.streams.remove(&block.stream);
+                self.recount();
                 return sink.note(Note::UnknownEntry);
             }
             Err(HpackError::Malformed(reason)) => {
                 self.streams.remove(&block.stream);
+                self.recount();
                 return sink.error(meta, err(reason, 9));
             }
         }
@@ -359,6 +385,7 @@ impl Connection {
         if !self.streams.contains_key(&block.stream) && self.streams.len() >= cfg.max_streams {
             if let Some(&oldest) = self.streams.keys().min() {
                 self.streams.remove(&oldest);
+                self.recount();
                 sink.note(Note::StreamsEvicted);
             }
         }
@@ -396,10 +423,15 @@ impl Connection {
         let Some(half) = st.halves[s].take() else {
             return;
         };
+        self.held -= half.body.len().min(self.held);
         let response = !half.head.is_request();
-        if response || st.halves.iter().all(Option::is_none) {
+        let other_open = st.halves.iter().any(Option::is_some);
+        if response || !other_open {
             // A response ends the exchange (a request's half is gone once delivered).
             self.streams.remove(&id);
+            if other_open {
+                self.recount();
+            }
         }
         if half.too_long {
             return sink.error(meta, err("http2 message body longer than the bound", 0));

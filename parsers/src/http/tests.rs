@@ -505,3 +505,39 @@ fn h1_pairs_responses_in_order() {
     let ids: Vec<Option<u64>> = out.messages.iter().map(|m| m.2.map(|e| e.id)).collect();
     assert_eq!(ids, vec![None, Some(0), Some(1), Some(0), Some(1)]);
 }
+
+#[test]
+fn a_connection_holds_bounded_body_bytes() {
+    let c = client();
+    let mut conns = H2Connections::new(h2::H2Config {
+        max_body: 100,
+        max_connection_body: 150,
+        ..h2::H2Config::default()
+    });
+    let mut out = Collect::default();
+    let mut p = Peer::new();
+    conns.push(&meta(1), c, PREFACE, &mut out);
+    let open = |stream: u32| {
+        bytes(&FrameRepr::Data {
+            stream,
+            end_stream: false,
+            data: vec![b'x'; 80],
+        })
+    };
+    for (i, stream) in [1u32, 3].into_iter().enumerate() {
+        let h = p.headers(stream, &[(":method", "POST"), (":path", "/x/v1/y")], false);
+        conns.push(&meta(2 + i as u64), c, &h, &mut out);
+        conns.push(&meta(4 + i as u64), c, &open(stream), &mut out);
+    }
+    // The second stream's 80 octets would make 160 > 150: it is not kept.
+    conns.push(&meta(6), c, &data(3, b""), &mut out);
+    conns.push(&meta(7), c, &data(1, b""), &mut out);
+    assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+    assert_eq!(out.messages.len(), 1);
+    assert_eq!(out.messages[0].1.len(), 80);
+    // Delivered bytes are released: a third stream fits again.
+    let h = p.headers(5, &[(":method", "POST"), (":path", "/x/v1/y")], false);
+    conns.push(&meta(8), c, &h, &mut out);
+    conns.push(&meta(9), c, &data(5, &[b'y'; 90]), &mut out);
+    assert_eq!(out.messages.len(), 2);
+}

@@ -74,10 +74,27 @@ struct Tx {
     serving: Option<Plmn>,
     rat: Option<u32>,
     /// The identity of the request (method, path, body) while it is open.
-    key: Vec<u8>,
+    key: CopyKey,
     /// Exchanges (copies) still waiting for their answer.
     open: u32,
     done: bool,
+}
+
+/// What makes two requests copies of one: method, path and body, kept as a 64-bit hash
+/// (`DefaultHasher::new`: fixed keys, the same in every run of a build) and the body's
+/// length, so an open transaction costs no copy of its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct CopyKey(u64, usize);
+
+impl CopyKey {
+    fn of(method: Method, path: &str, body: &[u8]) -> CopyKey {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        method.hash(&mut h);
+        path.hash(&mut h);
+        body.hash(&mut h);
+        CopyKey(h.finish(), body.len())
+    }
 }
 
 /// Pairs SBI requests with their answers across relays and emits signals.
@@ -91,7 +108,7 @@ pub struct SbiCorrelator {
     pending: HashMap<Exchange, u64>,
     txs: HashMap<u64, Tx>,
     /// Open transactions by request identity.
-    copies: HashMap<Vec<u8>, u64>,
+    copies: HashMap<CopyKey, u64>,
     order: VecDeque<(TimestampUs, Exchange)>,
     msisdns: HashMap<Imsi, Msisdn>,
     stats: SbiStats,
@@ -206,12 +223,7 @@ impl SbiCorrelator {
         let Some(exchange) = msg.exchange else {
             return Ok(());
         };
-        let mut key = Vec::with_capacity(msg.body.len() + 64);
-        key.extend_from_slice(method.as_str().as_bytes());
-        key.push(b' ');
-        key.extend_from_slice(msg.head.path.as_deref().unwrap_or("").as_bytes());
-        key.push(b'\n');
-        key.extend_from_slice(msg.body);
+        let key = CopyKey::of(method, msg.head.path.as_deref().unwrap_or(""), msg.body);
         if let Some(&id) = self.copies.get(&key) {
             if let Some(tx) = self.txs.get_mut(&id) {
                 tx.open += 1;
@@ -230,7 +242,7 @@ impl SbiCorrelator {
         }
         let id = self.next;
         self.next += 1;
-        self.copies.insert(key.clone(), id);
+        self.copies.insert(key, id);
         self.txs.insert(
             id,
             Tx {
