@@ -201,7 +201,7 @@ pub fn read_record_files(
                 .with_context(|| format!("reading --mapping {}", m.display()))?;
             let parsed =
                 Mapping::parse(&text).with_context(|| format!("--mapping {}", m.display()))?;
-            Some((parsed, m))
+            Some((std::sync::Arc::new(parsed), m))
         }
         None => None,
     };

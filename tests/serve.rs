@@ -93,6 +93,19 @@ fn assert_same(got: &BTreeMap<String, Vec<String>>, expected: &BTreeMap<String, 
     );
 }
 
+/// `serve --config cfg` started, its log to `log`, and its HTTP address once it listens.
+fn spawn_serve(cfg: &Path, log: &Path) -> (Child, String) {
+    let child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let addr = common::http_address(log, DEADLINE);
+    (child, addr)
+}
+
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -161,14 +174,7 @@ fn a_followed_folder_gives_replays_moments() {
         format!("[[input]]\nkind = \"folder\"\npath = {folder:?}\nidle_close = \"500ms\"\n");
     let cfg = config(&dir, &inputs, &out);
     let log = dir.join("serve.log");
-    let child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let addr = common::http_address(&log, DEADLINE);
+    let (child, addr) = spawn_serve(&cfg, &log);
 
     // The first two dropped in whole (renamed in, as a probe finishing a file does).
     for (name, _) in &files[..2] {
@@ -308,6 +314,22 @@ fn misconfigurations_fail_with_one_readable_error() {
             format!("{files}[runtime]\ndata_dir = {:?}\n", blocker.join("data")),
             "data_dir",
         ),
+        (
+            "[[input]]\nkind = \"tcp\"\nlisten = \"127.0.0.1:9\"\nformat = \"pcap\"\n".to_owned(),
+            "input[0].format",
+        ),
+        (
+            "[[input]]\nkind = \"tcp\"\nlisten = \"localhost\"\n".to_owned(),
+            "input[0].listen",
+        ),
+        (
+            format!("[[input]]\nkind = \"stdin\"\nmapping = {:?}\n", blocker),
+            "input[0].mapping",
+        ),
+        (
+            format!("[[input]]\nkind = \"unix\"\npath = {blocker:?}\n"),
+            "is not a socket",
+        ),
     ];
     for (text, names) in cases {
         let (code, stderr) = serve_error(&dir, &text);
@@ -420,4 +442,97 @@ fn a_two_process_cluster_gives_one_process_moments() {
     );
     let got = by_id(&all);
     assert_same(&got, &expected);
+}
+
+/// `landfall inspect --signals` of `capture`: its signal records.
+fn signal_records(capture: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["inspect", "--signals"])
+        .arg(capture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn record_inputs_give_the_moments_of_their_records() {
+    let dir = common::temp_dir("serve-records");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roaming-scenario.pcap");
+    let records = dir.join("roaming.jsonl");
+    fs::write(&records, signal_records(&fixture)).unwrap();
+    let expected = by_id(&lines(&common::replay_as_serve_with(
+        std::slice::from_ref(&records),
+        &["--records".into()],
+    )));
+    assert!(expected.len() > 10, "a real amount of moments");
+
+    // Signal records streamed over TCP: moments come while the connection is open, and
+    // every one once serve is stopped.
+    let out = dir.join("moments.jsonl");
+    let port = free_port();
+    let inputs = format!("[[input]]\nkind = \"tcp\"\nlisten = \"127.0.0.1:{port}\"\n");
+    let cfg = config(&dir, &inputs, &out);
+    let log = dir.join("serve.log");
+    let (child, addr) = spawn_serve(&cfg, &log);
+    let _guard = common::KillOnDrop(child.id());
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let text = fs::read_to_string(&records).unwrap();
+    let all: Vec<&str> = text.lines().collect();
+    conn.write_all((all[..all.len() / 2].join("\n") + "\nnot a record\n").as_bytes())
+        .unwrap();
+    wait_until("moments while the connection is open", || {
+        fs::read_to_string(&out).is_ok_and(|t| t.lines().count() > 2)
+    });
+    conn.write_all((all[all.len() / 2..].join("\n") + "\n").as_bytes())
+        .unwrap();
+    drop(conn);
+    wait_until("every record line counted", || {
+        let (status, body) = get(&addr, "/metrics", None);
+        status == 200
+            && metric_sum(&body, "landfall_record_lines_total") == (all.len() + 1) as f64
+            && body.contains(r#"result="bad",reason="not a signal record""#)
+    });
+    sigterm(&child);
+    let status = child.wait_with_output().unwrap().status;
+    assert!(status.success(), "{}", fs::read_to_string(&log).unwrap());
+    assert_same(
+        &by_id(&lines(&fs::read_to_string(&out).unwrap())),
+        &expected,
+    );
+
+    // A vendor's CSV through its mapping: the moments its golden file states; serve ends
+    // with its input. (A data directory of its own: the first run's state is not this one's.)
+    let vendor = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/records");
+    let dir = dir.join("vendor");
+    fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("vendor.jsonl");
+    let inputs = format!(
+        "[[input]]\nkind = \"files\"\npaths = [{:?}]\nmapping = {:?}\n",
+        vendor.join("vendor-a.csv"),
+        vendor.join("vendor-a.toml"),
+    );
+    let cfg = config(&dir, &inputs, &out);
+    let run = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let golden = lines(&fs::read_to_string(vendor.join("vendor-a.moments.jsonl")).unwrap());
+    assert!(!golden.is_empty());
+    assert_same(
+        &by_id(&lines(&fs::read_to_string(&out).unwrap())),
+        &by_id(&golden),
+    );
+    let _ = fs::remove_dir_all(dir.parent().unwrap());
 }

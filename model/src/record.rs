@@ -164,8 +164,17 @@ impl RecordError {
 fn bad(field: &'static str, value: &str, expected: &'static str) -> RecordError {
     RecordError::Field {
         field,
-        value: value.to_owned(),
+        value: shown(field, value),
         expected,
+    }
+}
+
+/// A bad field's value as errors show it: a subscriber's identifier (`imsi`, `msisdn`) only
+/// by its length, since errors are logged and a near-miss may still identify someone.
+pub fn shown(field: &str, value: &str) -> String {
+    match field {
+        "imsi" | "msisdn" => format!("({} characters)", value.chars().count()),
+        _ => value.to_owned(),
     }
 }
 

@@ -19,6 +19,7 @@ use landfall_model::{Level, Moment, MomentKind, Proto, SignalKind};
 use landfall_parsers::decode::{DecodeStats, MessageType};
 use landfall_parsers::diameter::dictionary;
 use landfall_parsers::gtp;
+use landfall_parsers::records::RecordStats;
 use landfall_parsers::ss7::map;
 use landfall_parsers::Layer;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -84,6 +85,14 @@ struct ErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RecordLabels {
+    source: String,
+    /// `signal`, `blank`, or `bad` with the field at fault in `reason`.
+    result: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -108,6 +117,7 @@ pub struct Metrics {
     signals: Family<KindLabel, Counter>,
     moments: Family<MomentLabels, Counter>,
     decode_errors: Family<ErrorLabels, Counter>,
+    records: Family<RecordLabels, Counter>,
     late: Counter,
     dropped: Family<ReasonLabel, Counter>,
     capture_drops: Family<DropLabels, Counter>,
@@ -116,6 +126,8 @@ pub struct Metrics {
     latency: Histogram,
     /// The last cumulative [`DecodeStats`] seen per source, for [`Metrics::decode_stats`].
     decode_seen: Mutex<HashMap<String, DecodeTotals>>,
+    /// The last cumulative record counts seen per source, for [`Metrics::record_stats`].
+    records_seen: Mutex<HashMap<String, RecordTotals>>,
 }
 
 impl Default for Metrics {
@@ -135,6 +147,7 @@ impl Metrics {
             signals: Family::default(),
             moments: Family::default(),
             decode_errors: Family::default(),
+            records: Family::default(),
             late: Counter::default(),
             dropped: Family::default(),
             capture_drops: Family::default(),
@@ -142,6 +155,7 @@ impl Metrics {
             lag: Family::default(),
             latency: Histogram::new(LATENCY_BUCKETS),
             decode_seen: Mutex::new(HashMap::new()),
+            records_seen: Mutex::new(HashMap::new()),
             registry: Registry::default(),
         };
         let build: Family<VersionLabel, Gauge> = Family::default();
@@ -184,6 +198,11 @@ impl Metrics {
             "decode_errors",
             "Frames or messages that could not be decoded, by layer (capture, link, ip, tcp, sctp, diameter, ...) and reason; decoding goes on",
             m.decode_errors.clone(),
+        );
+        registry.register(
+            "record_lines",
+            "Lines of record inputs, per input, by result: signal, blank, or bad (reason: the field at fault, e.g. imsi, at, not a signal record); a bad line is skipped and reading goes on",
+            m.records.clone(),
         );
         registry.register(
             "late_signals",
@@ -327,6 +346,38 @@ impl Metrics {
         }
     }
 
+    /// The counts of a record input's cumulative [`RecordStats`], and the lines and bytes
+    /// it read (`frames_read`, `bytes_read`): what grew since the last call is added.
+    pub fn record_stats(&self, source: &str, stats: &RecordStats, lines: u64, bytes: u64) {
+        let mut seen = self.records_seen.lock().unwrap_or_else(|e| e.into_inner());
+        let last = seen.entry(source.to_owned()).or_default();
+        let grew = |now: u64, before: &mut u64| {
+            let d = now.saturating_sub(*before);
+            *before = (*before).max(now);
+            d
+        };
+        let (f, b) = (grew(lines, &mut last.lines), grew(bytes, &mut last.bytes));
+        if f > 0 || b > 0 {
+            self.frames(source, f, b);
+        }
+        let add = |result: &'static str, reason: &'static str, n: u64, before: &mut u64| {
+            let d = grew(n, before);
+            if d > 0 {
+                let l = RecordLabels {
+                    source: source.to_owned(),
+                    result,
+                    reason,
+                };
+                self.records.get_or_create(&l).inc_by(d);
+            }
+        };
+        add("signal", "", stats.signals, &mut last.signals);
+        add("blank", "", stats.blank, &mut last.blank);
+        for (reason, n) in &stats.bad {
+            add("bad", reason, *n, last.bad.entry(reason).or_default());
+        }
+    }
+
     /// `n` signals arrived too late to be applied.
     pub fn late_signals(&self, n: u64) {
         self.late.inc_by(n);
@@ -376,6 +427,15 @@ impl Metrics {
 }
 
 /// Cumulative counts already added, per source.
+#[derive(Default)]
+struct RecordTotals {
+    lines: u64,
+    bytes: u64,
+    signals: u64,
+    blank: u64,
+    bad: HashMap<&'static str, u64>,
+}
+
 #[derive(Default)]
 struct DecodeTotals {
     frames: u64,

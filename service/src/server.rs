@@ -18,12 +18,14 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+
 use landfall_dataflows::stream::{self, Completed, Emit, StreamConfig, StreamInput};
 use landfall_dataflows::{RunError, Tracked};
 use landfall_model::{Signal, TimestampUs};
 use landfall_sources::{
-    Control, FileTable, FolderSpec, FollowConfig, InterfaceSpec, Merged, SourceError, SourceSpec,
-    SourcesConfig,
+    Control, FileTable, FolderSpec, FollowConfig, Input, InterfaceSpec, Merged, RecordInput,
+    RecordSpec, SourceError, SourceSpec, SourcesConfig,
 };
 use tracing::{info, warn};
 
@@ -217,7 +219,15 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
     let journaled: Vec<bool> = cfg
         .inputs
         .iter()
-        .map(|i| matches!(i.kind, InputKind::Stdin | InputKind::Interface { .. }))
+        .map(|i| {
+            matches!(
+                i.kind,
+                InputKind::Stdin
+                    | InputKind::Interface { .. }
+                    | InputKind::Tcp { .. }
+                    | InputKind::Unix { .. }
+            )
+        })
         .collect();
     let journal = if journaled.contains(&true) {
         let (journal, recovered) = Journal::open(data_dir, process, position).map_err(|e| {
@@ -373,6 +383,7 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
             let mut refresher = MetricsRefresher {
                 metrics: Arc::clone(&metrics),
                 control: control.clone(),
+                bad_records: vec![0; names.len()],
                 names,
                 tracked,
                 late: 0,
@@ -412,27 +423,51 @@ pub fn start(cfg: Config, stop: Stop) -> Result<Running, ServeError> {
 }
 
 /// The sources' specifications from the configuration.
-fn specs(cfg: &Config) -> Vec<SourceSpec> {
+fn specs(cfg: &Config) -> Vec<Input> {
     cfg.inputs
         .iter()
-        .map(|input| match &input.kind {
-            InputKind::Files { paths } => SourceSpec::Files(paths.clone()),
-            InputKind::Folder { path, pattern, .. } => SourceSpec::Folder(FolderSpec {
+        .map(|input| {
+            let folder = |path: &PathBuf, pattern: &Option<glob::Pattern>| FolderSpec {
                 path: path.clone(),
                 pattern: pattern.as_ref().map_or(String::new(), |p| p.to_string()),
-            }),
-            InputKind::Stdin => SourceSpec::Stdin,
-            InputKind::Interface {
-                device,
-                filter,
-                snaplen,
-                buffer_bytes,
-            } => SourceSpec::Interface(InterfaceSpec {
-                name: device.clone(),
-                filter: Some(filter.clone()),
-                snaplen: *snaplen,
-                buffer_bytes: u32::try_from(*buffer_bytes).unwrap_or(u32::MAX),
-            }),
+            };
+            let records = |input_: RecordInput| {
+                SourceSpec::Records(RecordSpec {
+                    input: input_,
+                    mapping: input.format.mapping(),
+                })
+            };
+            let spec = match &input.kind {
+                InputKind::Files { paths } if input.format.is_records() => {
+                    records(RecordInput::Files(paths.clone()))
+                }
+                InputKind::Files { paths } => SourceSpec::Files(paths.clone()),
+                InputKind::Folder { path, pattern, .. } if input.format.is_records() => {
+                    records(RecordInput::Folder(folder(path, pattern)))
+                }
+                InputKind::Folder { path, pattern, .. } => {
+                    SourceSpec::Folder(folder(path, pattern))
+                }
+                InputKind::Stdin if input.format.is_records() => records(RecordInput::Stdin),
+                InputKind::Stdin => SourceSpec::Stdin,
+                InputKind::Tcp { listen } => records(RecordInput::Tcp(*listen)),
+                InputKind::Unix { path } => records(RecordInput::Unix(path.clone())),
+                InputKind::Interface {
+                    device,
+                    filter,
+                    snaplen,
+                    buffer_bytes,
+                } => SourceSpec::Interface(InterfaceSpec {
+                    name: device.clone(),
+                    filter: Some(filter.clone()),
+                    snaplen: *snaplen,
+                    buffer_bytes: u32::try_from(*buffer_bytes).unwrap_or(u32::MAX),
+                }),
+            };
+            Input {
+                spec,
+                clock_offset_us: input.clock_offset_us,
+            }
         })
         .collect()
 }
@@ -708,6 +743,8 @@ struct MetricsRefresher {
     tracked: Tracked,
     /// Late signals already counted.
     late: u64,
+    /// Bad record lines already reported, per source.
+    bad_records: Vec<u64>,
 }
 
 impl MetricsRefresher {
@@ -717,10 +754,29 @@ impl MetricsRefresher {
         let now_us = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as i64);
-        for (stats, name) in self.control.sources().iter().zip(&self.names) {
+        for (i, (stats, name)) in self.control.sources().iter().zip(&self.names).enumerate() {
             let snap = stats.snapshot();
-            // Frames, bytes, messages, signals and errors, as the decoder counted them.
+            // Frames, bytes, messages, signals and errors, as the decoder counted them; a
+            // record input's lines.
             self.metrics.decode_stats(name, &stats.decode_stats());
+            let records = stats.record_stats();
+            if records != Default::default() {
+                self.metrics
+                    .record_stats(name, &records, snap.frames, snap.bytes);
+                // Bad lines are reported as they come (at most once a refresh), with the
+                // first few by file and line.
+                let seen = &mut self.bad_records[i];
+                if records.bad_total() > *seen {
+                    warn!(
+                        source = %name,
+                        bad = records.bad_total() - *seen,
+                        total = records.bad_total(),
+                        examples = %records.examples.join("; "),
+                        "record lines skipped"
+                    );
+                    *seen = records.bad_total();
+                }
+            }
             self.metrics.capture_drops(
                 name,
                 snap.kernel_drops + snap.interface_drops,

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use landfall_parsers::decode::DecoderConfig;
 
+use crate::records::RecordSpec;
+
 /// The BPF filter of an interface source without one of its own: Diameter (TCP or SCTP,
 /// 3868), GTP-C (UDP or TCP, 2123), SIGTRAN (any SCTP: M3UA on 2905 and M2PA on 3565 are
 /// the usual ports, but links often use others, and SCTP on a core network's mirror port
@@ -33,6 +35,27 @@ pub enum SourceSpec {
     },
     /// A network interface captured live through libpcap (cargo feature `live`).
     Interface(InterfaceSpec),
+    /// Signal records, or a vendor's xDR export through its mapping (see
+    /// [`crate::records`]).
+    Records(RecordSpec),
+}
+
+/// A source with what is done to all its timestamps.
+#[derive(Debug)]
+pub struct Input {
+    pub spec: SourceSpec,
+    /// Added to every timestamp of this source (µs) before the sources are merged: a
+    /// probe whose clock is off.
+    pub clock_offset_us: i64,
+}
+
+impl From<SourceSpec> for Input {
+    fn from(spec: SourceSpec) -> Input {
+        Input {
+            spec,
+            clock_offset_us: 0,
+        }
+    }
 }
 
 impl fmt::Debug for SourceSpec {
@@ -45,6 +68,7 @@ impl fmt::Debug for SourceSpec {
                 f.debug_struct("Reader").field("name", name).finish()
             }
             SourceSpec::Interface(s) => f.debug_tuple("Interface").field(s).finish(),
+            SourceSpec::Records(r) => f.debug_tuple("Records").field(&r.describe()).finish(),
         }
     }
 }
@@ -59,6 +83,7 @@ impl SourceSpec {
             SourceSpec::Stdin => "stdin".to_string(),
             SourceSpec::Reader { name, .. } => format!("stream {name}"),
             SourceSpec::Interface(s) => format!("interface {}", s.name),
+            SourceSpec::Records(r) => r.describe(),
         }
     }
 }

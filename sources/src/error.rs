@@ -33,6 +33,9 @@ pub enum SourceError {
         "interface {name:?}: this landfall was built without live capture (cargo feature `live`)"
     )]
     LiveDisabled { name: String },
+    /// A record input that cannot be read or listened on.
+    #[error("{what}: {reason}")]
+    Records { what: String, reason: String },
     #[error("cannot start a thread: {0}")]
     Thread(#[source] std::io::Error),
 }

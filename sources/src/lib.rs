@@ -5,8 +5,9 @@
 //!              (files, folder, stdin,        (one Decoder, the                      │
 //!               interface)                    source's watermark)                   ▼
 //!                                                         merge thread ──Merged──► consumer
-//!                                                         (merged watermark: min over the
-//!                                                          sources neither idle nor ended)
+//!  record source: line readers ──Chunk──► its thread ──────────────────┘  (merged watermark:
+//!  (files, folder, stdin, sockets;        (the source's watermark)       min over the sources
+//!   records or a vendor's mapping)                                        neither idle nor ended)
 //! ```
 //!
 //! Every channel is bounded ([`SourcesConfig::channel_batches`] batches): when the
@@ -29,6 +30,7 @@ pub mod follow;
 mod frames;
 pub mod merge;
 pub mod names;
+pub mod records;
 #[cfg(feature = "live")]
 pub mod send;
 mod source;
@@ -44,11 +46,12 @@ use std::time::Instant;
 use landfall_parsers::decode::Decoder;
 
 pub use config::{
-    FolderSpec, FollowConfig, InterfaceSpec, SourceSpec, SourcesConfig, DEFAULT_FILTER,
+    FolderSpec, FollowConfig, Input, InterfaceSpec, SourceSpec, SourcesConfig, DEFAULT_FILTER,
 };
 pub use error::SourceError;
 pub use file_table::{FileEntry, FileTable};
 pub use merge::{Batch, MergeConfig, MergeStats, Merged, Merger};
+pub use records::{RecordInput, RecordSpec};
 pub use stats::{Position, SourceStats, StatsSnapshot};
 pub use watermark::Watermark;
 
@@ -118,22 +121,41 @@ impl Sources {
     }
 }
 
+/// A source checked and ready: frames to decode, or record lines.
+enum Opened {
+    Frames(Reader),
+    Records(records::Records),
+}
+
 /// Check every source, then start them: see the crate doc.
-pub fn start(specs: Vec<SourceSpec>, cfg: SourcesConfig) -> Result<Sources, SourceError> {
+pub fn start<I: Into<Input>>(
+    inputs: impl IntoIterator<Item = I>,
+    cfg: SourcesConfig,
+) -> Result<Sources, SourceError> {
+    let inputs: Vec<Input> = inputs.into_iter().map(Into::into).collect();
     let files = Arc::new(FileTable::striped(cfg.process, cfg.processes));
-    if specs
-        .iter()
-        .filter(|s| matches!(s, SourceSpec::Stdin))
-        .count()
-        > 1
-    {
+    let stdin = |s: &SourceSpec| {
+        matches!(
+            s,
+            SourceSpec::Stdin
+                | SourceSpec::Records(RecordSpec {
+                    input: RecordInput::Stdin,
+                    ..
+                })
+        )
+    };
+    if inputs.iter().filter(|i| stdin(&i.spec)).count() > 1 {
         return Err(SourceError::StdinTwice);
     }
-    let mut readers = Vec::with_capacity(specs.len());
-    let mut stats = Vec::with_capacity(specs.len());
-    for (id, spec) in specs.into_iter().enumerate() {
-        stats.push(Arc::new(SourceStats::new(&spec.describe())));
-        readers.push(Reader::open(spec, id, &files)?);
+    let mut readers = Vec::with_capacity(inputs.len());
+    let mut stats = Vec::with_capacity(inputs.len());
+    for (id, input) in inputs.into_iter().enumerate() {
+        stats.push(Arc::new(SourceStats::new(&input.spec.describe())));
+        let opened = match input.spec {
+            SourceSpec::Records(r) => Opened::Records(records::Records::open(r, id, &files)?),
+            spec => Opened::Frames(Reader::open(spec, id, &files)?),
+        };
+        readers.push((opened, input.clock_offset_us));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let cap = cfg.channel_batches.max(1);
@@ -162,7 +184,25 @@ pub fn start(specs: Vec<SourceSpec>, cfg: SourcesConfig) -> Result<Sources, Sour
         max_delay: cfg.max_delay,
         wall_clock: cfg.advance_with_wall_clock,
     };
-    for (id, reader) in readers.into_iter().enumerate() {
+    for (id, (opened, clock_offset_us)) in readers.into_iter().enumerate() {
+        let cx = Context {
+            id,
+            files: files.clone(),
+            stop: stop.clone(),
+            stats: stats[id].clone(),
+            cfg: cfg.clone(),
+            clock_offset_us,
+        };
+        let reader = match opened {
+            Opened::Frames(r) => r,
+            Opened::Records(r) => {
+                let out = env_tx.clone();
+                threads.push(spawn(&format!("landfall-src{id}-records"), move || {
+                    r.run(out, cx)
+                })?);
+                continue;
+            }
+        };
         let (frame_tx, frame_rx) = sync_channel(cap);
         let decode = DecodeLoop {
             id,
@@ -189,13 +229,6 @@ pub fn start(specs: Vec<SourceSpec>, cfg: SourcesConfig) -> Result<Sources, Sour
             }
         })?);
         let out = FrameSender::new(frame_tx, cfg.batch_interval, stats[id].clone());
-        let cx = Context {
-            id,
-            files: files.clone(),
-            stop: stop.clone(),
-            stats: stats[id].clone(),
-            cfg: cfg.clone(),
-        };
         let unjoinable = reader.unjoinable();
         let t = spawn(&format!("landfall-src{id}-read"), move || {
             reader.run(out, cx)

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
 use landfall_parsers::decode::DecodeStats;
+use landfall_parsers::records::RecordStats;
 
 /// "None" in the `i64` atomics.
 const NONE: i64 = i64::MIN;
@@ -37,6 +38,7 @@ pub struct SourceStats {
     idle: AtomicBool,
     ended: AtomicBool,
     decode: Mutex<DecodeStats>,
+    records: Mutex<RecordStats>,
     position: Mutex<Option<Position>>,
     last_error: Mutex<Option<String>>,
 }
@@ -44,9 +46,9 @@ pub struct SourceStats {
 /// A copy of the counters at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
-    /// Frames decoded.
+    /// Frames decoded (a record source: lines read).
     pub frames: u64,
-    /// Bytes of the frames decoded.
+    /// Bytes of the frames decoded (or of the lines read).
     pub bytes: u64,
     /// Capture files or streams that could not be read (on), and broken records.
     pub capture_errors: u64,
@@ -98,6 +100,7 @@ impl SourceStats {
             idle: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             decode: Mutex::new(DecodeStats::default()),
+            records: Mutex::new(RecordStats::default()),
             position: Mutex::new(None),
             last_error: Mutex::new(None),
         }
@@ -127,6 +130,16 @@ impl SourceStats {
     /// are filled by the decoder at the end only.
     pub fn decode_stats(&self) -> DecodeStats {
         lock(&self.decode).clone()
+    }
+
+    /// A record source's counts: record lines read into signals, blank, bad by reason
+    /// with examples (`file:line: what`). Empty for capture sources.
+    pub fn record_stats(&self) -> RecordStats {
+        lock(&self.records).clone()
+    }
+
+    pub(crate) fn add_records(&self, r: RecordStats) {
+        lock(&self.records).absorb(r);
     }
 
     /// Where the source has read to, when it reads a file or stream.

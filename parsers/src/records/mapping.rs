@@ -29,14 +29,17 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::Arc;
 
 use jiff::tz::TimeZone;
+use landfall_model::record::shown;
 use landfall_model::{
     Imsi, Location, Msisdn, Plmn, Proto, Provenance, Signal, SignalKind, TimestampUs,
 };
 use serde::Deserialize;
 
-use super::{bad_line, FileNames, RecordStats};
+use super::lines::LineReader;
+use super::{read_lines, FileNames, RecordStats};
 use crate::numbering::e212::E212;
 
 /// A mapping that cannot be used: the key and what is wrong.
@@ -279,9 +282,10 @@ impl Mapping {
     }
 
     /// Read `input` (named `file`) through the mapping, appending its signals to `out`;
-    /// bad rows counted in `stats` like bad record lines.
+    /// bad rows counted in `stats` like bad record lines. A CSV header without a column
+    /// the mapping names is an error.
     pub fn read(
-        &self,
+        self: &Arc<Self>,
         input: impl Read,
         file: &str,
         e212: &E212,
@@ -289,109 +293,46 @@ impl Mapping {
         out: &mut Vec<Signal>,
         stats: &mut RecordStats,
     ) -> std::io::Result<()> {
-        let index = names.index(file);
-        match self.format {
-            Format::Csv => self.read_csv(input, file, index, e212, out, stats),
-            Format::Jsonl => {
-                use std::io::BufRead;
-                for (n, line) in std::io::BufReader::new(input).lines().enumerate() {
-                    let line = line?;
-                    let number = n as u64 + 1;
-                    if line.trim().is_empty() {
-                        stats.blank += 1;
-                        continue;
-                    }
-                    let row = serde_json::from_str::<serde_json::Value>(&line)
-                        .map_err(|e| Bad::new("not a JSON object", e.to_string()))
-                        .and_then(|v| {
-                            let get = |path: &str| json_field(&v, path);
-                            self.signal(&get, index, number, e212)
-                        });
-                    self.count(row, file, number, out, stats);
-                }
-                Ok(())
-            }
-        }
+        let own = names.index(file);
+        let mut lines = LineReader::new(file, Some(self.clone()));
+        read_lines(
+            std::io::BufReader::new(input),
+            &mut lines,
+            &mut |_| own,
+            e212,
+            out,
+            stats,
+        )
     }
 
-    fn read_csv(
+    /// The CSV delimiter.
+    pub(super) fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// Whether a CSV export starts with a header naming its columns.
+    pub(super) fn has_header(&self) -> bool {
+        self.header
+    }
+
+    /// A JSON Lines export's row (`text`, line `line`) as a signal of file `file`.
+    pub(super) fn jsonl_row(
         &self,
-        input: impl Read,
-        file: &str,
-        index: u16,
+        text: &str,
+        file: u16,
+        line: u64,
         e212: &E212,
-        out: &mut Vec<Signal>,
-        stats: &mut RecordStats,
-    ) -> std::io::Result<()> {
-        // Whole, so that a row's line is counted from its byte offset (the csv reader's
-        // own line count leaves blank lines out).
-        let mut bytes = Vec::new();
-        let mut input = input;
-        input.read_to_end(&mut bytes)?;
-        let mut lines = LineOf::default();
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(self.delimiter)
-            .has_headers(self.header)
-            .flexible(true)
-            .from_reader(bytes.as_slice());
-        let columns: Vec<String> = if self.header {
-            reader
-                .headers()
-                .map_err(std::io::Error::other)?
-                .iter()
-                .map(|h| h.trim().to_owned())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let position = |name: &str| -> Option<usize> {
-            if self.header {
-                columns.iter().position(|c| c == name)
-            } else {
-                name.parse::<usize>().ok().and_then(|n| n.checked_sub(1))
-            }
-        };
-        for (key, name) in self.named() {
-            if position(name).is_none() {
-                return Err(std::io::Error::other(format!(
-                    "{file}: fields.{key} = {name:?} is not one of its columns"
-                )));
-            }
-        }
-        for row in reader.records() {
-            let (row, line) = match row {
-                Ok(r) => {
-                    let line = r.position().map_or(0, |p| lines.at(&bytes, p.byte()));
-                    (Ok(r), line)
-                }
-                Err(e) => {
-                    let line = e.position().map_or(0, |p| lines.at(&bytes, p.byte()));
-                    (Err(Bad::new("not a CSV row", e.to_string())), line)
-                }
-            };
-            if let Ok(r) = &row {
-                if r.iter().all(|c| c.trim().is_empty()) {
-                    stats.blank += 1;
-                    continue;
-                }
-            }
-            let signal = row.and_then(|r| {
-                let get = |name: &str| {
-                    position(name)
-                        .and_then(|i| r.get(i))
-                        .map(str::trim)
-                        .filter(|v| !v.is_empty())
-                        .map(str::to_owned)
-                };
-                self.signal(&get, index, line, e212)
-            });
-            self.count(signal, file, line, out, stats);
-        }
-        Ok(())
+    ) -> Result<Signal, Bad> {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| Bad::new("not a JSON object", e.to_string()))
+            .and_then(|v| {
+                let get = |path: &str| json_field(&v, path);
+                self.row(&get, file, line, e212)
+            })
     }
 
     /// The fields the mapping names, by key.
-    fn named(&self) -> Vec<(&'static str, &str)> {
+    pub(super) fn named(&self) -> Vec<(&'static str, &str)> {
         let f = &self.fields;
         let mut v = vec![
             ("at", f.at.as_str()),
@@ -422,25 +363,8 @@ impl Mapping {
         v
     }
 
-    fn count(
-        &self,
-        signal: Result<Signal, Bad>,
-        file: &str,
-        line: u64,
-        out: &mut Vec<Signal>,
-        stats: &mut RecordStats,
-    ) {
-        match signal {
-            Ok(s) => {
-                stats.signals += 1;
-                out.push(s);
-            }
-            Err(b) => bad_line(stats, file, line, b.reason, &b.what),
-        }
-    }
-
     /// One row's signal; `get` reads a named field (none when absent or empty).
-    fn signal(
+    pub(super) fn row(
         &self,
         get: &dyn Fn(&str) -> Option<String>,
         file: u16,
@@ -464,7 +388,13 @@ impl Mapping {
             .ok()
             .filter(|i| i.len() >= 5)
             .ok_or_else(|| {
-                Bad::new("imsi", format!("imsi: {imsi_text:?} is not 5 to 15 digits"))
+                Bad::new(
+                    "imsi",
+                    format!(
+                        "imsi: {:?} is not 5 to 15 digits",
+                        shown("imsi", &imsi_text)
+                    ),
+                )
             })?;
         let kind_text = need("kind", &f.kind)?;
         let mut kind = self
@@ -487,7 +417,10 @@ impl Mapping {
         let msisdn = opt(&f.msisdn)
             .map(|m| {
                 Msisdn::parse(&m).map_err(|_| {
-                    Bad::new("msisdn", format!("msisdn: {m:?} is not up to 15 digits"))
+                    Bad::new(
+                        "msisdn",
+                        format!("msisdn: {:?} is not up to 15 digits", shown("msisdn", &m)),
+                    )
                 })
             })
             .transpose()?;
@@ -683,40 +616,14 @@ impl Mapping {
     }
 }
 
-/// The 1-based line of a byte offset, counted on from the last one asked (offsets only
-/// grow as rows are read).
-#[derive(Default)]
-struct LineOf {
-    byte: usize,
-    line: u64,
-}
-
-impl LineOf {
-    fn at(&mut self, bytes: &[u8], byte: u64) -> u64 {
-        let mut byte = (byte as usize).min(bytes.len());
-        // A row after blank lines starts where they do.
-        while byte < bytes.len() && matches!(bytes[byte], b'\n' | b'\r') {
-            byte += 1;
-        }
-        if byte >= self.byte {
-            self.line += bytes[self.byte..byte]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count() as u64;
-            self.byte = byte;
-        }
-        self.line + 1
-    }
-}
-
 /// A row that is not a signal: the reason it is counted under, and what is wrong.
-struct Bad {
-    reason: &'static str,
-    what: String,
+pub(super) struct Bad {
+    pub(super) reason: &'static str,
+    pub(super) what: String,
 }
 
 impl Bad {
-    fn new(reason: &'static str, what: String) -> Bad {
+    pub(super) fn new(reason: &'static str, what: String) -> Bad {
         Bad { reason, what }
     }
 }

@@ -11,12 +11,15 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 
-use landfall_model::record::{RecordError, SignalRecord};
+use landfall_model::record::RecordError;
 use landfall_model::Signal;
 
 use crate::numbering::e212::E212;
 
+pub mod lines;
 pub mod mapping;
+
+pub use lines::{FileIndex, HeaderError, LineReader};
 
 /// How many bad lines are kept as examples.
 const EXAMPLES: usize = 5;
@@ -37,6 +40,17 @@ pub struct RecordStats {
 impl RecordStats {
     pub fn bad_total(&self) -> u64 {
         self.bad.values().sum()
+    }
+
+    /// Adds `other`'s counts (and examples, while there are few).
+    pub fn absorb(&mut self, other: RecordStats) {
+        self.signals += other.signals;
+        self.blank += other.blank;
+        for (reason, n) in other.bad {
+            *self.bad.entry(reason).or_default() += n;
+        }
+        let room = EXAMPLES.saturating_sub(self.examples.len());
+        self.examples.extend(other.examples.into_iter().take(room));
     }
 
     /// One line for a run's summary.
@@ -91,24 +105,38 @@ pub fn read_records(
     out: &mut Vec<Signal>,
     stats: &mut RecordStats,
 ) -> std::io::Result<()> {
-    for (n, line) in input.lines().enumerate() {
-        let line = line?;
-        let number = n as u64 + 1;
-        if line.trim().is_empty() {
-            stats.blank += 1;
-            continue;
+    let mut lines = LineReader::new(file, None);
+    read_lines(
+        input,
+        &mut lines,
+        &mut |f| names.index(f.unwrap_or(file)),
+        e212,
+        out,
+        stats,
+    )
+}
+
+/// Every line of `input` through `lines`, then its end. A CSV header the mapping does not
+/// fit is an error (`InvalidData`), as is a failed read.
+pub fn read_lines(
+    mut input: impl BufRead,
+    lines: &mut LineReader,
+    index: &mut FileIndex<'_>,
+    e212: &E212,
+    out: &mut Vec<Signal>,
+    stats: &mut RecordStats,
+) -> std::io::Result<()> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
         }
-        let signal = SignalRecord::parse(&line)
-            .and_then(|r| r.to_signal(|f| names.index(f.unwrap_or(file)), number));
-        match signal {
-            Ok(mut s) => {
-                derive(&mut s, e212);
-                stats.signals += 1;
-                out.push(s);
-            }
-            Err(e) => bad(stats, file, number, &e),
-        }
+        lines
+            .line(&line, index, e212, out, stats)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     }
+    lines.finish(stats);
     Ok(())
 }
 

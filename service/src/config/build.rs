@@ -178,12 +178,17 @@ impl Builder<'_> {
             ("filter", r.filter.is_some()),
             ("snaplen", r.snaplen.is_some()),
             ("buffer", r.buffer.is_some()),
+            ("format", r.format.is_some()),
+            ("mapping", r.mapping.is_some()),
+            ("listen", r.listen.is_some()),
         ];
         let own: &[&str] = match r.kind.as_str() {
-            "files" => &["paths"],
-            "folder" => &["path", "pattern", "idle_close"],
-            "stdin" => &[],
+            "files" => &["paths", "format", "mapping"],
+            "folder" => &["path", "pattern", "idle_close", "format", "mapping"],
+            "stdin" => &["format", "mapping"],
             "interface" => &["device", "filter", "snaplen", "buffer"],
+            "tcp" => &["listen", "format", "mapping"],
+            "unix" => &["path", "format", "mapping"],
             other => {
                 return Err(self.err(
                     &at("kind"),
@@ -249,6 +254,20 @@ impl Builder<'_> {
                 )?,
             },
             "stdin" => InputKind::Stdin,
+            "tcp" => {
+                let listen = required(&r.listen, "listen")?;
+                InputKind::Tcp {
+                    listen: listen.parse().map_err(|_| {
+                        self.err(
+                            &at("listen"),
+                            format!("{listen:?} is not an address and port (\"127.0.0.1:7400\")"),
+                        )
+                    })?,
+                }
+            }
+            "unix" => InputKind::Unix {
+                path: self.path(&required(&r.path, "path")?),
+            },
             _ => {
                 let device = required(&r.device, "device")?;
                 if device.is_empty() || device.contains(char::is_whitespace) {
@@ -308,8 +327,11 @@ impl Builder<'_> {
                 InputKind::Folder { path, .. } => format!("folder:{}", path.display()),
                 InputKind::Stdin => defaults::NAME_STDIN.to_owned(),
                 InputKind::Interface { device, .. } => format!("interface:{device}"),
+                InputKind::Tcp { listen } => format!("tcp:{listen}"),
+                InputKind::Unix { path } => format!("unix:{}", path.display()),
             },
         };
+        let format = self.input_format(i, r, &kind)?;
         let clock_offset_us = match &r.clock_offset {
             None => 0,
             Some(s) => clock_offset_us(s).map_err(|e| self.err(&at("clock_offset"), e))?,
@@ -318,6 +340,62 @@ impl Builder<'_> {
             name,
             clock_offset_us,
             kind,
+            format,
+        })
+    }
+
+    /// `format` and `mapping`: captures by default; record lines for sockets, for
+    /// `format = "records"` and with a mapping (read and checked now: its errors name it).
+    fn input_format(&self, i: usize, r: &RawInput, kind: &InputKind) -> R<InputFormat> {
+        let at = |k: &str| format!("input[{i}].{k}");
+        let sockets = matches!(kind, InputKind::Tcp { .. } | InputKind::Unix { .. });
+        let records = match r.format.as_deref() {
+            None => sockets || r.mapping.is_some(),
+            Some("records") => true,
+            Some("pcap") if sockets => {
+                return Err(self.err(
+                    &at("format"),
+                    format!(
+                        "a {:?} input reads record lines only (format = \"records\")",
+                        r.kind
+                    ),
+                ))
+            }
+            Some("pcap") if r.mapping.is_some() => {
+                return Err(self.err(
+                    &at("mapping"),
+                    "a mapping reads records: format = \"records\", or leave format out",
+                ))
+            }
+            Some("pcap") => false,
+            Some(other) => {
+                return Err(self.err(
+                    &at("format"),
+                    format!(
+                        "unknown format {other:?}: allowed {}",
+                        quoted(&InputFormat::NAMES)
+                    ),
+                ))
+            }
+        };
+        Ok(match (&r.mapping, records) {
+            (None, false) => InputFormat::Captures,
+            (None, true) => InputFormat::Records,
+            (Some(m), _) => {
+                let path = self.path(m);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    self.err(
+                        &at("mapping"),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                let mapping = Mapping::parse(&text)
+                    .map_err(|e| self.err(&at("mapping"), format!("{}: {e}", path.display())))?;
+                InputFormat::Mapped {
+                    path,
+                    mapping: Arc::new(mapping),
+                }
+            }
         })
     }
 

@@ -3,17 +3,18 @@
 use std::fmt::Write as _;
 
 use super::values::{format_bytes, format_duration as d, format_offset};
-use super::{Config, InputKind, SinkSettings};
+use super::{Config, InputFormat, InputKind, SinkSettings};
 
 pub fn describe(c: &Config) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "configuration {}", c.file.display());
-    let _ = writeln!(s, "inputs ({}), merged by capture time:", c.inputs.len());
+    let _ = writeln!(s, "inputs ({}), merged by event time:", c.inputs.len());
     for i in &c.inputs {
         let what = match &i.kind {
             InputKind::Files { paths } => {
                 let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-                format!("capture files {}", list.join(", "))
+                let what = if i.format.is_records() { "files" } else { "capture files" };
+                format!("{what} {}", list.join(", "))
             }
             InputKind::Folder { path, pattern, idle_close } => format!(
                 "folder {} followed, {} taken in name order, a file closed after {} without growing",
@@ -23,13 +24,31 @@ pub fn describe(c: &Config) -> String {
                     .map_or_else(|| "every file".to_owned(), |p| format!("files matching {}", p.as_str())),
                 d(*idle_close)
             ),
+            InputKind::Stdin if i.format.is_records() => "lines on standard input".to_owned(),
             InputKind::Stdin => "a pcap or pcapng stream on standard input".to_owned(),
+            InputKind::Tcp { listen } => format!("lines from connections to tcp {listen}"),
+            InputKind::Unix { path } => {
+                format!("lines from connections to unix socket {}", path.display())
+            }
             InputKind::Interface { device, filter, snaplen, buffer_bytes } => format!(
                 "live capture on {device} (snaplen {snaplen}, buffer {}), filter: {filter}",
                 format_bytes(*buffer_bytes)
             ),
         };
         let _ = write!(s, "  {}: {what}", i.name);
+        match &i.format {
+            InputFormat::Captures => {}
+            InputFormat::Records => {
+                let _ = write!(s, ", signal records (JSON Lines)");
+            }
+            InputFormat::Mapped { path, .. } => {
+                let _ = write!(
+                    s,
+                    ", a vendor's records through the mapping {}",
+                    path.display()
+                );
+            }
+        }
         if i.clock_offset_us != 0 {
             let _ = write!(s, "; clock offset {}", format_offset(i.clock_offset_us));
         }

@@ -33,7 +33,30 @@ pub fn check(cfg: &Config, text: &str) -> Result<(), ConfigError> {
                     ));
                 }
             }
-            InputKind::Stdin => {}
+            InputKind::Stdin | InputKind::Tcp { .. } => {}
+            InputKind::Unix { path } => {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+                if dir.is_some_and(|d| !d.is_dir()) {
+                    return Err(loc.error(
+                        &format!("input[{i}].path"),
+                        format!("{}: its folder does not exist", path.display()),
+                    ));
+                }
+                if path.exists() {
+                    use std::os::unix::fs::FileTypeExt;
+                    let socket =
+                        std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+                    if !socket {
+                        return Err(loc.error(
+                            &format!("input[{i}].path"),
+                            format!(
+                                "{} exists and is not a socket (an old socket is replaced; nothing else is)",
+                                path.display()
+                            ),
+                        ));
+                    }
+                }
+            }
             InputKind::Interface { device, .. } => {
                 interface_exists(device)
                     .map_err(|e| loc.error(&format!("input[{i}].device"), e))?;

@@ -21,11 +21,13 @@ pub mod values;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use landfall_dataflows::runner::Topology;
 use landfall_dataflows::zones::BadRows;
 use landfall_model::moment::Rules;
+use landfall_parsers::records::mapping::Mapping;
 
 pub use error::ConfigError;
 pub use fsck::check_writable_dir;
@@ -99,6 +101,51 @@ pub struct Input {
     /// Added to every timestamp of this input before the inputs are merged (µs).
     pub clock_offset_us: i64,
     pub kind: InputKind,
+    /// What its bytes are: captures, or record lines.
+    pub format: InputFormat,
+}
+
+/// What an input's bytes are (`format`, `mapping`).
+#[derive(Clone, Debug)]
+pub enum InputFormat {
+    /// pcap or pcapng captures, decoded.
+    Captures,
+    /// Signal records, JSON Lines (docs/records.md).
+    Records,
+    /// A vendor's xDR export, read through the mapping at `path` (checked when the
+    /// configuration is read).
+    Mapped {
+        path: PathBuf,
+        mapping: Arc<Mapping>,
+    },
+}
+
+impl PartialEq for InputFormat {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (InputFormat::Captures, InputFormat::Captures)
+            | (InputFormat::Records, InputFormat::Records) => true,
+            (InputFormat::Mapped { path: a, .. }, InputFormat::Mapped { path: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl InputFormat {
+    /// `format`'s values.
+    pub const NAMES: [&'static str; 2] = ["pcap", "records"];
+
+    pub fn is_records(&self) -> bool {
+        !matches!(self, InputFormat::Captures)
+    }
+
+    /// The mapping records are read through, if any.
+    pub fn mapping(&self) -> Option<Arc<Mapping>> {
+        match self {
+            InputFormat::Mapped { mapping, .. } => Some(mapping.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// What an input reads.
@@ -115,8 +162,12 @@ pub enum InputKind {
         pattern: Option<glob::Pattern>,
         idle_close: Duration,
     },
-    /// A pcap or pcapng stream on standard input.
+    /// A pcap or pcapng stream, or record lines, on standard input.
     Stdin,
+    /// A TCP listener: each connection a stream of record lines.
+    Tcp { listen: SocketAddr },
+    /// A Unix stream socket created at `path`: each connection a stream of record lines.
+    Unix { path: PathBuf },
     /// A live capture through libpcap (the binary's `live` feature).
     Interface {
         device: String,
@@ -129,8 +180,8 @@ pub enum InputKind {
 }
 
 impl InputKind {
-    /// `files`, `folder`, `stdin`, `interface`: the `kind` key's values.
-    pub const KINDS: [&'static str; 4] = ["files", "folder", "stdin", "interface"];
+    /// `files`, `folder`, `stdin`, `interface`, `tcp`, `unix`: the `kind` key's values.
+    pub const KINDS: [&'static str; 6] = ["files", "folder", "stdin", "interface", "tcp", "unix"];
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -138,6 +189,8 @@ impl InputKind {
             InputKind::Folder { .. } => "folder",
             InputKind::Stdin => "stdin",
             InputKind::Interface { .. } => "interface",
+            InputKind::Tcp { .. } => "tcp",
+            InputKind::Unix { .. } => "unix",
         }
     }
 }

@@ -54,9 +54,14 @@ pub struct RawInput {
     pub kind: String,
     pub name: Option<String>,
     pub clock_offset: Option<String>,
+    // files, folder, stdin: "pcap" (default) or "records"; tcp and unix: records only
+    pub format: Option<String>,
+    pub mapping: Option<String>,
+    // tcp
+    pub listen: Option<String>,
     // files
     pub paths: Option<Vec<String>>,
-    // folder
+    // folder, unix
     pub path: Option<String>,
     pub pattern: Option<String>,
     pub idle_close: Option<String>,

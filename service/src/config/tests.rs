@@ -248,7 +248,7 @@ fn a_key_of_another_kind_is_named_as_such() {
     let e = d.error("[[input]]\nkind = \"tape\"\n", "input[0].kind");
     assert!(
         e.message
-            .contains("\"files\", \"folder\", \"stdin\" or \"interface\""),
+            .contains("\"files\", \"folder\", \"stdin\", \"interface\", \"tcp\" or \"unix\""),
         "{e}"
     );
     let e = d.error(
@@ -794,4 +794,61 @@ fn partners_settings_are_checked_with_their_key() {
         let e = t.load(&format!("{base}[partners]\n{text}\n")).unwrap_err();
         assert!(e.to_string().contains(key), "{text}: {e}");
     }
+}
+
+#[test]
+fn record_inputs_read_their_format_and_mapping() {
+    let d = Dir::new();
+    let mapping = d.write(
+        "vendor.toml",
+        "format = \"jsonl\"\nproto = \"map\"\n[fields]\nat = \"t\"\nimsi = \"i\"\nkind = \"k\"\n[time]\nformat = \"epoch_ms\"\n",
+    );
+    let c = d
+        .load(&format!(
+            "[[input]]\nkind = \"tcp\"\nlisten = \"127.0.0.1:7400\"\n\
+         [[input]]\nkind = \"unix\"\npath = \"records.sock\"\nmapping = {mapping:?}\n\
+         [[input]]\nkind = \"stdin\"\nformat = \"records\"\n"
+        ))
+        .unwrap();
+    assert_eq!(
+        c.inputs[0].kind,
+        InputKind::Tcp {
+            listen: "127.0.0.1:7400".parse().unwrap()
+        }
+    );
+    assert_eq!(c.inputs[0].format, InputFormat::Records);
+    assert_eq!(c.inputs[0].name, "tcp:127.0.0.1:7400");
+    assert!(
+        matches!(&c.inputs[1].kind, InputKind::Unix { path } if path.ends_with("records.sock"))
+    );
+    assert!(c.inputs[1].format.mapping().is_some());
+    assert_eq!(c.inputs[2].format, InputFormat::Records);
+    let described = c.describe();
+    assert!(described.contains("through the mapping"), "{described}");
+    // Captures stay the default of the others; sockets read records only.
+    let e = d.error(
+        "[[input]]\nkind = \"tcp\"\nlisten = \"127.0.0.1:7400\"\nformat = \"pcap\"\n",
+        "input[0].format",
+    );
+    assert!(e.message.contains("record lines only"), "{e}");
+    let e = d.error(
+        "[[input]]\nkind = \"stdin\"\nformat = \"xdr\"\n",
+        "input[0].format",
+    );
+    assert!(e.message.contains("\"pcap\" or \"records\""), "{e}");
+    let e = d.error(
+        "[[input]]\nkind = \"interface\"\ndevice = \"lo\"\nformat = \"records\"\n",
+        "input[0].format",
+    );
+    assert!(
+        e.message.contains("not a key of a \"interface\" input"),
+        "{e}"
+    );
+    // A bad mapping is named with its own key.
+    let bad = d.write("bad.toml", "format = \"csv\"\nproto = \"map\"\n[fields]\nat = \"t\"\nimsi = \"i\"\nkind = \"k\"\n[time]\nformat = \"whenever\"\n");
+    let e = d.error(
+        &format!("[[input]]\nkind = \"stdin\"\nmapping = {bad:?}\n"),
+        "input[0].mapping",
+    );
+    assert!(e.message.contains("time.format"), "{e}");
 }

@@ -47,7 +47,10 @@ impl Files {
         for (p, i) in &self.paths {
             cx.stats.add_file();
             match CaptureReader::open(p, *i) {
-                Ok(r) => readers.push(r),
+                Ok(mut r) => {
+                    r.set_clock_offset(cx.clock_offset_us);
+                    readers.push(r)
+                }
                 // Gone since the start: counted, the others are read.
                 Err(e) => {
                     if out.borrow_mut().error(e).is_err() {
@@ -59,7 +62,7 @@ impl Files {
         let _ = if readers.len() == 1 {
             // One file: its frames lent from its buffer, its position known.
             let mut r = readers.remove(0);
-            pump(&mut r, &out, &cx.stop)
+            pump(&mut r, &out, &cx.stop, cx.clock_offset_us)
         } else {
             let mut result = Ok(());
             for item in MergedCaptures::new(readers) {

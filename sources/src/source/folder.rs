@@ -34,7 +34,7 @@ pub(crate) struct Folder {
 }
 
 /// The folder's files as last listed: what is read, what is waiting.
-struct Listing {
+pub(crate) struct Listing {
     dir: PathBuf,
     pattern: Pattern,
     done: BTreeSet<String>,
@@ -42,9 +42,36 @@ struct Listing {
 }
 
 impl Listing {
+    pub fn new(dir: PathBuf, pattern: Pattern) -> Listing {
+        Listing {
+            dir,
+            pattern,
+            done: BTreeSet::new(),
+            current: None,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The next file to read (now being read), if any.
+    pub fn take_next(&mut self) -> Option<String> {
+        let next = self.waiting().into_iter().next()?;
+        self.current = Some(next.clone());
+        Some(next)
+    }
+
+    /// The current file is read: never read again.
+    pub fn done(&mut self) {
+        if let Some(name) = self.current.take() {
+            self.done.insert(name);
+        }
+    }
+
     /// Files matching the pattern not read yet (nor being read), in pickup order. Names of
     /// read files no longer in the folder are forgotten.
-    fn waiting(&mut self) -> Vec<String> {
+    pub fn waiting(&mut self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -110,16 +137,16 @@ impl Folder {
         })
     }
 
+    /// The folder's listing, to read it some other way (record files).
+    pub fn into_listing(self) -> Listing {
+        Listing::new(self.dir, self.pattern)
+    }
+
     pub fn run(self, out: FrameSender, cx: &Context) {
         let out = Rc::new(RefCell::new(out));
-        let listing = Rc::new(RefCell::new(Listing {
-            dir: self.dir.clone(),
-            pattern: self.pattern,
-            done: BTreeSet::new(),
-            current: None,
-        }));
+        let listing = Rc::new(RefCell::new(Listing::new(self.dir.clone(), self.pattern)));
         while !cx.stop.load(Relaxed) {
-            let next = listing.borrow_mut().waiting().into_iter().next();
+            let next = listing.borrow_mut().take_next();
             let Some(name) = next else {
                 if out.borrow_mut().flush().is_err() {
                     break;
@@ -127,15 +154,12 @@ impl Folder {
                 std::thread::sleep(cx.cfg.follow.poll);
                 continue;
             };
-            listing.borrow_mut().current = Some(name.clone());
             let watch = Watch {
                 listing: listing.clone(),
                 out: out.clone(),
             };
             let read = read_file(&self.dir.join(&name), &name, watch, &out, cx, cx.cfg.follow);
-            let mut l = listing.borrow_mut();
-            l.current = None;
-            l.done.insert(name);
+            listing.borrow_mut().done();
             if read.is_err() {
                 break;
             }
@@ -159,7 +183,7 @@ fn read_file(
         Ok(file) => {
             let input = FollowReader::new(file, follow, cx.stop.clone(), watch);
             match CaptureReader::from_stream(input, &path.display().to_string(), index) {
-                Ok(mut r) => pump(&mut r, out, &cx.stop),
+                Ok(mut r) => pump(&mut r, out, &cx.stop, cx.clock_offset_us),
                 Err(e) => out.borrow_mut().error(e),
             }
         }

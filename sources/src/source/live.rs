@@ -116,7 +116,7 @@ impl Live {
                         meta: PacketMeta {
                             file: self.index,
                             frame,
-                            ts_us: micros(p.header),
+                            ts_us: micros(p.header).saturating_add(cx.clock_offset_us),
                         },
                         linktype,
                         data: p.data,

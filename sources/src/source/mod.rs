@@ -28,6 +28,8 @@ pub(crate) struct Context {
     pub stop: Arc<AtomicBool>,
     pub stats: Arc<SourceStats>,
     pub cfg: SourcesConfig,
+    /// Added to every frame's timestamp (µs): a probe whose clock is off.
+    pub clock_offset_us: i64,
 }
 
 /// A source checked and ready to read on its own thread.
@@ -59,6 +61,7 @@ impl Reader {
             SourceSpec::Interface(i) => Reader::Live(live::Live::open(&i, id, files)?),
             #[cfg(not(feature = "live"))]
             SourceSpec::Interface(i) => return Err(SourceError::LiveDisabled { name: i.name }),
+            SourceSpec::Records(_) => unreachable!("record sources are opened by crate::records"),
         })
     }
 
@@ -96,7 +99,9 @@ pub(crate) fn pump(
     reader: &mut CaptureReader,
     out: &std::cell::RefCell<FrameSender>,
     stop: &AtomicBool,
+    clock_offset_us: i64,
 ) -> Result<(), Closed> {
+    reader.set_clock_offset(clock_offset_us);
     let file = reader.file_index();
     let mut n = 0u32;
     while let Some(item) = reader.next_frame() {

@@ -60,7 +60,7 @@ impl Stream {
         };
         match CaptureReader::from_stream(input, &self.name, self.index) {
             Ok(mut r) => {
-                let _ = pump(&mut r, &out, &cx.stop);
+                let _ = pump(&mut r, &out, &cx.stop, cx.clock_offset_us);
             }
             Err(e) => {
                 let _ = out.borrow_mut().error(e);
