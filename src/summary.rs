@@ -64,6 +64,7 @@ pub fn stats_report(stats: &DecodeStats, files: &[String]) -> String {
             Proto::Gtpv2 => format!("gtpv2 {} ({})", gtpv2_message_name(t.code), t.code),
             Proto::Gtpv1 => format!("gtpv1 {} ({})", gtpv1_message_name(t.code), t.code),
             Proto::Map => map_component_name(t.app, t.code),
+            Proto::Sbi => landfall_parsers::decode::sbi_message_name(t),
         };
         let _ = writeln!(s, "  {name:<50} {n:>10}");
     }

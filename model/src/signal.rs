@@ -77,6 +77,8 @@ pub enum Proto {
     Gtpv2,
     Gtpv1,
     Map,
+    // The 5G service-based interface (HTTP/2 or HTTP/1.1, JSON bodies).
+    Sbi,
 }
 
 impl Proto {
@@ -86,6 +88,7 @@ impl Proto {
             Proto::Gtpv2 => "gtpv2",
             Proto::Gtpv1 => "gtpv1",
             Proto::Map => "map",
+            Proto::Sbi => "sbi",
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum Layer {
     Sccp,
     Tcap,
     Map,
+    Http,
+    Sbi,
 }
 
 impl Layer {
@@ -43,6 +45,8 @@ impl Layer {
             Layer::Sccp => "sccp",
             Layer::Tcap => "tcap",
             Layer::Map => "map",
+            Layer::Http => "http",
+            Layer::Sbi => "sbi",
         }
     }
 }

@@ -69,6 +69,17 @@ pub struct Record {
     pub otid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dtid: Option<String>,
+    // SBI (HTTP)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     // Subscriber and location
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imsi: Option<String>,
@@ -124,6 +135,11 @@ impl Record {
             error: None,
             otid: None,
             dtid: None,
+            method: None,
+            path: None,
+            status: None,
+            stream: None,
+            service: None,
             imsi: None,
             msisdn: None,
             plmn: None,

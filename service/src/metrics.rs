@@ -472,6 +472,7 @@ pub fn message_type_name(t: &MessageType) -> String {
                 _ => "other".to_owned(),
             }
         }
+        Proto::Sbi => landfall_parsers::decode::sbi_message_name(t),
     }
 }
 

@@ -22,6 +22,8 @@ use crate::gtp::v2::{self as gtpv2, Gtpv2Message};
 use crate::numbering::e164::{GtPlmnTable, E164};
 use crate::numbering::e212::E212;
 use crate::record::Record;
+use crate::sbi::correlate::SbiCorrelator;
+use crate::sbi::SbiView;
 use crate::signal::{Proto, Signal, SignalKind};
 use crate::ss7::map::correlate::MapCorrelator;
 use crate::ss7::map::MapComponent;
@@ -32,10 +34,13 @@ use crate::ss7::tcap::ComponentKind;
 use crate::transport::ip::{IpDatagram, IpLayer, IpProtocol};
 use crate::transport::link::{parse_link, Network};
 use crate::transport::sctp::{Chunk, SctpMessage, SctpPacket, SctpReassembler};
-use crate::transport::tcp::{Framer, Framing, TcpEvent, TcpReassembler, TcpRepr};
+use crate::transport::tcp::{Framer, Framing, TcpEvent, TcpFlags, TcpReassembler, TcpRepr};
 use crate::transport::udp::UdpRepr;
 
+mod http;
 mod ss7;
+pub use http::sbi_message_name;
+use http::HttpState;
 use ss7::Ss7;
 
 /// SCTP payload protocol identifiers for Diameter (RFC 6733 §2.1): clear and DTLS.
@@ -81,6 +86,8 @@ pub enum AppMessage<'a, 'b> {
     Gtpv1(&'b Gtpv1Message<'a>),
     /// One component of a MAP dialogue (a TCAP message may carry several).
     Map(&'b MapComponent<'a>),
+    /// One SBI (HTTP) request or response.
+    Sbi(&'b SbiView),
 }
 
 impl AppMessage<'_, '_> {
@@ -91,6 +98,7 @@ impl AppMessage<'_, '_> {
             AppMessage::Gtpv2(m) => gtpv2::record(m, meta),
             AppMessage::Gtpv1(m) => gtpv1::record(m, meta),
             AppMessage::Map(m) => m.record(meta),
+            AppMessage::Sbi(m) => m.record(meta),
         }
     }
 }
@@ -253,6 +261,8 @@ pub struct Decoder {
     gtpv1: Gtpv1Correlator,
     sccp: SccpReassembler,
     map: MapCorrelator,
+    http: HttpState,
+    sbi: SbiCorrelator,
     pub stats: DecodeStats,
 }
 
@@ -274,6 +284,7 @@ impl Decoder {
             cfg.gt_plmn.clone(),
             tolerance,
         );
+        let sbi = SbiCorrelator::new(cfg.e212.clone());
         Decoder {
             cfg,
             ip: IpLayer::default(),
@@ -285,6 +296,8 @@ impl Decoder {
             gtpv1,
             sccp: SccpReassembler::default(),
             map,
+            http: HttpState::default(),
+            sbi,
             stats: DecodeStats::default(),
         }
     }
@@ -364,8 +377,12 @@ impl Decoder {
             Err(e) => return self.stats.error(meta, e),
         };
         let flow = FlowKey::new(src, seg.src_port, dst, seg.dst_port);
+        let gtp = seg.src_port == gtpv2::PORT || seg.dst_port == gtpv2::PORT;
+        let ports = &self.cfg.diameter_tcp_ports;
+        if !gtp && !ports.contains(&seg.src_port) && !ports.contains(&seg.dst_port) {
+            return self.http_segment(meta, flow, &seg, payload, sink);
+        }
         let Decoder {
-            cfg,
             tcp,
             tcp_gtp,
             diameter,
@@ -373,17 +390,14 @@ impl Decoder {
             stats,
             ..
         } = self;
-        let ports = &cfg.diameter_tcp_ports;
-        if seg.src_port == gtpv2::PORT || seg.dst_port == gtpv2::PORT {
+        if gtp {
             tcp_gtp.push(meta, flow, &seg, payload, &GtpFramer, &mut |ev| {
                 gtp_tcp_event(gtpv2, stats, ev, sink)
             });
-        } else if ports.contains(&seg.src_port) || ports.contains(&seg.dst_port) {
+        } else {
             tcp.push(meta, flow, &seg, payload, &DiameterFramer, &mut |ev| {
                 tcp_event(diameter, stats, ev, sink)
             });
-        } else {
-            stats.skip("tcp (other port)");
         }
     }
 
@@ -456,6 +470,7 @@ impl Decoder {
             self.gtpv2.oldest_pending(),
             self.gtpv1.oldest_pending(),
             self.map.oldest_pending(),
+            self.sbi.oldest_pending(),
         ]
         .into_iter()
         .flatten()
@@ -482,6 +497,7 @@ impl Decoder {
     /// End of input: the streams still open are framed; requests still waiting for an
     /// answer, and what else gave no signal, are counted.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
+        self.http_finish(sink);
         let Decoder {
             tcp,
             tcp_gtp,
@@ -490,6 +506,7 @@ impl Decoder {
             gtpv1,
             sccp,
             map,
+            sbi,
             stats,
             ..
         } = self;
@@ -522,7 +539,23 @@ impl Decoder {
             ("diameter request without answer", d.unanswered),
             ("diameter answer without request", d.unmatched_answers),
         ];
-        for (what, n) in reasons {
+        let sb = sbi.stats();
+        let sbi_reasons = [
+            ("sbi request copy relayed by an SCP/SEPP", sb.relay_copies),
+            ("sbi answer to a relayed copy", sb.copy_answers),
+            (
+                "sbi answer to a request not tracked or not seen",
+                sb.unmatched,
+            ),
+            ("sbi request without answer", sb.unanswered),
+            ("sbi failed (5xx) or refused non-registration", sb.failed),
+            (
+                "sbi transaction of no IMSI (NAI, concealed SUCI)",
+                sb.no_imsi,
+            ),
+            ("sbi uecm registration modified (no purge)", sb.modified),
+        ];
+        for (what, n) in reasons.into_iter().chain(sbi_reasons) {
             if n > 0 {
                 stats.skipped.insert(what, n);
             }

@@ -114,7 +114,9 @@ struct Stream {
     /// Contiguous bytes not yet framed; they end at `next_abs`.
     buf: Vec<u8>,
     /// Segments beyond `next_abs`, by offset; they may overlap.
-    ooo: BTreeMap<u64, Vec<u8>>,
+    /// Each with the packet it came in, the time its bytes are complete from once the
+    /// hole before it is declared a gap.
+    ooo: BTreeMap<u64, (Vec<u8>, PacketMeta)>,
     ooo_bytes: usize,
     hole: Option<Hole>,
     /// The next framing must start with [`Framer::resync`] (after a gap or garbage).
@@ -238,12 +240,19 @@ impl Stream {
 
     /// Move out-of-order segments that now touch `next_abs` into `buf`.
     fn drain_ooo(&mut self) {
+        self.drain_ooo_framing(None);
+    }
+
+    /// [`Stream::drain_ooo`]; with `framing`, each segment's bytes are framed as they
+    /// are appended, under that segment's own packet (after a gap: the messages it
+    /// completes were complete when it came, not when the hole was given up).
+    fn drain_ooo_framing(&mut self, mut framing: Option<(&mut TcpStats, &mut Ctx<'_, '_>)>) {
         while let Some(entry) = self.ooo.first_entry() {
             let at = *entry.key();
             if at > self.next_abs {
                 break;
             }
-            let seg = entry.remove();
+            let (seg, seg_meta) = entry.remove();
             self.ooo_bytes -= seg.len();
             let end = at + seg.len() as u64;
             if end <= self.next_abs {
@@ -253,6 +262,12 @@ impl Stream {
             let fresh = seg.get(skip..).unwrap_or_default();
             self.buf.extend_from_slice(fresh);
             self.advance(fresh.len());
+            if let Some((stats, cx)) = framing.as_mut() {
+                let now = cx.meta;
+                cx.meta = seg_meta;
+                self.frame_buf(stats, cx);
+                cx.meta = now;
+            }
         }
     }
 
@@ -289,7 +304,7 @@ impl Stream {
         self.next_seq = self.next_seq.wrapping_add(missing as u32);
         self.resync = true;
         self.hole = None;
-        self.drain_ooo();
+        self.drain_ooo_framing(Some((stats, cx)));
         self.frame_buf(stats, cx);
     }
 
@@ -362,12 +377,12 @@ impl Stream {
             } else {
                 stats.out_of_order += 1;
                 let at = start as u64;
-                let known = self.ooo.get(&at).map_or(0, Vec::len);
+                let known = self.ooo.get(&at).map_or(0, |(v, _)| v.len());
                 if known >= fresh.len() {
                     stats.retransmissions += 1;
                 } else {
                     self.ooo_bytes = self.ooo_bytes - known + fresh.len();
-                    self.ooo.insert(at, fresh.to_vec());
+                    self.ooo.insert(at, (fresh.to_vec(), cx.meta));
                 }
             }
         }

@@ -532,3 +532,23 @@ fn a_syn_with_the_same_isn_after_data_is_a_new_connection() {
     run.finish();
     assert_eq!(run.ev, msgs(&[m.clone(), m]));
 }
+
+#[test]
+fn messages_past_a_gap_keep_the_packets_they_came_in() {
+    let cfg = TcpConfig {
+        max_hole_segments: 1,
+        ..TcpConfig::default()
+    };
+    let mut run = Run::new(cfg);
+    let (a, c, d, e) = (msg(0, 10), msg(2, 10), msg(3, 10), msg(4, 10));
+    run.push(0, &a); // frame 1
+    run.push(20, &c); // frame 2: msg 1 (offset 10..20) never captured
+    run.push(30, &d); // frame 3
+    run.push(40, &e); // frame 4: two segments past the hole, it is given up
+    assert_eq!(
+        run.ev,
+        vec![Ev::Msg(a), Ev::Gap(10), Ev::Msg(c), Ev::Msg(d), Ev::Msg(e)]
+    );
+    // Each message was complete in its own packet, not in the one that ended the wait.
+    assert_eq!(run.frames, vec![1, 2, 3, 4]);
+}
