@@ -289,7 +289,6 @@ impl Records {
         if let Err(e) = started {
             stats.set_error(format!("cannot start a thread: {e}"));
         }
-        let max_delay_us = i64::try_from(cfg.max_delay.as_micros()).unwrap_or(i64::MAX);
         SourceLoop {
             id,
             rx,
@@ -302,7 +301,6 @@ impl Records {
                 .collect(),
             idle_timeout: cfg.idle_timeout,
             max_delay: cfg.max_delay,
-            max_delay_us,
             batch_interval: cfg.batch_interval,
             batch_signals: cfg.batch_signals.max(1),
             wall_clock: cfg.advance_with_wall_clock,
@@ -681,7 +679,6 @@ struct SourceLoop {
     /// as a silent source stops holding the merged one.
     idle_timeout: Duration,
     max_delay: Duration,
-    max_delay_us: i64,
     batch_interval: Duration,
     batch_signals: usize,
     wall_clock: bool,
@@ -793,7 +790,7 @@ impl SourceLoop {
     /// has no record yet (a file not read yet), where it was. With none open, the highest
     /// of them. Never goes back.
     fn watermark(&mut self, end: bool) -> Option<i64> {
-        let hold = self.max_delay_us;
+        let hold = i64::try_from(self.max_delay.as_micros()).unwrap_or(i64::MAX);
         let (mut open_min, mut any_max, mut waiting) = (None::<i64>, None::<i64>, false);
         for p in self.producers.values_mut() {
             let w = &mut p.watermark;
