@@ -14,7 +14,9 @@
 //! several signals of one subscriber share `(at, source)` (one frame, one µs) the
 //! arrivals are applied before the departures: a same-instant `A → B` leaves `A` not
 //! newly anymore, as it should, but the rarer same-instant return into `A` after more than
-//! the re-entry gap away is applied as a departure too.
+//! the re-entry gap away is applied as a departure too. Across batches the order is the
+//! batch's: a zone arrival learnt after its minimum dwell comes after a same-instant
+//! departure learnt before it, and stays.
 //!
 //! [`count_per_area`] and [`members_per_area`] are the queries built on it; both are
 //! ordinary differential collections (arrange them to serve lookups).

@@ -432,3 +432,44 @@ fn border_ping_pong_gives_one_arrival_once_settled() {
         (MomentKind::Departure, BASE + 40 * min)
     );
 }
+
+/// One frame's two cell changes at one instant, the first out of the zone and the second
+/// back in, 17 h after the subscriber's last stay there: the stay before ends and a new one
+/// starts (past the re-entry gap), whose arrival is learnt after the minimum dwell. The
+/// view holds it then: the departure, learnt in an earlier batch, ended the earlier stay.
+/// (Found by `newly_where_with_zones_equals_recomputation`, whose recomputation removed
+/// the arrival with the same-instant departure regardless of the batch it was learnt in.)
+#[test]
+fn a_same_frame_return_after_the_gap_is_newly_once_it_dwells() {
+    let mut signals = vec![cell_change(0, Some(0), 0)];
+    let later = 68 * SLOT + 1;
+    signals.push(cell_change(later, Some(3), 1));
+    signals.push(cell_change(later, Some(5), 1));
+    let zone = Zone {
+        id: ZoneId::new("z0").unwrap(),
+        name: String::new(),
+        shape: Shape::Keys(vec![
+            ZoneKey::Cell(CellKey::Lte { plmn: fr(), eci: 0 }),
+            ZoneKey::Cell(CellKey::Lte { plmn: fr(), eci: 5 }),
+        ]),
+    };
+    let z = Arc::new(ZoneInputs {
+        catalog: vec![],
+        zones: vec![(0, zone, 1)],
+    });
+    let batch_us = SLOT;
+    let cfg = Rules {
+        ttl_us: HOUR_US,
+        min_dwell_us: 20 * 60 * 1_000_000,
+        ..Rules::default()
+    };
+    let opts = RunConfig::in_order(1, batch_us).with_rules(cfg);
+    let (updates, _) = run_newly_where_zoned(Arc::new(signals), Some(z), opts);
+    let returned = updates
+        .iter()
+        .find(|(n, _, d)| n.arrived_at == BASE + later && *d > 0)
+        .expect("the return is newly");
+    // Learnt at the batch of its start plus the dwell (17 h 20 min: batch 69).
+    assert_eq!(returned.1, 69, "{updates:?}");
+    assert_eq!(returned.0.area.to_string(), "zone:z0");
+}

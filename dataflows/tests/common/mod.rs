@@ -7,8 +7,12 @@ use landfall_dataflows::{Moment, MomentKind, Newly};
 
 /// The view at the end of batch `t`: an arrival is in it from `known(arrival)` (the batch
 /// the dataflow learns of it) until `expires(arrival)` (never before it entered), unless
-/// a departure from the same area at or after it (by `(at, source)`: the view applies a
-/// same-instant departure after the arrival) came in batch `batch(departure)` <= `t`.
+/// a departure from the same area after it came in batch `batch(departure)` <= `t`. The
+/// view applies moments batch by batch, each batch in `(at, source)` order with arrivals
+/// before departures of the same `(at, source)`: so a departure of the arrival's own
+/// `(at, source)` removes it only when it is learnt in the arrival's batch or later (one
+/// learnt earlier ended an earlier stay, as a zone arrival learnt after its minimum dwell
+/// shows when a same-frame signal left the zone and the next one re-entered it).
 pub fn view_at(
     moments: &[Moment],
     t: u64,
@@ -26,8 +30,12 @@ pub fn view_at(
             d.kind == MomentKind::Departure
                 && d.imsi == a.imsi
                 && d.area == a.area
-                && (d.at, d.source) >= (a.at, a.source)
                 && batch(d) <= t
+                && match (d.at, d.source).cmp(&(a.at, a.source)) {
+                    std::cmp::Ordering::Greater => true,
+                    std::cmp::Ordering::Equal => batch(d) >= from,
+                    std::cmp::Ordering::Less => false,
+                }
         });
         if !left {
             out.push(Newly {
