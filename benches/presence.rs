@@ -81,9 +81,9 @@ use differential_dataflow::input::Input;
 use landfall_dataflows::subscribe::index;
 use landfall_dataflows::zones::{CatalogCell, CellKey, Shape, Zone};
 use landfall_dataflows::{
-    detect_with_zones, imsi_key, partner_matches, zone_membership, Area, Consent, Direction, Level,
-    Moment, MomentKind, PartnerId, Presence, Purpose, Rules, Subscription, ZoneId, ZoneKey,
-    ZonePresence,
+    detect_with_zones, imsi_key, partner_matches_at, zone_membership, Area, Consent, Direction,
+    Level, Moment, MomentKind, MomentsAt, PartnerId, Presence, Purpose, Rules, Subscription,
+    ZoneId, ZoneKey, ZonePresence,
 };
 use landfall_parsers::{Country, Imsi, Location, Plmn, Proto, Provenance, Signal, SignalKind};
 use synthetic::{imsi_of, live_bytes, mix, networks, rss_bytes};
@@ -539,8 +539,9 @@ fn child(mode: &str, signals: u64, subs: u64, set: Set) {
                             return (input, subs, consent, zone_input, probe);
                         }
                         let france = Country::new("FR").expect("country");
-                        let (probe, _) = partner_matches(
+                        let (probe, _) = partner_matches_at(
                             moments,
+                            MomentsAt::SubscriberWorker,
                             subscriptions,
                             consents,
                             opt_out,
@@ -593,8 +594,9 @@ fn child(mode: &str, signals: u64, subs: u64, set: Set) {
                 // Open while churn edits it, else closed now.
                 let mut sub_input = Some(sub_input).filter(|_| churn);
                 consent.close();
-                // Churned subscriptions alive, oldest first, and how many were created.
-                let mut churned: std::collections::VecDeque<Subscription> =
+                // Churned subscriptions alive, oldest first (id and subscriber: rebuilt
+                // to be deleted), and how many were created.
+                let mut churned: std::collections::VecDeque<(u64, u64)> =
                     std::collections::VecDeque::new();
                 let mut created = 0u64;
                 let mut g = Gen::new(subs_n);
@@ -620,12 +622,13 @@ fn child(mode: &str, signals: u64, subs: u64, set: Set) {
                         .filter(|_| (i / peers).is_multiple_of(100))
                     {
                         let id = CHURN_IDS + created * peers + index;
-                        let s = device_subscription(id, mix(id) % subs_n);
-                        sub_input.insert(s.clone());
-                        churned.push_back(s);
+                        let sub = mix(id) % subs_n;
+                        sub_input.insert(device_subscription(id, sub));
+                        churned.push_back((id, sub));
                         created += 1;
                         if churned.len() > CHURN_LIFE {
-                            sub_input.remove(churned.pop_front().expect("churned"));
+                            let (id, sub) = churned.pop_front().expect("churned");
+                            sub_input.remove(device_subscription(id, sub));
                         }
                     }
                     i += peers;

@@ -138,8 +138,8 @@ pub use runner::{
 };
 pub use snapshot::StreamSnapshot;
 pub use subscribe::{
-    aggregates, live_moments, matches, partner_matches, with_consent, AggregateKey, Consent,
-    Direction, Match, PartnerId, Purpose, Subscription,
+    aggregates, live_moments, matches, partner_matches, partner_matches_at, with_consent,
+    AggregateKey, Consent, Direction, Match, MomentsAt, PartnerId, Purpose, Subscription,
 };
 pub use zone_detector::{
     detect_with_zones, detect_with_zones_counted, detect_with_zones_shared, detect_zones,

@@ -38,7 +38,7 @@ use crate::horizon::Tracked;
 use crate::moment::{sort_moments, Moment, Rules};
 use crate::runner::{panic_text, RunError, Topology};
 use crate::snapshot::StreamSnapshot;
-use crate::subscribe::{partner_matches, Match};
+use crate::subscribe::{partner_matches_at, Match, MomentsAt};
 use crate::zone_detector::{detect_with_zones_shared, SharedZoneState, ZonePresence};
 use crate::zones::{zone_membership, CatalogCell, Zone};
 
@@ -757,10 +757,16 @@ fn run_worker(
                 let (subscriptions, subs) = scope.new_collection();
                 let (consent, granted) = scope.new_collection();
                 let (opt_out, opted_out) = scope.new_collection();
-                let matches =
-                    partner_matches(moments, subs, granted, opted_out, country, move |at| {
-                        batch_at(at, batch_us)
-                    });
+                // The detector leaves each moment on its subscriber's worker.
+                let matches = partner_matches_at(
+                    moments,
+                    MomentsAt::SubscriberWorker,
+                    subs,
+                    granted,
+                    opted_out,
+                    country,
+                    move |at| batch_at(at, batch_us),
+                );
                 let sink = Rc::clone(&sink);
                 matches
                     .inner

@@ -209,7 +209,10 @@ impl SubscriptionIndex {
         self.slots[i as usize] = Some((s, r));
     }
 
+    /// One probe of the subscriber's entry (device subscriptions churn all day, and the
+    /// map of a million subscribers is mostly out of cache).
     fn update_device(&mut self, imsi: Imsi, s: Subscription, r: isize) {
+        use std::collections::hash_map::Entry;
         let id = s.id;
         let template = Template {
             id: 0,
@@ -217,56 +220,55 @@ impl SubscriptionIndex {
             ..s
         };
         let known = self.templates.by.get(&template).copied();
-        let found = known.and_then(|t| {
-            self.devices.get_mut(&imsi).and_then(|d| {
+        match self.devices.entry(imsi) {
+            Entry::Occupied(mut e) => {
+                let d = e.get_mut();
                 let v = match d {
                     Devices::One(x) => std::slice::from_mut(x),
                     Devices::Many(v) => v.as_mut_slice(),
                 };
-                v.iter_mut().find(|x| x.id == id && x.template == t)
-            })
-        });
-        if let Some(d) = found {
-            d.count += r;
-            if d.count == 0 {
-                let t = d.template;
-                self.remove_device(imsi, id, t);
-                self.templates.release(t);
+                if let Some(i) =
+                    known.and_then(|t| v.iter().position(|x| x.id == id && x.template == t))
+                {
+                    v[i].count += r;
+                    if v[i].count != 0 {
+                        return;
+                    }
+                    let t = v[i].template;
+                    match d {
+                        Devices::One(_) => {
+                            e.remove();
+                        }
+                        Devices::Many(v) => {
+                            v.swap_remove(i);
+                            if v.len() == 1 {
+                                *d = Devices::One(v[0]);
+                            }
+                        }
+                    }
+                    self.templates.release(t);
+                    return;
+                }
+                if r == 0 {
+                    return;
+                }
+                let new = DeviceSub {
+                    id,
+                    count: r,
+                    template: self.templates.intern(template),
+                };
+                match d {
+                    Devices::One(x) => *d = Devices::Many(vec![*x, new]),
+                    Devices::Many(v) => v.push(new),
+                }
             }
-            return;
-        }
-        if r == 0 {
-            return;
-        }
-        let template = self.templates.intern(template);
-        let new = DeviceSub {
-            id,
-            count: r,
-            template,
-        };
-        match self.devices.get_mut(&imsi) {
-            None => {
-                self.devices.insert(imsi, Devices::One(new));
-            }
-            Some(d) => match d {
-                Devices::One(x) => *d = Devices::Many(vec![*x, new]),
-                Devices::Many(v) => v.push(new),
-            },
-        }
-    }
-
-    fn remove_device(&mut self, imsi: Imsi, id: u64, template: u32) {
-        let Some(d) = self.devices.get_mut(&imsi) else {
-            return;
-        };
-        match d {
-            Devices::One(_) => {
-                self.devices.remove(&imsi);
-            }
-            Devices::Many(v) => {
-                v.retain(|x| !(x.id == id && x.template == template));
-                if v.len() == 1 {
-                    *d = Devices::One(v[0]);
+            Entry::Vacant(e) => {
+                if r != 0 {
+                    e.insert(Devices::One(DeviceSub {
+                        id,
+                        count: r,
+                        template: self.templates.intern(template),
+                    }));
                 }
             }
         }

@@ -23,8 +23,10 @@
 //! per subscriber. Consents, opt-outs and device subscriptions (one subscriber each, a
 //! million for a large partner) go to the worker that owns their subscriber, by the IMSI
 //! route the moments and the detector state take; area-wide subscriptions (thousands) are
-//! broadcast to every worker. Subscriptions are indexed ([`index`]) so a moment visits only
-//! those that could accept it. Moments are looked up as each time completes, and only the
+//! broadcast to every worker. Moments are exchanged to their subscriber's worker, or taken
+//! where they are when the detector already left them there ([`MomentsAt`]): the stage
+//! then moves no moment, and drops one not consented to anyone where it was made.
+//! Subscriptions are indexed ([`index`]) so a moment visits only those that could accept it. Moments are looked up as each time completes, and only the
 //! consented ones are kept, until they expire. Nothing is arranged. State: the consent and
 //! opt-out histories whole (a revision may ask about any past time), each subscription's
 //! count (its presence is only asked at the time being completed), the live consented
@@ -52,7 +54,7 @@
 //! * [`aggregates`]: for partners without per-person consent, arrivals counted per area ×
 //!   home country × interval, with counts below `k` suppressed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use ahash::{AHashMap, AHashSet};
 use differential_dataflow::collection::AsCollection;
@@ -60,9 +62,10 @@ use differential_dataflow::lattice::Lattice;
 use differential_dataflow::VecCollection;
 use landfall_model::{Country, Imsi, TimestampUs};
 use serde::{Deserialize, Serialize};
-use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
+use timely::dataflow::operators::core::Concat as _;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::vec::{Broadcast, Partition};
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::Exchange as _;
 use timely::order::TotalOrder;
@@ -408,10 +411,22 @@ impl RegistryEntry {
     }
 }
 
+/// Where the moments given to the partner stage are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MomentsAt {
+    /// On any worker: the stage exchanges each to its subscriber's worker.
+    Anywhere,
+    /// Each already on its subscriber's worker (`imsi_route(imsi) % peers`), as the
+    /// detector emits them: the stage takes them where they are. Moving them again was
+    /// most of what the stage cost per moment not consented to anyone.
+    SubscriberWorker,
+}
+
 /// Matches for partners (see the module docs for the semantics): `moments` as they come
 /// (expiry is applied here), the consent registry, global opt-outs, subscriptions, and
 /// `time_of`, the dataflow time of an event time (the same map the feeder uses), by which
-/// a moment's own time and its `expires_at` are placed.
+/// a moment's own time and its `expires_at` are placed. Moments may be on any worker
+/// ([`partner_matches_at`] takes them where the detector leaves them).
 pub fn partner_matches<'scope, T, F>(
     moments: VecCollection<'scope, T, Moment>,
     subscriptions: VecCollection<'scope, T, Subscription>,
@@ -424,38 +439,100 @@ where
     T: Timestamp + Lattice + TotalOrder,
     F: Fn(TimestampUs) -> T + Clone + 'static,
 {
+    partner_matches_at(
+        moments,
+        MomentsAt::Anywhere,
+        subscriptions,
+        consent,
+        opt_out,
+        operator_country,
+        time_of,
+    )
+}
+
+/// [`partner_matches`] of moments that are `at` where [`MomentsAt`] says.
+pub fn partner_matches_at<'scope, T, F>(
+    moments: VecCollection<'scope, T, Moment>,
+    at: MomentsAt,
+    subscriptions: VecCollection<'scope, T, Subscription>,
+    consent: VecCollection<'scope, T, Consent>,
+    opt_out: VecCollection<'scope, T, Imsi>,
+    operator_country: Country,
+    time_of: F,
+) -> VecCollection<'scope, T, Match>
+where
+    T: Timestamp + Lattice + TotalOrder,
+    F: Fn(TimestampUs) -> T + Clone + 'static,
+{
+    let args = (subscriptions, consent, opt_out, operator_country, time_of);
+    match at {
+        MomentsAt::Anywhere => {
+            let route = Exchange::new(|(m, _, _): &(Moment, T, isize)| imsi_route(&m.imsi));
+            stage(moments, route, None, args)
+        }
+        MomentsAt::SubscriberWorker => {
+            let scope = moments.scope();
+            let here = (scope.index() as u64, scope.peers() as u64);
+            stage(moments, Pipeline, Some(here), args)
+        }
+    }
+}
+
+/// The registry inputs of the stage, its operator country and `time_of`.
+type StageArgs<'scope, T, F> = (
+    VecCollection<'scope, T, Subscription>,
+    VecCollection<'scope, T, Consent>,
+    VecCollection<'scope, T, Imsi>,
+    Country,
+    F,
+);
+
+/// The partner stage with the moments brought in by `pact` (`here`: this worker's index
+/// and the worker count, when the moments must already be on their subscriber's worker;
+/// checked in debug builds).
+fn stage<'scope, T, F, P>(
+    moments: VecCollection<'scope, T, Moment>,
+    pact: P,
+    here: Option<(u64, u64)>,
+    (subscriptions, consent, opt_out, operator_country, time_of): StageArgs<'scope, T, F>,
+) -> VecCollection<'scope, T, Match>
+where
+    T: Timestamp + Lattice + TotalOrder,
+    F: Fn(TimestampUs) -> T + Clone + 'static,
+    P: ParallelizationContract<T, Vec<(Moment, T, isize)>>,
+{
     // Consents, opt-outs and device subscriptions to their subscriber's worker (the
     // moments' route), area-wide subscriptions to every worker; unarranged.
     let entries = consent
         .map(RegistryEntry::Consent)
         .concat(opt_out.map(RegistryEntry::OptOut))
         .concat(subscriptions.map(|s| RegistryEntry::Subscription(Box::new(s))));
-    let owned = entries
-        .clone()
-        .filter(|x| x.route().is_some())
+    // Split, not filtered twice: each entry is moved once, never cloned (device
+    // subscriptions are created and deleted all day).
+    let mut parts = entries
         .inner
-        .exchange(|(x, _, _): &(RegistryEntry, T, isize)| x.route().unwrap_or(0))
-        .as_collection();
-    let everywhere = entries
-        .filter(|x| x.route().is_none())
-        .inner
-        .broadcast()
-        .as_collection();
-    let refs = owned.concat(everywhere).inner;
-    let route = Exchange::new(|(m, _, _): &(Moment, T, isize)| imsi_route(&m.imsi));
+        .partition(2, |(x, t, r): (RegistryEntry, T, isize)| {
+            (u64::from(x.route().is_none()), (x, t, r))
+        });
+    let everywhere = parts.pop().expect("two parts").broadcast();
+    let owned = parts
+        .pop()
+        .expect("two parts")
+        .exchange(|(x, _, _): &(RegistryEntry, T, isize)| x.route().unwrap_or(0));
+    let refs = owned.concat(everywhere);
     let budget_time_of = time_of.clone();
     let budgeted: VecCollection<'scope, T, Budgeted> = moments
         .inner
         .binary_frontier(
             refs,
-            route,
+            pact,
             Pipeline,
             "PartnerMatches",
             move |_cap, _info| {
                 let mut pending: BTreeMap<T, Pending<T>> = BTreeMap::new();
-                // The times in `pending` with reference updates (few; `pending` also holds
-                // an entry per future expiry time, thousands).
-                let mut ref_times: BTreeSet<T> = BTreeSet::new();
+                // Subscribers with consent updates received and not yet applied, and how
+                // many: until applied, their moments wait for them.
+                let mut consenting: AHashMap<Imsi, usize> = AHashMap::new();
                 let mut stage = Stage {
                     grants: AHashMap::new(),
                     opt_outs: AHashMap::new(),
@@ -467,7 +544,9 @@ where
                     let port = output.output_index();
                     refs_in.for_each(|cap, data| {
                         for (x, t, r) in data.drain(..) {
-                            ref_times.insert(t.clone());
+                            if let RegistryEntry::Consent(c) = &x {
+                                *consenting.entry(c.imsi).or_default() += 1;
+                            }
                             pending
                                 .entry(t.clone())
                                 .or_insert_with(|| Pending::new(cap.delayed(&t, port)))
@@ -475,23 +554,27 @@ where
                                 .push((x, r));
                         }
                     });
-                    // The earliest time a reference update may still be applied at: until
-                    // then the registry as applied is the registry, so a moment of a
-                    // subscriber who never consented to anyone can be dropped on arrival
-                    // (most moments; `live` and the output never see them).
-                    let refs_from: Option<T> = ref_times
-                        .first()
-                        .cloned()
-                        .into_iter()
-                        .chain(f2.frontier().iter().cloned())
-                        .min();
+                    // The earliest time a reference update not yet received may come at.
+                    // Before it, a subscriber without consent applied or received never
+                    // consented to anyone, so their moment can be dropped on arrival (most
+                    // moments; `live` and the output never see them). Subscription and
+                    // opt-out updates waiting for their time do not hold moments back:
+                    // without a consent they match nothing either way.
+                    let refs_from: Option<T> = f2.frontier().iter().cloned().min();
                     moments_in.for_each(|cap, data| {
                         for (m, t, r) in data.drain(..) {
+                            debug_assert!(
+                                here.is_none_or(|(i, n)| imsi_route(&m.imsi) % n == i),
+                                "a moment off its subscriber's worker"
+                            );
                             // Never before the moment's own time, so + and − see one history.
                             let d = time_of(m.at);
                             let eff = if d > t { d } else { t };
                             let settled = refs_from.as_ref().is_none_or(|f| eff < *f);
-                            if settled && !stage.grants.contains_key(&m.imsi) {
+                            if settled
+                                && !stage.grants.contains_key(&m.imsi)
+                                && !consenting.contains_key(&m.imsi)
+                            {
                                 continue;
                             }
                             pending
@@ -507,7 +590,16 @@ where
                             break;
                         }
                         let (t, p) = entry.remove_entry();
-                        ref_times.remove(&t);
+                        for (x, _) in &p.refs {
+                            if let RegistryEntry::Consent(c) = x {
+                                if let Some(n) = consenting.get_mut(&c.imsi) {
+                                    *n -= 1;
+                                    if *n == 0 {
+                                        consenting.remove(&c.imsi);
+                                    }
+                                }
+                            }
+                        }
                         // Subscribers whose registry entries (consent, opt-out, device
                         // subscriptions) change at `t`: their live matches are derived
                         // afresh. Everyone else's change only by the moments arriving or
