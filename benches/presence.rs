@@ -368,8 +368,9 @@ fn consented(sub: u64) -> bool {
 struct PlainPartners {
     consent: HashMap<Imsi, Vec<(PartnerId, Purpose)>>,
     subs: Vec<Subscription>,
-    /// Area-wide subscriptions (indices into `subs`) by the partner stage's own index keys.
-    by_key: HashMap<index::Key, Vec<usize>>,
+    /// Area-wide subscriptions (indices into `subs`) by the partner stage's own index
+    /// keys: grantee, then scope and type.
+    by_key: HashMap<(index::Grantee, index::Key), Vec<usize>>,
     /// Device subscriptions (indices into `subs`) by subscriber.
     by_device: HashMap<Imsi, Vec<usize>>,
     delivered: Vec<u32>,
@@ -394,7 +395,10 @@ impl PlainPartners {
                 Some(imsi) => by_device.entry(imsi).or_insert_with(Vec::new).push(i),
                 None => {
                     for k in index::keys(s) {
-                        by_key.entry(k).or_insert_with(Vec::new).push(i);
+                        by_key
+                            .entry((index::grantee(s), k))
+                            .or_insert_with(Vec::new)
+                            .push(i);
                     }
                 }
             }
@@ -421,8 +425,11 @@ impl PlainPartners {
             };
             candidates.clear();
             candidates.extend(self.by_device.get(&m.imsi).into_iter().flatten());
-            for key in index::lookups(m) {
-                candidates.extend(self.by_key.get(&key).into_iter().flatten());
+            let keys = index::lookups(m);
+            for g in grants {
+                for key in keys {
+                    candidates.extend(self.by_key.get(&(*g, key)).into_iter().flatten());
+                }
             }
             for &i in &candidates {
                 let s = &self.subs[i];

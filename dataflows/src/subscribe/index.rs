@@ -8,10 +8,13 @@
 //!   subscriptions that ask alike, so a device subscription costs its id, its template
 //!   number and its count (a million of them are a million entries of one hash map).
 //! * Area-wide subscriptions (no device; every worker holds them all, they number in the
-//!   thousands) are listed under each (scope, type) they could accept: an area they list,
-//!   else a level they list, else any; a type they list, else any. A moment looks up its
-//!   area, its level and "any", each with its type and with "any type": six buckets, and
-//!   a subscription sits in exactly one of them for a given moment.
+//!   thousands) are listed under their grantee (partner, purpose) and each (scope, type)
+//!   they could accept: an area they list, else a level they list, else any; a type they
+//!   list, else any. A moment looks up, for each grantee its subscriber consented to, its
+//!   area, its level and "any", each with its type and with "any type": six buckets per
+//!   grantee, and a subscription sits in exactly one of them for a given moment. Keyed by
+//!   grantee, a moment never visits the subscriptions of partners it has no consent for
+//!   (most of those of its area, when many partners watch one area).
 //!
 //! A subscription is present while the sum of its updates is positive; presence is only
 //! asked at the time being completed (the stage applies updates in time order), so a
@@ -22,7 +25,7 @@ use landfall_model::Imsi;
 
 use crate::moment::{Area, Level, Moment, MomentKind};
 
-use super::Subscription;
+use super::{PartnerId, Purpose, Subscription};
 
 /// What an area-wide subscription is listed under, besides the type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,6 +37,14 @@ pub enum Scope {
 
 /// A bucket of the area index: scope and type (`None`: any type).
 pub type Key = (Scope, Option<MomentKind>);
+
+/// Who a subscription is for: partner and purpose (the consent it needs).
+pub type Grantee = (PartnerId, Purpose);
+
+/// The grantee of a subscription.
+pub fn grantee(s: &Subscription) -> Grantee {
+    (s.partner, s.purpose)
+}
 
 /// The keys a subscription is listed under (deduplicated, so that it sits in one bucket
 /// per moment).
@@ -149,7 +160,7 @@ pub(super) struct SubscriptionIndex {
     slots: Vec<Option<(Subscription, isize)>>,
     free: Vec<u32>,
     slot_of: AHashMap<Subscription, u32>,
-    buckets: AHashMap<Key, Vec<u32>>,
+    buckets: AHashMap<(Grantee, Key), Vec<u32>>,
     devices: AHashMap<Imsi, Devices>,
     templates: Templates,
 }
@@ -177,13 +188,14 @@ impl SubscriptionIndex {
             *c += r;
             if *c == 0 {
                 let (s, _) = self.slots[i as usize].take().expect("listed slot");
+                let g = grantee(&s);
                 for k in keys(&s) {
-                    if let Some(b) = self.buckets.get_mut(&k) {
+                    if let Some(b) = self.buckets.get_mut(&(g, k)) {
                         if let Some(p) = b.iter().position(|x| *x == i) {
                             b.swap_remove(p);
                         }
                         if b.is_empty() {
-                            self.buckets.remove(&k);
+                            self.buckets.remove(&(g, k));
                         }
                     }
                 }
@@ -202,8 +214,9 @@ impl SubscriptionIndex {
                 (self.slots.len() - 1) as u32
             }
         };
+        let g = grantee(&s);
         for k in keys(&s) {
-            self.buckets.entry(k).or_default().push(i);
+            self.buckets.entry((g, k)).or_default().push(i);
         }
         self.slot_of.insert(s.clone(), i);
         self.slots[i as usize] = Some((s, r));
@@ -274,25 +287,34 @@ impl SubscriptionIndex {
         }
     }
 
-    /// Every present subscription that could accept `m` by its device, area, level and
-    /// type, once each, as (its id, the subscription whose other filters apply: for a
-    /// device subscription its template, id and device cleared).
-    pub(super) fn candidates<'a>(&'a self, m: &Moment, mut f: impl FnMut(u64, &'a Subscription)) {
+    /// Every present subscription of a grantee in `allowed` that could accept `m` by its
+    /// device, area, level and type, once each, as (its id, the subscription whose other
+    /// filters apply: for a device subscription its template, id and device cleared).
+    pub(super) fn candidates<'a>(
+        &'a self,
+        m: &Moment,
+        allowed: &[Grantee],
+        mut f: impl FnMut(u64, &'a Subscription),
+    ) {
         if let Some(d) = self.devices.get(&m.imsi) {
             for x in d.as_slice() {
-                if x.count > 0 {
-                    f(x.id, &self.templates.list[x.template as usize].0);
+                let s = &self.templates.list[x.template as usize].0;
+                if x.count > 0 && allowed.contains(&grantee(s)) {
+                    f(x.id, s);
                 }
             }
         }
         if self.buckets.is_empty() {
             return;
         }
-        for k in lookups(m) {
-            for &i in self.buckets.get(&k).into_iter().flatten() {
-                if let Some((s, c)) = &self.slots[i as usize] {
-                    if *c > 0 {
-                        f(s.id, s);
+        let keys = lookups(m);
+        for g in allowed {
+            for k in keys {
+                for &i in self.buckets.get(&(*g, k)).into_iter().flatten() {
+                    if let Some((s, c)) = &self.slots[i as usize] {
+                        if *c > 0 {
+                            f(s.id, s);
+                        }
                     }
                 }
             }
@@ -356,9 +378,12 @@ mod tests {
         }
     }
 
+    /// The grantee of [`sub`]'s subscriptions.
+    const G1: Grantee = (PartnerId(1), Purpose(1));
+
     fn ids(ix: &SubscriptionIndex, m: &Moment) -> Vec<u64> {
         let mut v = Vec::new();
-        ix.candidates(m, |id, _| v.push(id));
+        ix.candidates(m, &[G1], |id, _| v.push(id));
         v.sort_unstable();
         v
     }
@@ -400,8 +425,35 @@ mod tests {
         assert_eq!(ids(&ix, &m), vec![3, 5]);
         assert_eq!(ix.device_count(), 0);
         assert!(ix.templates.by.is_empty());
-        assert!(!ix.buckets.contains_key(&(Scope::Area(fr), None)));
-        assert!(ix.buckets.contains_key(&(Scope::Area(de), None)));
+        assert!(!ix.buckets.contains_key(&(G1, (Scope::Area(fr), None))));
+        assert!(ix.buckets.contains_key(&(G1, (Scope::Area(de), None))));
+    }
+
+    #[test]
+    fn a_moment_visits_only_the_subscriptions_of_grantees_it_is_allowed() {
+        let fr = Area::Country(Country::new("FR").unwrap());
+        let mut ix = SubscriptionIndex::default();
+        let of = |id: u64, partner: u32, device: Option<&str>| Subscription {
+            partner: PartnerId(partner),
+            device: device.map(|d| Imsi::parse(d).unwrap()),
+            ..sub(id, vec![fr], vec![], vec![])
+        };
+        ix.update(of(1, 1, None), 1);
+        ix.update(of(2, 2, None), 1);
+        ix.update(of(3, 2, Some("208010000000001")), 1);
+        ix.update(of(4, 3, None), 1);
+        let m = moment("208010000000001", fr, MomentKind::Arrival);
+        let visited = |allowed: &[Grantee]| {
+            let mut v = Vec::new();
+            ix.candidates(&m, allowed, |id, _| v.push(id));
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(visited(&[]), Vec::<u64>::new());
+        assert_eq!(visited(&[G1]), vec![1]);
+        assert_eq!(visited(&[(PartnerId(2), Purpose(1))]), vec![2, 3]);
+        assert_eq!(visited(&[(PartnerId(2), Purpose(2))]), Vec::<u64>::new());
+        assert_eq!(visited(&[(PartnerId(3), Purpose(1)), G1]), vec![1, 4]);
     }
 
     #[test]

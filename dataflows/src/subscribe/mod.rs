@@ -76,7 +76,7 @@ use crate::moment::{Area, Moment, MomentId, MomentKind};
 
 pub mod index;
 
-use index::SubscriptionIndex;
+use index::{Grantee, SubscriptionIndex};
 
 pub use landfall_model::partner::{Consent, Direction, Match, PartnerId, Purpose, Subscription};
 
@@ -261,9 +261,6 @@ impl<T: Timestamp> Pending<T> {
     }
 }
 
-/// Who a consent is for.
-type Grantee = (PartnerId, Purpose);
-
 /// The partner stage's per-worker state.
 struct Stage<T> {
     /// Consent updates by subscriber, one flat list sorted by (grantee, time):
@@ -355,11 +352,8 @@ impl<T: Ord + Clone> Stage<T> {
         if allowed.is_empty() {
             return;
         }
-        self.subs.candidates(m, |id, s| {
-            if allowed.contains(&(s.partner, s.purpose))
-                && (s.areas.is_empty() || s.areas.contains(&m.area))
-                && s.accepts(m, operator)
-            {
+        self.subs.candidates(m, &allowed, |id, s| {
+            if (s.areas.is_empty() || s.areas.contains(&m.area)) && s.accepts(m, operator) {
                 let matched = Match {
                     partner: s.partner,
                     subscription: id,
