@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Decode rate of landfall against tshark on the same files: three real captures, each
+# Decode rate of landfall against tshark on the same files: four real captures, each
 # replicated to about 100k frames — Diameter (magma 32 UEs x25), GTPv2-C (open5gs testepc
-# x160) and GSM MAP over M3UA/SCCP/TCAP (pcapr-tmp x4000). Both run on one core (taskset
+# x160), GSM MAP over M3UA/SCCP/TCAP (pcapr-tmp x4000) and 5G SA (free5gc SBI over HTTP/2
+# with NGAP and PFCP x400; tshark told to decode HTTP/2 on the SBI ports, as
+# tests/data/sbi/make-expected.sh does). Both run on one core (taskset
 # when available); best of 10 runs for landfall, 3 for tshark. Prints frames/s, MB/s and the ratio landfall/tshark
 # per capture. SCALE multiplies the copies (default 1).
 #   benches/compare-tshark.sh [SCALE]
@@ -68,3 +70,9 @@ run gtpv2 open5gs-testepc-s1-x2-handover-pathswitch-null-loopback.pcapng 160 \
   -e frame.number -e gtpv2.message_type -e gtpv2.seq -e e212.imsi -e diameter.cmd.code
 run map pcapr-tmp-m3ua-map-sri-ul-isd.pcap 4000 \
   -e frame.number -e tcap.otid -e gsm_old.localValue -e e212.imsi
+# free5gc's NFs serve their SBI on 29502-29518; tshark finds HTTP/2 there only when told.
+free5gc=()
+for p in $(seq 29502 29518); do free5gc+=(-d "tcp.port==$p,http2"); done
+run sbi telekom-free5gc-ngap-sbi-pfcp-sll.pcapng 400 "${free5gc[@]}" \
+  -e frame.number -e http2.headers.method -e http2.headers.path -e http2.headers.status \
+  -e ngap.procedureCode

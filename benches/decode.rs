@@ -1,6 +1,6 @@
-//! Decode throughput (frames/s and MB/s) on three real captures replicated to about
-//! 100,000 frames each, in memory: Diameter (magma 32 UEs), GTPv2-C (open5gs testepc) and
-//! GSM MAP over SIGTRAN (pcapr-tmp): capture reading, link, IP reassembly, SCTP/TCP/UDP,
+//! Decode throughput (frames/s and MB/s) on four real captures replicated to about
+//! 100,000 frames each, in memory: Diameter (magma 32 UEs), GTPv2-C (open5gs testepc),
+//! GSM MAP over SIGTRAN (pcapr-tmp) and 5G SA (free5gc: SBI over HTTP/2 and NGAP): capture reading, link, IP reassembly, SCTP/TCP/UDP,
 //! the protocol decoders and correlation, everything `landfall replay` does before the
 //! dataflow. `compare-tshark.sh` puts the same file through tshark for the ratio.
 //! The replicated capture is built at setup (`landfall_testkit::replicate`, as
@@ -66,7 +66,7 @@ struct Workload {
     copies: u32,
 }
 
-const WORKLOADS: [Workload; 3] = [
+const WORKLOADS: [Workload; 4] = [
     // Diameter S6a/Gx/Gy over SCTP, with GTP-U and IP fragments: 101,750 frames.
     Workload {
         name: "magma-32ue-x25",
@@ -84,6 +84,15 @@ const WORKLOADS: [Workload; 3] = [
         name: "pcapr-tmp-map-x4000",
         file: "pcapr-tmp-m3ua-map-sri-ul-isd.pcap",
         copies: 4000,
+    },
+    // 5G SA: the SBI of a free5gc core (HTTP/2 cleartext on 29502-29518: HPACK, streams,
+    // Nudm UECM/SDM/UEAU, Nausf, NRF) with NGAP over SCTP and PFCP: 100,000 frames. Each
+    // copy is on its own addresses, so its TCP connections are new ones with their own
+    // HPACK tables and stream ids, decoded exactly as the original's.
+    Workload {
+        name: "telekom-free5gc-5g-x400",
+        file: "telekom-free5gc-ngap-sbi-pfcp-sll.pcapng",
+        copies: 400,
     },
 ];
 
@@ -116,6 +125,15 @@ fn bench(c: &mut Criterion) {
             assert_eq!(f1, 4070);
             assert_eq!(m1, 1288, "every Diameter message decoded");
             assert_eq!(signals, 96 * copies, "ULR, AIR and PUR of 32 UEs per copy");
+        }
+        if w.name == "telekom-free5gc-5g-x400" {
+            assert_eq!(f1, 250);
+            assert_eq!(m1, 56, "every SBI request and response decoded");
+            assert_eq!(
+                signals,
+                3 * copies,
+                "the UECM attach and two auths per copy"
+            );
         }
 
         // The same work twice, reported as frames/s and as bytes/s (of the pcapng file).

@@ -10,14 +10,20 @@ use landfall_parsers::decode::DecoderConfig;
 use crate::records::RecordSpec;
 
 /// The BPF filter of an interface source without one of its own: Diameter (TCP or SCTP,
-/// 3868), GTP-C (UDP or TCP, 2123), SIGTRAN (any SCTP: M3UA on 2905 and M2PA on 3565 are
-/// the usual ports, but links often use others, and SCTP on a core network's mirror port
-/// is signaling anyway), and IP fragments after the first (they carry no port; the
-/// decoder reassembles them). Frames tagged once with a VLAN are matched too (the filter
-/// is repeated after `vlan`, which shifts the offsets of what follows).
+/// 3868), GTP-C (UDP or TCP, 2123), any SCTP (SIGTRAN: M3UA on 2905 and M2PA on 3565 are
+/// the usual ports, but links often use others; NGAP on 38412; SCTP on a core network's
+/// mirror port is signaling anyway), the 5G SBI's usual TCP ports (7777: open5gs; 80 and
+/// 8080: NFs behind an SCP/SEPP or free5gc's containers; 29502–29518: free5gc's NFs, the
+/// NRF's 29510 among them; the decoder judges HTTP by content, so SBI elsewhere needs a
+/// filter of its own), and IP fragments after the first (they carry no port; the decoder
+/// reassembles them). Frames tagged once with a VLAN are matched too (the filter is
+/// repeated after `vlan`, which shifts the offsets of what follows).
 pub const DEFAULT_FILTER: &str = "(port 3868 or port 2123 or sctp \
+    or tcp port 7777 or tcp port 80 or tcp port 8080 or tcp portrange 29502-29518 \
     or (ip and ip[6:2] & 0x1fff != 0) or (ip6 and ip6[6] == 44)) \
-    or (vlan and (port 3868 or port 2123 or sctp or (ip and ip[6:2] & 0x1fff != 0)))";
+    or (vlan and (port 3868 or port 2123 or sctp \
+    or tcp port 7777 or tcp port 80 or tcp port 8080 or tcp portrange 29502-29518 \
+    or (ip and ip[6:2] & 0x1fff != 0)))";
 
 /// One input of the service.
 pub enum SourceSpec {

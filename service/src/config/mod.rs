@@ -65,12 +65,18 @@ pub mod defaults {
     pub const MIN_KEY_LEN: usize = 16;
 
     /// The capture filter of an `interface` input: Diameter (TCP and SCTP 3868), GTP-C
-    /// (UDP and TCP 2123), SIGTRAN (SCTP: M3UA 2905, M2PA 3565), also inside a VLAN tag,
-    /// and non-first IPv4 fragments (they carry no ports; the decoder reassembles them).
+    /// (UDP and TCP 2123), SIGTRAN (SCTP: M3UA 2905, M2PA 3565), NGAP (SCTP 38412), the
+    /// 5G SBI (HTTP on TCP 7777, 80, 8080 and free5gc's 29502–29518; judged HTTP by
+    /// content), also inside a VLAN tag, and non-first IPv4 fragments (they carry no
+    /// ports; the decoder reassembles them).
     pub const FILTER: &str = "(tcp port 3868 or sctp port 3868 or udp port 2123 or tcp port 2123 \
-        or sctp port 2905 or sctp port 3565 or (ip[6:2] & 0x1fff != 0)) \
+        or sctp port 2905 or sctp port 3565 or sctp port 38412 \
+        or tcp port 7777 or tcp port 80 or tcp port 8080 or tcp portrange 29502-29518 \
+        or (ip[6:2] & 0x1fff != 0)) \
         or (vlan and (tcp port 3868 or sctp port 3868 or udp port 2123 or tcp port 2123 \
-        or sctp port 2905 or sctp port 3565 or (ip[6:2] & 0x1fff != 0)))";
+        or sctp port 2905 or sctp port 3565 or sctp port 38412 \
+        or tcp port 7777 or tcp port 80 or tcp port 8080 or tcp portrange 29502-29518 \
+        or (ip[6:2] & 0x1fff != 0)))";
 }
 
 /// Everything `landfall serve` runs with.
