@@ -79,7 +79,7 @@ pub enum Proto {
     Map,
     // The 5G service-based interface (HTTP/2 or HTTP/1.1, JSON bodies).
     Sbi,
-    /// NGAP (TS 38.413), the gNB–AMF control plane: cells of 5G UEs.
+    // NGAP (TS 38.413), the gNB–AMF control plane: cells of 5G UEs.
     Ngap,
 }
 

@@ -14,7 +14,8 @@ use super::*;
 use crate::flow::{FlowKey, PacketMeta};
 use crate::signal::SignalKind;
 
-/// REGISTRATION REQUEST, plain, SUCI of 208-93 under the null scheme (MSIN 0000000001).
+/// REGISTRATION REQUEST, plain, SUCI of 208-93 under the null scheme (MSIN 0000000120,
+/// as oxirush-nas reads it: `suci-0-208-93-0000-0-0-0000000120`).
 const REGISTRATION: &str = "7e004179000d0102f8390000000000000010022e08a020000000000000";
 /// The same with protection scheme 1 (profile A) and key 1: the MSIN concealed.
 const REGISTRATION_CONCEALED: &str =
@@ -169,12 +170,12 @@ fn initial_ue_message_is_read() {
     let nas = v.nas.as_ref().unwrap();
     assert_eq!(nas.protection, Some(Protection::Plain));
     assert_eq!(nas.message_type, Some(0x41));
-    assert_eq!(nas.imsi.unwrap().as_str(), "208930000000001");
+    assert_eq!(nas.imsi.unwrap().as_str(), "208930000000120");
     let r = v.record(&PacketMeta::default());
     assert_eq!(r.code, Some(15));
     assert_eq!(r.ncgi.as_ref().unwrap().nci, Some(nci(5)));
     assert_eq!(r.tai.as_ref().unwrap().tac, Some(1));
-    assert_eq!(r.imsi.as_deref(), Some("208930000000001"));
+    assert_eq!(r.imsi.as_deref(), Some("208930000000120"));
 }
 
 #[test]
@@ -191,7 +192,7 @@ fn a_registered_ue_moves_through_handovers_and_reports() {
         .push(GNB1, true, &setup_response(1, 7))
         .expect("cell_change");
     assert_eq!(s.kind, SignalKind::CellChange);
-    assert_eq!(s.imsi.as_str(), "208930000000001");
+    assert_eq!(s.imsi.as_str(), "208930000000120");
     assert_eq!(s.location, Some(ncgi(5)));
     assert_eq!(s.serving, Some(Plmn::new(208, 93, 2)));
     assert_eq!(s.rat, Some(1006));
@@ -220,7 +221,7 @@ fn a_registered_ue_moves_through_handovers_and_reports() {
     .unwrap();
     let s = r.push(GNB2, true, &switch).unwrap();
     assert_eq!((s.location, s.source.message), (Some(ncgi(9)), 25));
-    assert_eq!(s.imsi.as_str(), "208930000000001");
+    assert_eq!(s.imsi.as_str(), "208930000000120");
     // N2 handover into the first gNB again, then a location report there.
     let notify = build_ngap!(
         InitiatingMessage,
@@ -301,8 +302,9 @@ fn a_ue_back_with_its_guti_is_known() {
     .unwrap()
     .encode()
     .unwrap();
-    r.push(GNB1, false, &to_ue);
-    assert!(r.push(GNB1, true, &setup_response(1, 7)).is_some());
+    // The readable Registration Accept tells the network took the UE: its cell now.
+    assert!(r.push(GNB1, false, &to_ue).is_some());
+    assert_eq!(r.push(GNB1, true, &setup_response(1, 7)), None);
     // Released, then back on another gNB with a Service Request naming its 5G-S-TMSI.
     let release = build_ngap!(
         SuccessfulOutcome,
@@ -322,7 +324,7 @@ fn a_ue_back_with_its_guti_is_known() {
     let s = r
         .push(GNB2, true, &setup_response(2, 3))
         .expect("known by its GUTI");
-    assert_eq!(s.imsi.as_str(), "208930000000001");
+    assert_eq!(s.imsi.as_str(), "208930000000120");
     assert_eq!(s.location, Some(ncgi(8)));
 }
 
