@@ -151,8 +151,7 @@ fn registered_ues_cells_become_signals() {
             .collect()
     };
     // free5GC: the UE of the SUCI 208-93 (null scheme), in cell 1 of TA 1, once the
-    // Initial Context Setup is answered (frame 174), at the latest message that carried
-    // that location before (the Uplink NAS Transport of frame 76).
+    // Initial Context Setup is answered (frame 174): the signal is that answer's.
     let f = cells(FREE5GC);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0]["kind"], "cell_change");
@@ -160,7 +159,7 @@ fn registered_ues_cells_become_signals() {
     assert_eq!(f[0]["serving"], "208-93");
     assert_eq!(f[0]["location"]["type"], "ncgi");
     assert_eq!(f[0]["location"]["nci"], 1);
-    assert_eq!(f[0]["source"]["frame"], 76);
+    assert_eq!(f[0]["source"]["frame"], 174);
     // Four UEs, one cell each.
     let l = cells(LILY);
     let mut imsis: Vec<&str> = l.iter().filter_map(|s| s["imsi"].as_str()).collect();

@@ -14,9 +14,10 @@
 //! a location report, or a context first met in its middle (established before the
 //! capture). From then on each new cell of an attributed UE is a `cell_change` (serving
 //! PLMN = the cell's); one of a UE whose subscriber is unknown is counted as
-//! unattributed. The location a UE sent before it was taken (InitialUEMessage, Uplink NAS
-//! Transport) is signalled when it is taken, with the time and frame of the latest
-//! message that carried it.
+//! unattributed. A signal has the time and frame of the message that made it count: the
+//! location a UE sent before it was taken (InitialUEMessage, Uplink NAS Transport) is
+//! signalled at the message that took it, not before (a UE is not in a network until
+//! the network accepts it: a roamer's arrival stays at its UDM registration).
 
 use ahash::AHashMap as HashMap;
 use std::net::IpAddr;
@@ -59,8 +60,8 @@ struct Ue {
     null_cipher: bool,
     /// The network took the UE: its locations count.
     taken: bool,
-    /// The latest location and the message it came in.
-    location: Option<(UeLocation, PacketMeta, u8)>,
+    /// The latest location.
+    location: Option<UeLocation>,
     /// The location last signalled.
     reported: Option<UeLocation>,
     /// The location last counted unattributed.
@@ -166,10 +167,10 @@ impl NgapCorrelator {
         };
         ue.taken |= taken_now;
         if let Some(loc) = v.location {
-            ue.location = Some((loc, *meta, v.procedure));
+            ue.location = Some(loc);
         }
         let signal = if ue.taken {
-            report(ue, e212, stats)
+            report(ue, meta, v.procedure, e212, stats)
         } else {
             None
         };
@@ -350,8 +351,14 @@ fn learn(ue: &mut Ue, n: &NasFacts, gutis: &mut HashMap<STmsi, Imsi>, stats: &mu
 }
 
 /// The UE's latest location, if new: a signal for a known subscriber, else counted.
-fn report(ue: &mut Ue, e212: &E212, stats: &mut NgapStats) -> Option<Signal> {
-    let (loc, meta, procedure) = ue.location?;
+fn report(
+    ue: &mut Ue,
+    meta: &PacketMeta,
+    procedure: u8,
+    e212: &E212,
+    stats: &mut NgapStats,
+) -> Option<Signal> {
+    let loc = ue.location?;
     if ue.reported == Some(loc) {
         return None;
     }

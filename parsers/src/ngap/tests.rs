@@ -187,7 +187,7 @@ fn a_registered_ue_moves_through_handovers_and_reports() {
         None
     );
     assert_eq!(r.push(GNB1, false, &downlink(1, 7)), None);
-    // Initial Context Setup answered: the location of the InitialUEMessage, at its time.
+    // Initial Context Setup answered: the location of the InitialUEMessage, at the answer.
     let s = r
         .push(GNB1, true, &setup_response(1, 7))
         .expect("cell_change");
@@ -196,7 +196,7 @@ fn a_registered_ue_moves_through_handovers_and_reports() {
     assert_eq!(s.location, Some(ncgi(5)));
     assert_eq!(s.serving, Some(Plmn::new(208, 93, 2)));
     assert_eq!(s.rat, Some(1006));
-    assert_eq!((s.source.frame, s.source.message), (1, 15));
+    assert_eq!((s.source.frame, s.source.message), (3, 14));
     assert_eq!(s.source.proto, Proto::Ngap);
     // The same cell again: nothing; another cell: a signal at its message.
     assert_eq!(
