@@ -157,14 +157,14 @@ impl NgapCorrelator {
         if let (None, Some(t)) = (ue.imsi, v.s_tmsi) {
             ue.imsi = gutis.get(&t).copied();
         }
-        let taken_now = match (v.kind, v.procedure) {
-            (PduKind::Successful, p::INITIAL_CONTEXT_SETUP) => true,
-            (
-                PduKind::Initiating,
-                p::PATH_SWITCH_REQUEST | p::HANDOVER_NOTIFICATION | p::LOCATION_REPORT,
-            ) => true,
-            _ => false,
-        };
+        let taken_now = matches!(
+            (v.kind, v.procedure),
+            (PduKind::Successful, p::INITIAL_CONTEXT_SETUP)
+                | (
+                    PduKind::Initiating,
+                    p::PATH_SWITCH_REQUEST | p::HANDOVER_NOTIFICATION | p::LOCATION_REPORT,
+                )
+        );
         ue.taken |= taken_now;
         if let Some(loc) = v.location {
             ue.location = Some(loc);

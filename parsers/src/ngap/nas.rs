@@ -97,11 +97,7 @@ impl NasFacts {
                 }
                 self.gmm(gmm);
             }
-            Nas5gsMessage::Gsm(..) => {
-                if outer {
-                    self.protection = Some(Protection::Plain);
-                }
-            }
+            Nas5gsMessage::Gsm(..) if outer => self.protection = Some(Protection::Plain),
             Nas5gsMessage::SecurityProtected(header, inner) => {
                 use Nas5gsSecurityHeaderType as H;
                 let ciphered = matches!(
