@@ -65,6 +65,7 @@ pub fn stats_report(stats: &DecodeStats, files: &[String]) -> String {
             Proto::Gtpv1 => format!("gtpv1 {} ({})", gtpv1_message_name(t.code), t.code),
             Proto::Map => map_component_name(t.app, t.code),
             Proto::Sbi => landfall_parsers::decode::sbi_message_name(t),
+            Proto::Ngap => landfall_parsers::decode::ngap_message_name(t),
         };
         let _ = writeln!(s, "  {name:<50} {n:>10}");
     }

@@ -79,6 +79,8 @@ pub enum Proto {
     Map,
     // The 5G service-based interface (HTTP/2 or HTTP/1.1, JSON bodies).
     Sbi,
+    // NGAP (TS 38.413), the gNB–AMF control plane: cells of 5G UEs.
+    Ngap,
 }
 
 impl Proto {
@@ -89,6 +91,7 @@ impl Proto {
             Proto::Gtpv1 => "gtpv1",
             Proto::Map => "map",
             Proto::Sbi => "sbi",
+            Proto::Ngap => "ngap",
         }
     }
 }

@@ -25,6 +25,7 @@ pub enum Layer {
     Map,
     Http,
     Sbi,
+    Ngap,
 }
 
 impl Layer {
@@ -47,6 +48,7 @@ impl Layer {
             Layer::Map => "map",
             Layer::Http => "http",
             Layer::Sbi => "sbi",
+            Layer::Ngap => "ngap",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod flow;
 pub mod gtp;
 pub mod http;
+pub mod ngap;
 pub mod numbering;
 pub mod record;
 pub mod records;

@@ -22,6 +22,9 @@ pub struct PlmnCode {
     pub sac: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rac: Option<u32>,
+    /// NR cell identity (36 bits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nci: Option<u64>,
 }
 
 impl PlmnCode {
@@ -80,6 +83,11 @@ pub struct Record {
     pub stream: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    // NGAP: the UE's ids
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ran_ue_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amf_ue_id: Option<u64>,
     // Subscriber and location
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imsi: Option<String>,
@@ -107,6 +115,8 @@ pub struct Record {
     pub sai: Option<PlmnCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rai: Option<PlmnCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ncgi: Option<PlmnCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,6 +150,8 @@ impl Record {
             status: None,
             stream: None,
             service: None,
+            ran_ue_id: None,
+            amf_ue_id: None,
             imsi: None,
             msisdn: None,
             plmn: None,
@@ -153,14 +165,15 @@ impl Record {
             cgi: None,
             sai: None,
             rai: None,
+            ncgi: None,
             vlr: None,
             msc: None,
             sgsn: None,
         }
     }
 
-    /// Put a location element under its key (`tai`, `ecgi`, `lai`, `cgi`, `sai`, `rai`),
-    /// its PLMN as encoded; an NCGI has no key in this schema.
+    /// Put a location element under its key (`tai`, `ecgi`, `lai`, `cgi`, `sai`, `rai`,
+    /// `ncgi`), its PLMN as encoded.
     pub fn locate(&mut self, loc: Location) {
         let code = PlmnCode::of(loc.plmn());
         let (key, code) = match loc {
@@ -209,7 +222,13 @@ impl Record {
                     ..code
                 },
             ),
-            Location::Ncgi { .. } => return,
+            Location::Ncgi { nci, .. } => (
+                &mut self.ncgi,
+                PlmnCode {
+                    nci: Some(nci),
+                    ..code
+                },
+            ),
         };
         *key = Some(code);
     }

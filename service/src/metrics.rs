@@ -473,6 +473,7 @@ pub fn message_type_name(t: &MessageType) -> String {
             }
         }
         Proto::Sbi => landfall_parsers::decode::sbi_message_name(t),
+        Proto::Ngap => landfall_parsers::decode::ngap_message_name(t),
     }
 }
 

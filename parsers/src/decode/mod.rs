@@ -19,6 +19,8 @@ use crate::gtp::v1::correlate::Gtpv1Correlator;
 use crate::gtp::v1::{self as gtpv1, Gtpv1Message};
 use crate::gtp::v2::correlate::Gtpv2Correlator;
 use crate::gtp::v2::{self as gtpv2, Gtpv2Message};
+use crate::ngap::correlate::NgapCorrelator;
+use crate::ngap::{self, NgapView};
 use crate::numbering::e164::{GtPlmnTable, E164};
 use crate::numbering::e212::E212;
 use crate::record::Record;
@@ -88,6 +90,8 @@ pub enum AppMessage<'a, 'b> {
     Map(&'b MapComponent<'a>),
     /// One SBI (HTTP) request or response.
     Sbi(&'b SbiView),
+    /// One NGAP PDU.
+    Ngap(&'b NgapView),
 }
 
 impl AppMessage<'_, '_> {
@@ -99,6 +103,7 @@ impl AppMessage<'_, '_> {
             AppMessage::Gtpv1(m) => gtpv1::record(m, meta),
             AppMessage::Map(m) => m.record(meta),
             AppMessage::Sbi(m) => m.record(meta),
+            AppMessage::Ngap(m) => m.record(meta),
         }
     }
 }
@@ -263,6 +268,7 @@ pub struct Decoder {
     map: MapCorrelator,
     http: HttpState,
     sbi: SbiCorrelator,
+    ngap: NgapCorrelator,
     pub stats: DecodeStats,
 }
 
@@ -285,6 +291,7 @@ impl Decoder {
             tolerance,
         );
         let sbi = SbiCorrelator::new(cfg.e212.clone());
+        let ngap = NgapCorrelator::new(cfg.e212.clone());
         Decoder {
             cfg,
             ip: IpLayer::default(),
@@ -298,6 +305,7 @@ impl Decoder {
             map,
             http: HttpState::default(),
             sbi,
+            ngap,
             stats: DecodeStats::default(),
         }
     }
@@ -419,6 +427,7 @@ impl Decoder {
             diameter,
             sccp,
             map,
+            ngap,
             stats,
             ..
         } = self;
@@ -445,6 +454,10 @@ impl Decoder {
                     m3ua::PPID | m2pa::PPID => {
                         let mut ss7 = Ss7 { sccp, map, stats };
                         return ss7.sigtran(&m.meta, m.ppid, m.data, sink);
+                    }
+                    ngap::PPID => return ngap_message(ngap, stats, &m.meta, m.flow, m.data, sink),
+                    0 if m.flow.src.port == ngap::PORT || m.flow.dst.port == ngap::PORT => {
+                        return ngap_message(ngap, stats, &m.meta, m.flow, m.data, sink)
                     }
                     _ => return stats.skip("sctp (other payload protocol)"),
                 }
@@ -507,10 +520,12 @@ impl Decoder {
             sccp,
             map,
             sbi,
+            ngap,
             stats,
             ..
         } = self;
         sccp.finish();
+        ngap.flush();
         gtpv1.flush();
         map.flush();
         tcp_gtp.finish(&GtpFramer, &mut |ev| gtp_tcp_event(gtpv2, stats, ev, sink));
@@ -555,7 +570,21 @@ impl Decoder {
             ),
             ("sbi uecm registration modified (no purge)", sb.modified),
         ];
-        for (what, n) in reasons.into_iter().chain(sbi_reasons) {
+        let ng = ngap.stats();
+        let ngap_reasons = [
+            (
+                "ngap cell change of a UE whose subscriber is unknown",
+                ng.unattributed,
+            ),
+            ("ngap NAS message ciphered (not 5G-EA0)", ng.ciphered),
+            ("ngap NAS SUCI concealed (protection scheme)", ng.concealed),
+            (
+                "ngap message of a UE context not seen started",
+                ng.unknown_context,
+            ),
+            ("ngap UE contexts dropped (table full)", ng.dropped),
+        ];
+        for (what, n) in reasons.into_iter().chain(sbi_reasons).chain(ngap_reasons) {
             if n > 0 {
                 stats.skipped.insert(what, n);
             }
@@ -691,6 +720,49 @@ fn gtpv2_messages(
             stats.deliver(signal, sink);
         }
         next = msg.piggybacked();
+    }
+}
+
+/// One NGAP PDU (an SCTP user message): counted by procedure and kind, handed to the
+/// sink, correlated.
+fn ngap_message(
+    correlator: &mut NgapCorrelator,
+    stats: &mut DecodeStats,
+    meta: &PacketMeta,
+    flow: FlowKey,
+    data: &[u8],
+    sink: &mut dyn Sink,
+) {
+    let (view, ie_error) = match NgapView::parse(data) {
+        Ok(x) => x,
+        Err(e) => return stats.error(meta, e),
+    };
+    stats.count_message(MessageType {
+        proto: Proto::Ngap,
+        app: view.kind.index(),
+        code: u32::from(view.procedure),
+        request: view.kind == ngap::PduKind::Initiating,
+    });
+    if let Some(e) = ie_error {
+        stats.error(meta, e);
+    }
+    sink.message(meta, &AppMessage::Ngap(&view));
+    if let Some(signal) = correlator.push(meta, flow, &view) {
+        stats.deliver(signal, sink);
+    }
+}
+
+/// The name of an NGAP message type in the stats report: `ngap InitialUEMessage`,
+/// `ngap InitialContextSetup successful`.
+pub fn ngap_message_name(t: &MessageType) -> String {
+    let name = u8::try_from(t.code)
+        .ok()
+        .and_then(ngap::procedure_name)
+        .map_or_else(|| format!("procedure {}", t.code), str::to_owned);
+    match t.app {
+        0 => format!("ngap {name}"),
+        1 => format!("ngap {name} successful"),
+        _ => format!("ngap {name} unsuccessful"),
     }
 }
 
