@@ -89,3 +89,33 @@ pub fn http_address(log: &std::path::Path, within: std::time::Duration) -> Strin
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// `landfall ARGS`, which must succeed: its stdout (records, moments) then its stderr (the
+/// stats report), as one text.
+pub fn landfall_output(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_landfall"))
+        .args(args)
+        .output()
+        .expect("run landfall");
+    assert!(
+        out.status.success(),
+        "landfall {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut s = String::from_utf8(out.stdout).expect("utf-8");
+    s.push_str(&String::from_utf8(out.stderr).expect("utf-8"));
+    s
+}
+
+/// The JSON lines of `text` (lines starting with `{`), parsed.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+/// The path of capture `name` in `dir`, as an argument.
+pub fn capture_arg(dir: &std::path::Path, name: &str) -> String {
+    dir.join(name).to_str().expect("utf-8 path").to_owned()
+}

@@ -9,42 +9,16 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
+
+use common::{capture_arg as capture, json_lines as lines, landfall_output as landfall};
 
 const HR: &str = "open5gs-5g-roaming-home-routed-sll.pcapng";
 const LBO: &str = "open5gs-5g-roaming-lbo-sll.pcapng";
 const FREE5GC: &str = "telekom-free5gc-ngap-sbi-pfcp-sll.pcapng";
 const LILY: &str = "lilyhuegerich-open5gs-5gc-4ue-ngap-sbi-sll.pcapng";
 const HTTP1: &str = "open5gs-5g-testregistration-http1-sbi-sll.pcapng";
-
-fn landfall(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_landfall"))
-        .args(args)
-        .output()
-        .expect("run landfall");
-    assert!(
-        out.status.success(),
-        "landfall {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Records and moments go to stdout, the stats report to stderr.
-    let mut s = String::from_utf8(out.stdout).expect("utf-8");
-    s.push_str(&String::from_utf8(out.stderr).expect("utf-8"));
-    s
-}
-
-fn lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
-}
-
-fn capture(dir: &Path, name: &str) -> String {
-    dir.join(name).to_str().expect("utf-8 path").to_owned()
-}
 
 #[test]
 #[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
