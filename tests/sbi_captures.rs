@@ -56,6 +56,43 @@ fn roamers_arrive_once_at_the_registration() {
     }
 }
 
+/// The same capture again 23 h later (past the 12 h re-entry gap), decoded as one input
+/// with the first: its connections start again on the same addresses and sequence
+/// numbers, and are new connections (their SYNs say so), so the roamer arrives again. Until
+/// the SYN reached the HTTP streams, the second copy's bytes were taken for the first
+/// connection's, already seen, and gave nothing.
+#[test]
+#[cfg_attr(shared_missing, ignore = "needs ../shared/captures")]
+fn a_capture_of_the_same_connections_a_day_later_arrives_again() {
+    let dir = common::shared_captures();
+    let tmp = common::temp_dir("sbi-again");
+    let again = tmp.join("again.pcapng");
+    std::fs::copy(dir.join(LBO), &again).unwrap();
+    let ms = lines(&landfall(&[
+        "replay",
+        "--quiet",
+        &capture(&dir, LBO),
+        again.to_str().unwrap(),
+        "--clock-offset",
+        "again.pcapng=+23h",
+    ]));
+    let arrivals: Vec<&Value> = ms
+        .iter()
+        .filter(|m| m["type"] == "arrival" && m["level"] == "network")
+        .collect();
+    assert_eq!(arrivals.len(), 2, "{ms:?}");
+    for (m, at) in arrivals
+        .iter()
+        .zip(["2023-10-02T10:12:44.916637Z", "2023-10-03T09:12:44.916637Z"])
+    {
+        assert_eq!(m["imsi"], "001010000021309");
+        assert_eq!(m["at"], at);
+        assert_eq!(m["source"]["frame"], 2087);
+        assert_eq!(m["source"]["proto"], "sbi");
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
 fn signals(dir: &Path, name: &str) -> Vec<Value> {
     lines(&landfall(&["inspect", "--signals", &capture(dir, name)]))
 }

@@ -106,6 +106,36 @@ impl Decoder {
         } = self;
         if seg.flags.contains(TcpFlags::SYN) {
             http.sniff.forget(&flow);
+            // A new connection on the addresses of one already followed: the reassembler
+            // closes the old stream and starts at this ISN (a SYN carries no content to
+            // judge, so it would otherwise never reach it, and the new connection's bytes
+            // would look like the old one's, already seen).
+            let HttpState {
+                tcp_h2,
+                tcp_h1,
+                h2,
+                h1,
+                ..
+            } = &mut *http;
+            let mut stage = SbiStage {
+                sbi: &mut *sbi,
+                stats: &mut *stats,
+                sink: &mut *sink,
+            };
+            let (in_h2, in_h1) = (tcp_h2.tracks(&flow), tcp_h1.tracks(&flow));
+            if in_h2 {
+                tcp_h2.push(meta, flow, seg, payload, &HttpFramer::H2, &mut |ev| {
+                    h2_event(h2, &mut stage, ev)
+                });
+            }
+            if in_h1 {
+                tcp_h1.push(meta, flow, seg, payload, &HttpFramer::H1, &mut |ev| {
+                    h1_event(h1, &mut stage, ev)
+                });
+            }
+            if in_h2 || in_h1 {
+                return;
+            }
         }
         let Some(framer) = http.sniff.judge(&flow, payload) else {
             if !payload.is_empty() {

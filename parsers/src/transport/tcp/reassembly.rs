@@ -425,6 +425,11 @@ impl TcpReassembler {
         self.flows.len()
     }
 
+    /// Whether direction `flow` is tracked.
+    pub fn tracks(&self, flow: &FlowKey) -> bool {
+        self.flows.contains_key(flow)
+    }
+
     /// Bytes held for `flow` (unframed plus out-of-order).
     pub fn buffered(&self, flow: &FlowKey) -> usize {
         self.flows.get(flow).map_or(0, Stream::buffered)
