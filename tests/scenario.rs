@@ -233,6 +233,41 @@ fn each_case_yields_what_the_rules_say() {
             && m["home_country"] == "US"));
     assert!(of(&ms, "250011234567890").is_empty());
 
+    // 5G SA: Lia's Nudm UECM registration, relayed by the SEPPs (two copies on the wire),
+    // is one attach at the first copy's time over NR; her purge three hours later gives
+    // the departures.
+    let mut lia = of(&ms, "222100000000007");
+    lia.sort();
+    assert_eq!(
+        lia,
+        [
+            ("arrival", "country", "FR"),
+            ("arrival", "network", "208-01"),
+            ("departure", "country", "FR"),
+            ("departure", "network", "208-01"),
+            ("roaming-on", "country", "FR"),
+        ],
+        "5G roamer"
+    );
+    for m in ms.iter().filter(|m| m["imsi"] == "222100000000007") {
+        assert_eq!(m["source"]["proto"], "sbi", "{m}");
+        assert_eq!(
+            (&m["home"], &m["home_country"]),
+            (&"222-10".into(), &"IT".into())
+        );
+        let (at, frame) = if m["type"] == "departure" {
+            ("2026-06-02T04:00:00.000000Z", 74)
+        } else {
+            assert_eq!(m["rat"], 1006, "NR: {m}");
+            ("2026-06-02T01:00:00.000000Z", 70)
+        };
+        assert_eq!(
+            (&m["at"], &m["source"]["frame"]),
+            (&at.into(), &frame.into()),
+            "{m}"
+        );
+    }
+
     // A shorter gap turns Emil's return into an arrival too.
     let short = moments(&replay(&[pcap.to_str().unwrap(), "--reentry-gap", "1h"]));
     let emil = of(&short, "208015000000002");
@@ -266,7 +301,15 @@ fn fixture_decodes_without_errors() {
         .find(|l| l.trim_start().starts_with("rejected "))
         .unwrap_or_default();
     assert!(rejected.trim_end().ends_with(" 3"), "3 rejected: {text}");
+    // The SEPPs' copies of the 5G roamer's PUT and PATCH join their first copies.
+    let copies = text
+        .lines()
+        .find(|l| l.contains("request copy relayed by an SCP/SEPP"))
+        .unwrap_or_default();
+    assert!(copies.trim_end().ends_with(" 2"), "2 SBI copies: {text}");
     for (name, n) in [
+        ("attach", 7),
+        ("purge", 2),
         ("session_start", 1),
         ("cell_change", 1),
         ("session_end", 1),

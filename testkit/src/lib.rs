@@ -7,6 +7,8 @@
 //! * [`gtpv2`]: GTPv2-C S11 session messages as `Gtpv2Repr`s;
 //! * [`map`]: MAP arguments and results (BER) for the MAP/TCAP messages of scenarios and
 //!   tests;
+//! * [`sbi`]: 5G SBI Nudm UECM registrations and purges (typed bodies) over an HTTP/2
+//!   cleartext connection (preface, SETTINGS, HPACK per direction) as `FrameRepr`s;
 //! * [`feed`]: shuffled schedules of signals for the dataflow runner's out-of-order
 //!   tests, and which signals they make late;
 //! * [`scenario`]: simulated endpoints (an SCTP association, a TCP connection, an M3UA
@@ -22,5 +24,6 @@ pub mod map;
 pub mod netns;
 pub mod replicate;
 pub mod rotation;
+pub mod sbi;
 pub mod scenario;
 pub mod signal;

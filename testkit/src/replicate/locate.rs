@@ -1,7 +1,8 @@
 //! Where a frame carries what identifies its subscribers: byte ranges of IMSIs, MSISDNs,
 //! GTP TEIDs, TCAP transaction ids and tunnel-endpoint IPv4 addresses, found by walking
 //! the frame with the decoders' typed views (link → IP → UDP/TCP/SCTP → Diameter AVPs,
-//! GTPv2/GTPv1 IEs, M3UA/M2PA → MTP3 → SCCP → TCAP → MAP components).
+//! GTPv2/GTPv1 IEs, M3UA/M2PA → MTP3 → SCCP → TCAP → MAP components, HTTP/2 frames →
+//! HPACK literals → SBI paths).
 //!
 //! Every range is a slice of a view into the frame, so its offset is exact; nothing is
 //! found by searching bytes. Messages split across frames (TCP segments, SCTP fragments,
@@ -17,6 +18,10 @@ use landfall_parsers::diameter::avp::{AvpIter, MAX_DEPTH};
 use landfall_parsers::diameter::{self, Message};
 use landfall_parsers::gtp::v1::{self as gtpv1, Gtpv1Message};
 use landfall_parsers::gtp::v2::{self as gtpv2, Gtpv2Message};
+use landfall_parsers::http::frame::{flags as http_flags, Frame, FrameKind, PREFACE};
+use landfall_parsers::http::framing::HttpFramer;
+use landfall_parsers::http::sniff::classify;
+use landfall_parsers::sbi;
 use landfall_parsers::ss7::ber::Tlv;
 use landfall_parsers::ss7::map;
 use landfall_parsers::ss7::sccp::SccpMessage;
@@ -79,11 +84,13 @@ pub struct Span {
     pub what: What,
 }
 
-/// What a TCP stream carries, by port.
+/// What a TCP stream carries: Diameter and GTPv2 by port, HTTP (the SBI) on any other
+/// port, judged by its content when the stream is walked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StreamKind {
     Diameter,
     Gtpv2,
+    Http,
 }
 
 /// A TCP segment with payload on a Diameter or GTP port: located through its stream.
@@ -331,7 +338,7 @@ fn tcp(w: &mut Walker<'_>, l4: &[u8], addrs: ([u8; 16], [u8; 16]), diameter_port
     } else if diameter_ports.contains(&src) || diameter_ports.contains(&dst) {
         StreamKind::Diameter
     } else {
-        return;
+        StreamKind::Http
     };
     let syn = l4[13] & 0x02 != 0;
     if payload.is_empty() && !syn {
@@ -354,6 +361,10 @@ fn tcp(w: &mut Walker<'_>, l4: &[u8], addrs: ([u8; 16], [u8; 16]), diameter_port
 /// Bytes never captured end a message; the walk resumes at the next plausible header.
 pub fn stream_spans(kind: StreamKind, stream: &[u8], covered: &[bool]) -> Vec<Span> {
     let mut w = Walker::new(stream);
+    if kind == StreamKind::Http {
+        http2_stream(&mut w, stream, covered);
+        return w.fields;
+    }
     let mut pos = 0;
     while pos < stream.len() {
         let rest = &stream[pos..];
@@ -375,6 +386,7 @@ pub fn stream_spans(kind: StreamKind, stream: &[u8], covered: &[bool]) -> Vec<Sp
                 match kind {
                     StreamKind::Diameter => diameter_messages(&mut w, msg),
                     StreamKind::Gtpv2 => gtpv2_messages(&mut w, msg),
+                    StreamKind::Http => {}
                 }
                 pos += l;
             }
@@ -384,6 +396,7 @@ pub fn stream_spans(kind: StreamKind, stream: &[u8], covered: &[bool]) -> Vec<Sp
                     StreamKind::Diameter => {
                         diameter::framing::find_header(&stream[pos + 1..]).map(|i| pos + 1 + i)
                     }
+                    StreamKind::Http => None,
                     StreamKind::Gtpv2 => (pos + 1..stream.len()).find(|&i| {
                         covered[i]
                             && Gtpv2Message::parse(&stream[i..]).is_ok_and(|m| {
@@ -400,6 +413,123 @@ pub fn stream_spans(kind: StreamKind, stream: &[u8], covered: &[bool]) -> Vec<Sp
         }
     }
     w.fields
+}
+
+/// One direction of an HTTP/2 connection from its start (the client's preface, or the
+/// server's first frame; HTTP/1.1 is left as it is): frame by frame while they are whole
+/// and captured; in each complete header block (a HEADERS frame ending its headers), the
+/// values sent as plain literals (HPACK without Huffman coding) that are SBI paths or
+/// URIs naming a subscriber `imsi-…` (`:path`, `location`) give that IMSI's digits.
+/// Huffman-coded literals, header blocks continued in CONTINUATION frames and JSON bodies
+/// are not located.
+fn http2_stream(w: &mut Walker<'_>, stream: &[u8], covered: &[bool]) {
+    let mut pos = if stream.starts_with(PREFACE) {
+        PREFACE.len()
+    } else if classify(stream) == Some(HttpFramer::H2) {
+        0
+    } else {
+        return;
+    };
+    while let Ok(frame) = Frame::parse(&stream[pos..]) {
+        let end = pos + frame.len();
+        if !covered[pos..end].iter().all(|&c| c) {
+            break;
+        }
+        let complete =
+            frame.header.kind == FrameKind::HEADERS && frame.has(http_flags::END_HEADERS);
+        if let Some(block) = complete.then(|| frame.block_fragment().ok()).flatten() {
+            for (at, len) in hpack_plain_values(block) {
+                let value = &block[at..at + len];
+                if let Some(digits) = sbi_path_imsi(value) {
+                    w.push(digits, What::Identity(Kind::Imsi, Enc::Ascii));
+                }
+            }
+        }
+        pos = end;
+    }
+}
+
+/// The digits of the `imsi-…` subscriber an SBI path (`/nudm-uecm/v1/imsi-…/…`) or URI
+/// (`http://udm…/nudm-uecm/…`) names, as a slice of `value`.
+fn sbi_path_imsi(value: &[u8]) -> Option<&[u8]> {
+    let uri = std::str::from_utf8(value).ok()?;
+    let skip = match uri.split_once("://") {
+        Some((scheme, rest)) => scheme.len() + 3 + rest.find('/')?,
+        None => 0,
+    };
+    let path = &uri[skip..];
+    let value = &value[skip..];
+    let imsi = sbi::target(path)?.imsi?.to_string();
+    let mut at = 0;
+    for seg in path.split('/') {
+        if seg.strip_prefix("imsi-") == Some(imsi.as_str()) {
+            let start = at + "imsi-".len();
+            return value.get(start..start + imsi.len());
+        }
+        at += seg.len() + 1;
+    }
+    None
+}
+
+/// An HPACK integer with an `n`-bit prefix (RFC 7541 §5.1): its value and length.
+fn hpack_int(buf: &[u8], n: u32) -> Option<(usize, usize)> {
+    let max = (1usize << n) - 1;
+    let first = usize::from(*buf.first()?) & max;
+    if first < max {
+        return Some((first, 1));
+    }
+    let mut value = max;
+    for (k, &b) in buf[1..].iter().enumerate().take(4) {
+        value += usize::from(b & 0x7f) << (7 * k);
+        if b & 0x80 == 0 {
+            return Some((value, k + 2));
+        }
+    }
+    None
+}
+
+/// The (offset, length) in `block` of every header value sent as a plain string literal
+/// (RFC 7541 §6.2), up to the first representation that does not parse.
+fn hpack_plain_values(block: &[u8]) -> Vec<(usize, usize)> {
+    // A string literal at `at`: (Huffman-coded?, offset of its octets, their count).
+    let string = |at: usize| -> Option<(bool, usize, usize)> {
+        let huffman = block.get(at)? & 0x80 != 0;
+        let (len, n) = hpack_int(&block[at..], 7)?;
+        (at + n + len <= block.len()).then_some((huffman, at + n, len))
+    };
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(&b) = block.get(at) {
+        // Indexed field (1…), literal with indexing (01…), table size update (001…),
+        // literal without or never indexed (0000…, 0001…).
+        let (prefix, literal) = match b {
+            0x80.. => (7, false),
+            0x40.. => (6, true),
+            0x20.. => (5, false),
+            _ => (4, true),
+        };
+        let Some((index, n)) = hpack_int(&block[at..], prefix) else {
+            break;
+        };
+        at += n;
+        if !literal {
+            continue;
+        }
+        if index == 0 {
+            let Some((_, start, len)) = string(at) else {
+                break;
+            };
+            at = start + len;
+        }
+        let Some((huffman, start, len)) = string(at) else {
+            break;
+        };
+        if !huffman {
+            out.push((start, len));
+        }
+        at = start + len;
+    }
+    out
 }
 
 fn sctp(w: &mut Walker<'_>, l4: &[u8], addrs: ([u8; 16], [u8; 16])) {

@@ -8,12 +8,15 @@
 //! * `network`: the Diameter peers on those transports (MME A over SCTP, MME B over TCP,
 //!   request/answer exchanges, update-location attaches) and the M3UA link of a VLR
 //!   carrying MAP over TCAP over SCCP;
+//! * `sbi`: the 5G SA hops (AMF → vSEPP, hSEPP → UDM, HTTP/2 over TCP) of an inbound
+//!   roamer's Nudm UECM registration and purge;
 //! * [`roaming`]: the bundled roaming scenario (`fixtures/roaming-scenario.pcap`);
 //! * [`skew`]: the clock-skew scenario (short round trips on five links).
 
 mod endpoints;
 mod network;
 pub mod roaming;
+mod sbi;
 pub mod skew;
 
 use landfall_parsers::Plmn;
@@ -45,3 +48,4 @@ pub(crate) const ORANGE_ES: Plmn = Plmn::new(214, 7, 2);
 pub(crate) const SWISSCOM_CH: Plmn = Plmn::new(228, 1, 2);
 pub(crate) const CHINA_MOBILE: Plmn = Plmn::new(460, 0, 2);
 pub(crate) const VODAFONE_GB: Plmn = Plmn::new(234, 15, 2);
+pub(crate) const VODAFONE_IT: Plmn = Plmn::new(222, 10, 2);

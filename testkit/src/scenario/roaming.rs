@@ -1,5 +1,6 @@
 //! The bundled roaming scenario: a capture built by the project's own encoders
-//! (Diameter → SCTP/TCP, GTPv2-C → UDP, MAP → TCAP → SCCP → M3UA → SCTP; → IPv4 →
+//! (Diameter → SCTP/TCP, GTPv2-C → UDP, MAP → TCAP → SCCP → M3UA → SCTP, SBI JSON →
+//! HTTP/2 → TCP; → IPv4 →
 //! Ethernet → pcap), so testers have a fixture whose every
 //! moment is known in advance. `landfall scenario --out F` writes it; the golden moments
 //! live beside it in `fixtures/`.
@@ -17,6 +18,7 @@
 //! | 214070000000005 (ES) | GTPv2 Create Session in 208-01, Modify Bearer (new cell), Delete Session | arrival 208-01 + FR, roaming-on (session_start) |
 //! | 310410123456789 (US) | MAP updateLocation dialogue over M3UA with insertSubscriberData | arrival FR, roaming-on FR (VLR number +33) |
 //! | 250011234567890 (RU) | MAP updateLocation refused, roamingNotAllowed | none |
+//! | 222100000000007 (IT) | 5G SA: Nudm UECM registration through the SEPPs (two copies), purged 3 h later | arrival 208-01 + FR, roaming-on; departures on purge |
 //!
 //! Noise that yields no moment: AIR/AIA, DWR/DWA, a Gy CCR/CCA (application 4).
 //! Transport edge cases ride along: an SCTP association set up with INIT/INIT-ACK/
@@ -43,6 +45,7 @@ use landfall_parsers::{Imsi, Msisdn};
 
 use super::endpoints::{Dir, SctpAssoc, SctpPath, TcpConn, TcpPath, Wire};
 use super::network::{invoke, result, tid, Attach, Ids, MapLink, Net, Via};
+use super::sbi;
 use super::{
     AC_INFO_RETRIEVAL, AC_NETWORK_LOC_UP, BOUYGUES_FR, CHINA_MOBILE, DIAMETER_PORT, GTPC_PORT,
     HOUR, MINUTE, ORANGE_ES, ORANGE_FR, SECOND, SFR_FR, SWISSCOM_CH, T0_US, TELEKOM_DE,
@@ -576,6 +579,15 @@ fn build() -> io::Result<Vec<u8>> {
         },
         4_000,
     )?;
+
+    // Case: 5G SA inbound roamer. Lia, a Vodafone Italia (222-10) subscriber, registers
+    // in 208-01 seventeen hours in: the AMF's Nudm UECM PUT to her home UDM crosses the
+    // SEPPs on N32, captured twice on TCP 7777 (AMF → vSEPP, hSEPP → UDM), each hop its
+    // own HTTP/2 cleartext connection (preface, SETTINGS, HPACK per direction); the UDM
+    // answers 201 → one attach (the copy joins the first): arrivals 208-01 and FR,
+    // roaming-on FR. Three hours later the AMF purges her (PATCH purgeFlag, 204 through
+    // both hops) → departures from 208-01 and FR.
+    sbi::inbound_roamer(&mut net.w, T0_US + 17 * HOUR, T0_US + 20 * HOUR)?;
 
     // Noise: a last watchdog a day later closes the capture (the timeline spans 25 h).
     let (h, e) = net.ids.next();
