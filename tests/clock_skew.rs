@@ -4,6 +4,8 @@
 //! replay of the two files must give exactly the moments of the single-file capture, with
 //! early answers held (the tolerance) or with the offset given as a setting (tolerance 0).
 
+mod common;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -91,16 +93,7 @@ fn split(frames: &[Frame], link: usize, lag_us: i64, d: &Path) -> Split {
 }
 
 fn landfall(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_landfall"))
-        .args(args)
-        .output()
-        .expect("run landfall");
-    assert!(
-        out.status.success(),
-        "landfall {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::run_landfall(args)
 }
 
 /// Moments without their `source` (file and frame differ between the runs).

@@ -90,9 +90,8 @@ pub fn http_address(log: &std::path::Path, within: std::time::Duration) -> Strin
     }
 }
 
-/// `landfall ARGS`, which must succeed: its stdout (records, moments) then its stderr (the
-/// stats report), as one text.
-pub fn landfall_output(args: &[&str]) -> String {
+/// `landfall ARGS` run to its end; it must succeed.
+pub fn run_landfall(args: &[&str]) -> std::process::Output {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_landfall"))
         .args(args)
         .output()
@@ -102,6 +101,13 @@ pub fn landfall_output(args: &[&str]) -> String {
         "landfall {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+/// `landfall ARGS`, which must succeed: its stdout (records, moments) then its stderr (the
+/// stats report), as one text.
+pub fn landfall_output(args: &[&str]) -> String {
+    let out = run_landfall(args);
     let mut s = String::from_utf8(out.stdout).expect("utf-8");
     s.push_str(&String::from_utf8(out.stderr).expect("utf-8"));
     s

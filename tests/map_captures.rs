@@ -7,20 +7,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 fn landfall(args: &[&str]) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_landfall"))
-        .args(args)
-        .output()
-        .expect("run landfall");
-    assert!(
-        out.status.success(),
-        "landfall {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_landfall(args);
     (
         String::from_utf8(out.stdout).expect("utf-8"),
         String::from_utf8(out.stderr).expect("utf-8"),
