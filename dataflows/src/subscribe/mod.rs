@@ -26,8 +26,9 @@
 //! broadcast to every worker. Moments are exchanged to their subscriber's worker, or taken
 //! where they are when the detector already left them there ([`MomentsAt`]): the stage
 //! then moves no moment, and drops one not consented to anyone where it was made.
-//! Subscriptions are indexed ([`index`]) so a moment visits only those that could accept it. Moments are looked up as each time completes, and only the
-//! consented ones are kept, until they expire. Nothing is arranged. State: the consent and
+//! Subscriptions are indexed ([`index`]) so a moment visits only those that could accept
+//! it. Moments are looked up as each time completes, and only the consented ones are kept,
+//! until they expire. Nothing is arranged. State: the consent and
 //! opt-out histories whole (a revision may ask about any past time), each subscription's
 //! count (its presence is only asked at the time being completed), the live consented
 //! moments, and per capped subscription the ids of its live deliveries and the event times
@@ -584,16 +585,6 @@ where
                             break;
                         }
                         let (t, p) = entry.remove_entry();
-                        for (x, _) in &p.refs {
-                            if let RegistryEntry::Consent(c) = x {
-                                if let Some(n) = consenting.get_mut(&c.imsi) {
-                                    *n -= 1;
-                                    if *n == 0 {
-                                        consenting.remove(&c.imsi);
-                                    }
-                                }
-                            }
-                        }
                         // Subscribers whose registry entries (consent, opt-out, device
                         // subscriptions) change at `t`: their live matches are derived
                         // afresh. Everyone else's change only by the moments arriving or
@@ -637,6 +628,14 @@ where
                             }
                         }
                         for (x, r) in p.refs {
+                            if let RegistryEntry::Consent(c) = &x {
+                                if let Some(n) = consenting.get_mut(&c.imsi) {
+                                    *n -= 1;
+                                    if *n == 0 {
+                                        consenting.remove(&c.imsi);
+                                    }
+                                }
+                            }
                             stage.apply(&t, x, r);
                         }
                         // One that appeared (disappeared) asserts (retracts) its matches

@@ -32,6 +32,43 @@ pub(super) struct HttpState {
     pub h1: H1Connections,
 }
 
+impl HttpState {
+    /// The reassembler of the connections `framer` frames.
+    fn reassembler(&self, framer: HttpFramer) -> &TcpReassembler {
+        match framer {
+            HttpFramer::H2 => &self.tcp_h2,
+            HttpFramer::H1 => &self.tcp_h1,
+        }
+    }
+
+    /// One segment into `framer`'s reassembler; its messages to `stage`.
+    fn push(
+        &mut self,
+        framer: HttpFramer,
+        meta: &PacketMeta,
+        flow: FlowKey,
+        seg: &TcpRepr,
+        payload: &[u8],
+        stage: &mut SbiStage<'_>,
+    ) {
+        let HttpState {
+            tcp_h2,
+            tcp_h1,
+            h2,
+            h1,
+            ..
+        } = self;
+        match framer {
+            HttpFramer::H2 => tcp_h2.push(meta, flow, seg, payload, &framer, &mut |ev| {
+                h2_event(h2, stage, ev)
+            }),
+            HttpFramer::H1 => tcp_h1.push(meta, flow, seg, payload, &framer, &mut |ev| {
+                h1_event(h1, stage, ev)
+            }),
+        }
+    }
+}
+
 /// What HTTP messages go to: the SBI correlator, the counts, the caller's sink.
 struct SbiStage<'d> {
     sbi: &'d mut SbiCorrelator,
@@ -104,61 +141,31 @@ impl Decoder {
         let Decoder {
             http, sbi, stats, ..
         } = self;
+        let mut stage = SbiStage { sbi, stats, sink };
         if seg.flags.contains(TcpFlags::SYN) {
             http.sniff.forget(&flow);
             // A new connection on the addresses of one already followed: the reassembler
             // closes the old stream and starts at this ISN (a SYN carries no content to
             // judge, so it would otherwise never reach it, and the new connection's bytes
             // would look like the old one's, already seen).
-            let HttpState {
-                tcp_h2,
-                tcp_h1,
-                h2,
-                h1,
-                ..
-            } = &mut *http;
-            let mut stage = SbiStage {
-                sbi: &mut *sbi,
-                stats: &mut *stats,
-                sink: &mut *sink,
-            };
-            let (in_h2, in_h1) = (tcp_h2.tracks(&flow), tcp_h1.tracks(&flow));
-            if in_h2 {
-                tcp_h2.push(meta, flow, seg, payload, &HttpFramer::H2, &mut |ev| {
-                    h2_event(h2, &mut stage, ev)
-                });
+            let following =
+                [HttpFramer::H2, HttpFramer::H1].map(|f| (f, http.reassembler(f).tracks(&flow)));
+            for (framer, tracked) in following {
+                if tracked {
+                    http.push(framer, meta, flow, seg, payload, &mut stage);
+                }
             }
-            if in_h1 {
-                tcp_h1.push(meta, flow, seg, payload, &HttpFramer::H1, &mut |ev| {
-                    h1_event(h1, &mut stage, ev)
-                });
-            }
-            if in_h2 || in_h1 {
+            if following.iter().any(|(_, tracked)| *tracked) {
                 return;
             }
         }
         let Some(framer) = http.sniff.judge(&flow, payload) else {
             if !payload.is_empty() {
-                stats.skip("tcp (other port, not HTTP)");
+                stage.stats.skip("tcp (other port, not HTTP)");
             }
             return;
         };
-        let HttpState {
-            tcp_h2,
-            tcp_h1,
-            h2,
-            h1,
-            ..
-        } = http;
-        let mut stage = SbiStage { sbi, stats, sink };
-        match framer {
-            HttpFramer::H2 => tcp_h2.push(meta, flow, seg, payload, &framer, &mut |ev| {
-                h2_event(h2, &mut stage, ev)
-            }),
-            HttpFramer::H1 => tcp_h1.push(meta, flow, seg, payload, &framer, &mut |ev| {
-                h1_event(h1, &mut stage, ev)
-            }),
-        }
+        http.push(framer, meta, flow, seg, payload, &mut stage);
     }
 
     /// End of input for the HTTP streams.
